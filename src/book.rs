@@ -1,0 +1,216 @@
+//! The book's commands as library functions: run chapters into notebooks, check them, build
+//! and write the site atomically, verify datasets. `main.rs` only parses arguments and calls
+//! these. Every chapter's failure is collected before returning, so one run reports them all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::chapter::{Backends, Chapter, Meta, Params, RunContext};
+use crate::chapters;
+use crate::dataset::{self, Manifest, Verified};
+use crate::embedded;
+use crate::error::{Error, Result};
+use crate::notebook::Notebook;
+use crate::progress::Progress;
+use crate::render::site::{self, ChapterInput};
+
+/// Options shared by every command that runs chapters.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub root: PathBuf,
+    /// `--data DIR`: replaces the data of the (single) chapter being run.
+    pub data: Option<PathBuf>,
+    /// Parameters per chapter id.
+    pub params: BTreeMap<String, BTreeMap<String, String>>,
+    pub backends: Backends,
+    /// Show progress on stderr (only drawn when it is a terminal).
+    pub progress: bool,
+}
+
+/// Finds the project root: the nearest ancestor of `start` holding `datasets/MANIFEST.toml`,
+/// else the directory this binary was built from.
+pub fn find_root(start: &Path) -> PathBuf {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        if d.join("datasets").join("MANIFEST.toml").is_file() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The chapter with id `id`, or a usage error listing the ids.
+pub fn chapter_by_id(id: &str) -> Result<&'static dyn Chapter> {
+    chapters::all().into_iter().find(|c| c.meta().id == id).ok_or_else(|| {
+        let ids: Vec<&str> = chapters::all().iter().map(|c| c.meta().id).collect();
+        Error::Usage(format!("no chapter `{id}` (chapters: {})", ids.join(", ")))
+    })
+}
+
+/// Every chapter's metadata, in book order.
+pub fn all_meta() -> Vec<&'static Meta> {
+    chapters::all().into_iter().map(|c| c.meta()).collect()
+}
+
+/// The run context of one chapter.
+pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext> {
+    let meta = *chapter.meta();
+    let given = options.params.get(meta.id).cloned().unwrap_or_default();
+    let work = options.root.join("target").join("auditbook");
+    Ok(RunContext {
+        meta,
+        root: options.root.clone(),
+        data_override: options.data.clone(),
+        generated_dir: work.join("generated").join(meta.id),
+        artifact_dir: work.join("artifacts").join(meta.id),
+        params: Params::resolve(&meta, &given)?,
+        backends: options.backends.clone(),
+        progress: if options.progress { Progress::stderr(meta.id) } else { Progress::hidden() },
+    })
+}
+
+/// Runs one chapter's pipeline.
+pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebook> {
+    let ctx = context(chapter, options)?;
+    if let Some(dir) = &ctx.data_override {
+        if !dir.is_dir() {
+            return Err(Error::Io {
+                path: dir.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "`--data` must be a directory"),
+            });
+        }
+    }
+    let result = chapter.run(&ctx);
+    ctx.progress.finish();
+    result
+}
+
+/// Runs the chapters (all, or the one named) and returns their notebooks. A chapter whose
+/// checks fail is an error; every chapter runs before the errors are returned together.
+pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
+    let selected: Vec<&'static dyn Chapter> = match only {
+        Some(id) => vec![chapter_by_id(id)?],
+        None => chapters::all(),
+    };
+    if options.data.is_some() && selected.len() != 1 {
+        return Err(Error::Usage("`--data` replaces one chapter's data: name the chapter with `--chapter`".into()));
+    }
+    for id in options.params.keys() {
+        chapter_by_id(id)?;
+    }
+    let mut done = Vec::new();
+    let mut errors = Vec::new();
+    for chapter in selected {
+        match run_chapter(chapter, options) {
+            Ok(nb) => {
+                let failed = nb.failures();
+                if failed.is_empty() {
+                    done.push((chapter, nb));
+                } else {
+                    errors.push(Error::ChecksFailed { chapter: chapter.meta().id.to_string(), failed });
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(done),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
+}
+
+/// The prose of a chapter.
+fn prose(meta: &Meta) -> Result<&'static str> {
+    embedded::chapter_file(meta.id, "chapter.md")
+        .ok_or_else(|| Error::chapter(meta.id, format!("no prose file `chapters/{}/chapter.md`", meta.id)))
+}
+
+/// Renders the notebooks into the site's files (nothing written).
+pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifest, partial: bool) -> Result<BTreeMap<String, Vec<u8>>> {
+    let all = all_meta();
+    let mut inputs = Vec::new();
+    for (chapter, nb) in notebooks {
+        inputs.push(ChapterInput { meta: chapter.meta(), notebook: nb, prose: prose(chapter.meta())? });
+    }
+    if partial {
+        // One chapter: its pages and the shared assets; the index keeps its last full build.
+        let mut files = site::assets()?;
+        for input in &inputs {
+            files.extend(site::chapter_files(&all, input)?.1);
+        }
+        Ok(files)
+    } else {
+        site::site_files(&all, &inputs, manifest)
+    }
+}
+
+/// Writes `files` as the new `out` directory, atomically: everything is written into a
+/// temporary sibling first and swapped in only when complete, so a failure leaves the
+/// previous book intact. With `keep_existing`, files of the previous book not in `files`
+/// are carried over (a one-chapter build).
+pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: bool) -> Result<()> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "book".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if keep_existing && out.is_dir() {
+        copy_dir(out, &tmp)?;
+    }
+    for (path, bytes) in files {
+        let target = tmp.join(path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        std::fs::write(&target, bytes).map_err(Error::io(&target))?;
+    }
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(Error::io(out))?;
+    }
+    std::fs::rename(&tmp, out).map_err(Error::io(out))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(Error::io(to))?;
+    for entry in std::fs::read_dir(from).map_err(Error::io(from))? {
+        let entry = entry.map_err(Error::io(from))?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target).map_err(Error::io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// `build`: run every chapter (or one), check, render, write atomically into `out`.
+pub fn build(only: Option<&str>, options: &RunOptions, out: &Path) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
+    let manifest = Manifest::load(&options.root)?;
+    let notebooks = run_and_check(only, options)?;
+    let files = render(&notebooks, &manifest, only.is_some())?;
+    write_book(out, &files, only.is_some())?;
+    Ok(notebooks)
+}
+
+/// `data verify`: the sha256 of every committed file, and every generated dataset
+/// regenerated at its default parameters and compared with the manifest.
+pub fn verify_data(root: &Path) -> Result<Vec<Verified>> {
+    let manifest = Manifest::load(root)?;
+    let mut report = dataset::verify_files(root, &manifest)?;
+    for record in &manifest.generated {
+        let chapter = chapter_by_id(&record.chapter)?;
+        let options = RunOptions { root: root.to_path_buf(), ..RunOptions::default() };
+        let ctx = context(chapter, &options)?;
+        let dir = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
+        let produced = chapter.generate(&ctx, dir.path())?.unwrap_or_default();
+        report.extend(dataset::verify_generated(record, &produced));
+    }
+    Ok(report)
+}

@@ -1,0 +1,139 @@
+//! The chapter contract: what a chapter declares about itself (`Meta`), what it is given to
+//! run (`RunContext`: data directory, parameters, backends, artifact directory, progress),
+//! and the one method it implements.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::notebook::{DatasetRef, Notebook};
+use crate::progress::Progress;
+
+/// One `--param` a chapter accepts, with its default and meaning (shown in the book and in
+/// `findings --help`).
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// A file a chapter looks for in its data directory (documented for `--data DIR`).
+#[derive(Debug, Clone, Copy)]
+pub struct InputFile {
+    pub name: &'static str,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+/// What a chapter says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// Stable id: the folder under `chapters/`, the page name, the findings prefix.
+    pub id: &'static str,
+    pub number: u32,
+    pub title: &'static str,
+    pub params: &'static [ParamSpec],
+    pub inputs: &'static [InputFile],
+}
+
+/// A chapter: a pipeline that turns its data into a notebook.
+pub trait Chapter: Sync {
+    fn meta(&self) -> &Meta;
+    fn run(&self, ctx: &RunContext) -> Result<Notebook>;
+
+    /// Chapters whose default data is generated write it into `dir` at the run's parameters
+    /// and return the files written; `data verify` compares them with the manifest.
+    fn generate(&self, _ctx: &RunContext, _dir: &Path) -> Result<Option<Vec<DatasetRef>>> {
+        Ok(None)
+    }
+}
+
+/// The parameters of one chapter run, validated against the chapter's `ParamSpec`s.
+#[derive(Debug, Clone)]
+pub struct Params {
+    chapter: &'static str,
+    values: BTreeMap<String, String>,
+}
+
+impl Params {
+    /// Merges `given` over the chapter's defaults; an unknown key is a usage error that
+    /// lists the keys the chapter knows.
+    pub fn resolve(meta: &Meta, given: &BTreeMap<String, String>) -> Result<Params> {
+        let mut values: BTreeMap<String, String> =
+            meta.params.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
+        for (key, value) in given {
+            if !values.contains_key(key) {
+                let known: Vec<&str> = meta.params.iter().map(|p| p.name).collect();
+                return Err(Error::Usage(format!(
+                    "chapter `{}` has no parameter `{key}` (it knows: {})",
+                    meta.id,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                )));
+            }
+            values.insert(key.clone(), value.clone());
+        }
+        Ok(Params { chapter: meta.id, values })
+    }
+
+    /// The parameter `name` parsed as `T`, with an error naming the chapter and the value.
+    pub fn get<T: FromStr>(&self, name: &str) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.values.get(name).ok_or_else(|| {
+            Error::chapter(self.chapter, format!("parameter `{name}` is not declared in the chapter's meta"))
+        })?;
+        raw.parse::<T>().map_err(|e| {
+            Error::Usage(format!("chapter `{}`: parameter `{name}={raw}` is not valid: {e}", self.chapter))
+        })
+    }
+
+    /// All values in force, defaults included.
+    pub fn all(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// True when every parameter has its default value.
+    pub fn are_defaults(&self, meta: &Meta) -> bool {
+        meta.params.iter().all(|p| self.values.get(p.name).map(String::as_str) == Some(p.default))
+    }
+}
+
+/// Addresses of real servers; `None` means the embedded default.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    pub kafka_brokers: Option<String>,
+    pub mongo_uri: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+}
+
+/// Everything a chapter run is given.
+pub struct RunContext {
+    pub meta: Meta,
+    /// The project root (holds `datasets/`).
+    pub root: PathBuf,
+    /// `--data DIR` when the user gave one: it replaces the chapter's own data.
+    pub data_override: Option<PathBuf>,
+    /// Where a chapter writes generated data (under `target/`, never committed).
+    pub generated_dir: PathBuf,
+    /// Where a chapter writes artifacts (model files, exports).
+    pub artifact_dir: PathBuf,
+    pub params: Params,
+    pub backends: Backends,
+    pub progress: Progress,
+}
+
+impl RunContext {
+    /// The chapter's committed data folder, `datasets/<id>/`.
+    pub fn dataset_dir(&self) -> PathBuf {
+        self.root.join("datasets").join(self.meta.id)
+    }
+
+    /// The data directory to read: `--data DIR` if given, else `default`.
+    pub fn data_dir_or(&self, default: &Path) -> PathBuf {
+        self.data_override.clone().unwrap_or_else(|| default.to_path_buf())
+    }
+}

@@ -1,0 +1,158 @@
+//! Datasets: `datasets/MANIFEST.toml` lists every committed file (sha256, rows, origin,
+//! licence) and every generated dataset (generator, seed, sha256 of each file it writes).
+//! `data verify` recomputes them all; a mismatch is an error that names the file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::notebook::DatasetRef;
+
+/// The manifest as written in `datasets/MANIFEST.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Manifest {
+    #[serde(default, rename = "file")]
+    pub files: Vec<ManifestFile>,
+    #[serde(default, rename = "generated")]
+    pub generated: Vec<GeneratedDataset>,
+}
+
+/// A committed data file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ManifestFile {
+    pub chapter: String,
+    /// Path relative to `datasets/`.
+    pub path: String,
+    pub sha256: String,
+    pub rows: u64,
+    pub origin: String,
+    pub licence: String,
+}
+
+/// A dataset a chapter generates from a seed (never committed; written under `target/`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct GeneratedDataset {
+    pub chapter: String,
+    pub generator: String,
+    pub seed: u64,
+    pub licence: String,
+    #[serde(rename = "file")]
+    pub files: Vec<GeneratedFile>,
+}
+
+/// One file of a generated dataset, at the chapter's default parameters.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct GeneratedFile {
+    pub name: String,
+    pub sha256: String,
+    pub rows: u64,
+}
+
+impl Manifest {
+    /// Reads `datasets/MANIFEST.toml` under `root`.
+    pub fn load(root: &Path) -> Result<Manifest> {
+        let path = root.join("datasets").join("MANIFEST.toml");
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        toml::from_str(&text).map_err(|e| Error::Data {
+            chapter: "-".into(),
+            file: "datasets/MANIFEST.toml".into(),
+            row: None,
+            message: e.to_string(),
+        })
+    }
+
+    /// The generated dataset recorded for `chapter`, if any.
+    pub fn generated_for(&self, chapter: &str) -> Option<&GeneratedDataset> {
+        self.generated.iter().find(|g| g.chapter == chapter)
+    }
+}
+
+/// Hex sha256 of a file's bytes.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer).map_err(Error::io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Hex sha256 of bytes in memory.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A reference to a data file the chapter read: its name in `dir` and its sha256.
+pub fn dataset_ref(dir: &Path, name: &str, rows: Option<u64>) -> Result<DatasetRef> {
+    Ok(DatasetRef { file: name.to_string(), sha256: sha256_file(&dir.join(name))?, rows })
+}
+
+/// One line of `data verify`'s report.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub file: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Recomputes the sha256 of every committed file in the manifest.
+pub fn verify_files(root: &Path, manifest: &Manifest) -> Result<Vec<Verified>> {
+    manifest
+        .files
+        .iter()
+        .map(|f| {
+            let path: PathBuf = root.join("datasets").join(&f.path);
+            let actual = sha256_file(&path)?;
+            Ok(Verified {
+                file: format!("datasets/{}", f.path),
+                ok: actual == f.sha256,
+                detail: if actual == f.sha256 { f.sha256.clone() } else { format!("expected {}, found {actual}", f.sha256) },
+            })
+        })
+        .collect()
+}
+
+/// Compares freshly generated files against the manifest's record for that chapter.
+pub fn verify_generated(record: &GeneratedDataset, produced: &[DatasetRef]) -> Vec<Verified> {
+    let mut report: Vec<Verified> = record
+        .files
+        .iter()
+        .map(|expected| {
+            let found = produced.iter().find(|p| p.file == expected.name);
+            let (ok, detail) = match found {
+                Some(p) if p.sha256 == expected.sha256 => (true, p.sha256.clone()),
+                Some(p) => (false, format!("expected {}, generated {}", expected.sha256, p.sha256)),
+                None => (false, "the generator did not write this file".to_string()),
+            };
+            Verified { file: format!("{} (generated) {}", record.chapter, expected.name), ok, detail }
+        })
+        .collect();
+    for extra in produced.iter().filter(|p| !record.files.iter().any(|e| e.name == p.file)) {
+        report.push(Verified {
+            file: format!("{} (generated) {}", record.chapter, extra.file),
+            ok: false,
+            detail: "written by the generator but missing from the manifest".into(),
+        });
+    }
+    report
+}
+
+/// Data rows of a delimited text file: its lines minus the header, a final line break or
+/// not (the real exports have none).
+pub fn csv_data_rows(path: &Path) -> Result<u64> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    let breaks = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let lines = if bytes.ends_with(b"\n") { breaks } else { breaks + 1 };
+    Ok(lines.saturating_sub(1))
+}

@@ -1,0 +1,21 @@
+//! auditbook: a literate, test-driven, reproducible audit book. The engine (`src/`) runs
+//! chapters into notebooks and renders them; it knows no chapter by name. The chapters live
+//! in `chapters/`, wired in by `chapters/mod.rs`.
+
+pub mod bench;
+pub mod book;
+pub mod chapter;
+pub mod dataset;
+pub mod dictionary;
+pub mod embedded;
+pub mod error;
+pub mod frame;
+pub mod notebook;
+pub mod progress;
+pub mod render;
+pub mod sql;
+
+#[path = "../chapters/mod.rs"]
+pub mod chapters;
+
+pub use error::{Error, Result};

@@ -1,0 +1,227 @@
+//! The `auditbook` command line: parse arguments, call the library, print errors, exit with
+//! 0 (ok), 1 (the book is wrong) or 2 (the tool could not run).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use auditbook::book::{self, RunOptions};
+use auditbook::chapter::Backends;
+use auditbook::{bench, Error};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "auditbook", version, about = "Build, check and query the audit book")]
+struct Cli {
+    /// Project root (holds datasets/MANIFEST.toml); found from the current directory if omitted.
+    #[arg(long, global = true, env = "AUDITBOOK_ROOT")]
+    root: Option<PathBuf>,
+    #[command(flatten)]
+    backends: BackendArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct BackendArgs {
+    /// Kafka-protocol brokers (host:port,…); the embedded broker when absent.
+    #[arg(long, global = true, env = "AUDITBOOK_KAFKA_BROKERS")]
+    brokers: Option<String>,
+    /// MongoDB URI; the local default when absent.
+    #[arg(long, global = true, env = "AUDITBOOK_MONGO_URI")]
+    mongo_uri: Option<String>,
+    /// S3-compatible endpoint; a local directory when absent.
+    #[arg(long, global = true)]
+    s3_endpoint: Option<String>,
+    /// S3 bucket, with --s3-endpoint.
+    #[arg(long, global = true)]
+    s3_bucket: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every chapter, check it and render the book (Markdown and HTML) into book/.
+    Build {
+        /// Build only this chapter's pages (the index keeps its last full build).
+        #[arg(long)]
+        chapter: Option<String>,
+        /// A chapter parameter, prefixed with the chapter id: supersmartmarket.late_batch=777.
+        #[arg(long = "param", value_name = "CHAPTER.KEY=VALUE")]
+        params: Vec<String>,
+        /// Output directory.
+        #[arg(long, default_value = "book")]
+        out: PathBuf,
+    },
+    /// Run the chapters and their checks without rendering.
+    Check {
+        #[arg(long)]
+        chapter: Option<String>,
+        /// Replace the chapter's data folder (needs --chapter).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// KEY=VALUE with --chapter, CHAPTER.KEY=VALUE without.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Print one chapter's findings as JSON on stdout.
+    #[command(after_help = findings_help())]
+    Findings {
+        chapter: String,
+        /// Replace the chapter's data folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// A chapter parameter: late_batch=777.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Dataset commands.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Measure a warm build (median of several runs); figures go to measurements/, never to book/.
+    Bench {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Recompute the sha256 of every dataset in datasets/MANIFEST.toml (generated ones too).
+    Verify,
+    /// Write a chapter's generated dataset into DIR, to inspect it or use it with --data.
+    Generate {
+        chapter: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// A chapter parameter: late_batch=777.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+}
+
+/// Every chapter's parameters, for `findings --help`.
+fn findings_help() -> String {
+    let mut out = String::from("Chapter parameters (--param KEY=VALUE):\n");
+    for meta in book::all_meta() {
+        out.push_str(&format!("\n  {}:\n", meta.id));
+        for p in meta.params {
+            out.push_str(&format!("    {:<16} default {:<12} {}\n", p.name, p.default, p.help));
+        }
+        out.push_str(&format!("\n  files looked for with --data DIR ({}):\n", meta.id));
+        for i in meta.inputs {
+            out.push_str(&format!("    {:<22} {}\n", i.name, if i.required { "required" } else { "optional" }));
+        }
+    }
+    out
+}
+
+/// Parses `--param` values. With a chapter, keys are the chapter's own (`late_batch=777`);
+/// without, they carry the chapter id (`supersmartmarket.late_batch=777`).
+fn parse_params(raw: &[String], chapter: Option<&str>) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+    let mut params: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for item in raw {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("`--param {item}`: expected KEY=VALUE")))?;
+        let (chapter_id, key) = match chapter {
+            Some(id) => (id.to_string(), key.to_string()),
+            None => {
+                let (id, key) = key.split_once('.').ok_or_else(|| {
+                    Error::Usage(format!("`--param {item}`: prefix the key with the chapter id, e.g. supersmartmarket.{key}={value}"))
+                })?;
+                (id.to_string(), key.to_string())
+            }
+        };
+        params.entry(chapter_id).or_default().insert(key, value.to_string());
+    }
+    Ok(params)
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let cwd = std::env::current_dir().map_err(Error::io("."))?;
+    let root = cli.root.clone().unwrap_or_else(|| book::find_root(&cwd));
+    let backends = Backends {
+        kafka_brokers: cli.backends.brokers,
+        mongo_uri: cli.backends.mongo_uri,
+        s3_endpoint: cli.backends.s3_endpoint,
+        s3_bucket: cli.backends.s3_bucket,
+    };
+    let options = |data: Option<PathBuf>, params| RunOptions { root: root.clone(), data, params, backends: backends.clone(), progress: true };
+    match cli.command {
+        Command::Build { chapter, params, out } => {
+            let out = if out.is_absolute() { out } else { root.join(out) };
+            let notebooks = book::build(chapter.as_deref(), &options(None, parse_params(&params, None)?), &out)?;
+            for (chapter, nb) in &notebooks {
+                eprintln!("{}: {} findings, {} checks", chapter.meta().id, nb.findings.len(), nb.checks.len());
+            }
+            eprintln!("book written to {}", out.display());
+        }
+        Command::Check { chapter, data, params } => {
+            let params = parse_params(&params, chapter.as_deref())?;
+            let notebooks = book::run_and_check(chapter.as_deref(), &options(data, params))?;
+            for (chapter, nb) in &notebooks {
+                for check in &nb.checks {
+                    println!("{:<18} {:<4} {}", chapter.meta().id, check.status.label(), check.id);
+                }
+            }
+        }
+        Command::Findings { chapter, data, params } => {
+            let id = book::chapter_by_id(&chapter)?.meta().id;
+            let params = parse_params(&params, Some(id))?;
+            let nb = book::run_chapter(book::chapter_by_id(id)?, &options(data, params))?;
+            println!("{}", serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise"));
+            let failed = nb.failures();
+            if !failed.is_empty() {
+                return Err(Error::ChecksFailed { chapter: id.to_string(), failed });
+            }
+        }
+        Command::Data { command: DataCommand::Verify } => {
+            let report = book::verify_data(&root)?;
+            let mut bad = Vec::new();
+            for line in &report {
+                println!("{} {} {}", if line.ok { "ok  " } else { "FAIL" }, line.file, line.detail);
+                if !line.ok {
+                    bad.push(Error::Checksum { file: line.file.clone(), expected: "manifest".into(), actual: line.detail.clone() });
+                }
+            }
+            if !bad.is_empty() {
+                return Err(Error::Many(bad));
+            }
+        }
+        Command::Data { command: DataCommand::Generate { chapter, out, params } } => {
+            let c = book::chapter_by_id(&chapter)?;
+            let params = parse_params(&params, Some(c.meta().id))?;
+            let ctx = book::context(c, &options(None, params))?;
+            let files = c
+                .generate(&ctx, &out)?
+                .ok_or_else(|| Error::Usage(format!("chapter `{chapter}` does not generate its data")))?;
+            for f in files {
+                println!("{} {} rows {}", f.sha256, f.rows.unwrap_or(0), out.join(&f.file).display());
+            }
+        }
+        Command::Bench { runs } => {
+            let mut opts = options(None, BTreeMap::new());
+            opts.progress = false;
+            let report = bench::report(&bench::bench_build(&opts, runs)?);
+            let path = bench::save(&root, "build.md", &report).map_err(|e| e)?;
+            println!("{report}\n(saved to {})", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).context("auditbook failed") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(2);
+            eprintln!("error: {}", error.root_cause());
+            ExitCode::from(code as u8)
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The notebook a chapter's pipeline returns: named findings, tables, charts, checks and
+//! artifacts, each carrying its provenance (the query or function that produced it and the
+//! sha256 of every dataset it read). Rendering only ever reads a notebook; it computes nothing.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::frame;
+
+/// One dataset file a result was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct DatasetRef {
+    /// The file name as the chapter knows it (relative to its data directory).
+    pub file: String,
+    /// Hex sha256 of the bytes that were read.
+    pub sha256: String,
+    /// Rows of data in the file (header excluded), when the chapter counted them.
+    pub rows: Option<u64>,
+}
+
+/// What produced a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// A named SQL query of the chapter (`chapters/<id>/<name>.sql`), shown in the book.
+    Query { name: String },
+    /// A Rust function of the chapter or the engine, named by its path.
+    Function { name: String },
+}
+
+impl Source {
+    pub fn query(name: &str) -> Source {
+        Source::Query { name: name.to_string() }
+    }
+    pub fn function(name: &str) -> Source {
+        Source::Function { name: name.to_string() }
+    }
+    /// A short human label: `query revenue_by_day` or `fn audit::late_batch`.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Query { name } => format!("query `{name}`"),
+            Source::Function { name } => format!("function `{name}`"),
+        }
+    }
+}
+
+/// Where a number, table or chart came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    pub source: Source,
+    pub datasets: Vec<DatasetRef>,
+}
+
+/// A finding's value. Money is an exact decimal; percentages and ratios are floats with a
+/// declared number of decimals so their text is stable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Decimal(Decimal),
+    Float { value: f64, decimals: u32 },
+    Text(String),
+    Bool(bool),
+    /// A table answer: rows as objects, columns in the frame's order.
+    Rows(Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+impl Value {
+    /// The value as plain JSON: numbers without separators, money rounded to the cent as given.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Int(v) => J::from(*v),
+            Value::Decimal(d) => frame::decimal_to_json(*d),
+            Value::Float { value, decimals } => frame::float_to_json(*value, *decimals),
+            Value::Text(s) => J::from(s.clone()),
+            Value::Bool(b) => J::from(*b),
+            Value::Rows(rows) => J::Array(rows.iter().cloned().map(J::Object).collect()),
+        }
+    }
+
+    /// The value as prose shows it: digits grouped by thin commas, fixed decimals.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Int(v) => frame::group_digits(&v.to_string()),
+            Value::Decimal(d) => frame::group_digits(&d.to_string()),
+            Value::Float { value, decimals } => {
+                frame::group_digits(&format!("{:.*}", *decimals as usize, value))
+            }
+            Value::Text(s) => s.clone(),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+            Value::Rows(rows) => format!("{} rows", rows.len()),
+        }
+    }
+}
+
+/// A named number (or answer) of the chapter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub key: String,
+    pub value: Value,
+    /// Unit shown after the number in the book (`EUR`, `sales`, `%`); never inside the JSON.
+    pub unit: Option<String>,
+    pub provenance: Provenance,
+}
+
+/// A result table: a Polars frame plus where it came from.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub frame: DataFrame,
+    pub provenance: Provenance,
+}
+
+/// A chart, already drawn as inline SVG.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chart {
+    pub name: String,
+    pub caption: String,
+    pub svg: String,
+    pub provenance: Provenance,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed(String),
+    /// The check cannot apply to the data given; the reason says why. Never counted as passed.
+    NotApplicable(String),
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Passed => "pass",
+            Status::Failed(_) => "FAIL",
+            Status::NotApplicable(_) => "n/a",
+        }
+    }
+}
+
+/// An assertion the chapter makes about its own results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    /// The keys of the findings this check asserts, so the book can show, beside a number,
+    /// which check verified it.
+    pub findings: Vec<String>,
+}
+
+/// A file the chapter wrote into its artifact directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Artifact {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+}
+
+/// Everything one chapter's run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Notebook {
+    pub chapter: String,
+    pub findings: BTreeMap<String, Finding>,
+    pub tables: BTreeMap<String, Table>,
+    pub charts: BTreeMap<String, Chart>,
+    pub checks: Vec<Check>,
+    pub artifacts: BTreeMap<String, Artifact>,
+    /// Every SQL text that ran, by name, exactly as it was sent to DuckDB.
+    pub queries: BTreeMap<String, String>,
+    /// Every dataset file the chapter read.
+    pub datasets: Vec<DatasetRef>,
+    /// Parameters in force for this run (defaults included), by name.
+    pub params: BTreeMap<String, String>,
+}
+
+impl Notebook {
+    pub fn new(chapter: &str) -> Notebook {
+        Notebook { chapter: chapter.to_string(), ..Notebook::default() }
+    }
+
+    /// Provenance pointing at `source` and every dataset this chapter read.
+    pub fn provenance(&self, source: Source) -> Provenance {
+        Provenance { source, datasets: self.datasets.clone() }
+    }
+
+    fn duplicate(&self, what: &str, name: &str) -> Error {
+        Error::chapter(&self.chapter, format!("{what} `{name}` is defined twice"))
+    }
+
+    /// Records a finding; a key used twice is a bug in the chapter.
+    pub fn add_finding(&mut self, key: &str, value: Value, unit: Option<&str>, source: Source) -> Result<()> {
+        if self.findings.contains_key(key) {
+            return Err(self.duplicate("finding", key));
+        }
+        let provenance = self.provenance(source);
+        let finding = Finding { key: key.to_string(), value, unit: unit.map(str::to_string), provenance };
+        self.findings.insert(key.to_string(), finding);
+        Ok(())
+    }
+
+    /// Records a result table under `name`.
+    pub fn add_table(&mut self, name: &str, frame: DataFrame, source: Source) -> Result<()> {
+        if self.tables.contains_key(name) {
+            return Err(self.duplicate("table", name));
+        }
+        let provenance = self.provenance(source);
+        self.tables.insert(name.to_string(), Table { name: name.to_string(), frame, provenance });
+        Ok(())
+    }
+
+    /// Records a chart under `name`.
+    pub fn add_chart(&mut self, name: &str, caption: &str, svg: String, source: Source) -> Result<()> {
+        if self.charts.contains_key(name) {
+            return Err(self.duplicate("chart", name));
+        }
+        let provenance = self.provenance(source);
+        let chart = Chart { name: name.to_string(), caption: caption.to_string(), svg, provenance };
+        self.charts.insert(name.to_string(), chart);
+        Ok(())
+    }
+
+    /// Records a check. Every finding it names must exist already: a check that asserts
+    /// nothing the reader can see is not worth showing.
+    pub fn add_check(&mut self, id: &str, title: &str, status: Status, findings: &[&str]) -> Result<()> {
+        if self.checks.iter().any(|c| c.id == id) {
+            return Err(self.duplicate("check", id));
+        }
+        if let Some(missing) = findings.iter().find(|k| !self.findings.contains_key(**k)) {
+            return Err(Error::chapter(&self.chapter, format!("check `{id}` names unknown finding `{missing}`")));
+        }
+        self.checks.push(Check {
+            id: id.to_string(),
+            title: title.to_string(),
+            status,
+            findings: findings.iter().map(|s| s.to_string()).collect(),
+        });
+        Ok(())
+    }
+
+    /// The table called `name`, or an error naming it.
+    pub fn table(&self, name: &str) -> Result<&Table> {
+        self.tables
+            .get(name)
+            .ok_or_else(|| Error::chapter(&self.chapter, format!("no table `{name}` in the notebook")))
+    }
+
+    /// The checks that assert the finding `key`.
+    pub fn checks_of(&self, key: &str) -> Vec<&Check> {
+        self.checks.iter().filter(|c| c.findings.iter().any(|k| k == key)).collect()
+    }
+
+    /// Failed checks, as `id: reason` lines.
+    pub fn failures(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter_map(|c| match &c.status {
+                Status::Failed(reason) => Some(format!("`{}` ({}): {}", c.id, c.title, reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The findings as one flat JSON object, keys sorted: what `findings <chapter>` prints.
+    pub fn findings_json(&self) -> serde_json::Value {
+        let map: serde_json::Map<String, serde_json::Value> =
+            self.findings.iter().map(|(k, f)| (k.clone(), f.value.to_json())).collect();
+        serde_json::Value::Object(map)
+    }
+}

@@ -1,0 +1,80 @@
+//! Charts as inline SVG, drawn with plotters' SVG backend. plotters is built without its
+//! `ttf` feature, so it never reads system fonts: text size is estimated and the browser draws
+//! the text, which keeps every chart byte-identical across machines.
+
+use plotters::prelude::*;
+
+/// One line of a line chart.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub values: Vec<f64>,
+}
+
+/// A line chart over categories (days, months…), one line per series.
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub x_labels: Vec<String>,
+    pub y_label: &'a str,
+    pub series: Vec<Series<'a>>,
+}
+
+/// The book's palette, colour-blind friendly (Okabe–Ito).
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+];
+
+const WIDTH: u32 = 820;
+const HEIGHT: u32 = 380;
+
+/// Draws `chart` and returns the SVG text.
+pub fn line_chart(chart: &LineChart) -> Result<String, String> {
+    let n = chart.x_labels.len().max(1) as i32;
+    let max = chart.series.iter().flat_map(|s| s.values.iter().copied()).fold(0f64, f64::max);
+    // Headroom above the highest point, and a non-empty range when everything is zero.
+    let y_max = if max > 0.0 { max * 1.12 } else { 1.0 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut plot = ChartBuilder::on(&root)
+            .caption(chart.title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(84)
+            .build_cartesian_2d(-1i32..n, 0f64..y_max)
+            .map_err(|e| e.to_string())?;
+        let labels = &chart.x_labels;
+        plot.configure_mesh()
+            .x_labels((n + 2) as usize)
+            .x_label_formatter(&|i| labels.get(*i as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_desc(chart.y_label)
+            .light_line_style(WHITE)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, series) in chart.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let points: Vec<(i32, f64)> = series.values.iter().enumerate().map(|(x, y)| (x as i32, *y)).collect();
+            plot.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(series.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled()))).map_err(|e| e.to_string())?;
+        }
+        plot.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

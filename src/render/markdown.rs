@@ -1,0 +1,222 @@
+//! Chapter prose → Markdown. `chapters/<id>/chapter.md` is front matter plus a minijinja
+//! template whose functions read the notebook: `value`, `table`, `query`, `chart`, `checks`,
+//! `params`, `inputs`, `datasets`, `finding`. Undefined names are errors (strict), reported
+//! with the chapter, file and line. The prose never types a number.
+
+use std::sync::Arc;
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde::Deserialize;
+
+use crate::chapter::Meta;
+use crate::error::{Error, Result};
+use crate::frame;
+use crate::notebook::{Notebook, Provenance, Source, Status};
+
+/// A chapter's front matter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontMatter {
+    pub title: String,
+    pub summary: String,
+}
+
+/// A chapter rendered to Markdown, with the chart files its Markdown links to.
+#[derive(Debug, Clone)]
+pub struct RenderedChapter {
+    pub front: FrontMatter,
+    pub markdown: String,
+    /// (path under `book/`, SVG text)
+    pub charts: Vec<(String, String)>,
+}
+
+/// Splits `---\n<yaml>\n---\n<body>`; returns the front matter, the body and the number of
+/// lines before the body (so template errors report the file's own line numbers).
+fn split_front_matter(chapter: &str, file: &str, text: &str) -> Result<(FrontMatter, String, usize)> {
+    let reference = |line: usize, message: String| Error::Reference { chapter: chapter.into(), file: file.into(), line, message };
+    let rest = text.strip_prefix("---\n").ok_or_else(|| reference(1, "the file must start with `---` front matter".into()))?;
+    let end = rest.find("\n---\n").ok_or_else(|| reference(1, "front matter is not closed by `---`".into()))?;
+    let yaml = &rest[..end];
+    let front: FrontMatter = serde_yaml::from_str(yaml).map_err(|e| reference(2, format!("front matter: {e}")))?;
+    let offset = yaml.lines().count() + 2;
+    Ok((front, rest[end + 5..].to_string(), offset))
+}
+
+/// Anchor id of a finding, a table, a query in the page.
+pub fn anchor(kind: &str, name: &str) -> String {
+    format!("{kind}-{}", name.replace(['.', '_'], "-"))
+}
+
+fn provenance_line(p: &Provenance) -> String {
+    let source = match &p.source {
+        Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
+        Source::Function { name } => format!("function `{name}`"),
+    };
+    format!("{source}, over {} dataset file(s) ([provenance](#provenance))", p.datasets.len())
+}
+
+fn tooltip(nb: &Notebook, key: &str) -> String {
+    let finding = &nb.findings[key];
+    let checks: Vec<String> = nb.checks_of(key).iter().map(|c| format!("{} ({})", c.id, c.status.label())).collect();
+    let mut text = format!("{}: {}", key, finding.provenance.source.label().replace('`', ""));
+    if !checks.is_empty() {
+        text.push_str(&format!("; checked by {}", checks.join(", ")));
+    }
+    text.replace('"', "'")
+}
+
+/// The unit as prose shows it: `%` sticks to the number, other units follow a no-break
+/// space, and a count of one takes the singular (`1 day`, `1 batch`).
+fn unit_text(value: &crate::notebook::Value, unit: &str) -> String {
+    if unit == "%" {
+        return unit.to_string();
+    }
+    let singular = matches!(value, crate::notebook::Value::Int(1));
+    let unit = match (singular, unit) {
+        (true, u) if u.ends_with("ches") => &u[..u.len() - 2],
+        (true, u) if u.ends_with('s') => &u[..u.len() - 1],
+        (_, u) => u,
+    };
+    format!("\u{a0}{unit}")
+}
+
+fn not_found(kind: &str, name: &str, known: Vec<&String>) -> minijinja::Error {
+    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+    minijinja::Error::new(
+        ErrorKind::InvalidOperation,
+        format!("unknown {kind} `{name}` (the notebook has: {})", if known.is_empty() { "none".into() } else { known.join(", ") }),
+    )
+}
+
+fn checks_markdown(nb: &Notebook) -> String {
+    let mut out = String::from("| check | result | asserts | detail |\n|:---|:---|:---|:---|\n");
+    for check in &nb.checks {
+        let detail = match &check.status {
+            Status::Passed => String::new(),
+            Status::Failed(reason) | Status::NotApplicable(reason) => reason.clone(),
+        };
+        let asserts: Vec<String> = check.findings.iter().map(|k| format!("[`{k}`](#{})", anchor("finding", k))).collect();
+        out.push_str(&format!(
+            "| <span id=\"{}\"></span>{} | **{}** | {} | {} |\n",
+            anchor("check", &check.id),
+            check.title.replace('|', "\\|"),
+            check.status.label(),
+            asserts.join(" "),
+            detail.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+/// The provenance appendix every chapter ends with: each finding, where it came from, what
+/// checked it; and each dataset file with its sha256.
+fn provenance_appendix(nb: &Notebook) -> String {
+    let mut out = String::from("\n\n## Provenance\n\nEvery number in this chapter, where it came from and which check asserts it.\n\n");
+    out.push_str("| finding | value | source | checked by |\n|:---|---:|:---|:---|\n");
+    for (key, finding) in &nb.findings {
+        let source = match &finding.provenance.source {
+            Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
+            Source::Function { name } => format!("function `{name}`"),
+        };
+        let checks: Vec<String> = nb
+            .checks_of(key)
+            .iter()
+            .map(|c| format!("[{}](#{}) ({})", c.id, anchor("check", &c.id), c.status.label()))
+            .collect();
+        let value = finding.value.display();
+        out.push_str(&format!(
+            "| <span id=\"{}\"></span>`{key}` | {} | {source} | {} |\n",
+            anchor("finding", key),
+            value.replace('|', "\\|"),
+            checks.join(", ")
+        ));
+    }
+    out.push_str("\nDataset files read, with the sha256 of the bytes read:\n\n| file | rows | sha256 |\n|:---|---:|:---|\n");
+    for d in &nb.datasets {
+        out.push_str(&format!("| `{}` | {} | `{}` |\n", d.file, d.rows.map(|r| frame::group_digits(&r.to_string())).unwrap_or_default(), d.sha256));
+    }
+    out
+}
+
+/// Renders one chapter's prose against its notebook.
+pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<RenderedChapter> {
+    let file = format!("chapters/{}/chapter.md", meta.id);
+    let (front, body, offset) = split_front_matter(meta.id, &file, source)?;
+    let nb = Arc::new(notebook.clone());
+    let meta = *meta;
+    let charts = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+
+    let n = nb.clone();
+    env.add_function("value", move |key: &str| -> Result<String, minijinja::Error> {
+        let f = n.findings.get(key).ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
+        let unit = f.unit.as_deref().map(|u| unit_text(&f.value, u)).unwrap_or_default();
+        Ok(format!("[{}{}](#{} \"{}\")", f.value.display(), unit, anchor("finding", key), tooltip(&n, key)))
+    });
+    let n = nb.clone();
+    env.add_function("finding", move |key: &str| -> Result<minijinja::Value, minijinja::Error> {
+        let f = n.findings.get(key).ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
+        Ok(minijinja::Value::from_serialize(f.value.to_json()))
+    });
+    let n = nb.clone();
+    env.add_function("table", move |name: &str, max_rows: Option<usize>| -> Result<String, minijinja::Error> {
+        let t = n.tables.get(name).ok_or_else(|| not_found("table", name, n.tables.keys().collect()))?;
+        Ok(format!(
+            "<span id=\"{}\"></span>\n\n{}\n*Table `{name}`: {} rows, from {}.*\n",
+            anchor("table", name),
+            frame::markdown_table(&t.frame, max_rows.unwrap_or(40)),
+            t.frame.height(),
+            provenance_line(&t.provenance)
+        ))
+    });
+    let n = nb.clone();
+    env.add_function("query", move |name: &str| -> Result<String, minijinja::Error> {
+        let sql = n.queries.get(name).ok_or_else(|| not_found("query", name, n.queries.keys().collect()))?;
+        Ok(format!("<span id=\"{}\"></span>\n\n```sql\n{}\n```\n", anchor("query", name), sql.trim_end()))
+    });
+    let n = nb.clone();
+    let chart_files = charts.clone();
+    env.add_function("chart", move |name: &str| -> Result<String, minijinja::Error> {
+        let c = n.charts.get(name).ok_or_else(|| not_found("chart", name, n.charts.keys().collect()))?;
+        let path = format!("assets/{}/{name}.svg", n.chapter);
+        chart_files.lock().expect("chart list").push((path.clone(), c.svg.clone()));
+        Ok(format!("![{}]({path})\n\n*Figure `{name}`: {} From {}.*\n", c.caption, c.caption, provenance_line(&c.provenance)))
+    });
+    let n = nb.clone();
+    env.add_function("checks", move || -> String { checks_markdown(&n) });
+    let n = nb.clone();
+    env.add_function("params", move || -> String {
+        let mut out = String::from("| parameter | default | this run | meaning |\n|:---|:---|:---|:---|\n");
+        for p in meta.params {
+            let value = n.params.get(p.name).cloned().unwrap_or_default();
+            out.push_str(&format!("| `{}` | `{}` | `{}` | {} |\n", p.name, p.default, value, p.help));
+        }
+        out
+    });
+    env.add_function("inputs", move || -> String {
+        let mut out = String::from("| file | required | content |\n|:---|:---|:---|\n");
+        for i in meta.inputs {
+            out.push_str(&format!("| `{}` | {} | {} |\n", i.name, if i.required { "yes" } else { "no" }, i.help));
+        }
+        out
+    });
+
+    let render_error = |e: minijinja::Error| {
+        let mut message = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            message.push_str(&format!(": {inner}"));
+            source = inner.source();
+        }
+        Error::Reference { chapter: meta.id.to_string(), file: file.clone(), line: e.line().unwrap_or(0) + offset, message }
+    };
+    env.add_template_owned("chapter.md", body).map_err(render_error)?;
+    let template = env.get_template("chapter.md").map_err(render_error)?;
+    let mut markdown = template.render(minijinja::context! {}).map_err(render_error)?;
+    markdown.push_str(&provenance_appendix(&nb));
+    let charts = charts.lock().expect("chart list").clone();
+    Ok(RenderedChapter { front, markdown, charts })
+}

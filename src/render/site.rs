@@ -1,0 +1,232 @@
+//! The whole site: every chapter's Markdown and HTML page, the index (chapters, every check,
+//! every dataset with sha256 and licence), `findings.json` and the assets, as a map from
+//! path to bytes. Writing it is `book::write_book`'s job; this module only decides content.
+
+use std::collections::BTreeMap;
+
+use minijinja::{context, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::chapter::Meta;
+use crate::dataset::Manifest;
+use crate::embedded;
+use crate::error::{Error, Result};
+use crate::notebook::{Notebook, Status};
+use crate::render::html::{self, TocEntry};
+use crate::render::markdown::{self, RenderedChapter};
+
+/// The site's name, shown in every page's header.
+pub const BOOK_TITLE: &str = "auditbook";
+
+#[derive(Serialize)]
+struct NavItem {
+    id: String,
+    number: u32,
+    title: String,
+    href: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct CheckRow {
+    chapter: String,
+    chapter_href: String,
+    id: String,
+    title: String,
+    status: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct DatasetRow {
+    chapter: String,
+    file: String,
+    rows: String,
+    sha256: String,
+    licence: String,
+    origin: String,
+}
+
+#[derive(Serialize)]
+struct ChapterCard {
+    number: u32,
+    title: String,
+    summary: String,
+    href: String,
+    passed: usize,
+    failed: usize,
+    not_applicable: usize,
+}
+
+/// One chapter ready to be rendered: its metadata, its notebook and its prose.
+pub struct ChapterInput<'a> {
+    pub meta: &'a Meta,
+    pub notebook: &'a Notebook,
+    pub prose: &'a str,
+}
+
+fn template_env() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    for name in ["layout.html", "chapter.html", "index.html"] {
+        let text = embedded::file(&format!("templates/{name}"))
+            .ok_or_else(|| Error::chapter("-", format!("template `templates/{name}` is missing")))?;
+        env.add_template(name, text).map_err(|e| template_error(name, e))?;
+    }
+    Ok(env)
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> Error {
+    Error::Reference {
+        chapter: "-".into(),
+        file: format!("templates/{name}"),
+        line: e.line().unwrap_or(0),
+        message: e.detail().map(str::to_string).unwrap_or_else(|| e.to_string()),
+    }
+}
+
+fn nav(all: &[&Meta], current: Option<&str>) -> Vec<NavItem> {
+    all.iter()
+        .map(|m| NavItem {
+            id: m.id.to_string(),
+            number: m.number,
+            title: m.title.to_string(),
+            href: format!("{}.html", m.id),
+            current: Some(m.id) == current,
+        })
+        .collect()
+}
+
+/// Renders the Markdown and HTML of one chapter: `(md path, md), (html path, html)` and its
+/// chart files.
+pub fn chapter_files(all: &[&Meta], input: &ChapterInput) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>)> {
+    let meta = input.meta;
+    let rendered = markdown::render_chapter(meta, input.notebook, input.prose)?;
+    let full_markdown = format!(
+        "# {}. {}\n\n*{}*\n\n{}",
+        meta.number,
+        rendered.front.title,
+        rendered.front.summary,
+        rendered.markdown.trim_start()
+    );
+    let charts: BTreeMap<String, String> = rendered.charts.iter().cloned().collect();
+    let body = html::markdown_to_html(&full_markdown, &charts);
+    let position = all.iter().position(|m| m.id == meta.id).unwrap_or(0);
+    let link = |m: &&Meta| context! { href => format!("{}.html", m.id), title => format!("{}. {}", m.number, m.title) };
+    let prev = position.checked_sub(1).and_then(|i| all.get(i)).map(link);
+    let next = all.get(position + 1).map(link);
+    let env = template_env()?;
+    let page = env
+        .get_template("chapter.html")
+        .and_then(|t| {
+            t.render(context! {
+                book_title => BOOK_TITLE,
+                page_title => format!("{}. {}", meta.number, rendered.front.title),
+                nav => nav(all, Some(meta.id)),
+                toc => body.toc,
+                content => body.html,
+                prev => prev,
+                next => next,
+                markdown_href => format!("{}.md", meta.id),
+            })
+        })
+        .map_err(|e| template_error("chapter.html", e))?;
+    let mut files = BTreeMap::new();
+    files.insert(format!("{}.md", meta.id), full_markdown.into_bytes());
+    files.insert(format!("{}.html", meta.id), page.into_bytes());
+    for (path, svg) in &rendered.charts {
+        files.insert(path.clone(), svg.clone().into_bytes());
+    }
+    Ok((rendered, files))
+}
+
+/// The licence and origin the manifest records for a file a chapter read.
+fn licence_of(manifest: &Manifest, chapter: &str, file: &str) -> (String, String) {
+    if let Some(f) = manifest.files.iter().find(|f| f.chapter == chapter && f.path.ends_with(file)) {
+        return (f.licence.clone(), f.origin.clone());
+    }
+    if let Some(g) = manifest.generated_for(chapter) {
+        return (g.licence.clone(), format!("generated by `{}`, seed {}", g.generator, g.seed));
+    }
+    ("unknown".into(), "not in the manifest".into())
+}
+
+/// Every file of the book.
+pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    let mut cards = Vec::new();
+    let mut checks = Vec::new();
+    let mut datasets = Vec::new();
+    let mut findings = serde_json::Map::new();
+    for input in chapters {
+        let (rendered, chapter_files) = chapter_files(all, input)?;
+        files.extend(chapter_files);
+        let nb = input.notebook;
+        let count = |f: fn(&Status) -> bool| nb.checks.iter().filter(|c| f(&c.status)).count();
+        cards.push(ChapterCard {
+            number: input.meta.number,
+            title: rendered.front.title.clone(),
+            summary: rendered.front.summary.clone(),
+            href: format!("{}.html", input.meta.id),
+            passed: count(|s| matches!(s, Status::Passed)),
+            failed: count(|s| matches!(s, Status::Failed(_))),
+            not_applicable: count(|s| matches!(s, Status::NotApplicable(_))),
+        });
+        for c in &nb.checks {
+            let reason = match &c.status {
+                Status::Passed => String::new(),
+                Status::Failed(r) | Status::NotApplicable(r) => r.clone(),
+            };
+            checks.push(CheckRow {
+                chapter: input.meta.id.to_string(),
+                chapter_href: format!("{}.html#{}", input.meta.id, markdown::anchor("check", &c.id)),
+                id: c.id.clone(),
+                title: c.title.clone(),
+                status: c.status.label().to_string(),
+                reason,
+            });
+        }
+        for d in &nb.datasets {
+            let (licence, origin) = licence_of(manifest, input.meta.id, &d.file);
+            datasets.push(DatasetRow {
+                chapter: input.meta.id.to_string(),
+                file: d.file.clone(),
+                rows: d.rows.map(|r| crate::frame::group_digits(&r.to_string())).unwrap_or_default(),
+                sha256: d.sha256.clone(),
+                licence,
+                origin,
+            });
+        }
+        findings.insert(input.meta.id.to_string(), nb.findings_json());
+    }
+    let env = template_env()?;
+    let index = env
+        .get_template("index.html")
+        .and_then(|t| {
+            t.render(context! {
+                book_title => BOOK_TITLE,
+                page_title => "Contents",
+                nav => nav(all, None),
+                toc => Vec::<TocEntry>::new(),
+                chapters => cards,
+                checks => checks,
+                datasets => datasets,
+            })
+        })
+        .map_err(|e| template_error("index.html", e))?;
+    files.insert("index.html".into(), index.into_bytes());
+    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(findings)).expect("findings serialise");
+    json.push('\n');
+    files.insert("findings.json".into(), json.into_bytes());
+    files.extend(assets()?);
+    Ok(files)
+}
+
+/// The static assets: the stylesheet and the SQL highlighting classes.
+pub fn assets() -> Result<BTreeMap<String, Vec<u8>>> {
+    let css = embedded::file("templates/style.css").ok_or_else(|| Error::chapter("-", "template `templates/style.css` is missing"))?;
+    let mut files = BTreeMap::new();
+    files.insert("assets/style.css".into(), css.as_bytes().to_vec());
+    files.insert("assets/highlight.css".into(), html::highlight_css("InspiredGitHub").into_bytes());
+    Ok(files)
+}

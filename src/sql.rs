@@ -1,0 +1,123 @@
+//! A DuckDB session for one chapter: runs the chapter's named queries (`chapters/<id>/*.sql`,
+//! embedded at compile time) and returns their results as Polars frames. It records every SQL
+//! text exactly as it ran, so the book shows what produced each table.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use duckdb::Connection;
+use polars::prelude::{Column, DataFrame, DataType};
+
+use crate::embedded;
+use crate::error::{Error, Result};
+
+/// An in-memory DuckDB database plus the chapter's query files.
+pub struct SqlSession {
+    chapter: String,
+    conn: Connection,
+    /// Every statement that ran, by query name, in the order the names were first used.
+    ran: BTreeMap<String, String>,
+}
+
+impl SqlSession {
+    /// Opens an in-memory database whose relative file paths resolve in `data_dir`, so query
+    /// files say `read_csv('Fact_vente.csv')` and run unchanged on any data directory.
+    pub fn open(chapter: &str, data_dir: &Path) -> Result<SqlSession> {
+        let conn = Connection::open_in_memory().map_err(|e| Error::Query {
+            chapter: chapter.to_string(),
+            query: "(open)".into(),
+            message: e.to_string(),
+        })?;
+        let session = SqlSession { chapter: chapter.to_string(), conn, ran: BTreeMap::new() };
+        let dir = data_dir.to_string_lossy().replace('\'', "''");
+        // One thread per chapter: results are deterministic in order and the machine's two
+        // cores are shared with the other work of a build.
+        session.batch("(setup)", &format!("set file_search_path = '{dir}'; set threads = 2;"))?;
+        Ok(session)
+    }
+
+    /// The text of the chapter's query file `<name>.sql`.
+    pub fn text(&self, name: &str) -> Result<&'static str> {
+        embedded::chapter_file(&self.chapter, &format!("{name}.sql")).ok_or_else(|| Error::Query {
+            chapter: self.chapter.clone(),
+            query: name.to_string(),
+            message: format!("no file `chapters/{}/{name}.sql`", self.chapter),
+        })
+    }
+
+    fn batch(&self, name: &str, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| self.error(name, e.to_string()))
+    }
+
+    fn error(&self, query: &str, message: String) -> Error {
+        Error::Query { chapter: self.chapter.clone(), query: query.to_string(), message }
+    }
+
+    /// Runs every statement of `<name>.sql` (DDL, loads, views) and records it.
+    pub fn execute(&mut self, name: &str) -> Result<()> {
+        let sql = self.text(name)?;
+        self.batch(name, sql)?;
+        self.ran.insert(name.to_string(), sql.to_string());
+        Ok(())
+    }
+
+    /// Runs the single select of `<name>.sql` and returns its result.
+    pub fn query(&mut self, name: &str) -> Result<DataFrame> {
+        let sql = self.text(name)?;
+        let frame = self.select(name, sql)?;
+        self.ran.insert(name.to_string(), sql.to_string());
+        Ok(frame)
+    }
+
+    /// Runs SQL the engine or chapter built at run time (e.g. the null-rate query of the data
+    /// dictionary); recorded under `name` like a file query.
+    pub fn query_generated(&mut self, name: &str, sql: &str) -> Result<DataFrame> {
+        let frame = self.select(name, sql)?;
+        self.ran.insert(name.to_string(), sql.to_string());
+        Ok(frame)
+    }
+
+    /// Runs statements that are not shown in the book (settings, scratch tables of a test).
+    pub fn execute_unrecorded(&self, name: &str, sql: &str) -> Result<()> {
+        self.batch(name, sql)
+    }
+
+    fn select(&self, name: &str, sql: &str) -> Result<DataFrame> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(name, e.to_string()))?;
+        let batches = stmt.query_polars([]).map_err(|e| self.error(name, e.to_string()))?;
+        // The duckdb crate panics when a result chunk cannot become a frame (an unsupported
+        // type): turn that into an error naming the query instead of aborting the book.
+        let collected = catch_unwind(AssertUnwindSafe(|| batches.collect::<Vec<DataFrame>>()))
+            .map_err(|_| self.error(name, "a result column has a type Polars cannot hold".into()))?;
+        let mut frames = collected.into_iter();
+        let Some(mut frame) = frames.next() else {
+            // No rows: keep the column names so the empty table still renders with a header.
+            let columns: Vec<Column> = stmt
+                .column_names()
+                .into_iter()
+                .map(|n| Column::new_empty(n.into(), &DataType::String))
+                .collect();
+            return DataFrame::new(columns).map_err(|e| self.error(name, e.to_string()));
+        };
+        for next in frames {
+            frame.vstack_mut(&next).map_err(|e| self.error(name, e.to_string()))?;
+        }
+        frame.align_chunks_par();
+        Ok(frame)
+    }
+
+    /// Every SQL text that ran, by name.
+    pub fn ran(&self) -> &BTreeMap<String, String> {
+        &self.ran
+    }
+
+    /// The underlying connection, for engine helpers that read DuckDB's catalog.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn chapter(&self) -> &str {
+        &self.chapter
+    }
+}

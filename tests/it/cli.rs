@@ -1,0 +1,102 @@
+//! The binary as a user runs it: JSON on stdout, exit codes 0/1/2, errors that name things.
+
+use std::process::{Command, Output};
+
+fn auditbook(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn findings_prints_plain_json_numbers() {
+    let out = auditbook(&["findings", "supersmartmarket"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = stdout_json(&out);
+    assert_eq!(json["late_batch.rows"], 1379);
+    assert!(json["gap.total_eur"].is_number());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(','.to_string().repeat(2).as_str()));
+}
+
+#[test]
+fn a_parameter_plants_another_batch() {
+    let out = auditbook(&["findings", "supersmartmarket", "--param", "late_batch=777"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["late_batch.rows"], 777);
+}
+
+#[test]
+fn the_real_layout_runs_through_data() {
+    let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
+    let out = auditbook(&["findings", "supersmartmarket", "--data", fixture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["sales.rows"], 4);
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let out = auditbook(&["findings", "supersmartmarket", "--param", "late_bach=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("late_bach") && err.contains("late_batch"), "{err}");
+
+    let out = auditbook(&["findings", "nochapter"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("supersmartmarket"));
+
+    let out = auditbook(&["findings", "supersmartmarket", "--data", "/nonexistent/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn findings_help_lists_the_parameters() {
+    let out = auditbook(&["findings", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in ["late_batch", "late_day", "price_updates", "seed", "Fact_vente.csv"] {
+        assert!(help.contains(name), "{name} missing from --help");
+    }
+}
+
+#[test]
+fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out_dir = scratch.path().join("book");
+    let ok = auditbook(&["build", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let before = std::fs::read(out_dir.join("supersmartmarket.html")).unwrap();
+
+    // Bad data: a malformed sale row makes `load.complete` fail.
+    let data = scratch.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    let fact = data.join("Fact_vente.csv");
+    let text = std::fs::read_to_string(&fact).unwrap().replacen("\r\n2;", "\r\nx2;", 1);
+    std::fs::write(&fact, text).unwrap();
+    let out = auditbook(&["check", "--chapter", "supersmartmarket", "--data", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("supersmartmarket") && err.contains("Fact_vente.csv") && err.contains("line 3"), "{err}");
+
+    // A build that fails (unknown parameter value) writes nothing.
+    let bad = auditbook(&["build", "--out", out_dir.to_str().unwrap(), "--param", "supersmartmarket.late_day=2030-01-01"]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert_eq!(std::fs::read(out_dir.join("supersmartmarket.html")).unwrap(), before);
+}
+
+#[test]
+fn data_verify_checks_the_generated_datasets() {
+    let out = auditbook(&["data", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok   supersmartmarket (generated) Fact_vente.csv"));
+}

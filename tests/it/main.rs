@@ -1,0 +1,34 @@
+//! Integration tests, one binary: modules per concern. Helpers here run chapters in-process
+//! on the project's own data; `cli` drives the real binary.
+
+mod cli;
+mod render;
+mod snapshots;
+mod supersmartmarket;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use auditbook::book::{self, RunOptions};
+use auditbook::notebook::Notebook;
+
+/// The project root (holds `datasets/MANIFEST.toml`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run options for one chapter with `params` (keys without the chapter prefix).
+pub fn options(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> RunOptions {
+    let mut by_chapter = BTreeMap::new();
+    by_chapter.insert(
+        chapter.to_string(),
+        params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+    );
+    RunOptions { root: root(), data, params: by_chapter, ..RunOptions::default() }
+}
+
+/// Runs a chapter in-process and returns its notebook (checks not enforced).
+pub fn run(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> Notebook {
+    let c = book::chapter_by_id(chapter).unwrap();
+    book::run_chapter(c, &options(chapter, params, data)).unwrap_or_else(|e| panic!("{e}"))
+}

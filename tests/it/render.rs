@@ -1,0 +1,75 @@
+//! Rendering: deterministic to the byte, strict about unknown references, and the committed
+//! `book/` is what the code renders today.
+
+use std::collections::BTreeMap;
+
+use auditbook::book;
+use auditbook::dataset::Manifest;
+use auditbook::error::Error;
+use auditbook::render::markdown::render_chapter;
+
+fn site() -> BTreeMap<String, Vec<u8>> {
+    let options = super::options("supersmartmarket", &[], None);
+    let notebooks = book::run_and_check(None, &options).unwrap_or_else(|e| panic!("{e}"));
+    book::render(&notebooks, &Manifest::load(&super::root()).unwrap(), false).unwrap()
+}
+
+#[test]
+fn two_builds_are_byte_identical() {
+    let (a, b) = (site(), site());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, bytes) in &a {
+        assert!(bytes == &b[path], "{path} differs between two builds");
+    }
+}
+
+#[test]
+fn the_site_has_every_page_and_no_absolute_path() {
+    let files = site();
+    for path in ["index.html", "supersmartmarket.html", "supersmartmarket.md", "findings.json", "assets/style.css", "assets/highlight.css", "assets/supersmartmarket/schema.svg"] {
+        assert!(files.contains_key(path), "missing {path}");
+    }
+    let root = super::root().to_string_lossy().to_string();
+    for (path, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains(&root), "{path} contains the absolute path {root}");
+        // Works from file:// with no network: nothing is fetched from elsewhere.
+        for remote in ["src=\"http", "href=\"http", "url(http", "@import"] {
+            assert!(!text.contains(remote), "{path} fetches something remote ({remote})");
+        }
+    }
+    let html = String::from_utf8_lossy(&files["supersmartmarket.html"]);
+    assert!(html.contains("<svg"), "charts are inline SVG");
+    assert!(html.contains("hl-"), "SQL is highlighted");
+    assert!(html.contains("href=\"#finding-late-batch-rows\""), "numbers link to their provenance");
+    assert!(html.contains("id=\"finding-late-batch-rows\""), "the provenance entry exists");
+}
+
+#[test]
+fn an_unknown_reference_fails_with_chapter_and_line() {
+    let nb = super::run("supersmartmarket", &[], None);
+    let meta = book::chapter_by_id("supersmartmarket").unwrap().meta();
+    let prose = "---\ntitle: t\nsummary: s\n---\nline one\n\n{{ value(\"late_batch.rowz\") }}\n";
+    match render_chapter(meta, &nb, prose) {
+        Err(Error::Reference { chapter, file, line, message }) => {
+            assert_eq!(chapter, "supersmartmarket");
+            assert_eq!(file, "chapters/supersmartmarket/chapter.md");
+            assert_eq!(line, 7, "{message}");
+            assert!(message.contains("late_batch.rowz"), "{message}");
+        }
+        other => panic!("expected a reference error, got {other:?}"),
+    }
+    let undefined = "---\ntitle: t\nsummary: s\n---\n{{ nothing_here }}\n";
+    assert!(matches!(render_chapter(meta, &nb, undefined), Err(Error::Reference { line: 5, .. })));
+}
+
+#[test]
+fn the_committed_book_is_current() {
+    // CI rebuilds book/ and diffs it too; this catches a stale book before committing.
+    let files = site();
+    let book_dir = super::root().join("book");
+    for (path, bytes) in &files {
+        let committed = std::fs::read(book_dir.join(path)).unwrap_or_default();
+        assert!(&committed == bytes, "book/{path} is stale: run `cargo run -- build` and commit book/");
+    }
+}
