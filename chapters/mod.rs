@@ -1,11 +1,12 @@
 //! The ordered registry of the book's chapters: the one place that lists every chapter.
 //! `src/lib.rs` includes this file; the engine only ever sees `&dyn Chapter`.
 
+pub mod laplace_immo;
 pub mod supersmartmarket;
 
 use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket]
+    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo]
 }

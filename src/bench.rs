@@ -79,3 +79,78 @@ pub fn save(root: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
     std::fs::write(&path, text).map_err(Error::io(&path))?;
     Ok(path)
 }
+
+/// One chapter run measured in a child process: wall time, peak resident memory, and the
+/// summed wall time of the queries whose name starts with `query_prefix`.
+#[derive(Debug, Clone)]
+pub struct ChapterRun {
+    pub wall: Duration,
+    pub peak_rss_kib: u64,
+    pub queries: Duration,
+}
+
+/// Runs `auditbook check --chapter ID --param …` as a child process with profiling on, and
+/// reads its peak memory from the kernel's accounting of the child.
+pub fn run_child(root: &Path, chapter: &str, params: &[String], query_prefix: &str) -> Result<ChapterRun> {
+    let exe = std::env::current_exe().map_err(Error::io("current executable"))?;
+    let mut command = std::process::Command::new(&exe);
+    command.arg("--root").arg(root).args(["check", "--chapter", chapter]).env("AUDITBOOK_PROFILE", "1");
+    for p in params {
+        command.args(["--param", p]);
+    }
+    let started = Instant::now();
+    let output = command.output().map_err(Error::io(&exe))?;
+    let wall = started.elapsed();
+    if !output.status.success() {
+        return Err(Error::chapter(chapter, format!("bench run failed: {}", String::from_utf8_lossy(&output.stderr))));
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut queries = Duration::ZERO;
+    let mut peak_rss_kib = 0;
+    for line in stderr.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["profile", _, name, ms] if name.starts_with(query_prefix) => {
+                queries += Duration::from_secs_f64(ms.parse::<f64>().unwrap_or(0.0) / 1000.0);
+            }
+            ["peak_rss_kib", kib] => peak_rss_kib = kib.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Ok(ChapterRun { wall, peak_rss_kib, queries })
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in KiB; 0 where unknown.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Measures a chapter at each parameter set, `runs` times each, and reports medians.
+pub fn bench_chapter(root: &Path, chapter: &str, param_sets: &[Vec<String>], query_prefix: &str, runs: usize) -> Result<String> {
+    let mut out = format!(
+        "| {chapter} parameters | runs | median wall | median queries `{query_prefix}*` | peak memory (median) |\n|:---|---:|---:|---:|---:|\n"
+    );
+    for params in param_sets {
+        let mut samples = Vec::new();
+        for _ in 0..runs.max(1) {
+            samples.push(run_child(root, chapter, params, query_prefix)?);
+        }
+        let wall = median(samples.iter().map(|s| s.wall).collect());
+        let queries = median(samples.iter().map(|s| s.queries).collect());
+        let mut peaks: Vec<u64> = samples.iter().map(|s| s.peak_rss_kib).collect();
+        peaks.sort();
+        out.push_str(&format!(
+            "| {} | {} | {:.3} s | {:.3} s | {:.0} MiB |\n",
+            if params.is_empty() { "defaults".to_string() } else { params.join(" ") },
+            samples.len(),
+            wall.as_secs_f64(),
+            queries.as_secs_f64(),
+            peaks[peaks.len() / 2] as f64 / 1024.0
+        ));
+    }
+    Ok(out)
+}

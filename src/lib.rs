@@ -14,6 +14,7 @@ pub mod notebook;
 pub mod progress;
 pub mod render;
 pub mod sql;
+pub mod xlsx;
 
 #[path = "../chapters/mod.rs"]
 pub mod chapters;

@@ -80,10 +80,20 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
-    /// Measure a warm build (median of several runs); figures go to measurements/, never to book/.
+    /// Measure a warm build (median of several runs), or one chapter at several parameter
+    /// sets; figures go to measurements/, never to book/.
     Bench {
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Measure this chapter in child processes (wall time, queries, peak memory).
+        #[arg(long)]
+        chapter: Option<String>,
+        /// A parameter set for --chapter, e.g. "scale=10"; repeat for several sets.
+        #[arg(long = "set", value_name = "K=V[,K=V]")]
+        sets: Vec<String>,
+        /// Sum the time of the queries whose name starts with this prefix.
+        #[arg(long, default_value = "q")]
+        queries: String,
     },
 }
 
@@ -203,11 +213,22 @@ fn run(cli: Cli) -> Result<(), Error> {
                 println!("{} {} rows {}", f.sha256, f.rows.unwrap_or(0), out.join(&f.file).display());
             }
         }
-        Command::Bench { runs } => {
+        Command::Bench { runs, chapter: Some(chapter), sets, queries } => {
+            let id = book::chapter_by_id(&chapter)?.meta().id;
+            let sets: Vec<Vec<String>> = if sets.is_empty() {
+                vec![Vec::new()]
+            } else {
+                sets.iter().map(|s| s.split(',').map(str::to_string).collect()).collect()
+            };
+            let report = bench::bench_chapter(&root, id, &sets, &queries, runs)?;
+            let path = bench::save(&root, &format!("{id}.md"), &report)?;
+            println!("{report}\n(saved to {})", path.display());
+        }
+        Command::Bench { runs, .. } => {
             let mut opts = options(None, BTreeMap::new());
             opts.progress = false;
             let report = bench::report(&bench::bench_build(&opts, runs)?);
-            let path = bench::save(&root, "build.md", &report).map_err(|e| e)?;
+            let path = bench::save(&root, "build.md", &report)?;
             println!("{report}\n(saved to {})", path.display());
         }
     }
@@ -216,7 +237,11 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).context("auditbook failed") {
+    let result = run(cli).context("auditbook failed");
+    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
+        eprintln!("peak_rss_kib\t{}", bench::peak_rss_kib());
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(2);

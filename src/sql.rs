@@ -47,7 +47,18 @@ impl SqlSession {
     }
 
     fn batch(&self, name: &str, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql).map_err(|e| self.error(name, e.to_string()))
+        let started = std::time::Instant::now();
+        let result = self.conn.execute_batch(sql).map_err(|e| self.error(name, e.to_string()));
+        self.profile(name, started);
+        result
+    }
+
+    /// With `AUDITBOOK_PROFILE` set, each query's wall time goes to stderr for `bench`; it
+    /// never reaches the notebook, so the book stays deterministic.
+    fn profile(&self, name: &str, started: std::time::Instant) {
+        if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
+            eprintln!("profile\t{}\t{name}\t{:.3}", self.chapter, started.elapsed().as_secs_f64() * 1000.0);
+        }
     }
 
     fn error(&self, query: &str, message: String) -> Error {
@@ -84,6 +95,13 @@ impl SqlSession {
     }
 
     fn select(&self, name: &str, sql: &str) -> Result<DataFrame> {
+        let started = std::time::Instant::now();
+        let frame = self.select_frame(name, sql);
+        self.profile(name, started);
+        frame
+    }
+
+    fn select_frame(&self, name: &str, sql: &str) -> Result<DataFrame> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(name, e.to_string()))?;
         let batches = stmt.query_polars([]).map_err(|e| self.error(name, e.to_string()))?;
         // The duckdb crate panics when a result chunk cannot become a frame (an unsupported

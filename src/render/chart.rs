@@ -78,3 +78,54 @@ pub fn line_chart(chart: &LineChart) -> Result<String, String> {
     }
     Ok(svg)
 }
+
+/// A horizontal bar chart: one bar per category, longest first as given.
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub labels: Vec<String>,
+    pub values: Vec<f64>,
+    pub x_label: &'a str,
+}
+
+/// Draws `chart` and returns the SVG text.
+pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
+    let n = chart.labels.len().max(1) as i32;
+    let max = chart.values.iter().copied().fold(0f64, f64::max);
+    let x_max = if max > 0.0 { max * 1.1 } else { 1.0 };
+    let height = (60 + 26 * n).max(200) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut plot = ChartBuilder::on(&root)
+            .caption(chart.title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(230)
+            .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())
+            .map_err(|e| e.to_string())?;
+        let labels = &chart.labels;
+        plot.configure_mesh()
+            .y_labels(n as usize)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc(chart.x_label)
+            .light_line_style(WHITE)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let color = PALETTE[0];
+        plot.draw_series(chart.values.iter().enumerate().map(|(i, v)| {
+            let i = i as i32;
+            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*v, SegmentValue::Exact(i + 1))], color.filled());
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        }))
+        .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

@@ -2,6 +2,7 @@
 //! on the project's own data; `cli` drives the real binary.
 
 mod cli;
+mod laplace_immo;
 mod render;
 mod snapshots;
 mod supersmartmarket;

@@ -22,3 +22,9 @@ fn supersmartmarket_checks() {
     let checks: Vec<(String, String)> = nb.checks.iter().map(|c| (c.id.clone(), c.status.label().to_string())).collect();
     settings().bind(|| insta::assert_yaml_snapshot!("supersmartmarket__checks", checks));
 }
+
+#[test]
+fn laplace_immo_findings() {
+    let nb = super::run("laplace_immo", &[], None);
+    settings().bind(|| insta::assert_yaml_snapshot!("laplace_immo__findings", nb.findings_json()));
+}

@@ -1,0 +1,289 @@
+//! The Laplace Immo pipeline: stage the workbooks, load the model with a report of every
+//! rejected row and its reason, answer the twelve questions, and read the numbers into a
+//! recommendation. Answers that are tables become findings as rows, so `findings` prints them.
+
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+
+use super::{DVF, POPULATION};
+use crate::chapter::RunContext;
+use crate::dataset::{csv_data_rows, dataset_ref};
+use crate::dictionary;
+use crate::embedded;
+use crate::error::{Error, Result};
+use crate::frame::{get_f64, get_i64, get_text, rows_json};
+use crate::notebook::{Notebook, Source, Status, Value};
+use crate::render::chart::{self, BarChart};
+use crate::render::schema;
+use crate::sql::SqlSession;
+use crate::xlsx;
+
+const CHAPTER: &str = "laplace_immo";
+const CSV_FILES: [&str; 3] = ["region.csv", "departement.csv", "commune.csv"];
+
+/// The twelve questions: finding prefix and query name.
+const QUESTIONS: [(&str, &str); 12] = [
+    ("q1", "q01_apartments_sold"),
+    ("q2", "q02_apartment_sales_by_region"),
+    ("q3", "q03_rooms_share"),
+    ("q4", "q04_top_departments_price_m2"),
+    ("q5", "q05_house_price_m2_idf"),
+    ("q6", "q06_top_apartments"),
+    ("q7", "q07_q1_q2_growth"),
+    ("q8", "q08_regions_big_apartments"),
+    ("q9", "q09_communes_50_sales_q1"),
+    ("q10", "q10_two_vs_three_rooms"),
+    ("q11", "q11_top_communes_by_value"),
+    ("q12", "q12_sales_per_thousand"),
+];
+
+fn float(value: f64) -> Value {
+    Value::Float { value, decimals: 2 }
+}
+
+/// Runs the chapter on the files in `dir`.
+pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
+    let mut nb = Notebook::new(CHAPTER);
+    nb.params = ctx.params.all().clone();
+    let scale: u32 = ctx.params.get("scale")?;
+    let seed: u64 = ctx.params.get("seed")?;
+    if scale == 0 {
+        return Err(Error::Usage(format!("chapter `{CHAPTER}`: `scale` must be at least 1")));
+    }
+    for file in [DVF, POPULATION].iter().chain(CSV_FILES.iter()) {
+        let path = dir.join(file);
+        if !path.is_file() {
+            return Err(Error::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("chapter `{CHAPTER}` needs `{file}` in its data directory")),
+            });
+        }
+    }
+
+    ctx.progress.step("reading the workbooks");
+    let dvf = xlsx::read_sheet(CHAPTER, &dir.join(DVF), None)?;
+    let population = xlsx::read_sheet(CHAPTER, &dir.join(POPULATION), None)?;
+    nb.datasets.push(dataset_ref(dir, DVF, Some(dvf.rows.len() as u64))?);
+    nb.datasets.push(dataset_ref(dir, POPULATION, Some(population.rows.len() as u64))?);
+    for file in CSV_FILES {
+        nb.datasets.push(dataset_ref(dir, file, Some(csv_data_rows(&dir.join(file))?))?);
+    }
+
+    ctx.progress.step("loading the model");
+    let mut db = SqlSession::open(CHAPTER, dir)?;
+    db.execute("schema")?;
+    let dvf_read = xlsx::stage(&db, "raw_dvf", &dvf)?;
+    let population_read = xlsx::stage(&db, "raw_population", &population)?;
+    drop((dvf, population));
+    db.execute("load_geography")?;
+    db.execute("load_sales")?;
+    if scale > 1 {
+        db.execute_unrecorded("scale parameters", &format!("set variable scale = {scale}; set variable seed = {seed};"))?;
+        db.execute("scale_up")?;
+    }
+    db.execute("load_model")?;
+    load_report(&mut nb, &mut db, dvf_read, population_read, scale)?;
+    // The staging tables have done their work: the model is what remains.
+    db.execute_unrecorded("drop staging", "drop table raw_dvf; drop table raw_population; drop table dvf_checked; drop table population_checked;")?;
+
+    ctx.progress.step("answering the questions");
+    db.execute("sale_facts")?;
+    questions(&mut nb, &mut db)?;
+    regions(&mut nb, &mut db)?;
+    dictionary_and_schema(&mut nb, &mut db)?;
+    checks(&mut nb)?;
+    nb.queries = db.ran().clone();
+    Ok(nb)
+}
+
+fn load_report(nb: &mut Notebook, db: &mut SqlSession, dvf_read: u64, population_read: u64, scale: u32) -> Result<()> {
+    let q = "load_report";
+    let frame = db.query(q)?;
+    let (mut dvf_loaded, mut dvf_rejected, mut pop_loaded, mut pop_rejected) = (0, 0, 0, 0);
+    for row in 0..frame.height() {
+        let source = get_text(&frame, q, row, "source")?.unwrap_or_default();
+        let loaded = get_text(&frame, q, row, "outcome")?.as_deref() == Some("(loaded)");
+        let rows = get_i64(&frame, q, row, "rows")?;
+        match (source.as_str(), loaded) {
+            ("valeurs_foncieres", true) => dvf_loaded += rows,
+            ("valeurs_foncieres", false) => dvf_rejected += rows,
+            (_, true) => pop_loaded += rows,
+            (_, false) => pop_rejected += rows,
+        }
+    }
+    let read_source = Source::function("xlsx::stage");
+    nb.add_finding("load.dvf_rows_read", Value::Int(dvf_read as i64), Some("rows"), read_source.clone())?;
+    // At scale > 1 the generator's copies come on top of the rows read from the file; they
+    // carry source_row ≥ 10,000,000.
+    let copies = if scale > 1 {
+        let counted = db.query_generated("scale_up_count", "select count(*) as copies from dvf_checked where source_row >= 10000000")?;
+        get_i64(&counted, "scale_up_count", 0, "copies")?
+    } else {
+        0
+    };
+    nb.add_finding("load.dvf_rows_generated", Value::Int(copies), Some("rows"), Source::query("scale_up"))?;
+    nb.add_finding("load.dvf_rows_loaded", Value::Int(dvf_loaded), Some("rows"), Source::query(q))?;
+    nb.add_finding("load.dvf_rows_rejected", Value::Int(dvf_rejected), Some("rows"), Source::query(q))?;
+    nb.add_finding("load.population_rows_read", Value::Int(population_read as i64), Some("rows"), read_source)?;
+    nb.add_finding("load.population_rows_loaded", Value::Int(pop_loaded), Some("rows"), Source::query(q))?;
+    nb.add_finding("load.population_rows_rejected", Value::Int(pop_rejected), Some("rows"), Source::query(q))?;
+    nb.add_table(q, frame, Source::query(q))?;
+    Ok(())
+}
+
+/// Records a one-row answer's columns as findings `<prefix>.<column>`.
+fn scalar_findings(nb: &mut Notebook, prefix: &str, query: &str, frame: &DataFrame, units: &[(&str, &str)]) -> Result<()> {
+    for column in frame.get_column_names() {
+        let column = column.to_string();
+        let unit = units.iter().find(|(c, _)| *c == column).map(|(_, u)| *u);
+        let value = match get_i64(frame, query, 0, &column) {
+            Ok(i) => Value::Int(i),
+            Err(_) => float(get_f64(frame, query, 0, &column)?),
+        };
+        nb.add_finding(&format!("{prefix}.{column}"), value, unit, Source::query(query))?;
+    }
+    Ok(())
+}
+
+fn questions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
+    for (prefix, query) in QUESTIONS {
+        let frame = db.query(query)?;
+        match prefix {
+            "q1" | "q5" | "q7" | "q10" => {
+                let units = [
+                    ("apartments_sold", "apartments"),
+                    ("house_sales", "sales"),
+                    ("sales_with_carrez", "sales"),
+                    ("q1_sales", "sales"),
+                    ("q2_sales", "sales"),
+                    ("growth_pct", "%"),
+                    ("weighted_difference_pct", "%"),
+                    ("carrez_difference_pct", "%"),
+                ];
+                let mut units: Vec<(&str, &str)> = units.to_vec();
+                let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+                for name in &names {
+                    if name.ends_with("_eur_m2") {
+                        units.push((name.as_str(), "EUR/m²"));
+                    }
+                }
+                scalar_findings(nb, prefix, query, &frame, &units)?;
+            }
+            _ => {
+                nb.add_finding(&format!("{prefix}.rows"), Value::Int(frame.height() as i64), Some("rows"), Source::query(query))?;
+                nb.add_finding(&format!("{prefix}.answer"), Value::Rows(rows_json(&frame)), None, Source::query(query))?;
+            }
+        }
+        nb.add_table(query, frame, Source::query(query))?;
+    }
+    Ok(())
+}
+
+/// Price per m² per region: the chart, and the reading of where to open agencies.
+fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
+    let q = "price_by_region";
+    let frame = db.query(q)?;
+    let mut labels = Vec::new();
+    let mut values = Vec::new();
+    for row in 0..frame.height() {
+        labels.push(get_text(&frame, q, row, "region")?.unwrap_or_default());
+        values.push(get_f64(&frame, q, row, "weighted_price_eur_m2").unwrap_or(0.0));
+    }
+    let svg = chart::bar_chart(&BarChart {
+        title: "Weighted price per m² by region, first half of 2020",
+        labels,
+        values,
+        x_label: "EUR per m² (Σ value ÷ Σ built surface)",
+    })
+    .map_err(|e| Error::chapter(CHAPTER, format!("chart `price_by_region`: {e}")))?;
+    nb.add_chart("price_by_region", "Weighted price per m² of every sale, by region.", svg, Source::query(q))?;
+
+    // The reading: the dearest region, and among regions with at least 500 sales, the one
+    // whose sales grew most from Q1 to Q2 (a market that is picking up).
+    let source = Source::query(q);
+    if frame.height() > 0 {
+        nb.add_finding("reading.dearest_region", Value::Text(get_text(&frame, q, 0, "region")?.unwrap_or_default()), None, source.clone())?;
+        nb.add_finding("reading.dearest_price_eur_m2", float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?), Some("EUR/m²"), source.clone())?;
+        let mut best: Option<(f64, usize)> = None;
+        for row in 0..frame.height() {
+            let sales = get_i64(&frame, q, row, "sales")?;
+            let Ok(growth) = get_f64(&frame, q, row, "q1_q2_growth_pct") else { continue };
+            if sales >= 500 && best.map(|(g, _)| growth > g).unwrap_or(true) {
+                best = Some((growth, row));
+            }
+        }
+        if let Some((growth, row)) = best {
+            nb.add_finding("reading.growing_region", Value::Text(get_text(&frame, q, row, "region")?.unwrap_or_default()), None, source.clone())?;
+            nb.add_finding("reading.growing_region_growth_pct", float(growth), Some("%"), source.clone())?;
+            nb.add_finding("reading.growing_region_price_eur_m2", float(get_f64(&frame, q, row, "weighted_price_eur_m2")?), Some("EUR/m²"), source.clone())?;
+        }
+    }
+    nb.add_table(q, frame, source)?;
+    Ok(())
+}
+
+fn dictionary_and_schema(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
+    let text = embedded::chapter_file(CHAPTER, "dictionary.toml").ok_or_else(|| Error::chapter(CHAPTER, "no `dictionary.toml`"))?;
+    let meanings = dictionary::parse_meanings(CHAPTER, text)?;
+    let tables = dictionary::catalog(db)?;
+    let (frame, problems) = dictionary::dictionary(db, &tables, &meanings)?;
+    let source = Source::function("dictionary::dictionary");
+    nb.add_finding("dictionary.tables", Value::Int(tables.len() as i64), Some("tables"), source.clone())?;
+    nb.add_finding("dictionary.columns", Value::Int(frame.height() as i64), Some("columns"), source.clone())?;
+    nb.add_finding("dictionary.problems", Value::Int(problems.len() as i64), Some("problems"), source.clone())?;
+    nb.add_table("dictionary", frame, source)?;
+    let svg = schema::diagram(&tables).map_err(|e| Error::chapter(CHAPTER, format!("schema diagram: {e}")))?;
+    nb.add_chart("schema", "The relational schema, drawn from DuckDB's catalog.", svg, Source::function("render::schema::diagram"))?;
+    let status = if problems.is_empty() { Status::Passed } else { Status::Failed(problems.join("; ")) };
+    nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", status, &["dictionary.problems"])?;
+    Ok(())
+}
+
+fn int(nb: &Notebook, key: &str) -> i64 {
+    match nb.findings.get(key).map(|f| &f.value) {
+        Some(Value::Int(v)) => *v,
+        _ => i64::MIN,
+    }
+}
+
+fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
+    match nb.findings.get(key).map(|f| &f.value) {
+        Some(Value::Rows(rows)) => rows.iter().filter_map(|r| r.get(column).and_then(|v| v.as_i64())).sum(),
+        _ => i64::MIN,
+    }
+}
+
+fn checks(nb: &mut Notebook) -> Result<()> {
+    let read = int(nb, "load.dvf_rows_read") + int(nb, "load.dvf_rows_generated");
+    let (loaded, rejected) = (int(nb, "load.dvf_rows_loaded"), int(nb, "load.dvf_rows_rejected"));
+    nb.add_check(
+        "load.sales_conserved",
+        "every DVF row read (or generated) is loaded or rejected with a reason: read = loaded + rejected",
+        if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
+        &["load.dvf_rows_read", "load.dvf_rows_generated", "load.dvf_rows_loaded", "load.dvf_rows_rejected"],
+    )?;
+    let (read, loaded, rejected) = (int(nb, "load.population_rows_read"), int(nb, "load.population_rows_loaded"), int(nb, "load.population_rows_rejected"));
+    nb.add_check(
+        "load.population_conserved",
+        "every population row read is loaded or rejected with a reason",
+        if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
+        &["load.population_rows_read", "load.population_rows_loaded", "load.population_rows_rejected"],
+    )?;
+    let national = int(nb, "q1.apartments_sold");
+    let by_region = rows_sum(nb, "q2.answer", "apartment_sales");
+    nb.add_check(
+        "q2.regions_sum_to_national",
+        "apartment sales per region add up to the national count of Q1",
+        if national == by_region { Status::Passed } else { Status::Failed(format!("regions sum to {by_region}, national count is {national}")) },
+        &["q1.apartments_sold", "q2.answer"],
+    )?;
+    let by_rooms = rows_sum(nb, "q3.answer", "sales");
+    nb.add_check(
+        "q3.rooms_sum_to_national",
+        "apartment sales by number of rooms add up to the national count of Q1",
+        if national == by_rooms { Status::Passed } else { Status::Failed(format!("rooms sum to {by_rooms}, national count is {national}")) },
+        &["q1.apartments_sold", "q3.answer"],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+-- Q5. Average price per m² of a house in Île-de-France (region 11).
+select count(*) as house_sales,
+       round(sum(value_eur) filter (where built_surface_m2 is not null)
+             / sum(built_surface_m2), 2) as weighted_price_eur_m2,
+       round(avg(value_eur / carrez_surface_m2), 2) as carrez_mean_price_eur_m2,
+       count(carrez_surface_m2) as sales_with_carrez
+from sale_facts
+where property_type = 'Maison' and code_region = '11';
