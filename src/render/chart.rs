@@ -108,7 +108,8 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
         plot.configure_mesh()
             .y_labels(n as usize)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+                // Segment 0 is at the bottom: the first category is drawn on top.
+                SegmentValue::CenterOf(i) => labels.get((n - 1 - *i) as usize).cloned().unwrap_or_default(),
                 _ => String::new(),
             })
             .x_label_formatter(&|v| format!("{v:.0}"))
@@ -119,7 +120,7 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         let color = PALETTE[0];
         plot.draw_series(chart.values.iter().enumerate().map(|(i, v)| {
-            let i = i as i32;
+            let i = n - 1 - i as i32;
             let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*v, SegmentValue::Exact(i + 1))], color.filled());
             bar.set_margin(3, 3, 0, 0);
             bar
