@@ -154,8 +154,11 @@ pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: 
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
     let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "book".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    // Unique per process and per call, so two builds in one process never share a folder.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = parent.join(format!(".{name}.tmp-{}-{call}", std::process::id()));
+    let old = parent.join(format!(".{name}.old-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     if keep_existing && out.is_dir() {
         copy_dir(out, &tmp)?;

@@ -103,7 +103,10 @@ fn write_export(dir: &Path, name: &str, header: &str, rows: &[String]) -> Result
     }
     // Written beside the target and renamed: a reader never sees half a file, and two runs
     // generating the same data at once cannot corrupt it.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per process and per call: tests generate the same folder from several threads.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{call}.tmp", std::process::id()));
     std::fs::write(&tmp, text).map_err(Error::io(&tmp))?;
     let path = dir.join(name);
     std::fs::rename(&tmp, &path).map_err(Error::io(&path))
