@@ -99,10 +99,16 @@ pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'
     for id in options.params.keys() {
         chapter_by_id(id)?;
     }
+    // Chapters are independent (each has its own in-memory DuckDB): run them on parallel
+    // threads, then gather the results in book order so output stays deterministic.
+    let results: Vec<Result<Notebook>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = selected.iter().map(|chapter| scope.spawn(move || run_chapter(*chapter, options))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::chapter("-", "a chapter's thread panicked")))).collect()
+    });
     let mut done = Vec::new();
     let mut errors = Vec::new();
-    for chapter in selected {
-        match run_chapter(chapter, options) {
+    for (chapter, result) in selected.into_iter().zip(results) {
+        match result {
             Ok(nb) => {
                 let failed = nb.failures();
                 if failed.is_empty() {
