@@ -122,7 +122,8 @@ fn load_report(nb: &mut Notebook, db: &mut SqlSession, dvf_read: u64, population
     } else {
         0
     };
-    nb.add_finding("load.dvf_rows_generated", Value::Int(copies), Some("rows"), Source::query("scale_up"))?;
+    let copies_source = if scale > 1 { Source::query("scale_up_count") } else { Source::function("laplace_immo::audit::load_report (scale 1: no copies)") };
+    nb.add_finding("load.dvf_rows_generated", Value::Int(copies), Some("rows"), copies_source)?;
     nb.add_finding("load.dvf_rows_loaded", Value::Int(dvf_loaded), Some("rows"), Source::query(q))?;
     nb.add_finding("load.dvf_rows_rejected", Value::Int(dvf_rejected), Some("rows"), Source::query(q))?;
     nb.add_finding("load.population_rows_read", Value::Int(population_read as i64), Some("rows"), read_source)?;

@@ -21,11 +21,20 @@ pub struct TocEntry {
     pub title: String,
 }
 
-/// A page body and its table of contents.
+/// A section of a page for the search index: the heading's id and title, and its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub id: String,
+    pub heading: String,
+    pub text: String,
+}
+
+/// A page body, its table of contents and its searchable sections.
 #[derive(Debug, Clone)]
 pub struct HtmlBody {
     pub html: String,
     pub toc: Vec<TocEntry>,
+    pub sections: Vec<Section>,
 }
 
 fn syntaxes() -> &'static SyntaxSet {
@@ -86,9 +95,19 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
     let events: Vec<Event> = Parser::new_ext(markdown, options).collect();
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     let mut toc = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
     let mut used = BTreeMap::new();
     let mut i = 0;
     while i < events.len() {
+        // Prose text (not code, not tables' markup) feeds the current section's search text.
+        if let Event::Text(t) = &events[i] {
+            if let Some(section) = sections.last_mut() {
+                if section.text.len() < 4000 {
+                    section.text.push_str(t);
+                    section.text.push(' ');
+                }
+            }
+        }
         match &events[i] {
             Event::Start(Tag::Heading { level, .. }) => {
                 // Collect the heading's text to make its id and its TOC entry.
@@ -111,6 +130,7 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
                 if (2..=3).contains(&n) {
                     toc.push(TocEntry { level: n, id: id.clone(), title: title.clone() });
                 }
+                sections.push(Section { id: id.clone(), heading: title.clone(), text: String::new() });
                 out.push(Event::Html(CowStr::from(format!("<h{n} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\">#</a> "))));
                 out.extend(events[i + 1..j].iter().cloned());
                 out.push(Event::Html(CowStr::from(format!("</h{n}>\n"))));
@@ -163,7 +183,10 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
     }
     let mut body = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut body, out.into_iter());
-    HtmlBody { html: body, toc }
+    for section in &mut sections {
+        section.text = section.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    HtmlBody { html: body, toc, sections }
 }
 
 #[cfg(test)]

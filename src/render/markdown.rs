@@ -47,6 +47,10 @@ pub fn anchor(kind: &str, name: &str) -> String {
     format!("{kind}-{}", name.replace(['.', '_'], "-"))
 }
 
+fn query_block(name: &str, sql: &str) -> String {
+    format!("<span id=\"{}\"></span>\n\n```sql\n{}\n```\n", anchor("query", name), sql.trim_end())
+}
+
 fn provenance_line(p: &Provenance) -> String {
     let source = match &p.source {
         Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
@@ -173,9 +177,12 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<
         ))
     });
     let n = nb.clone();
+    let shown_queries = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::<String>::new()));
+    let shown = shown_queries.clone();
     env.add_function("query", move |name: &str| -> Result<String, minijinja::Error> {
         let sql = n.queries.get(name).ok_or_else(|| not_found("query", name, n.queries.keys().collect()))?;
-        Ok(format!("<span id=\"{}\"></span>\n\n```sql\n{}\n```\n", anchor("query", name), sql.trim_end()))
+        shown.lock().expect("query list").insert(name.to_string());
+        Ok(query_block(name, sql))
     });
     let n = nb.clone();
     let chart_files = charts.clone();
@@ -216,6 +223,16 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<
     env.add_template_owned("chapter.md", body).map_err(render_error)?;
     let template = env.get_template("chapter.md").map_err(render_error)?;
     let mut markdown = template.render(minijinja::context! {}).map_err(render_error)?;
+    // Every query that ran is in the book: those the prose did not show close the chapter,
+    // so every provenance link has a target.
+    let shown = shown_queries.lock().expect("query list").clone();
+    let rest: Vec<(&String, &String)> = nb.queries.iter().filter(|(name, _)| !shown.contains(*name)).collect();
+    if !rest.is_empty() {
+        markdown.push_str("\n\n## Every other query that ran\n\nThe prose above does not show these, but findings or tables come from them.\n");
+        for (name, sql) in rest {
+            markdown.push_str(&format!("\n### `{name}`\n\n{}", query_block(name, sql)));
+        }
+    }
     markdown.push_str(&provenance_appendix(&nb));
     let charts = charts.lock().expect("chart list").clone();
     Ok(RenderedChapter { front, markdown, charts })

@@ -68,7 +68,7 @@ pub struct ChapterInput<'a> {
 fn template_env() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    for name in ["layout.html", "chapter.html", "index.html"] {
+    for name in ["layout.html", "chapter.html", "index.html", "verification.html"] {
         let text = embedded::file(&format!("templates/{name}"))
             .ok_or_else(|| Error::chapter("-", format!("template `templates/{name}` is missing")))?;
         env.add_template(name, text).map_err(|e| template_error(name, e))?;
@@ -99,7 +99,7 @@ fn nav(all: &[&Meta], current: Option<&str>) -> Vec<NavItem> {
 
 /// Renders the Markdown and HTML of one chapter: `(md path, md), (html path, html)` and its
 /// chart files.
-pub fn chapter_files(all: &[&Meta], input: &ChapterInput) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>)> {
+pub fn chapter_files(all: &[&Meta], input: &ChapterInput) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
     let meta = input.meta;
     let rendered = markdown::render_chapter(meta, input.notebook, input.prose)?;
     let full_markdown = format!(
@@ -137,7 +137,71 @@ pub fn chapter_files(all: &[&Meta], input: &ChapterInput) -> Result<(RenderedCha
     for (path, svg) in &rendered.charts {
         files.insert(path.clone(), svg.clone().into_bytes());
     }
-    Ok((rendered, files))
+    let page_title = format!("{}. {}", meta.number, rendered.front.title);
+    let search = body
+        .sections
+        .into_iter()
+        .map(|s| SearchEntry { page: format!("{}.html", meta.id), page_title: page_title.clone(), id: s.id, heading: s.heading, text: s.text })
+        .collect();
+    Ok((rendered, files, search))
+}
+
+/// One searchable section of the site.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchEntry {
+    pub page: String,
+    pub page_title: String,
+    pub id: String,
+    pub heading: String,
+    pub text: String,
+}
+
+/// The search index as a script (a JSON file cannot be fetched from `file://`).
+fn search_index(entries: &[SearchEntry]) -> Vec<u8> {
+    let json = serde_json::to_string(entries).expect("search index serialises");
+    format!("window.AUDITBOOK_SEARCH = {json};\n").into_bytes()
+}
+
+/// Every `href` and `src` of every HTML page must lead to a file of the site, and a
+/// `#fragment` to an element with that id: a broken internal link fails the build.
+pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    let mut ids: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".html")) {
+        let text = String::from_utf8_lossy(bytes);
+        let set = ids.entry(path.as_str()).or_default();
+        for part in text.split(" id=\"").skip(1) {
+            if let Some(end) = part.find('"') {
+                set.insert(part[..end].to_string());
+            }
+        }
+    }
+    let mut broken = std::collections::BTreeSet::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".html")) {
+        let text = String::from_utf8_lossy(bytes);
+        for attr in ["href=\"", "src=\""] {
+            for part in text.split(attr).skip(1) {
+                let Some(end) = part.find('"') else { continue };
+                let link = &part[..end];
+                if link.starts_with("http:") || link.starts_with("https:") || link.starts_with("mailto:") || link.is_empty() {
+                    continue;
+                }
+                let (file, fragment) = link.split_once('#').map(|(f, x)| (f, Some(x))).unwrap_or((link, None));
+                let target = if file.is_empty() { path.as_str() } else { file };
+                if !files.contains_key(target) {
+                    broken.insert(format!("{path}: `{link}` leads to no file of the book"));
+                } else if let Some(fragment) = fragment {
+                    if target.ends_with(".html") && !ids.get(target).is_some_and(|set| set.contains(fragment)) {
+                        broken.insert(format!("{path}: `{link}` leads to no element with id `{fragment}`"));
+                    }
+                }
+            }
+        }
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Reference { chapter: "-".into(), file: "book".into(), line: 0, message: format!("{} broken link(s): {}", broken.len(), broken.into_iter().collect::<Vec<_>>().join("; ")) })
+    }
 }
 
 /// The licence and origin the manifest records for a file a chapter read.
@@ -158,9 +222,11 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
     let mut checks = Vec::new();
     let mut datasets = Vec::new();
     let mut findings = serde_json::Map::new();
+    let mut search = Vec::new();
     for input in chapters {
-        let (rendered, chapter_files) = chapter_files(all, input)?;
+        let (rendered, chapter_files, entries) = chapter_files(all, input)?;
         files.extend(chapter_files);
+        search.extend(entries);
         let nb = input.notebook;
         let count = |f: fn(&Status) -> bool| nb.checks.iter().filter(|c| f(&c.status)).count();
         cards.push(ChapterCard {
@@ -199,34 +265,52 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
         }
         findings.insert(input.meta.id.to_string(), nb.findings_json());
     }
+    let index_js = search_index(&search);
+    let search_kib = format!("{:.1}", index_js.len() as f64 / 1024.0);
     let env = template_env()?;
-    let index = env
-        .get_template("index.html")
-        .and_then(|t| {
-            t.render(context! {
-                book_title => BOOK_TITLE,
-                page_title => "Contents",
-                nav => nav(all, None),
-                toc => Vec::<TocEntry>::new(),
-                chapters => cards,
-                checks => checks,
-                datasets => datasets,
+    let (passed, failed, not_applicable) = (
+        checks.iter().filter(|c| c.status == "pass").count(),
+        checks.iter().filter(|c| c.status == "FAIL").count(),
+        checks.iter().filter(|c| c.status == "n/a").count(),
+    );
+    for (template, page, title) in [("index.html", "index.html", "Contents"), ("verification.html", "verification.html", "Verification")] {
+        let html = env
+            .get_template(template)
+            .and_then(|t| {
+                t.render(context! {
+                    book_title => BOOK_TITLE,
+                    page_title => title,
+                    nav => nav(all, None),
+                    toc => Vec::<TocEntry>::new(),
+                    chapters => &cards,
+                    checks => &checks,
+                    datasets => &datasets,
+                    passed => passed,
+                    failed => failed,
+                    not_applicable => not_applicable,
+                    search_entries => search.len(),
+                    search_kib => &search_kib,
+                })
             })
-        })
-        .map_err(|e| template_error("index.html", e))?;
-    files.insert("index.html".into(), index.into_bytes());
+            .map_err(|e| template_error(template, e))?;
+        files.insert(page.into(), html.into_bytes());
+    }
+    files.insert("assets/search-index.js".into(), index_js);
     let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(findings)).expect("findings serialise");
     json.push('\n');
     files.insert("findings.json".into(), json.into_bytes());
     files.extend(assets()?);
+    check_links(&files)?;
     Ok(files)
 }
 
 /// The static assets: the stylesheet and the SQL highlighting classes.
 pub fn assets() -> Result<BTreeMap<String, Vec<u8>>> {
     let css = embedded::file("templates/style.css").ok_or_else(|| Error::chapter("-", "template `templates/style.css` is missing"))?;
+    let script = embedded::file("templates/book.js").ok_or_else(|| Error::chapter("-", "template `templates/book.js` is missing"))?;
     let mut files = BTreeMap::new();
     files.insert("assets/style.css".into(), css.as_bytes().to_vec());
+    files.insert("assets/book.js".into(), script.as_bytes().to_vec());
     files.insert("assets/highlight.css".into(), html::highlight_css("InspiredGitHub").into_bytes());
     Ok(files)
 }

@@ -26,7 +26,7 @@ fn two_builds_are_byte_identical() {
 #[test]
 fn the_site_has_every_page_and_no_absolute_path() {
     let files = site();
-    for path in ["index.html", "supersmartmarket.html", "supersmartmarket.md", "findings.json", "assets/style.css", "assets/highlight.css", "assets/supersmartmarket/schema.svg"] {
+    for path in ["index.html", "verification.html", "supersmartmarket.html", "supersmartmarket.md", "laplace_immo.html", "findings.json", "assets/style.css", "assets/highlight.css", "assets/book.js", "assets/search-index.js", "assets/supersmartmarket/schema.svg"] {
         assert!(files.contains_key(path), "missing {path}");
     }
     let root = super::root().to_string_lossy().to_string();
@@ -71,5 +71,20 @@ fn the_committed_book_is_current() {
     for (path, bytes) in &files {
         let committed = std::fs::read(book_dir.join(path)).unwrap_or_default();
         assert!(&committed == bytes, "book/{path} is stale: run `cargo run -- build` and commit book/");
+    }
+}
+
+#[test]
+fn a_broken_internal_link_fails_the_build() {
+    use auditbook::render::site::check_links;
+    let mut files = site();
+    assert!(check_links(&files).is_ok());
+    let page = files.get_mut("index.html").unwrap();
+    page.extend_from_slice(b"<a href=\"supersmartmarket.html#no-such-anchor\">x</a><img src=\"assets/missing.svg\">");
+    match check_links(&files) {
+        Err(Error::Reference { message, .. }) => {
+            assert!(message.contains("no-such-anchor") && message.contains("assets/missing.svg"), "{message}");
+        }
+        other => panic!("expected a broken-link error, got {other:?}"),
     }
 }
