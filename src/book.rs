@@ -142,9 +142,11 @@ pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifes
     }
     if partial {
         // One chapter: its pages and the shared assets; the index keeps its last full build.
+        // References to other chapters cannot be checked without them: a full build does.
+        let refs = site::reference_targets(&inputs)?;
         let mut files = site::assets()?;
         for input in &inputs {
-            files.extend(site::chapter_files(&all, input)?.1);
+            files.extend(site::chapter_files(&all, input, &refs)?.1);
         }
         Ok(files)
     } else {

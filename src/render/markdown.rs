@@ -28,7 +28,20 @@ pub struct RenderedChapter {
     pub markdown: String,
     /// (path under `book/`, SVG text)
     pub charts: Vec<(String, String)>,
+    /// What `{{ ref(...) }}` can point at in this chapter: its numbered tables and figures
+    /// and its findings, by `<chapter>.<name>`.
+    pub targets: Refs,
 }
+
+/// Where a cross-reference leads and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefTarget {
+    pub label: String,
+    pub href: String,
+}
+
+/// Every reference target of the book, by `<chapter>.<name>`.
+pub type Refs = std::collections::BTreeMap<String, RefTarget>;
 
 /// Splits `---\n<yaml>\n---\n<body>`; returns the front matter, the body and the number of
 /// lines before the body (so template errors report the file's own line numbers).
@@ -63,6 +76,10 @@ fn tooltip(nb: &Notebook, key: &str) -> String {
     let finding = &nb.findings[key];
     let checks: Vec<String> = nb.checks_of(key).iter().map(|c| format!("{} ({})", c.id, c.status.label())).collect();
     let mut text = format!("{}: {}", key, finding.provenance.source.label().replace('`', ""));
+    let datasets: Vec<String> = finding.provenance.datasets.iter().map(|d| format!("{} sha256 {}…", d.file, &d.sha256[..12])).collect();
+    if !datasets.is_empty() {
+        text.push_str(&format!("; over {}", datasets.join(", ")));
+    }
     if !checks.is_empty() {
         text.push_str(&format!("; checked by {}", checks.join(", ")));
     }
@@ -143,13 +160,49 @@ fn provenance_appendix(nb: &Notebook) -> String {
 }
 
 /// Renders one chapter's prose against its notebook.
-pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<RenderedChapter> {
+///
+/// `refs` holds every chapter's reference targets; `None` is the first of two passes, which
+/// numbers tables and figures and leaves cross-references unresolved.
+pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Option<&Refs>) -> Result<RenderedChapter> {
     let file = format!("chapters/{}/chapter.md", meta.id);
     let (front, body, offset) = split_front_matter(meta.id, &file, source)?;
     let nb = Arc::new(notebook.clone());
     let meta = *meta;
     let charts = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
-
+    // Tables and figures are numbered in the order the prose shows them: Table 2.3.
+    let targets = Arc::new(std::sync::Mutex::new(Refs::new()));
+    for (key, finding) in &nb.findings {
+        let unit = finding.unit.as_deref().map(|u| unit_text(&finding.value, u)).unwrap_or_default();
+        targets.lock().expect("targets").insert(
+            format!("{}.{key}", meta.id),
+            RefTarget { label: format!("{}{unit}", finding.value.display()), href: format!("{}.html#{}", meta.id, anchor("finding", key)) },
+        );
+    }
+    // Keys: a table is `<chapter>.<name>` (or `<chapter>.table.<name>`), a figure
+    // `<chapter>.figure.<name>`, a finding `<chapter>.<key>`.
+    let number = {
+        let targets = targets.clone();
+        let counts = Arc::new(std::sync::Mutex::new((0usize, 0usize)));
+        move |kind: &str, name: &str| -> String {
+            let mut targets = targets.lock().expect("targets");
+            let is_table = kind == "Table";
+            let key = if is_table { format!("{}.table.{name}", meta.id) } else { format!("{}.figure.{name}", meta.id) };
+            if let Some(existing) = targets.get(&key) {
+                return existing.label.clone();
+            }
+            let mut counts = counts.lock().expect("counts");
+            let count = if is_table { &mut counts.0 } else { &mut counts.1 };
+            *count += 1;
+            let label = format!("{kind} {}.{}", meta.number, count);
+            let id = anchor(if is_table { "table" } else { "figure" }, name);
+            let target = RefTarget { label: label.clone(), href: format!("{}.html#{id}", meta.id) };
+            if is_table {
+                targets.insert(format!("{}.{name}", meta.id), target.clone());
+            }
+            targets.insert(key, target);
+            label
+        }
+    };
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
@@ -166,10 +219,12 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<
         Ok(minijinja::Value::from_serialize(f.value.to_json()))
     });
     let n = nb.clone();
+    let numbered = number.clone();
     env.add_function("table", move |name: &str, max_rows: Option<usize>| -> Result<String, minijinja::Error> {
         let t = n.tables.get(name).ok_or_else(|| not_found("table", name, n.tables.keys().collect()))?;
+        let label = numbered("Table", name);
         Ok(format!(
-            "<span id=\"{}\"></span>\n\n{}\n*Table `{name}`: {} rows, from {}.*\n",
+            "<span id=\"{}\"></span>\n\n{}\n*{label}. `{name}`: {} rows, from {}.*\n",
             anchor("table", name),
             frame::markdown_table(&t.frame, max_rows.unwrap_or(40)),
             t.frame.height(),
@@ -190,7 +245,24 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<
         let c = n.charts.get(name).ok_or_else(|| not_found("chart", name, n.charts.keys().collect()))?;
         let path = format!("assets/{}/{name}.svg", n.chapter);
         chart_files.lock().expect("chart list").push((path.clone(), c.svg.clone()));
-        Ok(format!("![{}]({path})\n\n*Figure `{name}`: {} From {}.*\n", c.caption, c.caption, provenance_line(&c.provenance)))
+        let label = number("Figure", name);
+        Ok(format!(
+            "<span id=\"{}\"></span>\n\n![{}]({path})\n\n*{label}. {} From {}.*\n",
+            anchor("figure", name),
+            c.caption,
+            c.caption,
+            provenance_line(&c.provenance)
+        ))
+    });
+    // `{{ ref("laplace_immo.q04_top_departments_price_m2") }}`: a table, a figure or a finding
+    // of any chapter, as a link with its number or value. Unknown targets fail the build.
+    let all_refs = refs.cloned();
+    env.add_function("ref", move |target: &str| -> Result<String, minijinja::Error> {
+        let Some(refs) = &all_refs else { return Ok(String::new()) };
+        let found = refs.get(target).ok_or_else(|| {
+            minijinja::Error::new(ErrorKind::InvalidOperation, format!("unknown cross-reference `{target}` (write `<chapter>.<table, figure or finding>`)"))
+        })?;
+        Ok(format!("[{}]({})", found.label, found.href))
     });
     let n = nb.clone();
     env.add_function("checks", move || -> String { checks_markdown(&n) });
@@ -235,5 +307,6 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str) -> Result<
     }
     markdown.push_str(&provenance_appendix(&nb));
     let charts = charts.lock().expect("chart list").clone();
-    Ok(RenderedChapter { front, markdown, charts })
+    let targets = targets.lock().expect("targets").clone();
+    Ok(RenderedChapter { front, markdown, charts, targets })
 }

@@ -99,9 +99,9 @@ fn nav(all: &[&Meta], current: Option<&str>) -> Vec<NavItem> {
 
 /// Renders the Markdown and HTML of one chapter: `(md path, md), (html path, html)` and its
 /// chart files.
-pub fn chapter_files(all: &[&Meta], input: &ChapterInput) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
+pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
     let meta = input.meta;
-    let rendered = markdown::render_chapter(meta, input.notebook, input.prose)?;
+    let rendered = markdown::render_chapter(meta, input.notebook, input.prose, Some(refs))?;
     let full_markdown = format!(
         "# {}. {}\n\n*{}*\n\n{}",
         meta.number,
@@ -204,6 +204,15 @@ pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
     }
 }
 
+/// First pass: every chapter's reference targets (numbered tables and figures, findings).
+pub fn reference_targets(chapters: &[ChapterInput]) -> Result<markdown::Refs> {
+    let mut refs = markdown::Refs::new();
+    for input in chapters {
+        refs.extend(markdown::render_chapter(input.meta, input.notebook, input.prose, None)?.targets);
+    }
+    Ok(refs)
+}
+
 /// The licence and origin the manifest records for a file a chapter read.
 fn licence_of(manifest: &Manifest, chapter: &str, file: &str) -> (String, String) {
     if let Some(f) = manifest.files.iter().find(|f| f.chapter == chapter && f.path.ends_with(file)) {
@@ -223,8 +232,9 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
     let mut datasets = Vec::new();
     let mut findings = serde_json::Map::new();
     let mut search = Vec::new();
+    let refs = reference_targets(chapters)?;
     for input in chapters {
-        let (rendered, chapter_files, entries) = chapter_files(all, input)?;
+        let (rendered, chapter_files, entries) = chapter_files(all, input, &refs)?;
         files.extend(chapter_files);
         search.extend(entries);
         let nb = input.notebook;

@@ -50,7 +50,7 @@ fn an_unknown_reference_fails_with_chapter_and_line() {
     let nb = super::run("supersmartmarket", &[], None);
     let meta = book::chapter_by_id("supersmartmarket").unwrap().meta();
     let prose = "---\ntitle: t\nsummary: s\n---\nline one\n\n{{ value(\"late_batch.rowz\") }}\n";
-    match render_chapter(meta, &nb, prose) {
+    match render_chapter(meta, &nb, prose, Some(&Default::default())) {
         Err(Error::Reference { chapter, file, line, message }) => {
             assert_eq!(chapter, "supersmartmarket");
             assert_eq!(file, "chapters/supersmartmarket/chapter.md");
@@ -60,7 +60,7 @@ fn an_unknown_reference_fails_with_chapter_and_line() {
         other => panic!("expected a reference error, got {other:?}"),
     }
     let undefined = "---\ntitle: t\nsummary: s\n---\n{{ nothing_here }}\n";
-    assert!(matches!(render_chapter(meta, &nb, undefined), Err(Error::Reference { line: 5, .. })));
+    assert!(matches!(render_chapter(meta, &nb, undefined, Some(&Default::default())), Err(Error::Reference { line: 5, .. })));
 }
 
 #[test]
@@ -86,5 +86,35 @@ fn a_broken_internal_link_fails_the_build() {
             assert!(message.contains("no-such-anchor") && message.contains("assets/missing.svg"), "{message}");
         }
         other => panic!("expected a broken-link error, got {other:?}"),
+    }
+}
+
+#[test]
+fn cross_references_resolve_across_chapters_and_fail_when_broken() {
+    use auditbook::render::site::{reference_targets, ChapterInput};
+    let options = super::options("supersmartmarket", &[], None);
+    let notebooks = book::run_and_check(None, &options).unwrap_or_else(|e| panic!("{e}"));
+    let inputs: Vec<ChapterInput> = notebooks
+        .iter()
+        .map(|(c, nb)| ChapterInput { meta: c.meta(), notebook: nb, prose: auditbook::embedded::chapter_file(c.meta().id, "chapter.md").unwrap() })
+        .collect();
+    let refs = reference_targets(&inputs).unwrap();
+    assert_eq!(refs["laplace_immo.q04_top_departments_price_m2"].label, "Table 2.4", "{:?}", refs.keys().collect::<Vec<_>>());
+    assert!(refs["laplace_immo.figure.price_by_region"].label.starts_with("Figure 2."));
+    assert!(refs["laplace_immo.table.price_by_region"].label.starts_with("Table 2."));
+    assert_eq!(refs["supersmartmarket.late_batch.rows"].href, "supersmartmarket.html#finding-late-batch-rows");
+
+    let (meta, nb) = (notebooks[0].0.meta(), &notebooks[0].1);
+    let prose = "---\ntitle: t\nsummary: s\n---\nSee {{ ref(\"laplace_immo.q04_top_departments_price_m2\") }} and {{ ref(\"supersmartmarket.late_batch.rows\") }}.\n";
+    let md = render_chapter(meta, nb, prose, Some(&refs)).unwrap().markdown;
+    assert!(md.contains("[Table 2.4](laplace_immo.html#table-q04-top-departments-price-m2)"), "{md}");
+    assert!(md.contains("[1,379\u{a0}sales](supersmartmarket.html#finding-late-batch-rows)"), "{md}");
+    let broken = "---\ntitle: t\nsummary: s\n---\n{{ ref(\"laplace_immo.q99\") }}\n";
+    match render_chapter(meta, nb, broken, Some(&refs)) {
+        Err(Error::Reference { line, message, .. }) => {
+            assert_eq!(line, 5);
+            assert!(message.contains("laplace_immo.q99"), "{message}");
+        }
+        other => panic!("expected a reference error, got {other:?}"),
     }
 }
