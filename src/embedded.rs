@@ -1,9 +1,45 @@
 //! Files compiled into the binary by `build.rs`: chapter prose and SQL, site templates.
+//! `serve` switches to live files (`set_live_root`): the same paths are then read from the
+//! project on disk, so an edited chapter rebuilds without recompiling.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 
-/// The contents of `path` (relative to the project root), if it was embedded.
+static LIVE_ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Live texts, kept per path with the modification time they were read at. A text is
+/// leaked once per edit so callers keep `&'static str`: a preview server's edits are few.
+static LIVE: Mutex<BTreeMap<PathBuf, (SystemTime, &'static str)>> = Mutex::new(BTreeMap::new());
+
+/// From now on, read files from `root` on disk instead of the binary (`serve`).
+pub fn set_live_root(root: PathBuf) {
+    let _ = LIVE_ROOT.set(root);
+}
+
+fn live(path: &str) -> Option<&'static str> {
+    let full = LIVE_ROOT.get()?.join(path);
+    let modified = std::fs::metadata(&full).and_then(|m| m.modified()).ok()?;
+    let mut cache = LIVE.lock().expect("live file cache");
+    if let Some((at, text)) = cache.get(&full) {
+        if *at == modified {
+            return Some(text);
+        }
+    }
+    let text: &'static str = Box::leak(std::fs::read_to_string(&full).ok()?.into_boxed_str());
+    cache.insert(full, (modified, text));
+    Some(text)
+}
+
+/// The contents of `path` (relative to the project root): live from disk under `serve`,
+/// else as embedded at compile time.
 pub fn file(path: &str) -> Option<&'static str> {
+    if LIVE_ROOT.get().is_some() {
+        return live(path);
+    }
     FILES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
 }
 

@@ -13,6 +13,7 @@ pub mod frame;
 pub mod notebook;
 pub mod progress;
 pub mod render;
+pub mod serve;
 pub mod sql;
 pub mod xlsx;
 

@@ -75,6 +75,14 @@ enum Command {
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
     },
+    /// Preview the book on http://127.0.0.1:PORT, rebuilding and reloading on every change.
+    Serve {
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Output directory.
+        #[arg(long, default_value = "book")]
+        out: PathBuf,
+    },
     /// Dataset commands.
     Data {
         #[command(subcommand)]
@@ -187,6 +195,14 @@ fn run(cli: Cli) -> Result<(), Error> {
             let failed = nb.failures();
             if !failed.is_empty() {
                 return Err(Error::ChecksFailed { chapter: id.to_string(), failed });
+            }
+        }
+        Command::Serve { port, out } => {
+            let out = if out.is_absolute() { out } else { root.join(out) };
+            let server = auditbook::serve::start(options(None, BTreeMap::new()), out, port)?;
+            eprintln!("serving the book on http://127.0.0.1:{}/ (Ctrl-C stops)", server.port);
+            loop {
+                std::thread::park();
             }
         }
         Command::Data { command: DataCommand::Verify } => {
