@@ -156,3 +156,18 @@ pub fn csv_data_rows(path: &Path) -> Result<u64> {
     let lines = if bytes.ends_with(b"\n") { breaks } else { breaks + 1 };
     Ok(lines.saturating_sub(1))
 }
+
+/// Fails with an I/O error naming the chapter and the file when one of `names` is missing
+/// from `dir` (exit code 2: the tool could not run on that folder).
+pub fn require_files(chapter: &str, dir: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Err(Error::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("chapter `{chapter}` needs `{name}` in its data directory")),
+            });
+        }
+    }
+    Ok(())
+}

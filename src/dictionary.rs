@@ -9,6 +9,7 @@ use polars::prelude::{Column, DataFrame};
 
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::notebook::{Notebook, Source, Status, Value};
 use crate::sql::SqlSession;
 
 /// One column of a table in the catalog.
@@ -178,4 +179,42 @@ pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Mea
     ])
     .map_err(|e| Error::chapter(session.chapter(), format!("dictionary frame: {e}")))?;
     Ok((frame, problems))
+}
+
+/// Documents a chapter's model in its notebook, the same way for every chapter: the
+/// `dictionary` table and the `schema` figure from the catalog; findings
+/// `dictionary.tables`, `dictionary.columns`, `dictionary.problems` and
+/// `dictionary.money_columns_not_decimal`; checks `dictionary.complete` (against the
+/// chapter's `dictionary.toml`) and `money.decimal` (every `_eur` column is DECIMAL).
+pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>> {
+    let chapter = nb.chapter.clone();
+    let text = crate::embedded::chapter_file(&chapter, "dictionary.toml")
+        .ok_or_else(|| Error::chapter(&chapter, format!("no `chapters/{chapter}/dictionary.toml`")))?;
+    let meanings = parse_meanings(&chapter, text)?;
+    let tables = catalog(db)?;
+    let (frame, problems) = dictionary(db, &tables, &meanings)?;
+    let money_columns: Vec<String> = tables
+        .iter()
+        .flat_map(|t| t.columns.iter().filter(|c| c.name.ends_with("_eur")).map(move |c| (t, c)))
+        .filter(|(_, c)| !c.data_type.starts_with("DECIMAL"))
+        .map(|(t, c)| format!("{}.{} is {}", t.name, c.name, c.data_type))
+        .collect();
+    let source = Source::function("dictionary::document");
+    nb.add_finding("dictionary.tables", Value::Int(tables.len() as i64), Some("tables"), source.clone())?;
+    nb.add_finding("dictionary.columns", Value::Int(frame.height() as i64), Some("columns"), source.clone())?;
+    nb.add_finding("dictionary.problems", Value::Int(problems.len() as i64), Some("problems"), source.clone())?;
+    nb.add_finding("dictionary.money_columns_not_decimal", Value::Int(money_columns.len() as i64), Some("columns"), source.clone())?;
+    nb.add_table("dictionary", frame, source)?;
+    let svg = crate::render::schema::diagram(&tables).map_err(|e| Error::chapter(&chapter, format!("schema diagram: {e}")))?;
+    nb.add_chart(
+        "schema",
+        "The relational schema, drawn from DuckDB's catalog: primary keys marked PK, lines from each foreign key to the key it references.",
+        svg,
+        Source::function("render::schema::diagram"),
+    )?;
+    let complete = if problems.is_empty() { Status::Passed } else { Status::Failed(problems.join("; ")) };
+    nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", complete, &["dictionary.problems"])?;
+    let decimal = if money_columns.is_empty() { Status::Passed } else { Status::Failed(money_columns.join("; ")) };
+    nb.add_check("money.decimal", "every money column (`_eur`) of the model is DECIMAL, never a float", decimal, &["dictionary.money_columns_not_decimal"])?;
+    Ok(tables)
 }

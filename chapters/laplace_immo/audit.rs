@@ -8,14 +8,12 @@ use polars::prelude::DataFrame;
 
 use super::{DVF, POPULATION};
 use crate::chapter::RunContext;
-use crate::dataset::{csv_data_rows, dataset_ref};
+use crate::dataset::{csv_data_rows, dataset_ref, require_files};
 use crate::dictionary;
-use crate::embedded;
 use crate::error::{Error, Result};
 use crate::frame::{get_f64, get_i64, get_text, rows_json};
 use crate::notebook::{Notebook, Source, Status, Value};
 use crate::render::chart::{self, BarChart};
-use crate::render::schema;
 use crate::sql::SqlSession;
 use crate::xlsx;
 
@@ -51,15 +49,7 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     if scale == 0 {
         return Err(Error::Usage(format!("chapter `{CHAPTER}`: `scale` must be at least 1")));
     }
-    for file in [DVF, POPULATION].iter().chain(CSV_FILES.iter()) {
-        let path = dir.join(file);
-        if !path.is_file() {
-            return Err(Error::Io {
-                path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("chapter `{CHAPTER}` needs `{file}` in its data directory")),
-            });
-        }
-    }
+    require_files(CHAPTER, dir, &[DVF, POPULATION, CSV_FILES[0], CSV_FILES[1], CSV_FILES[2]])?;
 
     ctx.progress.step("reading the workbooks");
     let dvf = xlsx::read_sheet(CHAPTER, &dir.join(DVF), None)?;
@@ -91,7 +81,7 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     db.execute("sale_facts")?;
     questions(&mut nb, &mut db)?;
     regions(&mut nb, &mut db)?;
-    dictionary_and_schema(&mut nb, &mut db)?;
+    dictionary::document(&mut nb, &mut db)?;
     checks(&mut nb)?;
     nb.queries = db.ran().clone();
     Ok(nb)
@@ -224,22 +214,6 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     Ok(())
 }
 
-fn dictionary_and_schema(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
-    let text = embedded::chapter_file(CHAPTER, "dictionary.toml").ok_or_else(|| Error::chapter(CHAPTER, "no `dictionary.toml`"))?;
-    let meanings = dictionary::parse_meanings(CHAPTER, text)?;
-    let tables = dictionary::catalog(db)?;
-    let (frame, problems) = dictionary::dictionary(db, &tables, &meanings)?;
-    let source = Source::function("dictionary::dictionary");
-    nb.add_finding("dictionary.tables", Value::Int(tables.len() as i64), Some("tables"), source.clone())?;
-    nb.add_finding("dictionary.columns", Value::Int(frame.height() as i64), Some("columns"), source.clone())?;
-    nb.add_finding("dictionary.problems", Value::Int(problems.len() as i64), Some("problems"), source.clone())?;
-    nb.add_table("dictionary", frame, source)?;
-    let svg = schema::diagram(&tables).map_err(|e| Error::chapter(CHAPTER, format!("schema diagram: {e}")))?;
-    nb.add_chart("schema", "The relational schema, drawn from DuckDB's catalog.", svg, Source::function("render::schema::diagram"))?;
-    let status = if problems.is_empty() { Status::Passed } else { Status::Failed(problems.join("; ")) };
-    nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", status, &["dictionary.problems"])?;
-    Ok(())
-}
 
 fn int(nb: &Notebook, key: &str) -> i64 {
     match nb.findings.get(key).map(|f| &f.value) {

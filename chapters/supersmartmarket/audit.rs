@@ -9,14 +9,12 @@ use rust_decimal::Decimal;
 
 use super::generate::{self, Planted};
 use crate::chapter::RunContext;
-use crate::dataset::{csv_data_rows, dataset_ref};
+use crate::dataset::{csv_data_rows, dataset_ref, require_files};
 use crate::dictionary;
-use crate::embedded;
 use crate::error::{Error, Result};
 use crate::frame::{get_decimal, get_i64, get_text, rows_json};
 use crate::notebook::{Notebook, Source, Status, Value};
 use crate::render::chart::{self, LineChart, Series};
-use crate::render::schema;
 use crate::sql::SqlSession;
 
 const CHAPTER: &str = "supersmartmarket";
@@ -47,15 +45,8 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
     nb.params = ctx.params.all().clone();
 
     // Which files are there: the five of the export are required, the log is optional.
-    for (file, _) in LOADS {
-        let path = dir.join(file);
-        if !path.is_file() {
-            return Err(Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("chapter `{CHAPTER}` needs `{file}` in its data directory")),
-            });
-        }
-    }
+    let required: Vec<&str> = LOADS.iter().map(|(file, _)| *file).collect();
+    require_files(CHAPTER, dir, &required)?;
     let has_log = dir.join(generate::LOG).is_file();
     let mut read_rows = Vec::new();
     for (file, _) in LOADS.iter().chain(has_log.then_some(&(generate::LOG, "insertion_log"))) {
@@ -86,7 +77,7 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
         monitoring_late_loads(&mut nb, &mut db)?;
     }
     monitoring_closing_days(&mut nb, &mut db)?;
-    dictionary_and_schema(&mut nb, &mut db)?;
+    dictionary::document(&mut nb, &mut db)?;
     checks(&mut nb, &db, has_log, planted)?;
 
     nb.queries = db.ran().clone();
@@ -317,36 +308,6 @@ fn monitoring_closing_days(nb: &mut Notebook, db: &mut SqlSession) -> Result<()>
     Ok(())
 }
 
-/// The data dictionary and the schema diagram, both read from DuckDB's catalog.
-fn dictionary_and_schema(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
-    let meanings_text = embedded::chapter_file(CHAPTER, "dictionary.toml")
-        .ok_or_else(|| Error::chapter(CHAPTER, "no `dictionary.toml`"))?;
-    let meanings = dictionary::parse_meanings(CHAPTER, meanings_text)?;
-    let tables = dictionary::catalog(db)?;
-    let (frame, problems) = dictionary::dictionary(db, &tables, &meanings)?;
-    let source = Source::function("dictionary::dictionary");
-    nb.add_finding("dictionary.tables", Value::Int(tables.len() as i64), Some("tables"), source.clone())?;
-    nb.add_finding("dictionary.columns", Value::Int(frame.height() as i64), Some("columns"), source.clone())?;
-    nb.add_finding("dictionary.problems", Value::Int(problems.len() as i64), Some("problems"), source.clone())?;
-    let money_columns: Vec<String> = tables
-        .iter()
-        .flat_map(|t| t.columns.iter().filter(|c| c.name.ends_with("_eur")).map(move |c| (t, c)))
-        .filter(|(_, c)| !c.data_type.starts_with("DECIMAL"))
-        .map(|(t, c)| format!("{}.{} is {}", t.name, c.name, c.data_type))
-        .collect();
-    nb.add_finding("dictionary.money_columns_not_decimal", Value::Int(money_columns.len() as i64), Some("columns"), source.clone())?;
-    nb.add_table("dictionary", frame, source)?;
-    let svg = schema::diagram(&tables).map_err(|e| Error::chapter(CHAPTER, format!("schema diagram: {e}")))?;
-    nb.add_chart("schema", "The relational schema, drawn from DuckDB's catalog: primary keys marked PK, arrows from each foreign key to the key it references.", svg, Source::function("render::schema::diagram"))?;
-    if !problems.is_empty() {
-        nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", Status::Failed(problems.join("; ")), &["dictionary.problems"])?;
-    } else {
-        nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", Status::Passed, &["dictionary.problems"])?;
-    }
-    let status = if money_columns.is_empty() { Status::Passed } else { Status::Failed(money_columns.join("; ")) };
-    nb.add_check("money.decimal", "every money column (`_eur`) of the model is DECIMAL, never a float", status, &["dictionary.money_columns_not_decimal"])?;
-    Ok(())
-}
 
 fn status(ok: bool, failure: impl FnOnce() -> String) -> Status {
     if ok { Status::Passed } else { Status::Failed(failure()) }
