@@ -2,11 +2,12 @@
 //! `src/lib.rs` includes this file; the engine only ever sees `&dyn Chapter`.
 
 pub mod laplace_immo;
+pub mod seattle;
 pub mod supersmartmarket;
 
 use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo]
+    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &seattle::Seattle]
 }

@@ -130,3 +130,71 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
     }
     Ok(svg)
 }
+
+/// A scatter plot of (x, y) points, with an optional y = x diagonal (predicted vs actual)
+/// or y = 0 line (residuals).
+pub struct ScatterChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub points: Vec<(f64, f64)>,
+    /// `Some(true)`: draw y = x; `Some(false)`: draw y = 0.
+    pub reference_line: Option<bool>,
+}
+
+/// Draws `chart` and returns the SVG text.
+pub fn scatter_chart(chart: &ScatterChart) -> Result<String, String> {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in &chart.points {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
+        y0 = y0.min(*y);
+        y1 = y1.max(*y);
+    }
+    if chart.points.is_empty() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if chart.reference_line == Some(true) {
+        // Same range on both axes, so the diagonal is at 45°.
+        let (lo, hi) = (x0.min(y0), x1.max(y1));
+        (x0, x1, y0, y1) = (lo, hi, lo, hi);
+    }
+    let pad = |lo: f64, hi: f64| {
+        let span = (hi - lo).max(1e-9) * 0.05;
+        (lo - span)..(hi + span)
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut plot = ChartBuilder::on(&root)
+            .caption(chart.title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(pad(x0, x1), pad(y0, y1))
+            .map_err(|e| e.to_string())?;
+        plot.configure_mesh()
+            .x_desc(chart.x_label)
+            .y_desc(chart.y_label)
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .light_line_style(WHITE)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let color = PALETTE[0];
+        plot.draw_series(chart.points.iter().map(|p| Circle::new(*p, 2, color.mix(0.55).filled()))).map_err(|e| e.to_string())?;
+        match chart.reference_line {
+            Some(true) => {
+                plot.draw_series(LineSeries::new(vec![(x0, x0), (x1, x1)], PALETTE[5].stroke_width(1))).map_err(|e| e.to_string())?;
+            }
+            Some(false) => {
+                plot.draw_series(LineSeries::new(vec![(x0, 0.0), (x1, 0.0)], PALETTE[5].stroke_width(1))).map_err(|e| e.to_string())?;
+            }
+            None => {}
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod laplace_immo;
 mod render;
+mod seattle;
 mod serve;
 mod snapshots;
 mod supersmartmarket;

@@ -28,3 +28,9 @@ fn laplace_immo_findings() {
     let nb = super::run("laplace_immo", &[], None);
     settings().bind(|| insta::assert_yaml_snapshot!("laplace_immo__findings", nb.findings_json()));
 }
+
+#[test]
+fn seattle_findings() {
+    let nb = super::run("seattle", &[], None);
+    settings().bind(|| insta::assert_yaml_snapshot!("seattle__findings", nb.findings_json()));
+}

@@ -1,0 +1,254 @@
+//! Chapter 6, Seattle: predicting a building's greenhouse-gas emission intensity from facts
+//! known before any metering, on the City of Seattle's real 2016 benchmarking data. This
+//! part of the chapter builds, cross-validates and saves the model; the REST API that serves
+//! it is the rest of issue #7.
+
+pub mod model;
+
+use polars::prelude::{Column, DataFrame};
+
+use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::dataset::{dataset_ref, require_files, sha256_bytes};
+use crate::dictionary;
+use crate::error::{Error, Result};
+use crate::frame::{get_f64, get_i64, get_text};
+use crate::notebook::{Artifact, Notebook, Source, Status, Value};
+use crate::render::chart::{self, ScatterChart};
+use crate::sql::SqlSession;
+use model::{Kind, Row};
+
+/// The Seattle chapter.
+pub struct Seattle;
+
+const CHAPTER: &str = "seattle";
+const DATA: &str = "2016_Building_Energy_Benchmarking.csv";
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "seed", default: "42", help: "seed of the fold shuffle and of the forest" },
+    ParamSpec { name: "folds", default: "5", help: "folds of the cross-validation" },
+    ParamSpec { name: "trees", default: "100", help: "trees of the random forest" },
+];
+
+const INPUTS: &[InputFile] = &[InputFile { name: DATA, required: true, help: "City of Seattle 2016 building energy benchmarking, 46 columns" }];
+
+static META: Meta = Meta { id: CHAPTER, number: 6, title: "Seattle: a greenhouse-gas model", params: PARAMS, inputs: INPUTS };
+
+/// Column names that measure energy or emissions: never features (they leak the target).
+const LEAKY: [&str; 6] = ["eui", "energy", "electricity", "gas", "steam", "ghg"];
+
+fn float(value: f64, decimals: u32) -> Value {
+    Value::Float { value, decimals }
+}
+
+impl Chapter for Seattle {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn run(&self, ctx: &RunContext) -> Result<Notebook> {
+        let dir = ctx.data_dir_or(&ctx.dataset_dir());
+        let (seed, k, trees): (u64, usize, usize) = (ctx.params.get("seed")?, ctx.params.get("folds")?, ctx.params.get("trees")?);
+        if k < 2 || trees == 0 {
+            return Err(Error::Usage(format!("chapter `{CHAPTER}`: need at least 2 folds and 1 tree")));
+        }
+        require_files(CHAPTER, &dir, &[DATA])?;
+        let mut nb = Notebook::new(CHAPTER);
+        nb.params = ctx.params.all().clone();
+        nb.datasets.push(dataset_ref(&dir, DATA, Some(crate::dataset::csv_data_rows(&dir.join(DATA))?))?);
+
+        ctx.progress.step("loading and filtering");
+        let mut db = SqlSession::open(CHAPTER, &dir)?;
+        db.execute("load")?;
+        let filters = db.query("filters")?;
+        for row in 0..filters.height() {
+            let step = get_i64(&filters, "filters", row, "step")?;
+            nb.add_finding(&format!("filters.step{step}_rows"), Value::Int(get_i64(&filters, "filters", row, "rows_left")?), Some("rows"), Source::query("filters"))?;
+        }
+        nb.add_table("filters", filters, Source::query("filters"))?;
+        let training = db.query("training_set")?;
+        let rows = training_rows(&training)?;
+        nb.add_finding("model.training_rows", Value::Int(rows.len() as i64), Some("rows"), Source::query("training_set"))?;
+        dictionary::document(&mut nb, &mut db)?;
+
+        ctx.progress.step("cross-validating the models");
+        nb.add_finding("cv.folds", Value::Int(k as i64), Some("folds"), Source::function("seattle::model::folds"))?;
+        let mut results = Vec::new();
+        for kind in [Kind::Linear, Kind::RandomForest] {
+            let cv = model::cross_validate(kind, &rows, k, seed, trees).map_err(|e| Error::chapter(CHAPTER, format!("{}: {e}", kind.name())))?;
+            let source = Source::function("seattle::model::cross_validate");
+            for (metric, value) in [("r2", cv.mean.r2), ("mae", cv.mean.mae), ("rmse", cv.mean.rmse)] {
+                nb.add_finding(&format!("cv.{}.{metric}_mean", kind.name()), float(value, 4), None, source.clone())?;
+            }
+            results.push(cv);
+        }
+        nb.add_table("cv_scores", cv_table(&results)?, Source::function("seattle::model::cross_validate"))?;
+        let best = results.iter().max_by(|a, b| a.mean.r2.total_cmp(&b.mean.r2)).expect("two models");
+        nb.add_finding("model.chosen", Value::Text(best.kind.name().to_string()), None, Source::function("seattle::run (highest mean R²)"))?;
+        nb.add_finding("model.chosen_r2_mean", float(best.mean.r2, 4), None, Source::function("seattle::model::cross_validate"))?;
+
+        charts(&mut nb, &rows, best)?;
+        let encoder = model::Encoder::fit(&rows);
+        let names = encoder.names();
+        nb.add_finding("model.features", Value::Int(names.len() as i64), Some("features"), Source::function("seattle::model::Encoder::names"))?;
+        save_model(ctx, &mut nb, &rows, &encoder, best, seed, trees)?;
+        checks(&mut nb, &results, &names, k)?;
+        nb.queries = db.ran().clone();
+        Ok(nb)
+    }
+}
+
+/// Rows of the training set, as the model reads them.
+fn training_rows(frame: &DataFrame) -> Result<Vec<Row>> {
+    let q = "training_set";
+    (0..frame.height())
+        .map(|r| {
+            let f = |c: &str| get_f64(frame, q, r, c);
+            let gfa_total = f("gfa_total_sqft")?;
+            let parking = f("gfa_parking_sqft")?;
+            let numeric = vec![
+                f("year_built")?,
+                f("number_of_buildings")?,
+                f("number_of_floors")?,
+                gfa_total.ln_1p(),
+                parking.ln_1p(),
+                f("gfa_building_sqft")?.ln_1p(),
+                f("largest_use_gfa_sqft")?.ln_1p(),
+                if gfa_total > 0.0 { parking / gfa_total } else { 0.0 },
+                f("latitude")?,
+                f("longitude")?,
+            ];
+            let categories = model::CATEGORICAL
+                .iter()
+                .map(|c| get_text(frame, q, r, c).map(Option::unwrap_or_default))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Row { numeric, categories, target: f("target_log1p")? })
+        })
+        .collect()
+}
+
+fn cv_table(results: &[model::CrossValidation]) -> Result<DataFrame> {
+    let (mut m, mut fold, mut r2, mut mae, mut rmse) = (vec![], vec![], vec![], vec![], vec![]);
+    for cv in results {
+        for (i, s) in cv.per_fold.iter().enumerate() {
+            m.push(cv.kind.name().to_string());
+            fold.push((i + 1).to_string());
+            r2.push((s.r2 * 1e4).round() / 1e4);
+            mae.push((s.mae * 1e4).round() / 1e4);
+            rmse.push((s.rmse * 1e4).round() / 1e4);
+        }
+        m.push(cv.kind.name().to_string());
+        fold.push("mean".to_string());
+        r2.push((cv.mean.r2 * 1e4).round() / 1e4);
+        mae.push((cv.mean.mae * 1e4).round() / 1e4);
+        rmse.push((cv.mean.rmse * 1e4).round() / 1e4);
+    }
+    DataFrame::new(vec![
+        Column::new("model".into(), m),
+        Column::new("fold".into(), fold),
+        Column::new("r2".into(), r2),
+        Column::new("mae_log1p".into(), mae),
+        Column::new("rmse_log1p".into(), rmse),
+    ])
+    .map_err(|e| Error::chapter(CHAPTER, e.to_string()))
+}
+
+fn charts(nb: &mut Notebook, rows: &[Row], best: &model::CrossValidation) -> Result<()> {
+    let pairs: Vec<(f64, f64)> = rows.iter().zip(&best.out_of_fold).map(|(r, p)| (r.target, *p)).collect();
+    let source = Source::function("seattle::model::cross_validate");
+    let svg = chart::scatter_chart(&ScatterChart {
+        title: "Out-of-fold prediction against the truth (log1p of kg CO2e per sq ft)",
+        x_label: "actual",
+        y_label: "predicted",
+        points: pairs.clone(),
+        reference_line: Some(true),
+    })
+    .map_err(|e| Error::chapter(CHAPTER, e))?;
+    nb.add_chart("predicted_vs_actual", "Each building's prediction by a model that never saw it, against its measured intensity; the line is a perfect prediction.", svg, source.clone())?;
+    let residuals: Vec<(f64, f64)> = pairs.iter().map(|(a, p)| (*p, a - p)).collect();
+    let svg = chart::scatter_chart(&ScatterChart {
+        title: "Residuals (actual − predicted) against the prediction",
+        x_label: "predicted",
+        y_label: "residual",
+        points: residuals,
+        reference_line: Some(false),
+    })
+    .map_err(|e| Error::chapter(CHAPTER, e))?;
+    nb.add_chart("residuals", "Residuals of the out-of-fold predictions: no structure left is what a good model leaves.", svg, source)?;
+    Ok(())
+}
+
+/// The chosen model fitted on every row, saved as JSON with its metadata.
+fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model::Encoder, best: &model::CrossValidation, seed: u64, trees: usize) -> Result<()> {
+    let x: Vec<Vec<f64>> = rows.iter().map(|r| encoder.encode(r)).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.target).collect();
+    let started = std::time::Instant::now();
+    let fitted = model::fit(best.kind, &x, &y, seed, trees).map_err(|e| Error::chapter(CHAPTER, e))?;
+    // Fit time is wall-clock: it goes to `bench` through the profile channel, never to the book.
+    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
+        eprintln!("profile\t{CHAPTER}\tfit_{}\t{:.3}", best.kind.name(), started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let parameters = match &fitted {
+        model::Fitted::Forest(f) => serde_json::to_value(f),
+        model::Fitted::Linear(l, _) => serde_json::to_value(l),
+    }
+    .map_err(|e| Error::chapter(CHAPTER, format!("model serialisation: {e}")))?;
+    let document = serde_json::json!({
+        "model": best.kind.name(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "target": "ln(1 + GHGEmissionsIntensity)",
+        "features": encoder.names(),
+        "encoder": encoder,
+        "cv": { "folds": best.per_fold.len(), "seed": seed, "mean": best.mean, "per_fold": best.per_fold },
+        "training_rows": rows.len(),
+        "training_data_sha256": nb.datasets.first().map(|d| d.sha256.clone()),
+        "parameters": parameters,
+    });
+    let bytes = serde_json::to_vec(&document).expect("model document serialises");
+    std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    let path = ctx.artifact_dir.join("model.json");
+    std::fs::write(&path, &bytes).map_err(Error::io(&path))?;
+    nb.artifacts.insert("model".into(), Artifact { name: "model".into(), file: "model.json".into(), sha256: sha256_bytes(&bytes) });
+    Ok(())
+}
+
+fn checks(nb: &mut Notebook, results: &[model::CrossValidation], features: &[String], k: usize) -> Result<()> {
+    let steps: Vec<i64> = (1..=4)
+        .map(|s| match nb.findings.get(&format!("filters.step{s}_rows")).map(|f| &f.value) {
+            Some(Value::Int(v)) => *v,
+            _ => -1,
+        })
+        .collect();
+    let monotone = steps.windows(2).all(|w| w[1] <= w[0]) && steps.iter().all(|s| *s >= 0);
+    let rows = match nb.findings["model.training_rows"].value {
+        Value::Int(v) => v,
+        _ => -1,
+    };
+    nb.add_check(
+        "filters.counted",
+        "each filter only removes rows, and the last one leaves exactly the training rows",
+        if monotone && steps[3] == rows { Status::Passed } else { Status::Failed(format!("rows after each step: {steps:?}, training rows {rows}")) },
+        &["filters.step1_rows", "filters.step2_rows", "filters.step3_rows", "filters.step4_rows", "model.training_rows"],
+    )?;
+    let leaky: Vec<&String> = features.iter().filter(|f| LEAKY.iter().any(|l| f.to_lowercase().contains(l))).collect();
+    nb.add_check(
+        "features.no_energy_columns",
+        "no feature is an energy or emission measurement (they would leak the target)",
+        if leaky.is_empty() { Status::Passed } else { Status::Failed(format!("leaky features: {leaky:?}")) },
+        &["model.features"],
+    )?;
+    let covered = results.iter().all(|cv| cv.out_of_fold.iter().all(|p| p.is_finite()) && cv.per_fold.len() == k);
+    nb.add_check(
+        "cv.every_row_predicted_once",
+        "every row gets exactly one out-of-fold prediction from each model",
+        if covered { Status::Passed } else { Status::Failed("a row has no out-of-fold prediction".into()) },
+        &["model.training_rows"],
+    )?;
+    let best = results.iter().map(|cv| cv.mean.r2).fold(f64::MIN, f64::max);
+    nb.add_check(
+        "cv.r2_floor",
+        "the chosen model's mean cross-validated R² on log1p intensity is at least 0.30",
+        if best >= 0.30 { Status::Passed } else { Status::Failed(format!("mean R² {best:.4}")) },
+        &["model.chosen_r2_mean"],
+    )?;
+    Ok(())
+}
