@@ -190,9 +190,11 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     .map_err(|e| Error::chapter(CHAPTER, format!("chart `price_by_region`: {e}")))?;
     nb.add_chart("price_by_region", "Weighted price per m² of every sale, by region.", svg, Source::query(q))?;
 
-    // The reading: the dearest region, and among regions with at least 500 sales, the one
-    // whose sales grew most from Q1 to Q2 (a market that is picking up).
+    // The reading: the dearest region, and among regions with at least MIN_SALES sales, the
+    // one whose sales grew most from Q1 to Q2 (a market that is picking up).
+    const MIN_SALES: i64 = 500;
     let source = Source::query(q);
+    nb.add_finding("reading.min_sales", Value::Int(MIN_SALES), Some("sales"), Source::function("laplace_immo::audit::regions"))?;
     if frame.height() > 0 {
         nb.add_finding("reading.dearest_region", Value::Text(get_text(&frame, q, 0, "region")?.unwrap_or_default()), None, source.clone())?;
         nb.add_finding("reading.dearest_price_eur_m2", float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?), Some("EUR/m²"), source.clone())?;
@@ -200,7 +202,7 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         for row in 0..frame.height() {
             let sales = get_i64(&frame, q, row, "sales")?;
             let Ok(growth) = get_f64(&frame, q, row, "q1_q2_growth_pct") else { continue };
-            if sales >= 500 && best.map(|(g, _)| growth > g).unwrap_or(true) {
+            if sales >= MIN_SALES && best.map(|(g, _)| growth > g).unwrap_or(true) {
                 best = Some((growth, row));
             }
         }

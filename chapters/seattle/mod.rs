@@ -59,6 +59,8 @@ impl Chapter for Seattle {
         ctx.progress.step("loading and filtering");
         let mut db = SqlSession::open(CHAPTER, &dir)?;
         db.execute("load")?;
+        let width = db.query("source_columns")?;
+        nb.add_finding("data.columns", Value::Int(get_i64(&width, "source_columns", 0, "columns")?), Some("columns"), Source::query("source_columns"))?;
         let filters = db.query("filters")?;
         for row in 0..filters.height() {
             let step = get_i64(&filters, "filters", row, "step")?;
@@ -90,6 +92,7 @@ impl Chapter for Seattle {
         let encoder = model::Encoder::fit(&rows);
         let names = encoder.names();
         nb.add_finding("model.features", Value::Int(names.len() as i64), Some("features"), Source::function("seattle::model::Encoder::names"))?;
+        nb.add_finding("model.rare_category_rows", Value::Int(model::RARE as i64), Some("rows"), Source::function("seattle::model::Encoder::fit"))?;
         save_model(ctx, &mut nb, &rows, &encoder, best, seed, trees)?;
         checks(&mut nb, &results, &names, k)?;
         nb.queries = db.ran().clone();

@@ -37,7 +37,7 @@ pub const NUMERIC: [&str; 10] = [
 pub const CATEGORICAL: [&str; 4] = ["building_type", "primary_property_type", "neighborhood", "largest_use_type"];
 
 /// A category seen fewer times than this in the training rows joins `other`.
-const RARE: usize = 5;
+pub const RARE: usize = 5;
 
 /// Turns rows into columns: numeric features, then one column per kept category level.
 #[derive(Debug, Clone, Serialize)]
