@@ -136,6 +136,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// `Passed` when `ok`, else `Failed` with the reason `failure` gives.
+    pub fn of(ok: bool, failure: impl FnOnce() -> String) -> Status {
+        if ok { Status::Passed } else { Status::Failed(failure()) }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Status::Passed => "pass",
@@ -250,6 +255,31 @@ impl Notebook {
         self.tables
             .get(name)
             .ok_or_else(|| Error::chapter(&self.chapter, format!("no table `{name}` in the notebook")))
+    }
+
+    /// The integer finding `key`; `i64::MIN` when absent or not an integer, so that any
+    /// check comparing it fails rather than passes.
+    pub fn int(&self, key: &str) -> i64 {
+        match self.findings.get(key).map(|f| &f.value) {
+            Some(Value::Int(v)) => *v,
+            _ => i64::MIN,
+        }
+    }
+
+    /// The decimal finding `key`, if there is one.
+    pub fn decimal(&self, key: &str) -> Option<Decimal> {
+        match self.findings.get(key).map(|f| &f.value) {
+            Some(Value::Decimal(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The text finding `key`; empty when absent.
+    pub fn text(&self, key: &str) -> String {
+        match self.findings.get(key).map(|f| &f.value) {
+            Some(Value::Text(v)) => v.clone(),
+            _ => String::new(),
+        }
     }
 
     /// The checks that assert the finding `key`.

@@ -217,13 +217,6 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
 }
 
 
-fn int(nb: &Notebook, key: &str) -> i64 {
-    match nb.findings.get(key).map(|f| &f.value) {
-        Some(Value::Int(v)) => *v,
-        _ => i64::MIN,
-    }
-}
-
 fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
     match nb.findings.get(key).map(|f| &f.value) {
         Some(Value::Rows(rows)) => rows.iter().filter_map(|r| r.get(column).and_then(|v| v.as_i64())).sum(),
@@ -232,22 +225,22 @@ fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
 }
 
 fn checks(nb: &mut Notebook) -> Result<()> {
-    let read = int(nb, "load.dvf_rows_read") + int(nb, "load.dvf_rows_generated");
-    let (loaded, rejected) = (int(nb, "load.dvf_rows_loaded"), int(nb, "load.dvf_rows_rejected"));
+    let read = nb.int("load.dvf_rows_read") + nb.int("load.dvf_rows_generated");
+    let (loaded, rejected) = (nb.int("load.dvf_rows_loaded"), nb.int("load.dvf_rows_rejected"));
     nb.add_check(
         "load.sales_conserved",
         "every DVF row read (or generated) is loaded or rejected with a reason: read = loaded + rejected",
         if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
         &["load.dvf_rows_read", "load.dvf_rows_generated", "load.dvf_rows_loaded", "load.dvf_rows_rejected"],
     )?;
-    let (read, loaded, rejected) = (int(nb, "load.population_rows_read"), int(nb, "load.population_rows_loaded"), int(nb, "load.population_rows_rejected"));
+    let (read, loaded, rejected) = (nb.int("load.population_rows_read"), nb.int("load.population_rows_loaded"), nb.int("load.population_rows_rejected"));
     nb.add_check(
         "load.population_conserved",
         "every population row read is loaded or rejected with a reason",
         if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
         &["load.population_rows_read", "load.population_rows_loaded", "load.population_rows_rejected"],
     )?;
-    let national = int(nb, "q1.apartments_sold");
+    let national = nb.int("q1.apartments_sold");
     let by_region = rows_sum(nb, "q2.answer", "apartment_sales");
     nb.add_check(
         "q2.regions_sum_to_national",

@@ -215,17 +215,9 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
 }
 
 fn checks(nb: &mut Notebook, results: &[model::CrossValidation], features: &[String], k: usize) -> Result<()> {
-    let steps: Vec<i64> = (1..=4)
-        .map(|s| match nb.findings.get(&format!("filters.step{s}_rows")).map(|f| &f.value) {
-            Some(Value::Int(v)) => *v,
-            _ => -1,
-        })
-        .collect();
+    let steps: Vec<i64> = (1..=4).map(|s| nb.int(&format!("filters.step{s}_rows"))).collect();
     let monotone = steps.windows(2).all(|w| w[1] <= w[0]) && steps.iter().all(|s| *s >= 0);
-    let rows = match nb.findings["model.training_rows"].value {
-        Value::Int(v) => v,
-        _ => -1,
-    };
+    let rows = nb.int("model.training_rows");
     nb.add_check(
         "filters.counted",
         "each filter only removes rows, and the last one leaves exactly the training rows",
