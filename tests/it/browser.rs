@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use auditbook::book;
-use auditbook::dataset::Manifest;
 
 /// The Chromium binary, or `None` (then the test says so and stops, unless
 /// `AUDITBOOK_REQUIRE_BROWSER` is set, as CI sets it: then a missing browser fails).
@@ -57,9 +56,7 @@ fn every_page_loads_cleanly_searches_and_has_both_themes() {
     };
     let scratch = tempfile::tempdir().unwrap();
     let site = scratch.path().join("book");
-    let options = super::options("supersmartmarket", &[], None);
-    let notebooks = book::run_and_check(None, &options).unwrap_or_else(|e| panic!("{e}"));
-    let files = book::render(&notebooks, &Manifest::load(&super::root()).unwrap(), false).unwrap();
+    let files = super::book_site();
     book::write_book(&site, &files, false).unwrap();
     let profile = scratch.path().join("profile");
     let url = |page: &str| format!("file://{}/{page}", site.display());

@@ -31,6 +31,19 @@ pub fn options(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) ->
     RunOptions { root: root(), data, params: by_chapter, ..RunOptions::default() }
 }
 
+/// Every chapter run once at its defaults, checked, shared by the tests that only read the
+/// result (the determinism test runs its own two builds).
+pub fn book_notebooks() -> &'static Vec<(&'static dyn auditbook::chapter::Chapter, Notebook)> {
+    static NOTEBOOKS: std::sync::OnceLock<Vec<(&'static dyn auditbook::chapter::Chapter, Notebook)>> = std::sync::OnceLock::new();
+    NOTEBOOKS.get_or_init(|| book::run_and_check(None, &RunOptions { root: root(), ..RunOptions::default() }).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// The site rendered from `book_notebooks()`.
+pub fn book_site() -> std::collections::BTreeMap<String, Vec<u8>> {
+    let manifest = auditbook::dataset::Manifest::load(&root()).unwrap();
+    book::render(book_notebooks(), &manifest, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Runs a chapter in-process and returns its notebook (checks not enforced).
 pub fn run(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> Notebook {
     let c = book::chapter_by_id(chapter).unwrap();

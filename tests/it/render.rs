@@ -8,15 +8,22 @@ use auditbook::dataset::Manifest;
 use auditbook::error::Error;
 use auditbook::render::markdown::render_chapter;
 
-fn site() -> BTreeMap<String, Vec<u8>> {
+/// A fresh site: every chapter run again, then rendered.
+fn fresh_site() -> BTreeMap<String, Vec<u8>> {
     let options = super::options("supersmartmarket", &[], None);
     let notebooks = book::run_and_check(None, &options).unwrap_or_else(|e| panic!("{e}"));
     book::render(&notebooks, &Manifest::load(&super::root()).unwrap(), false).unwrap()
 }
 
+/// The site of the shared run.
+fn site() -> BTreeMap<String, Vec<u8>> {
+    super::book_site()
+}
+
 #[test]
 fn two_builds_are_byte_identical() {
-    let (a, b) = (site(), site());
+    // Two independent runs of every pipeline, not one run rendered twice.
+    let (a, b) = (fresh_site(), site());
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (path, bytes) in &a {
         assert!(bytes == &b[path], "{path} differs between two builds");
@@ -92,8 +99,7 @@ fn a_broken_internal_link_fails_the_build() {
 #[test]
 fn cross_references_resolve_across_chapters_and_fail_when_broken() {
     use auditbook::render::site::{reference_targets, ChapterInput};
-    let options = super::options("supersmartmarket", &[], None);
-    let notebooks = book::run_and_check(None, &options).unwrap_or_else(|e| panic!("{e}"));
+    let notebooks = super::book_notebooks();
     let inputs: Vec<ChapterInput> = notebooks
         .iter()
         .map(|(c, nb)| ChapterInput { meta: c.meta(), notebook: nb, prose: auditbook::embedded::chapter_file(c.meta().id, "chapter.md").unwrap() })

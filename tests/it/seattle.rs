@@ -4,11 +4,10 @@
 
 use auditbook::notebook::{Status, Value};
 
-use super::run;
 
 #[test]
 fn the_scope_and_the_model_on_the_real_data() {
-    let nb = run("seattle", &[], None);
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "seattle").unwrap().1;
     let int = |k: &str| match &nb.findings[k].value {
         Value::Int(v) => *v,
         other => panic!("{k}: {other:?}"),

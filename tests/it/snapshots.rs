@@ -31,6 +31,6 @@ fn laplace_immo_findings() {
 
 #[test]
 fn seattle_findings() {
-    let nb = super::run("seattle", &[], None);
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "seattle").unwrap().1;
     settings().bind(|| insta::assert_yaml_snapshot!("seattle__findings", nb.findings_json()));
 }
