@@ -186,7 +186,8 @@ pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: 
     Ok(())
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(Error::io(to))?;
     for entry in std::fs::read_dir(from).map_err(Error::io(from))? {
         let entry = entry.map_err(Error::io(from))?;

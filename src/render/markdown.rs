@@ -64,11 +64,16 @@ fn query_block(name: &str, sql: &str) -> String {
     format!("<span id=\"{}\"></span>\n\n```sql\n{}\n```\n", anchor("query", name), sql.trim_end())
 }
 
-fn provenance_line(p: &Provenance) -> String {
-    let source = match &p.source {
+/// A source as the book names it: a query links to its text, a function is named.
+fn source_link(source: &Source) -> String {
+    match source {
         Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
         Source::Function { name } => format!("function `{name}`"),
-    };
+    }
+}
+
+fn provenance_line(p: &Provenance) -> String {
+    let source = source_link(&p.source);
     format!("{source}, over {} dataset file(s) ([provenance](#provenance))", p.datasets.len())
 }
 
@@ -135,10 +140,7 @@ fn provenance_appendix(nb: &Notebook) -> String {
     let mut out = String::from("\n\n## Provenance\n\nEvery number in this chapter, where it came from and which check asserts it.\n\n");
     out.push_str("| finding | value | source | checked by |\n|:---|---:|:---|:---|\n");
     for (key, finding) in &nb.findings {
-        let source = match &finding.provenance.source {
-            Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
-            Source::Function { name } => format!("function `{name}`"),
-        };
+        let source = source_link(&finding.provenance.source);
         let checks: Vec<String> = nb
             .checks_of(key)
             .iter()

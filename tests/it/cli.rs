@@ -74,12 +74,7 @@ fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
 
     // Bad data: a malformed sale row makes `load.complete` fail.
     let data = scratch.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
-    }
+    auditbook::book::copy_dir(&super::root().join("tests/fixtures/supersmartmarket_real_layout"), &data).unwrap();
     let fact = data.join("Fact_vente.csv");
     let text = std::fs::read_to_string(&fact).unwrap().replacen("\r\n2;", "\r\nx2;", 1);
     std::fs::write(&fact, text).unwrap();

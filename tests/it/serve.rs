@@ -3,22 +3,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 fn get(port: u16, path: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -34,7 +20,7 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
     let scratch = tempfile::tempdir().unwrap();
     let root = scratch.path();
     for dir in ["chapters", "templates", "datasets"] {
-        copy_dir(&super::root().join(dir), &root.join(dir));
+        auditbook::book::copy_dir(&super::root().join(dir), &root.join(dir)).unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .args(["--root", root.to_str().unwrap(), "serve", "--port", "0", "--out"])

@@ -190,11 +190,7 @@ fn a_sale_missing_from_the_log_breaks_the_decomposition() {
 #[test]
 fn a_calendar_key_that_is_not_the_excel_serial_of_its_date_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    auditbook::book::copy_dir(&super::root().join("tests/fixtures/supersmartmarket_real_layout"), dir.path()).unwrap();
     // Shift the date of key 45517 by one day, as a spreadsheet with the 1904 date system would.
     rewrite(&dir.path().join("Dim_Date.csv"), |text| text.replace(";2024-08-13", ";2024-08-12"));
     let nb = run("supersmartmarket", &[], Some(dir.path().to_path_buf()));
