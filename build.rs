@@ -1,4 +1,4 @@
-//! Embeds every chapter's prose and SQL (`chapters/<id>/*.{md,sql,toml}`) and the site
+//! Embeds every chapter's prose, SQL and declarations (`chapters/<id>/*.{md,sql,toml,yaml}`) and the site
 //! templates (`templates/*`) into the binary, so the book shows each query exactly as the
 //! binary ran it and the tool needs no source tree beside it. The engine looks files up by
 //! path; it never names a chapter.
@@ -23,7 +23,7 @@ fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let root = Path::new(&root);
     let mut files = Vec::new();
-    collect(&root.join("chapters"), &["md", "sql", "toml"], &mut files);
+    collect(&root.join("chapters"), &["md", "sql", "toml", "yaml"], &mut files);
     collect(&root.join("templates"), &["html", "css", "js"], &mut files);
     let mut code = String::from("/// (path relative to the project root, contents)\npub static FILES: &[(&str, &str)] = &[\n");
     for file in &files {

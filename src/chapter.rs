@@ -48,6 +48,24 @@ pub trait Chapter: Sync {
     fn generate(&self, _ctx: &RunContext, _dir: &Path) -> Result<Option<Vec<DatasetRef>>> {
         Ok(None)
     }
+
+    /// Commands the chapter adds to the CLI beside the book (a service that serves what the
+    /// chapter built, say): `auditbook <name> ARGS…` calls [`Chapter::run_command`] with ARGS.
+    fn commands(&self) -> &'static [ChapterCommand] {
+        &[]
+    }
+
+    /// Runs one of [`Chapter::commands`]; `args` are the words after its name.
+    fn run_command(&self, _ctx: &RunContext, name: &str, _args: &[String]) -> Result<()> {
+        Err(crate::Error::Usage(format!("chapter `{}` has no command `{name}`", self.meta().id)))
+    }
+}
+
+/// A command a chapter adds to the CLI.
+#[derive(Debug, Clone, Copy)]
+pub struct ChapterCommand {
+    pub name: &'static str,
+    pub about: &'static str,
 }
 
 /// The parameters of one chapter run, validated against the chapter's `ParamSpec`s.

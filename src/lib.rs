@@ -8,6 +8,7 @@ pub mod chapter;
 pub mod dataset;
 pub mod dictionary;
 pub mod embedded;
+pub mod flow;
 pub mod error;
 pub mod frame;
 pub mod notebook;

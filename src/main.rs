@@ -12,7 +12,7 @@ use auditbook::{bench, Error};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "auditbook", version, about = "Build, check and query the audit book")]
+#[command(name = "auditbook", version, about = "Build, check and query the audit book", after_help = chapter_commands_help())]
 struct Cli {
     /// Project root (holds datasets/MANIFEST.toml); found from the current directory if omitted.
     #[arg(long, global = true, env = "AUDITBOOK_ROOT")]
@@ -103,6 +103,86 @@ enum Command {
         #[arg(long, default_value = "q")]
         queries: String,
     },
+    /// Run, resume, schedule, inspect or export a chapter's flow (chapters/<id>/flow.yaml).
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+    /// A command a chapter adds (listed below); `auditbook NAME --help` shows its options.
+    #[command(external_subcommand)]
+    Chapter(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Run the flow once (or resume the last failed run from its failed task).
+    Run {
+        chapter: String,
+        /// The input files; the chapter's generated data when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Work folder (database, state, out/); target/auditbook/flows/<chapter> by default.
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Restart the last failed run from the task that failed.
+        #[arg(long)]
+        resume: bool,
+        /// A flow variable: z_threshold=2.5.
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A chapter parameter (for its generated data): seed=7.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Print the next fire times of the flow's trigger.
+    Next {
+        chapter: String,
+        #[arg(short, long, default_value_t = 6)]
+        n: usize,
+        /// Compute from this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Run the scheduler loop: the flow runs at each fire time until Ctrl-C.
+    Serve {
+        chapter: String,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        work: Option<PathBuf>,
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Print the run history kept in the flow's database (durations included).
+    History {
+        chapter: String,
+        #[arg(long)]
+        work: Option<PathBuf>,
+    },
+    /// Write the flow for another orchestrator.
+    Export {
+        chapter: String,
+        /// Kestra flow YAML (the only target so far).
+        #[arg(long, required = true)]
+        kestra: bool,
+        /// Output file; stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Hold a DuckDB database's lock for some milliseconds (rehearses the failure handling).
+    #[command(hide = true)]
+    HoldLock {
+        database: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        ms: u64,
+    },
+}
+
+/// `--var KEY=VALUE` values.
+fn parse_vars(raw: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    raw.iter()
+        .map(|item| item.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| Error::Usage(format!("`--var {item}`: expected KEY=VALUE"))))
+        .collect()
 }
 
 #[derive(Subcommand)]
@@ -119,6 +199,17 @@ enum DataCommand {
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
     },
+}
+
+/// The commands chapters add, for `--help`.
+fn chapter_commands_help() -> String {
+    let mut out = String::from("Chapter commands:\n");
+    for chapter in auditbook::chapters::all() {
+        for c in chapter.commands() {
+            out.push_str(&format!("  {:<10} {} (chapter {})\n", c.name, c.about, chapter.meta().id));
+        }
+    }
+    out
 }
 
 /// Every chapter's parameters, for `findings --help`.
@@ -239,6 +330,46 @@ fn run(cli: Cli) -> Result<(), Error> {
             let report = bench::bench_chapter(&root, id, &sets, &queries, runs)?;
             let path = bench::save(&root, &format!("{id}.md"), &report)?;
             println!("{report}\n(saved to {})", path.display());
+        }
+        Command::Flow { command } => {
+            use auditbook::flow::cli;
+            match command {
+                FlowCommand::Run { chapter, data, work, resume, vars, params } => {
+                    let c = book::chapter_by_id(&chapter)?;
+                    let ctx = book::context(c, &options(data, parse_params(&params, Some(c.meta().id))?))?;
+                    let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
+                    cli::run_once(c, &ctx, &work, parse_vars(&vars)?, resume)?;
+                }
+                FlowCommand::Next { chapter, n, from } => {
+                    let from = match from {
+                        Some(text) => text.parse().map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
+                        None => chrono::Utc::now(),
+                    };
+                    cli::next(book::chapter_by_id(&chapter)?, from, n)?;
+                }
+                FlowCommand::Serve { chapter, data, work, vars } => {
+                    let c = book::chapter_by_id(&chapter)?;
+                    let ctx = book::context(c, &options(data, BTreeMap::new()))?;
+                    let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
+                    cli::serve(c, &ctx, &work, parse_vars(&vars)?)?;
+                }
+                FlowCommand::History { chapter, work } => {
+                    let c = book::chapter_by_id(&chapter)?;
+                    let ctx = book::context(c, &options(None, BTreeMap::new()))?;
+                    cli::history(&work.unwrap_or_else(|| cli::default_work_dir(&ctx)))?;
+                }
+                FlowCommand::Export { chapter, kestra: _, out } => cli::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
+                FlowCommand::HoldLock { database, ms } => cli::hold_lock(&database, ms)?,
+            }
+        }
+        Command::Chapter(words) => {
+            let (name, args) = words.split_first().ok_or_else(|| Error::Usage("no command given".into()))?;
+            let chapter = auditbook::chapters::all()
+                .into_iter()
+                .find(|c| c.commands().iter().any(|cmd| cmd.name == name))
+                .ok_or_else(|| Error::Usage(format!("unknown command `{name}`; see `auditbook --help`")))?;
+            let ctx = book::context(chapter, &options(None, BTreeMap::new()))?;
+            chapter.run_command(&ctx, name, args)?;
         }
         Command::Bench { runs, .. } => {
             let mut opts = options(None, BTreeMap::new());

@@ -29,12 +29,39 @@ impl SqlSession {
             query: "(open)".into(),
             message: e.to_string(),
         })?;
+        SqlSession::with_connection(chapter, conn, data_dir)
+    }
+
+    /// The session over `conn`: relative paths resolve in `data_dir`; two threads.
+    fn with_connection(chapter: &str, conn: Connection, data_dir: &Path) -> Result<SqlSession> {
         let session = SqlSession { chapter: chapter.to_string(), conn, ran: BTreeMap::new() };
         let dir = data_dir.to_string_lossy().replace('\'', "''");
         // One thread per chapter: results are deterministic in order and the machine's two
         // cores are shared with the other work of a build.
         session.batch("(setup)", &format!("set file_search_path = '{dir}'; set threads = 2;"))?;
         Ok(session)
+    }
+
+    /// Opens the database file `database` read-only (one a flow wrote, say), relative paths
+    /// resolving in `data_dir` as with [`SqlSession::open`].
+    pub fn open_database(chapter: &str, data_dir: &Path, database: &Path) -> Result<SqlSession> {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).map_err(|e| Error::Query {
+            chapter: chapter.to_string(),
+            query: "(open)".into(),
+            message: e.to_string(),
+        })?;
+        let conn = Connection::open_with_flags(database, config).map_err(|e| Error::Query {
+            chapter: chapter.to_string(),
+            query: format!("(open {})", database.display()),
+            message: e.to_string(),
+        })?;
+        SqlSession::with_connection(chapter, conn, data_dir)
+    }
+
+    /// Records a statement that ran elsewhere (a flow's task) under `name`, so the book shows
+    /// it like the session's own.
+    pub fn record(&mut self, name: &str, sql: &str) {
+        self.ran.insert(name.to_string(), sql.to_string());
     }
 
     /// The text of the chapter's query file `<name>.sql`.

@@ -109,13 +109,18 @@ pub fn read_sheet(chapter: &str, path: &Path, sheet: Option<&str>) -> Result<She
 /// header being row 1, so errors can name it) then one text column per header cell. Returns
 /// the number of rows loaded.
 pub fn stage(session: &SqlSession, table: &str, sheet: &Sheet) -> Result<u64> {
+    stage_on(session.connection(), session.chapter(), table, sheet)
+}
+
+/// [`stage`] on any DuckDB connection; `chapter` names the errors.
+pub fn stage_on(conn: &duckdb::Connection, chapter: &str, table: &str, sheet: &Sheet) -> Result<u64> {
     let names = column_names(&sheet.header);
     let columns: Vec<String> = std::iter::once("source_row bigint".to_string())
         .chain(names.iter().map(|n| format!("\"{n}\" varchar")))
         .collect();
-    session.execute_unrecorded(&format!("stage {table}"), &format!("create table {table} ({})", columns.join(", ")))?;
-    let fail = |e: duckdb::Error| Error::Query { chapter: session.chapter().to_string(), query: format!("stage {table}"), message: e.to_string() };
-    let mut appender = session.connection().appender(table).map_err(fail)?;
+    let fail = |e: duckdb::Error| Error::Query { chapter: chapter.to_string(), query: format!("stage {table}"), message: e.to_string() };
+    conn.execute_batch(&format!("create table {table} ({})", columns.join(", "))).map_err(fail)?;
+    let mut appender = conn.appender(table).map_err(fail)?;
     for (i, row) in sheet.rows.iter().enumerate() {
         let number = Some((i + 2).to_string());
         appender.append_row(appender_params_from_iter(std::iter::once(&number).chain(row.iter()))).map_err(fail)?;

@@ -1,0 +1,60 @@
+//! `load` tasks: a spreadsheet (`<name>.xlsx`, read with calamine) or a CSV (`<name>.csv`,
+//! read by DuckDB as text) becomes a staging table of text columns with `source_row`, the
+//! row number in the file (header = 1), so a gate's failing rows point back into the file.
+//! The same flow thus runs on the course's Excel exports and on CSV copies of them.
+
+use std::path::{Path, PathBuf};
+
+use duckdb::Connection;
+
+use crate::xlsx::{self, Sheet};
+
+pub enum LoadError {
+    /// Neither file exists.
+    Missing(String),
+    /// The file exists but cannot be read as a table.
+    Data(String),
+    /// DuckDB failed while staging.
+    Database(String),
+}
+
+/// Loads `<data_dir>/<name>.xlsx` (preferred) or `.csv` into `table`, replacing it. Returns
+/// the file read and the rows loaded.
+pub fn load(conn: &Connection, chapter: &str, data_dir: &Path, name: &str, table: &str) -> Result<(PathBuf, i64), LoadError> {
+    let xlsx_path = data_dir.join(format!("{name}.xlsx"));
+    let csv_path = data_dir.join(format!("{name}.csv"));
+    let (path, sheet) = if xlsx_path.is_file() {
+        let sheet = xlsx::read_sheet(chapter, &xlsx_path, None).map_err(|e| LoadError::Data(e.to_string()))?;
+        (xlsx_path, sheet)
+    } else if csv_path.is_file() {
+        let sheet = read_csv(conn, &csv_path)?;
+        (csv_path, sheet)
+    } else {
+        return Err(LoadError::Missing(format!("chapter `{chapter}`: neither {} nor {} exists", xlsx_path.display(), csv_path.display())));
+    };
+    conn.execute_batch(&format!("drop table if exists {table}")).map_err(|e| LoadError::Database(e.to_string()))?;
+    let rows = xlsx::stage_on(conn, chapter, table, &sheet).map_err(|e| LoadError::Database(e.to_string()))?;
+    Ok((path, rows as i64))
+}
+
+/// Reads a CSV with DuckDB's sniffer, every column as text, rows in file order.
+fn read_csv(conn: &Connection, path: &Path) -> Result<Sheet, LoadError> {
+    let target = path.display().to_string().replace('\'', "''");
+    let sql = format!("select * from read_csv('{target}', header = true, all_varchar = true)");
+    let (header, rows) = text_rows(conn, &sql).map_err(|e| LoadError::Data(format!("{}: {e}", path.display())))?;
+    Ok(Sheet { header, rows })
+}
+
+/// A query's column names and rows, every value as text (NULL as `None`).
+pub fn text_rows(conn: &Connection, sql: &str) -> duckdb::Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    let mut width = None;
+    while let Some(row) = rows.next()? {
+        let n = *width.get_or_insert_with(|| row.as_ref().column_count());
+        out.push((0..n).map(|i| row.get::<_, Option<String>>(i)).collect::<duckdb::Result<Vec<_>>>()?);
+    }
+    drop(rows);
+    Ok((stmt.column_names(), out))
+}

@@ -1,0 +1,453 @@
+//! Runs a flow against a DuckDB database file, task by task in dependency order.
+//!
+//! Each attempt of a task opens the database afresh, so a database that another process holds
+//! locked, a file that is not a database, or a full disk show up as that attempt's error.
+//! Such errors ("DuckDB unavailable") are retried with the task's backoff; an SQL error is a
+//! bug in the flow and fails at once; a gate that finds rows fails the task without retry
+//! (the data will not change by waiting). After every task the run's state is saved beside the
+//! database, so `--resume` can restart from the task that failed without redoing the
+//! finished ones. Tasks are idempotent (`create or replace`, files overwritten), which is
+//! what makes redoing a failed one safe.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use duckdb::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::load;
+use super::spec::{substitute, Action, FlowSpec, Format, OnFail, Task};
+
+/// Where a flow runs and with what.
+pub struct FlowRun<'a> {
+    pub spec: &'a FlowSpec,
+    /// Names the chapter in errors.
+    pub chapter: &'a str,
+    /// A task's SQL file by name.
+    pub sql_file: &'a dyn Fn(&str) -> Option<String>,
+    /// Where `load` tasks find their files.
+    pub data_dir: PathBuf,
+    /// Holds `flow.duckdb`, `state.json` and `out/`.
+    pub work_dir: PathBuf,
+    /// Overrides of the flow's variables.
+    pub variables: BTreeMap<String, String>,
+    /// Restart the last failed run from its failed task.
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Succeeded,
+    /// Finished in the run being resumed: not run again.
+    Reused,
+    /// A `stop` gate found rows.
+    GateFailed,
+    /// An error after the last attempt.
+    Failed,
+    /// Something it depends on did not succeed.
+    Skipped,
+}
+
+impl TaskStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Reused => "reused",
+            TaskStatus::GateFailed => "gate failed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Skipped => "skipped",
+        }
+    }
+
+    fn finished(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Reused)
+    }
+}
+
+/// One gate's outcome: how many rows broke the rule, and the first of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateReport {
+    pub id: String,
+    pub description: String,
+    pub on_fail: OnFail,
+    pub failing: i64,
+    pub columns: Vec<String>,
+    pub sample: Vec<Vec<Option<String>>>,
+}
+
+impl GateReport {
+    pub fn passed(&self) -> bool {
+        self.failing == 0
+    }
+}
+
+/// One task's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub id: String,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    pub rows_in: Option<i64>,
+    pub rows_out: Option<i64>,
+    /// Wall time of the last attempt (never in the book: it is not reproducible).
+    pub duration_ms: f64,
+    pub gates: Vec<GateReport>,
+    pub error: Option<String>,
+}
+
+/// A run's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub flow: String,
+    pub run_id: i64,
+    pub resumed_from: Option<i64>,
+    pub tasks: Vec<TaskReport>,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.tasks.iter().all(|t| t.status.finished())
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskReport> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    /// Every gate of every task, in run order.
+    pub fn gates(&self) -> impl Iterator<Item = (&TaskReport, &GateReport)> {
+        self.tasks.iter().flat_map(|t| t.gates.iter().map(move |g| (t, g)))
+    }
+
+    /// The first failure in words, for error messages.
+    pub fn failure(&self) -> Option<String> {
+        self.tasks.iter().find(|t| matches!(t.status, TaskStatus::Failed | TaskStatus::GateFailed)).map(|t| {
+            let detail = match t.status {
+                TaskStatus::GateFailed => t
+                    .gates
+                    .iter()
+                    .filter(|g| !g.passed() && g.on_fail == OnFail::Stop)
+                    .map(|g| format!("gate `{}` found {} rows ({})", g.id, g.failing, g.description))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                _ => t.error.clone().unwrap_or_default(),
+            };
+            format!("task `{}` {} after {} attempt(s): {detail}", t.id, t.status.label(), t.attempts)
+        })
+    }
+}
+
+/// What is kept between runs, beside the database: enough to resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub flow: String,
+    pub run_id: i64,
+    pub succeeded: bool,
+    pub tasks: BTreeMap<String, TaskStatus>,
+    /// History rows not yet written to the database (it was unavailable).
+    pub pending_history: Vec<TaskReport>,
+    pub pending_run_ids: Vec<i64>,
+}
+
+impl State {
+    pub fn path(work_dir: &Path) -> PathBuf {
+        work_dir.join("state.json")
+    }
+
+    pub fn load(work_dir: &Path) -> Result<Option<State>, String> {
+        let path = State::path(work_dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: not a flow state: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    fn save(&self, work_dir: &Path) -> Result<(), String> {
+        let path = State::path(work_dir);
+        let partial = work_dir.join("state.json.partial");
+        let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
+        std::fs::write(&partial, bytes).and_then(|_| std::fs::rename(&partial, &path)).map_err(|e| format!("saving {}: {e}", path.display()))
+    }
+}
+
+/// The database file of a flow's work folder.
+pub fn database_path(work_dir: &Path) -> PathBuf {
+    work_dir.join("flow.duckdb")
+}
+
+/// The extraction folder of a flow's work folder.
+pub fn out_dir(work_dir: &Path) -> PathBuf {
+    work_dir.join("out")
+}
+
+/// How an attempt failed.
+enum AttemptError {
+    /// The database could not be used (locked, unreadable, disk full, timed out): retry.
+    Unavailable(String),
+    /// The flow itself is wrong (SQL error, missing file): do not retry.
+    Fatal(String),
+}
+
+/// DuckDB reports the database being unusable as I/O, lock and interrupt errors; anything
+/// else (parser, binder, catalog, conversion) is the SQL's own fault.
+fn classify(message: String) -> AttemptError {
+    const UNAVAILABLE: [&str; 5] = ["IO Error", "Could not set lock", "No space left", "Conflicting lock", "Interrupted"];
+    if UNAVAILABLE.iter().any(|m| message.contains(m)) {
+        AttemptError::Unavailable(message)
+    } else {
+        AttemptError::Fatal(message)
+    }
+}
+
+/// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
+/// start (bad state, nothing to resume); task failures are in the report.
+pub fn run(r: &FlowRun) -> Result<RunReport, String> {
+    std::fs::create_dir_all(out_dir(&r.work_dir)).map_err(|e| format!("{}: {e}", r.work_dir.display()))?;
+    let previous = State::load(&r.work_dir)?;
+    if let Some(p) = &previous {
+        if p.flow != r.spec.id {
+            return Err(format!("{} belongs to flow `{}`, not `{}`", State::path(&r.work_dir).display(), p.flow, r.spec.id));
+        }
+    }
+    let resumed = if r.resume {
+        match &previous {
+            Some(p) if !p.succeeded => Some(p),
+            Some(p) => return Err(format!("flow `{}`: run {} succeeded; there is nothing to resume", r.spec.id, p.run_id)),
+            None => return Err(format!("flow `{}`: no earlier run in {} to resume", r.spec.id, r.work_dir.display())),
+        }
+    } else {
+        None
+    };
+    let run_id = previous.as_ref().map_or(1, |p| p.run_id + 1);
+    let mut variables = r.spec.variables.clone();
+    variables.extend(r.variables.clone());
+    variables.insert("out_dir".into(), sql_path(&out_dir(&r.work_dir)));
+    variables.insert("data_dir".into(), sql_path(&r.data_dir));
+
+    let mut state = State {
+        flow: r.spec.id.clone(),
+        run_id,
+        succeeded: false,
+        tasks: BTreeMap::new(),
+        pending_history: previous.as_ref().map(|p| p.pending_history.clone()).unwrap_or_default(),
+        pending_run_ids: previous.as_ref().map(|p| p.pending_run_ids.clone()).unwrap_or_default(),
+    };
+    let mut reports: Vec<TaskReport> = Vec::new();
+    for task in r.spec.order()? {
+        let report = if resumed.is_some_and(|p| p.tasks.get(&task.id).is_some_and(|s| s.finished())) {
+            TaskReport { id: task.id.clone(), status: TaskStatus::Reused, attempts: 0, rows_in: None, rows_out: None, duration_ms: 0.0, gates: vec![], error: None }
+        } else if let Some(blocker) = task.depends_on.iter().find(|d| !state.tasks.get(*d).is_some_and(|s| s.finished())) {
+            TaskReport {
+                id: task.id.clone(),
+                status: TaskStatus::Skipped,
+                attempts: 0,
+                rows_in: None,
+                rows_out: None,
+                duration_ms: 0.0,
+                gates: vec![],
+                error: Some(format!("upstream task `{blocker}` did not succeed")),
+            }
+        } else {
+            run_task(r, task, &variables)
+        };
+        state.tasks.insert(task.id.clone(), report.status);
+        state.save(&r.work_dir)?;
+        reports.push(report);
+    }
+    let report = RunReport { flow: r.spec.id.clone(), run_id, resumed_from: resumed.map(|p| p.run_id), tasks: reports };
+    state.succeeded = report.succeeded();
+    state.pending_history.extend(report.tasks.iter().cloned());
+    state.pending_run_ids.extend(std::iter::repeat_n(run_id, report.tasks.len()));
+    // The history goes to the database when it can be opened; otherwise it waits in the state.
+    if write_history(&database_path(&r.work_dir), &state.pending_history, &state.pending_run_ids).is_ok() {
+        state.pending_history.clear();
+        state.pending_run_ids.clear();
+    }
+    state.save(&r.work_dir)?;
+    Ok(report)
+}
+
+/// Runs one task with its retries.
+fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> TaskReport {
+    let retry = r.spec.retry(task);
+    let timeout = r.spec.timeout(task);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let started = Instant::now();
+        let outcome = attempt(r, task, variables, timeout);
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let base = TaskReport { id: task.id.clone(), status: TaskStatus::Succeeded, attempts, rows_in: None, rows_out: None, duration_ms, gates: vec![], error: None };
+        match outcome {
+            Ok(done) => {
+                let stopped = done.gates.iter().any(|g| !g.passed() && g.on_fail == OnFail::Stop);
+                return TaskReport {
+                    status: if stopped { TaskStatus::GateFailed } else { TaskStatus::Succeeded },
+                    rows_in: done.rows_in,
+                    rows_out: done.rows_out,
+                    gates: done.gates,
+                    ..base
+                };
+            }
+            Err(AttemptError::Unavailable(e)) if attempts < retry.max_attempts => {
+                let wait = retry.wait_before(attempts + 1);
+                eprintln!("{}: flow `{}`, task `{}`: attempt {attempts} failed ({e}); retrying in {} ms", r.chapter, r.spec.id, task.id, wait.as_millis());
+                std::thread::sleep(wait);
+            }
+            Err(AttemptError::Unavailable(e)) => {
+                let db = database_path(&r.work_dir);
+                let error = format!(
+                    "DuckDB unavailable after {attempts} attempt(s) (database {}): {e}. The run's state is saved in {}; fix the cause, then resume the run",
+                    db.display(),
+                    State::path(&r.work_dir).display()
+                );
+                return TaskReport { status: TaskStatus::Failed, error: Some(error), ..base };
+            }
+            Err(AttemptError::Fatal(e)) => return TaskReport { status: TaskStatus::Failed, error: Some(e), ..base },
+        }
+    }
+}
+
+struct Done {
+    rows_in: Option<i64>,
+    rows_out: Option<i64>,
+    gates: Vec<GateReport>,
+}
+
+/// One attempt: open the database, do the action, count rows, run the gates. A watchdog
+/// interrupts DuckDB when the task's timeout passes.
+fn attempt(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, timeout: Duration) -> Result<Done, AttemptError> {
+    let db = database_path(&r.work_dir);
+    let conn = Connection::open(&db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
+    conn.execute_batch("set threads = 2").map_err(|e| classify(e.to_string()))?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = conn.interrupt_handle();
+    let watchdog = std::thread::spawn(move || {
+        if stopped.recv_timeout(timeout).is_err() {
+            handle.interrupt();
+            return true;
+        }
+        false
+    });
+    let result = act(r, task, variables, &conn);
+    let _ = stop.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    match result {
+        Err(AttemptError::Unavailable(e) | AttemptError::Fatal(e)) if timed_out => Err(AttemptError::Unavailable(format!("timed out after {} s ({e})", timeout.as_secs()))),
+        other => other,
+    }
+}
+
+fn act(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, conn: &Connection) -> Result<Done, AttemptError> {
+    let count_tables = |tables: &[String]| -> Result<Option<i64>, AttemptError> {
+        if tables.is_empty() {
+            return Ok(None);
+        }
+        let mut total = 0;
+        for t in tables {
+            total += count(conn, &format!("select count(*) from {t}"))?;
+        }
+        Ok(Some(total))
+    };
+    let (rows_in, rows_out) = match task.action() {
+        Action::Load(l) => {
+            let (_, loaded) = load::load(conn, r.chapter, &r.data_dir, &l.file, &l.table).map_err(|e| match e {
+                load::LoadError::Missing(m) | load::LoadError::Data(m) => AttemptError::Fatal(m),
+                load::LoadError::Database(m) => classify(m),
+            })?;
+            (Some(loaded), count_tables(&task.writes)?)
+        }
+        Action::Sql(name) => {
+            let rows_in = count_tables(&task.reads)?;
+            let text = (r.sql_file)(name).ok_or_else(|| AttemptError::Fatal(format!("task `{}`: no SQL file `{name}`", task.id)))?;
+            let sql = substitute(&text, variables).map_err(|e| AttemptError::Fatal(format!("task `{}`, {name}: {e}", task.id)))?;
+            conn.execute_batch(&sql).map_err(|e| classify(format!("task `{}`, {name}: {e}", task.id)))?;
+            (rows_in, count_tables(&task.writes)?)
+        }
+        Action::Extract(extractions) => {
+            let rows_in = count_tables(&task.reads)?;
+            let out = out_dir(&r.work_dir);
+            let mut written = 0;
+            for x in extractions {
+                for format in &x.formats {
+                    let path = out.join(format!("{}.{}", x.file, format.extension()));
+                    let target = sql_path(&path);
+                    // No temporary file: the write goes straight to the target, so a full disk
+                    // is this task's error; the row count read back below catches a short file.
+                    let options = match format {
+                        Format::Csv => "format csv, header true, use_tmp_file false",
+                        Format::Parquet => "format parquet, use_tmp_file false",
+                    };
+                    conn.execute_batch(&format!("copy (select * from {} order by {}) to '{target}' ({options})", x.table, x.order_by))
+                        .map_err(|e| classify(format!("task `{}`, writing {}: {e}", task.id, path.display())))?;
+                    let reader = match format {
+                        Format::Csv => "read_csv",
+                        Format::Parquet => "read_parquet",
+                    };
+                    written += count(conn, &format!("select count(*) from {reader}('{target}')"))?;
+                }
+            }
+            (rows_in, Some(written))
+        }
+    };
+    let mut gates = Vec::new();
+    for gate in &task.gates {
+        let sql = substitute(&gate.failing_rows, variables).map_err(|e| AttemptError::Fatal(format!("gate `{}`: {e}", gate.id)))?;
+        let sql = sql.trim().trim_end_matches(';');
+        let failing = count(conn, &format!("select count(*) from ({sql})")).map_err(|e| match e {
+            AttemptError::Fatal(m) => AttemptError::Fatal(format!("gate `{}`: {m}", gate.id)),
+            other => other,
+        })?;
+        let (columns, sample) = if failing > 0 {
+            let sample_sql = format!("select columns(*)::varchar from ({sql}) limit 20");
+            load::text_rows(conn, &sample_sql).map_err(|e| classify(format!("gate `{}`: {e}", gate.id)))?
+        } else {
+            (vec![], vec![])
+        };
+        gates.push(GateReport { id: gate.id.clone(), description: gate.description.clone(), on_fail: gate.on_fail, failing, columns, sample });
+    }
+    Ok(Done { rows_in, rows_out, gates })
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<i64, AttemptError> {
+    conn.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(|e| classify(format!("{sql}: {e}")))
+}
+
+/// A path as a single-quoted SQL string's content.
+fn sql_path(path: &Path) -> String {
+    path.display().to_string().replace('\'', "''")
+}
+
+/// Appends the run's task reports to `flow_history` in the database.
+fn write_history(db: &Path, reports: &[TaskReport], run_ids: &[i64]) -> Result<(), String> {
+    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "create table if not exists flow_history (
+            run_id integer not null,
+            task_id varchar not null,
+            status varchar not null,
+            attempts integer not null,
+            rows_in bigint,
+            rows_out bigint,
+            duration_ms double not null,
+            gates_passed integer not null,
+            gates_failed integer not null,
+            error varchar,
+            primary key (run_id, task_id))",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut insert = conn
+        .prepare("insert or replace into flow_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .map_err(|e| e.to_string())?;
+    for (t, run_id) in reports.iter().zip(run_ids) {
+        let passed = t.gates.iter().filter(|g| g.passed()).count() as i64;
+        let failed = t.gates.len() as i64 - passed;
+        insert
+            .execute(duckdb::params![run_id, t.id, t.status.label(), t.attempts, t.rows_in, t.rows_out, t.duration_ms, passed, failed, t.error])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
