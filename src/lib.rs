@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod flow;
 pub mod error;
 pub mod frame;
+pub mod loadgen;
 pub mod notebook;
 pub mod progress;
 pub mod render;

@@ -1,13 +1,17 @@
 //! Chapter 6, Seattle: predicting a building's greenhouse-gas emission intensity from facts
-//! known before any metering, on the City of Seattle's real 2016 benchmarking data. This
-//! part of the chapter builds, cross-validates and saves the model; the REST API that serves
-//! it is the rest of issue #7.
+//! known before any metering, on the City of Seattle's real 2016 benchmarking data. The run
+//! builds, cross-validates and saves the model (`model`, `artifact`); `auditbook api` serves
+//! it with strict validation and OpenAPI docs (`api`, `validate`, `service`).
 
+pub mod api;
+pub mod artifact;
 pub mod model;
+mod service;
+pub mod validate;
 
 use polars::prelude::{Column, DataFrame};
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Chapter, ChapterCommand, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::{dataset_ref, require_files, sha256_bytes};
 use crate::dictionary;
 use crate::error::{Error, Result};
@@ -15,7 +19,8 @@ use crate::frame::{get_f64, get_i64, get_text};
 use crate::notebook::{Artifact, Notebook, Source, Status, Value};
 use crate::render::chart::{self, ScatterChart};
 use crate::sql::SqlSession;
-use model::{Kind, Row};
+use artifact::{CvSummary, ModelDocument, ModelMetadata, Predictor};
+use model::{Building, Kind, Row};
 
 /// The Seattle chapter.
 pub struct Seattle;
@@ -94,37 +99,45 @@ impl Chapter for Seattle {
         nb.add_finding("model.features", Value::Int(names.len() as i64), Some("features"), Source::function("seattle::model::Encoder::names"))?;
         nb.add_finding("model.rare_category_rows", Value::Int(model::RARE as i64), Some("rows"), Source::function("seattle::model::Encoder::fit"))?;
         save_model(ctx, &mut nb, &rows, &encoder, best, seed, trees)?;
+        document_api(&mut nb, &ctx.artifact_dir.join("model.json"))?;
         checks(&mut nb, &results, &names, k)?;
         nb.queries = db.ran().clone();
         Ok(nb)
     }
+
+    fn commands(&self) -> &'static [ChapterCommand] {
+        &[ChapterCommand { name: "api", about: "serve the model over HTTP (POST /predict, docs at /docs); `api bench` load-tests it" }]
+    }
+
+    fn run_command(&self, ctx: &RunContext, _name: &str, args: &[String]) -> Result<()> {
+        service::run(self, ctx, args)
+    }
 }
 
-/// Rows of the training set, as the model reads them.
+/// Rows of the training set, as the model reads them: each one a [`Building`] made into a
+/// model row by the same function the API uses.
 fn training_rows(frame: &DataFrame) -> Result<Vec<Row>> {
     let q = "training_set";
     (0..frame.height())
         .map(|r| {
             let f = |c: &str| get_f64(frame, q, r, c);
-            let gfa_total = f("gfa_total_sqft")?;
-            let parking = f("gfa_parking_sqft")?;
-            let numeric = vec![
-                f("year_built")?,
-                f("number_of_buildings")?,
-                f("number_of_floors")?,
-                gfa_total.ln_1p(),
-                parking.ln_1p(),
-                f("gfa_building_sqft")?.ln_1p(),
-                f("largest_use_gfa_sqft")?.ln_1p(),
-                if gfa_total > 0.0 { parking / gfa_total } else { 0.0 },
-                f("latitude")?,
-                f("longitude")?,
-            ];
-            let categories = model::CATEGORICAL
-                .iter()
-                .map(|c| get_text(frame, q, r, c).map(Option::unwrap_or_default))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Row { numeric, categories, target: f("target_log1p")? })
+            let t = |c: &str| get_text(frame, q, r, c).map(Option::unwrap_or_default);
+            let building = Building {
+                building_type: t("building_type")?,
+                primary_property_type: t("primary_property_type")?,
+                neighborhood: t("neighborhood")?,
+                largest_use_type: t("largest_use_type")?,
+                year_built: f("year_built")?,
+                number_of_buildings: f("number_of_buildings")?,
+                number_of_floors: f("number_of_floors")?,
+                gfa_total_sqft: f("gfa_total_sqft")?,
+                gfa_parking_sqft: f("gfa_parking_sqft")?,
+                gfa_building_sqft: f("gfa_building_sqft")?,
+                largest_use_gfa_sqft: f("largest_use_gfa_sqft")?,
+                latitude: f("latitude")?,
+                longitude: f("longitude")?,
+            };
+            Ok(building.row(f("target_log1p")?))
         })
         .collect()
 }
@@ -190,28 +203,159 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
     if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
         eprintln!("profile\t{CHAPTER}\tfit_{}\t{:.3}", best.kind.name(), started.elapsed().as_secs_f64() * 1000.0);
     }
-    let parameters = match &fitted {
-        model::Fitted::Forest(f) => serde_json::to_value(f),
-        model::Fitted::Linear(l, _) => serde_json::to_value(l),
-    }
-    .map_err(|e| Error::chapter(CHAPTER, format!("model serialisation: {e}")))?;
-    let document = serde_json::json!({
-        "model": best.kind.name(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "target": "ln(1 + GHGEmissionsIntensity)",
-        "features": encoder.names(),
-        "encoder": encoder,
-        "cv": { "folds": best.per_fold.len(), "seed": seed, "mean": best.mean, "per_fold": best.per_fold },
-        "training_rows": rows.len(),
-        "training_data_sha256": nb.datasets.first().map(|d| d.sha256.clone()),
-        "parameters": parameters,
-    });
+    let (parameters, standardizer) = match &fitted {
+        model::Fitted::Forest(f) => (serde_json::to_value(f), None),
+        model::Fitted::Linear(l, s) => (serde_json::to_value(l), Some(s.clone())),
+    };
+    let parameters = parameters.map_err(|e| Error::chapter(CHAPTER, format!("model serialisation: {e}")))?;
+    let domains = model::CATEGORICAL
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let values: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r.categories[c]).collect();
+            (name.to_string(), values.into_iter().cloned().collect())
+        })
+        .collect();
+    let document = ModelDocument {
+        metadata: ModelMetadata {
+            model: best.kind,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            target: "ln(1 + GHGEmissionsIntensity)".to_string(),
+            features: encoder.names(),
+            encoder: encoder.clone(),
+            domains,
+            cv: CvSummary { folds: best.per_fold.len(), seed, mean: best.mean, per_fold: best.per_fold.clone() },
+            training_rows: rows.len(),
+            training_data_sha256: nb.datasets.first().map(|d| d.sha256.clone()),
+        },
+        parameters,
+        standardizer,
+    };
     let bytes = serde_json::to_vec(&document).expect("model document serialises");
     std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
     let path = ctx.artifact_dir.join("model.json");
-    std::fs::write(&path, &bytes).map_err(Error::io(&path))?;
+    // Written beside and renamed: a server or test reading the model never sees half a file.
+    let partial = ctx.artifact_dir.join("model.json.partial");
+    std::fs::write(&partial, &bytes).map_err(Error::io(&partial))?;
+    std::fs::rename(&partial, &path).map_err(Error::io(&path))?;
     nb.artifacts.insert("model".into(), Artifact { name: "model".into(), file: "model.json".into(), sha256: sha256_bytes(&bytes) });
+
+    // The file is what the API serves: read it back and predict every training row again.
+    let reloaded = ModelDocument::load(&path).and_then(Predictor::from_document);
+    let round_trip = match reloaded {
+        Ok(p) => {
+            let again = p.predict_encoded(&x);
+            let before = fitted.predict(&x).map_err(|e| Error::chapter(CHAPTER, e))?;
+            match again {
+                Ok(a) if a == before => Status::Passed,
+                Ok(a) => {
+                    let differ = a.iter().zip(&before).filter(|(x, y)| x != y).count();
+                    Status::Failed(format!("{differ} of {} predictions differ after reloading {}", a.len(), path.display()))
+                }
+                Err(e) => Status::Failed(format!("reloaded model cannot predict: {e}")),
+            }
+        }
+        Err(e) => Status::Failed(e),
+    };
+    nb.add_check(
+        "model.artifact_round_trips",
+        "the saved model file, loaded as the API loads it, predicts every training row exactly as the fitted model",
+        round_trip,
+        &["model.chosen", "model.training_rows"],
+    )?;
     Ok(())
+}
+
+/// The API's input rules as a table, each rule broken once against the saved model's own
+/// domains (the answer must name that field), and the example body predicted.
+fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
+    use validate::{Rule, FIELDS};
+    let predictor = ModelDocument::load(model_path).and_then(Predictor::from_document).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let domains = &predictor.metadata.domains;
+    let source = Source::function("seattle::validate::FIELDS");
+    let (mut name, mut kind, mut required, mut accepted) = (vec![], vec![], vec![], vec![]);
+    for f in FIELDS {
+        name.push(f.name.to_string());
+        required.push(if f.required { "yes" } else { "no" }.to_string());
+        let (k, a) = match f.rule {
+            Rule::OneOf { domain } => ("string", format!("one of {} values", domains.get(domain).map_or(0, Vec::len))),
+            Rule::Integer { min, max } => ("integer", format!("{min} to {max}")),
+            Rule::Number { min, max, exclusive_min: true } => ("number", format!("> {min}, ≤ {max}")),
+            Rule::Number { min, max, exclusive_min: false } => ("number", format!("{min} to {max}")),
+        };
+        kind.push(k.to_string());
+        accepted.push(format!("{a}; {}", f.help));
+    }
+    let table = DataFrame::new(vec![
+        Column::new("field".into(), name),
+        Column::new("type".into(), kind),
+        Column::new("required".into(), required),
+        Column::new("accepted".into(), accepted),
+    ])
+    .map_err(|e| Error::chapter(CHAPTER, e.to_string()))?;
+    nb.add_table("api_fields", table, source.clone())?;
+
+    let example = validate::example(domains);
+    let mut problems = Vec::new();
+    let building = match validate::building(&example, "", domains) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            problems.push(format!("the example body is rejected: {e:?}"));
+            None
+        }
+    };
+    let mut broken: Vec<(String, serde_json::Value)> = FIELDS
+        .iter()
+        .map(|f| {
+            let mut body = example.clone();
+            body[f.name] = match f.rule {
+                Rule::OneOf { .. } => serde_json::Value::from("NOT A KNOWN VALUE"),
+                Rule::Integer { min, .. } => serde_json::Value::from(min - 1),
+                Rule::Number { min, exclusive_min: true, .. } => serde_json::Value::from(min),
+                Rule::Number { min, .. } => serde_json::Value::from(min - 1.0),
+            };
+            (f.name.to_string(), body)
+        })
+        .collect();
+    let mut unknown = example.clone();
+    unknown["energy_use_kbtu"] = serde_json::Value::from(1.0);
+    broken.push(("energy_use_kbtu".to_string(), unknown));
+    for f in FIELDS.iter().filter(|f| f.required) {
+        let mut body = example.clone();
+        body.as_object_mut().expect("the example is an object").remove(f.name);
+        broken.push((f.name.to_string(), body));
+    }
+    for (field, body) in &broken {
+        match validate::building(body, "", domains) {
+            Ok(_) => problems.push(format!("{field}: a broken value is accepted")),
+            Err(errors) if !errors.iter().any(|e| e.field == *field) => problems.push(format!("{field}: rejected, but the errors name {errors:?}")),
+            Err(_) => {}
+        }
+    }
+    nb.add_finding("api.rules_exercised", Value::Int(broken.len() as i64), Some("bodies"), source.clone())?;
+    let Some(building) = building else {
+        return nb.add_check("api.every_rule_enforced", "the example body passes and each broken rule is rejected naming its field", Status::Failed(problems.join("; ")), &["api.rules_exercised"]);
+    };
+    nb.add_finding(
+        "api.example_building",
+        Value::Text(format!("{} of {} built in {}, {} floors", building.primary_property_type, group(building.gfa_total_sqft), building.year_built, building.number_of_floors)),
+        None,
+        Source::function("seattle::validate::example"),
+    )?;
+    let log1p = predictor.predict_log1p(&[building]).map_err(|e| Error::chapter(CHAPTER, e))?[0];
+    nb.add_finding("api.example_intensity", float(log1p.exp_m1(), 3), Some("kg CO2e/sq ft"), Source::function("seattle::artifact::Predictor::predict_log1p"))?;
+    nb.add_check(
+        "api.every_rule_enforced",
+        "the example body passes and a body breaking any one rule (range, enumeration, unknown or missing field) is rejected naming that field",
+        Status::of(problems.is_empty(), || problems.join("; ")),
+        &["api.rules_exercised", "api.example_intensity"],
+    )?;
+    Ok(())
+}
+
+/// Square feet with thousands separators.
+fn group(sqft: f64) -> String {
+    format!("{} sq ft", crate::frame::group_digits(&format!("{:.0}", sqft)))
 }
 
 fn checks(nb: &mut Notebook, results: &[model::CrossValidation], features: &[String], k: usize) -> Result<()> {

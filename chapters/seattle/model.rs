@@ -8,12 +8,58 @@ use std::collections::BTreeMap;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::linear_regression::{LinearRegression, LinearRegressionParameters, LinearRegressionSolverName};
 
-/// One building's features as read from the training set.
+/// A building as the city describes it before any metering: what the training set holds
+/// per row and what the API accepts. Both become model rows through [`Building::row`], so
+/// training and serving cannot engineer features differently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Building {
+    pub building_type: String,
+    pub primary_property_type: String,
+    pub neighborhood: String,
+    pub largest_use_type: String,
+    pub year_built: f64,
+    pub number_of_buildings: f64,
+    pub number_of_floors: f64,
+    pub gfa_total_sqft: f64,
+    pub gfa_parking_sqft: f64,
+    pub gfa_building_sqft: f64,
+    pub largest_use_gfa_sqft: f64,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl Building {
+    /// The model's view of the building: areas on log scales, the parking share, and the
+    /// categories in [`CATEGORICAL`] order. `target` is the log1p intensity when known.
+    pub fn row(&self, target: f64) -> Row {
+        let numeric = vec![
+            self.year_built,
+            self.number_of_buildings,
+            self.number_of_floors,
+            self.gfa_total_sqft.ln_1p(),
+            self.gfa_parking_sqft.ln_1p(),
+            self.gfa_building_sqft.ln_1p(),
+            self.largest_use_gfa_sqft.ln_1p(),
+            if self.gfa_total_sqft > 0.0 { self.gfa_parking_sqft / self.gfa_total_sqft } else { 0.0 },
+            self.latitude,
+            self.longitude,
+        ];
+        let categories = vec![
+            self.building_type.clone(),
+            self.primary_property_type.clone(),
+            self.neighborhood.clone(),
+            self.largest_use_type.clone(),
+        ];
+        Row { numeric, categories, target }
+    }
+}
+
+/// One building's features as the model reads them.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub numeric: Vec<f64>,
@@ -40,7 +86,7 @@ pub const CATEGORICAL: [&str; 4] = ["building_type", "primary_property_type", "n
 pub const RARE: usize = 5;
 
 /// Turns rows into columns: numeric features, then one column per kept category level.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Encoder {
     pub levels: Vec<Vec<String>>,
 }
@@ -85,7 +131,7 @@ impl Encoder {
 }
 
 /// R², MAE and RMSE of predictions against the truth.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Scores {
     pub r2: f64,
     pub mae: f64,
@@ -102,9 +148,11 @@ pub fn scores(truth: &[f64], predicted: &[f64]) -> Scores {
 }
 
 /// The models compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
+    #[serde(rename = "linear_regression")]
     Linear,
+    #[serde(rename = "random_forest")]
     RandomForest,
 }
 
@@ -125,7 +173,7 @@ pub enum Fitted {
 
 /// Centres and scales the numeric columns with the training rows' mean and deviation, so
 /// the linear model's solve is well conditioned. (The forest needs none.)
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Standardizer {
     mean: Vec<f64>,
     sd: Vec<f64>,

@@ -6,6 +6,7 @@ mod cli;
 mod laplace_immo;
 mod render;
 mod seattle;
+mod seattle_api;
 mod serve;
 mod snapshots;
 mod supersmartmarket;
