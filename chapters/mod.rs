@@ -1,6 +1,7 @@
 //! The ordered registry of the book's chapters: the one place that lists every chapter.
 //! `src/lib.rs` includes this file; the engine only ever sees `&dyn Chapter`.
 
+pub mod bottleneck;
 pub mod laplace_immo;
 pub mod seattle;
 pub mod supersmartmarket;
@@ -9,5 +10,5 @@ use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &seattle::Seattle]
+    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &bottleneck::BottleNeck, &seattle::Seattle]
 }

@@ -128,12 +128,12 @@ pub fn history(work_dir: &Path) -> Result<()> {
     let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).map_err(|e| Error::Usage(e.to_string()))?;
     let conn = Connection::open_with_flags(&db, config).map_err(|e| Error::Usage(format!("{}: {e}", db.display())))?;
     let mut stmt = conn
-        .prepare("select run_id, task_id, status, attempts, coalesce(cast(rows_in as varchar), '-'), coalesce(cast(rows_out as varchar), '-'), duration_ms, gates_failed, coalesce(error, '') from flow_history order by run_id, rowid")
+        .prepare("select run_id, task_id, status, attempts, coalesce(cast(rows_in as varchar), '-'), coalesce(cast(rows_out as varchar), '-'), duration_ms, gates_reported, gates_failed, coalesce(error, '') from flow_history order by run_id, rowid")
         .map_err(|e| Error::Usage(e.to_string()))?;
     let rows = stmt
         .query_map([], |r| {
             Ok(format!(
-                "{:>4} {:<14} {:<12} {:>2} {:>6} → {:<6} {:>9.1} ms gates failed {} {}",
+                "{:>4} {:<14} {:<12} {:>2} {:>6} → {:<6} {:>9.1} ms  gates reported {} failed {} {}",
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
@@ -142,7 +142,8 @@ pub fn history(work_dir: &Path) -> Result<()> {
                 r.get::<_, String>(5)?,
                 r.get::<_, f64>(6)?,
                 r.get::<_, i64>(7)?,
-                r.get::<_, String>(8)?
+                r.get::<_, i64>(8)?,
+                r.get::<_, String>(9)?
             ))
         })
         .map_err(|e| Error::Usage(e.to_string()))?;

@@ -433,20 +433,22 @@ fn write_history(db: &Path, reports: &[TaskReport], run_ids: &[i64]) -> Result<(
             rows_in bigint,
             rows_out bigint,
             duration_ms double not null,
-            gates_passed integer not null,
+            gates_clear integer not null,
+            gates_reported integer not null,
             gates_failed integer not null,
             error varchar,
             primary key (run_id, task_id))",
     )
     .map_err(|e| e.to_string())?;
     let mut insert = conn
-        .prepare("insert or replace into flow_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .prepare("insert or replace into flow_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .map_err(|e| e.to_string())?;
     for (t, run_id) in reports.iter().zip(run_ids) {
-        let passed = t.gates.iter().filter(|g| g.passed()).count() as i64;
-        let failed = t.gates.len() as i64 - passed;
+        let clear = t.gates.iter().filter(|g| g.passed()).count() as i64;
+        let reported = t.gates.iter().filter(|g| !g.passed() && g.on_fail == OnFail::Report).count() as i64;
+        let failed = t.gates.len() as i64 - clear - reported;
         insert
-            .execute(duckdb::params![run_id, t.id, t.status.label(), t.attempts, t.rows_in, t.rows_out, t.duration_ms, passed, failed, t.error])
+            .execute(duckdb::params![run_id, t.id, t.status.label(), t.attempts, t.rows_in, t.rows_out, t.duration_ms, clear, reported, failed, t.error])
             .map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -95,3 +95,39 @@ fn data_verify_checks_the_generated_datasets() {
     assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok   supersmartmarket (generated) Fact_vente.csv"));
 }
+
+#[test]
+fn flow_next_prints_paris_nine_oclock_in_utc_across_dst() {
+    let out = auditbook(&["flow", "next", "bottleneck", "--from", "2026-02-20T00:00:00Z", "-n", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2026-03-15 09:00 CET  (2026-03-15 08:00 UTC)"), "{text}");
+    assert!(text.contains("2026-04-15 09:00 CEST  (2026-04-15 07:00 UTC)"), "{text}");
+}
+
+#[test]
+fn flow_export_writes_a_kestra_flow_with_the_same_trigger() {
+    let out = auditbook(&["flow", "export", "bottleneck", "--kestra"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(yaml["id"], "bottleneck_monthly_revenue");
+    assert_eq!(yaml["triggers"][0]["cron"], "0 9 15 * *");
+    assert_eq!(yaml["triggers"][0]["timezone"], "Europe/Paris");
+    let sql = yaml["tasks"].as_sequence().unwrap().iter().find(|t| t["id"] == "clean_erp").unwrap()["sql"].as_str().unwrap().to_string();
+    assert!(sql.contains("create or replace table erp_clean"));
+}
+
+#[test]
+fn flow_run_then_resume_is_refused_when_nothing_failed() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    let out = auditbook(&["flow", "run", "bottleneck", "--work", w, "--param", "products=200"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("extract"));
+    let again = auditbook(&["flow", "run", "bottleneck", "--work", w, "--resume"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to resume"));
+    let history = auditbook(&["flow", "history", "bottleneck", "--work", w]);
+    assert_eq!(history.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&history.stdout).contains("succeeded"));
+}

@@ -34,3 +34,16 @@ fn seattle_findings() {
     let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "seattle").unwrap().1;
     settings().bind(|| insta::assert_yaml_snapshot!("seattle__findings", nb.findings_json()));
 }
+
+#[test]
+fn bottleneck_findings() {
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "bottleneck").unwrap().1;
+    settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__findings", nb.findings_json()));
+}
+
+#[test]
+fn bottleneck_checks() {
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "bottleneck").unwrap().1;
+    let checks: Vec<(String, String)> = nb.checks.iter().map(|c| (c.id.clone(), c.status.label().to_string())).collect();
+    settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__checks", checks));
+}
