@@ -4,6 +4,7 @@
 mod bottleneck;
 mod browser;
 mod cli;
+mod indutech;
 mod laplace_immo;
 mod render;
 mod seattle;

@@ -47,3 +47,9 @@ fn bottleneck_checks() {
     let checks: Vec<(String, String)> = nb.checks.iter().map(|c| (c.id.clone(), c.status.label().to_string())).collect();
     settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__checks", checks));
 }
+
+#[test]
+fn indutech_findings() {
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "indutech").unwrap().1;
+    settings().bind(|| insta::assert_yaml_snapshot!("indutech__findings", nb.findings_json()));
+}

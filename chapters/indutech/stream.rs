@@ -1,0 +1,387 @@
+//! The pipeline through a Kafka-protocol broker with `rdkafka`: an idempotent producer
+//! (acks=all, keyed by client) and a processor that reads every partition with manual offset
+//! commits, feeds the windows, and writes Parquet through the sink.
+//!
+//! The processor merges partitions in arrival order (each record carries its position in the
+//! stream, and the producer ends every partition with an end marker): the same tickets are
+//! then classified late or on time in every run, whatever the fetch timing, which is what
+//! lets the book be reproducible and a restarted run equal an uninterrupted one.
+//!
+//! State is checkpointed when an hour of windows is complete: the closed windows and the raw
+//! tickets since the last checkpoint are written, then the window state with the next offset
+//! of every partition, then the offsets are committed to the group. A processor that crashes
+//! restarts from that checkpoint and re-reads what followed it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+use super::generate::Ticket;
+use super::sink::{self, Sink};
+use super::window::{priority_index, Closed, Windows, SLIDE_MS, SIZE_MS};
+
+/// The key of the end-of-stream marker records.
+const END_KEY: &str = "__end_of_stream__";
+/// The key of heartbeat records: every [`HEARTBEAT_EVERY`] tickets the producer tells every
+/// partition the stream position it has reached, so the merge never waits on a partition
+/// that has no ticket for a while (a quiet client key), and the processor stays close to
+/// the producer.
+const HEARTBEAT_KEY: &str = "__heartbeat__";
+pub const HEARTBEAT_EVERY: u64 = 1000;
+
+/// Where the tickets go: bootstrap servers, topic, partitions. Plain data, shared by the
+/// producer and processor threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub bootstrap: String,
+    pub topic: String,
+    pub partitions: i32,
+}
+
+/// A broker to talk to: the in-process mock cluster (kept alive here), or a real one.
+pub struct Broker {
+    pub endpoint: Endpoint,
+    pub real: bool,
+    _mock: Option<MockCluster<'static, DefaultProducerContext>>,
+}
+
+impl Broker {
+    /// Starts the mock cluster (3 brokers, the topic replicated 3 times), or creates the topic
+    /// on `brokers` through the admin API.
+    pub fn start(brokers: Option<&str>, topic: &str, partitions: i32) -> Result<Broker, String> {
+        match brokers {
+            None => {
+                let mock = MockCluster::new(3).map_err(|e| format!("starting the in-process broker: {e}"))?;
+                mock.create_topic(topic, partitions, 3).map_err(|e| format!("creating topic {topic}: {e}"))?;
+                let endpoint = Endpoint { bootstrap: mock.bootstrap_servers(), topic: topic.to_string(), partitions };
+                Ok(Broker { endpoint, real: false, _mock: Some(mock) })
+            }
+            Some(bootstrap) => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", bootstrap)
+                    .set("socket.timeout.ms", "10000")
+                    .create()
+                    .map_err(|e| format!("broker {bootstrap}: {e}"))?;
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+                let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))).request_timeout(Some(Duration::from_secs(15)));
+                // Tickets carry their own (past) timestamps: keep them whatever their age.
+                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1");
+                let results = runtime
+                    .block_on(admin.create_topics(&[new_topic], &options))
+                    .map_err(|e| format!("broker {bootstrap}: creating topic {topic}: {e}"))?;
+                for r in results {
+                    r.map_err(|(t, e)| format!("broker {bootstrap}: creating topic {t}: {e}"))?;
+                }
+                let endpoint = Endpoint { bootstrap: bootstrap.to_string(), topic: topic.to_string(), partitions };
+                Ok(Broker { endpoint, real: true, _mock: None })
+            }
+        }
+    }
+}
+
+/// Records failed deliveries: librdkafka reports them only through this callback, and a
+/// ticket that never reached the broker must fail the run, not vanish.
+#[derive(Default)]
+struct DeliveryWatch {
+    failed: std::sync::atomic::AtomicUsize,
+    first: std::sync::Mutex<Option<String>>,
+}
+
+impl rdkafka::client::ClientContext for DeliveryWatch {}
+
+impl rdkafka::producer::ProducerContext for DeliveryWatch {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        if let Err((e, m)) = result {
+            self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut first = self.first.lock().expect("not poisoned");
+            first.get_or_insert_with(|| format!("partition {} key {:?}: {e}", m.partition(), m.key().map(String::from_utf8_lossy)));
+        }
+    }
+}
+
+/// Sends every ticket, keyed by client, with a heartbeat to every partition every
+/// [`HEARTBEAT_EVERY`] tickets, then an end marker to every partition. With `throttle`
+/// (the processor's position, and how far ahead the producer may run), the producer waits
+/// for the processor: librdkafka's in-process broker keeps only about 5 MB per partition and
+/// drops older records, so a producer far ahead would lose tickets before they are read.
+pub fn produce(broker: &Endpoint, tickets: &[Ticket], throttle: Option<(&std::sync::atomic::AtomicU64, u64)>) -> Result<(), String> {
+    let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(DeliveryWatch::default())
+        .map_err(|e| format!("producer: {e}"))?;
+    let mut payload = Vec::with_capacity(256);
+    let empty: &[u8] = &[];
+    for t in tickets {
+        if t.seq % HEARTBEAT_EVERY == 0 {
+            let position = t.seq.to_string();
+            for p in 0..broker.partitions {
+                producer
+                    .send(BaseRecord::to(&broker.topic).key(HEARTBEAT_KEY).payload(position.as_bytes()).partition(p).timestamp(t.arrival_ms))
+                    .map_err(|(e, _)| format!("heartbeat to partition {p}: {e}"))?;
+            }
+        }
+        if let Some((processed, ahead)) = throttle {
+            while t.seq > processed.load(std::sync::atomic::Ordering::Relaxed) + ahead {
+                producer.poll(Duration::from_millis(1));
+            }
+        }
+        payload.clear();
+        serde_json::to_writer(&mut payload, t).expect("tickets serialise");
+        let mut record = BaseRecord::to(&broker.topic).key(t.client_id.as_str()).payload(payload.as_slice()).timestamp(t.arrival_ms);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(format!("producing ticket {}: {e}", t.ticket_id)),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    let end_at = tickets.last().map_or(0, |t| t.arrival_ms);
+    for p in 0..broker.partitions {
+        producer
+            .send(BaseRecord::to(&broker.topic).key(END_KEY).payload(empty).partition(p).timestamp(end_at))
+            .map_err(|(e, _)| format!("end marker of partition {p}: {e}"))?;
+    }
+    producer.flush(Duration::from_secs(120)).map_err(|e| format!("flushing the producer: {e}"))?;
+    let failed = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        let first = producer.context().first.lock().expect("not poisoned").clone().unwrap_or_default();
+        return Err(format!("{failed} records were not delivered to {}; first: {first}", broker.bootstrap));
+    }
+    Ok(())
+}
+
+/// What the processor saves at each checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Checkpoint {
+    pub windows: Windows,
+    /// Closed windows of hours not complete yet.
+    pub pending: Vec<Closed>,
+    /// Hours (start ms) already written.
+    pub written_upto_hour_ms: Option<i64>,
+    /// Next offset to read, per partition.
+    pub next_offset: BTreeMap<i32, i64>,
+    pub next_seq: u64,
+    pub checkpoints: u64,
+}
+
+/// How a processor run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    pub checkpoint: Checkpoint,
+    /// Every closed window, in order (this run's and, after a restart, the earlier runs'
+    /// written files hold the rest).
+    pub closed_this_run: usize,
+    pub tickets_this_run: u64,
+    pub finished: bool,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+enum Item {
+    Ticket(Box<Ticket>, i64),
+    /// The producer had sent every ticket before this position.
+    Heartbeat(u64),
+    End(i64),
+}
+
+impl Item {
+    /// Merge order: by stream position, a heartbeat before the ticket at its position, end
+    /// markers last.
+    fn order(&self) -> (u64, u8) {
+        match self {
+            Item::Heartbeat(seq) => (*seq, 0),
+            Item::Ticket(t, _) => (t.seq, 1),
+            Item::End(_) => (u64::MAX, 2),
+        }
+    }
+}
+
+/// Processor settings.
+pub struct ProcessorConfig<'a> {
+    pub group: &'a str,
+    pub lateness_ms: i64,
+    /// Stop abruptly after this many tickets (a crash, for the restart test).
+    pub crash_after: Option<u64>,
+    /// Give up when no record arrives for this long.
+    pub idle_timeout: Duration,
+    /// Where the processor publishes its position (for the producer's throttle).
+    pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+}
+
+/// Reads the topic from the last checkpoint (or the start) to the end markers.
+pub fn process(broker: &Endpoint, sink: &mut Sink, cfg: &ProcessorConfig) -> Result<Processed, String> {
+    let mut state: Checkpoint = match sink.get("checkpoints/latest.json")? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("checkpoint: {e}"))?,
+        None => Checkpoint { windows: Windows::new(broker.partitions, cfg.lateness_ms), ..Checkpoint::default() },
+    };
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .set("group.id", cfg.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // A committed offset the broker no longer holds is an error, never a silent jump.
+        .set("auto.offset.reset", "error")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .map_err(|e| format!("consumer: {e}"))?;
+    // Partitions assigned explicitly, each from the checkpoint's offset: one processor owns
+    // the whole topic, so the merge sees every partition.
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..broker.partitions {
+        let offset = state.next_offset.get(&p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        assignment.add_partition_offset(&broker.topic, p, offset).map_err(|e| e.to_string())?;
+    }
+    consumer.assign(&assignment).map_err(|e| format!("assigning {}: {e}", broker.topic))?;
+
+    let mut queues: Vec<VecDeque<(Item, i64)>> = (0..broker.partitions).map(|_| VecDeque::new()).collect();
+    let mut raw: Vec<(Ticket, i32, i64)> = Vec::new();
+    let (mut closed_this_run, mut tickets_this_run) = (0usize, 0u64);
+    let mut last_record = Instant::now();
+    loop {
+        // Fill: until every partition has a head to compare.
+        while queues.iter().any(|q| q.is_empty()) {
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {
+                    if last_record.elapsed() > cfg.idle_timeout {
+                        let waiting: Vec<usize> = queues.iter().enumerate().filter(|(_, q)| q.is_empty()).map(|(p, _)| p).collect();
+                        return Err(format!("no record from {} for {:?}; partitions {waiting:?} never reached their end marker", broker.bootstrap, cfg.idle_timeout));
+                    }
+                }
+                Some(Err(e)) => return Err(format!("consuming {}: {e}", broker.topic)),
+                Some(Ok(m)) => {
+                    last_record = Instant::now();
+                    let p = m.partition();
+                    let arrival = m.timestamp().to_millis().unwrap_or(0);
+                    let item = if m.key() == Some(END_KEY.as_bytes()) {
+                        Item::End(arrival)
+                    } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
+                        let text = String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string();
+                        Item::Heartbeat(text.parse().map_err(|_| format!("partition {p} offset {}: heartbeat `{text}`", m.offset()))?)
+                    } else {
+                        let t: Ticket = serde_json::from_slice(m.payload().unwrap_or_default())
+                            .map_err(|e| format!("partition {p} offset {}: not a ticket: {e}", m.offset()))?;
+                        Item::Ticket(Box::new(t), arrival)
+                    };
+                    queues[p as usize].push_back((item, m.offset()));
+                }
+            }
+        }
+        // Merge: the smallest position in the stream goes first.
+        let (p, _) = queues.iter().enumerate().min_by_key(|(_, q)| q.front().map(|(i, _)| i.order())).expect("partitions");
+        if matches!(queues[p].front(), Some((Item::End(_), _))) {
+            break; // every head is an end marker
+        }
+        let (item, offset) = queues[p].pop_front().expect("non-empty");
+        let (ticket, arrival) = match item {
+            Item::Ticket(ticket, arrival) => (ticket, arrival),
+            Item::Heartbeat(_) => {
+                state.next_offset.insert(p as i32, offset + 1);
+                continue;
+            }
+            Item::End(_) => unreachable!("end markers sort last"),
+        };
+        if ticket.seq != state.next_seq {
+            return Err(format!(
+                "ticket {} came as position {}, expected {}: a record is missing or the topic holds another stream",
+                ticket.ticket_id, ticket.seq, state.next_seq
+            ));
+        }
+        let priority = priority_index(&ticket.priority).ok_or_else(|| format!("ticket {}: unknown priority {}", ticket.ticket_id, ticket.priority))?;
+        let closed = state.windows.event(p as i32, ticket.created_at_ms, priority, arrival);
+        closed_this_run += closed.len();
+        state.pending.extend(closed);
+        state.next_offset.insert(p as i32, offset + 1);
+        state.next_seq += 1;
+        tickets_this_run += 1;
+        if let Some(progress) = cfg.progress {
+            progress.store(state.next_seq, std::sync::atomic::Ordering::Relaxed);
+        }
+        raw.push((*ticket, p as i32, offset));
+        if cfg.crash_after.is_some_and(|n| tickets_this_run >= n) {
+            return Ok(Processed { checkpoint: state, closed_this_run, tickets_this_run, finished: false });
+        }
+        if let Some(upto) = complete_hours(&state) {
+            checkpoint(&consumer, broker, sink, &mut state, &mut raw, upto)?;
+        }
+    }
+    // End of stream: every window closes; the end markers' offsets are consumed too.
+    let end_arrival = queues.iter().filter_map(|q| q.front()).map(|(i, _)| if let Item::End(a) = i { *a } else { 0 }).max().unwrap_or(0);
+    for (p, q) in queues.iter().enumerate() {
+        if let Some((_, offset)) = q.front() {
+            state.next_offset.insert(p as i32, offset + 1);
+        }
+        let closed = state.windows.end(p as i32, end_arrival);
+        closed_this_run += closed.len();
+        state.pending.extend(closed);
+    }
+    checkpoint(&consumer, broker, sink, &mut state, &mut raw, i64::MAX)?;
+    sink.put("late/late_counts.parquet", sink::late_parquet(&state.windows.late)?)?;
+    Ok(Processed { checkpoint: state, closed_this_run, tickets_this_run, finished: true })
+}
+
+/// The start of the last hour whose windows are all closed, if later than what is written.
+fn complete_hours(state: &Checkpoint) -> Option<i64> {
+    let watermark = state.windows.watermark()?;
+    // Every window starting before hour H + 1 has closed once the watermark passes the end of
+    // the last of them: (H + 1) − slide + size.
+    let complete_before = (watermark - SIZE_MS + SLIDE_MS).div_euclid(HOUR_MS) * HOUR_MS;
+    let upto = complete_before - HOUR_MS;
+    (state.written_upto_hour_ms.is_none_or(|w| upto > w) && state.pending.first().is_some_and(|c| c.start_ms <= upto + HOUR_MS - SLIDE_MS)).then_some(upto)
+}
+
+/// Writes the complete hours' windows and the raw tickets read since the last checkpoint,
+/// saves the state, commits the offsets.
+fn checkpoint(consumer: &BaseConsumer, broker: &Endpoint, sink: &mut Sink, state: &mut Checkpoint, raw: &mut Vec<(Ticket, i32, i64)>, upto_hour_ms: i64) -> Result<(), String> {
+    let mut by_hour: BTreeMap<i64, Vec<Closed>> = BTreeMap::new();
+    let mut keep = Vec::new();
+    for c in state.pending.drain(..) {
+        let hour = c.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        if upto_hour_ms == i64::MAX || hour <= upto_hour_ms {
+            by_hour.entry(hour).or_default().push(c);
+        } else {
+            keep.push(c);
+        }
+    }
+    state.pending = keep;
+    for (hour, closed) in &by_hour {
+        let name = chrono::DateTime::from_timestamp_millis(*hour).map(|d| d.format("%Y-%m-%dT%H").to_string()).unwrap_or_default();
+        sink.put(&format!("windows/hour={name}.parquet"), sink::windows_parquet(closed)?)?;
+        state.written_upto_hour_ms = Some(state.written_upto_hour_ms.map_or(*hour, |w| w.max(*hour)));
+    }
+    if upto_hour_ms != i64::MAX {
+        state.written_upto_hour_ms = Some(state.written_upto_hour_ms.map_or(upto_hour_ms, |w| w.max(upto_hour_ms)));
+    }
+    if let (Some(first), Some(last)) = (raw.first(), raw.last()) {
+        sink.put(&format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq), sink::tickets_parquet(raw)?)?;
+        raw.clear();
+    }
+    state.checkpoints += 1;
+    sink.put("checkpoints/latest.json", serde_json::to_vec(state).expect("state serialises"))?;
+    let mut offsets = TopicPartitionList::new();
+    for (p, o) in &state.next_offset {
+        offsets.add_partition_offset(&broker.topic, *p, Offset::Offset(*o)).map_err(|e| e.to_string())?;
+    }
+    consumer.commit(&offsets, CommitMode::Sync).map_err(|e| format!("committing offsets: {e}"))?;
+    Ok(())
+}
