@@ -19,7 +19,7 @@ use crate::dictionary;
 use crate::error::{Error, Result};
 use crate::flow::runner;
 use crate::flow::schedule::Schedule;
-use crate::flow::spec::OnFail;
+use crate::flow::spec::{Action, OnFail};
 use crate::flow::{self as engine, FlowRun, FlowSpec, RunReport};
 use crate::frame::{get_decimal, get_i64};
 use crate::notebook::{Artifact, DatasetRef, Notebook, Source, Status, Value};
@@ -161,17 +161,13 @@ impl Chapter for BottleNeck {
     }
 }
 
-/// The file the loader reads for `name` (`.xlsx` first, as the flow's loader does).
+/// The file the flow's loader reads for `name`, as a dataset reference (rows counted for
+/// CSV; a workbook's rows are the load task's).
 fn input_ref(dir: &Path, name: &str) -> Result<DatasetRef> {
-    let xlsx = format!("{name}.xlsx");
-    if dir.join(&xlsx).is_file() {
-        return dataset_ref(dir, &xlsx, None);
-    }
-    let csv = format!("{name}.csv");
-    if dir.join(&csv).is_file() {
-        return dataset_ref(dir, &csv, Some(csv_data_rows(&dir.join(&csv))?));
-    }
-    Err(Error::chapter(CHAPTER, format!("neither {xlsx} nor {csv} in {}", dir.display())))
+    let path = engine::load::input_file(CHAPTER, dir, name).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let file = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    let rows = if file.ends_with(".csv") { Some(csv_data_rows(&path)?) } else { None };
+    dataset_ref(dir, &file, rows)
 }
 
 /// Each SQL task and each gate, as it ran (variables resolved; the work folder written as
@@ -206,11 +202,10 @@ fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result
     for t in &report.tasks {
         let task = spec.task(&t.id).expect("reported tasks are the spec's");
         id.push(t.id.clone());
-        action.push(match (&task.load, &task.sql, &task.extract) {
-            (Some(l), _, _) => format!("load {}", l.file),
-            (_, Some(s), _) => format!("sql {s}"),
-            (_, _, Some(x)) => format!("extract {} files", x.iter().map(|e| e.formats.len()).sum::<usize>()),
-            _ => String::new(),
+        action.push(match task.action() {
+            Action::Load(l) => format!("load {}", l.file),
+            Action::Sql(s) => format!("sql {s}"),
+            Action::Extract(x) => format!("extract {} files", x.iter().map(|e| e.formats.len()).sum::<usize>()),
         });
         deps.push(task.depends_on.join(", "));
         rows_in.push(t.rows_in);

@@ -31,7 +31,6 @@ pub struct Sink {
     prefix: String,
     runtime: tokio::runtime::Runtime,
     pub objects_written: usize,
-    pub bytes_written: usize,
 }
 
 impl Sink {
@@ -52,7 +51,7 @@ impl Sink {
                 (Arc::new(s3), prefix.clone())
             }
         };
-        Ok(Sink { store, prefix, runtime, objects_written: 0, bytes_written: 0 })
+        Ok(Sink { store, prefix, runtime, objects_written: 0 })
     }
 
     fn path(&self, name: &str) -> ObjectPath {
@@ -61,10 +60,8 @@ impl Sink {
 
     pub fn put(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), String> {
         let path = self.path(name);
-        let len = bytes.len();
         self.runtime.block_on(self.store.put(&path, PutPayload::from(bytes))).map_err(|e| format!("writing {path}: {e}"))?;
         self.objects_written += 1;
-        self.bytes_written += len;
         Ok(())
     }
 

@@ -50,7 +50,6 @@ pub struct Endpoint {
 /// A broker to talk to: the in-process mock cluster (kept alive here), or a real one.
 pub struct Broker {
     pub endpoint: Endpoint,
-    pub real: bool,
     _mock: Option<MockCluster<'static, DefaultProducerContext>>,
 }
 
@@ -63,7 +62,7 @@ impl Broker {
                 let mock = MockCluster::new(3).map_err(|e| format!("starting the in-process broker: {e}"))?;
                 mock.create_topic(topic, partitions, 3).map_err(|e| format!("creating topic {topic}: {e}"))?;
                 let endpoint = Endpoint { bootstrap: mock.bootstrap_servers(), topic: topic.to_string(), partitions };
-                Ok(Broker { endpoint, real: false, _mock: Some(mock) })
+                Ok(Broker { endpoint, _mock: Some(mock) })
             }
             Some(bootstrap) => {
                 let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -82,7 +81,7 @@ impl Broker {
                     r.map_err(|(t, e)| format!("broker {bootstrap}: creating topic {t}: {e}"))?;
                 }
                 let endpoint = Endpoint { bootstrap: bootstrap.to_string(), topic: topic.to_string(), partitions };
-                Ok(Broker { endpoint, real: true, _mock: None })
+                Ok(Broker { endpoint, _mock: None })
             }
         }
     }

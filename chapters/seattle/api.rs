@@ -153,7 +153,7 @@ async fn predict_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Re
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
 async fn health(State(app): State<Arc<App>>) -> Json<Health> {
     let m = &app.predictor.metadata;
-    Json(Health { status: "ok".into(), model: m.model_name().into(), model_version: m.version.clone() })
+    Json(Health { status: "ok".into(), model: m.model.name().into(), model_version: m.version.clone() })
 }
 
 /// The model's metadata: features, encoder, accepted values, cross-validation metrics,
@@ -161,12 +161,6 @@ async fn health(State(app): State<Arc<App>>) -> Json<Health> {
 #[utoipa::path(get, path = "/model", responses((status = 200, description = "the model file without its fitted parameters")))]
 async fn model_info(State(app): State<Arc<App>>) -> Json<ModelMetadata> {
     Json(app.predictor.metadata.clone())
-}
-
-impl ModelMetadata {
-    fn model_name(&self) -> &'static str {
-        self.model.name()
-    }
 }
 
 /// The body as JSON, or the answer that rejects it.
@@ -201,7 +195,7 @@ fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Res
                 ghg_intensity_kg_per_sqft: intensity,
                 ghg_intensity_log1p: log1p,
                 total_ghg_tonnes: intensity * b.gfa_total_sqft / 1000.0,
-                model: m.model_name().to_string(),
+                model: m.model.name().to_string(),
                 model_version: m.version.clone(),
             })
         })

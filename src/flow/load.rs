@@ -18,19 +18,28 @@ pub enum LoadError {
     Database(String),
 }
 
-/// Loads `<data_dir>/<name>.xlsx` (preferred) or `.csv` into `table`, replacing it. Returns
-/// the file read and the rows loaded.
-pub fn load(conn: &Connection, chapter: &str, data_dir: &Path, name: &str, table: &str) -> Result<(PathBuf, i64), LoadError> {
+/// The file a `load` of `name` reads: `<data_dir>/<name>.xlsx` if it exists, else `.csv`;
+/// the error names both.
+pub fn input_file(chapter: &str, data_dir: &Path, name: &str) -> Result<PathBuf, String> {
     let xlsx_path = data_dir.join(format!("{name}.xlsx"));
     let csv_path = data_dir.join(format!("{name}.csv"));
-    let (path, sheet) = if xlsx_path.is_file() {
-        let sheet = xlsx::read_sheet(chapter, &xlsx_path, None).map_err(|e| LoadError::Data(e.to_string()))?;
-        (xlsx_path, sheet)
+    if xlsx_path.is_file() {
+        Ok(xlsx_path)
     } else if csv_path.is_file() {
-        let sheet = read_csv(conn, &csv_path)?;
-        (csv_path, sheet)
+        Ok(csv_path)
     } else {
-        return Err(LoadError::Missing(format!("chapter `{chapter}`: neither {} nor {} exists", xlsx_path.display(), csv_path.display())));
+        Err(format!("chapter `{chapter}`: neither {} nor {} exists", xlsx_path.display(), csv_path.display()))
+    }
+}
+
+/// Loads the [`input_file`] of `name` into `table`, replacing it. Returns the file read and
+/// the rows loaded.
+pub fn load(conn: &Connection, chapter: &str, data_dir: &Path, name: &str, table: &str) -> Result<(PathBuf, i64), LoadError> {
+    let path = input_file(chapter, data_dir, name).map_err(LoadError::Missing)?;
+    let sheet = if path.extension().is_some_and(|e| e == "xlsx") {
+        xlsx::read_sheet(chapter, &path, None).map_err(|e| LoadError::Data(e.to_string()))?
+    } else {
+        read_csv(conn, &path)?
     };
     conn.execute_batch(&format!("drop table if exists {table}")).map_err(|e| LoadError::Database(e.to_string()))?;
     let rows = xlsx::stage_on(conn, chapter, table, &sheet).map_err(|e| LoadError::Database(e.to_string()))?;

@@ -146,9 +146,9 @@ pub struct State {
     pub run_id: i64,
     pub succeeded: bool,
     pub tasks: BTreeMap<String, TaskStatus>,
-    /// History rows not yet written to the database (it was unavailable).
-    pub pending_history: Vec<TaskReport>,
-    pub pending_run_ids: Vec<i64>,
+    /// History rows (run id, task report) not yet written to the database (it was
+    /// unavailable).
+    pub pending_history: Vec<(i64, TaskReport)>,
 }
 
 impl State {
@@ -233,7 +233,6 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
         succeeded: false,
         tasks: BTreeMap::new(),
         pending_history: previous.as_ref().map(|p| p.pending_history.clone()).unwrap_or_default(),
-        pending_run_ids: previous.as_ref().map(|p| p.pending_run_ids.clone()).unwrap_or_default(),
     };
     let mut reports: Vec<TaskReport> = Vec::new();
     for task in r.spec.order()? {
@@ -259,12 +258,10 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
     }
     let report = RunReport { flow: r.spec.id.clone(), run_id, resumed_from: resumed.map(|p| p.run_id), tasks: reports };
     state.succeeded = report.succeeded();
-    state.pending_history.extend(report.tasks.iter().cloned());
-    state.pending_run_ids.extend(std::iter::repeat_n(run_id, report.tasks.len()));
+    state.pending_history.extend(report.tasks.iter().map(|t| (run_id, t.clone())));
     // The history goes to the database when it can be opened; otherwise it waits in the state.
-    if write_history(&database_path(&r.work_dir), &state.pending_history, &state.pending_run_ids).is_ok() {
+    if write_history(&database_path(&r.work_dir), &state.pending_history).is_ok() {
         state.pending_history.clear();
-        state.pending_run_ids.clear();
     }
     state.save(&r.work_dir)?;
     Ok(report)
@@ -422,7 +419,7 @@ fn sql_path(path: &Path) -> String {
 }
 
 /// Appends the run's task reports to `flow_history` in the database.
-fn write_history(db: &Path, reports: &[TaskReport], run_ids: &[i64]) -> Result<(), String> {
+fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
     let conn = Connection::open(db).map_err(|e| e.to_string())?;
     conn.execute_batch(
         "create table if not exists flow_history (
@@ -443,7 +440,7 @@ fn write_history(db: &Path, reports: &[TaskReport], run_ids: &[i64]) -> Result<(
     let mut insert = conn
         .prepare("insert or replace into flow_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .map_err(|e| e.to_string())?;
-    for (t, run_id) in reports.iter().zip(run_ids) {
+    for (run_id, t) in rows {
         let clear = t.gates.iter().filter(|g| g.passed()).count() as i64;
         let reported = t.gates.iter().filter(|g| !g.passed() && g.on_fail == OnFail::Report).count() as i64;
         let failed = t.gates.len() as i64 - clear - reported;
