@@ -239,6 +239,11 @@ fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result
     }
     nb.add_finding("flow.gates", Value::Int(gate.len() as i64), Some("gates"), source.clone())?;
     nb.add_finding("flow.tasks", Value::Int(report.tasks.len() as i64), Some("tasks"), source.clone())?;
+    let retry = spec.defaults.retry;
+    let spec_source = Source::function("flow::spec::TaskDefaults");
+    nb.add_finding("flow.retry_attempts", Value::Int(retry.max_attempts as i64), Some("attempts"), spec_source.clone())?;
+    nb.add_finding("flow.retry_backoff_ms", Value::Int(retry.backoff_ms as i64), Some("ms"), spec_source.clone())?;
+    nb.add_finding("flow.retry_factor", Value::Float { value: retry.factor, decimals: 1 }, Some("times"), spec_source)?;
     nb.add_table(
         "gates",
         frame(vec![

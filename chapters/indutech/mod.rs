@@ -80,11 +80,9 @@ pub fn run_pipeline(plan: &generate::Plan, partitions: i32, brokers: Option<&str
     let mut sink = Sink::open(target)?;
     let progress = std::sync::atomic::AtomicU64::new(0);
     let cfg = ProcessorConfig { group: "indutech-windows", lateness_ms: plan.lateness_ms, crash_after: None, idle_timeout: std::time::Duration::from_secs(30), progress: Some(&progress) };
-    // The producer runs at most 10,000 tickets ahead of the processor (about 2.5 MB: the
-    // in-process broker keeps 5 MB per partition).
     let processed = std::thread::scope(|s| {
         let endpoint = &broker.endpoint;
-        let producer = s.spawn(|| stream::produce(endpoint, &tickets, Some((&progress, 10 * stream::HEARTBEAT_EVERY))));
+        let producer = s.spawn(|| stream::produce(endpoint, &tickets, Some((&progress, stream::MAX_AHEAD))));
         let processed = stream::process(endpoint, &mut sink, &cfg);
         producer.join().map_err(|_| "the producer panicked".to_string())??;
         processed
@@ -153,6 +151,8 @@ fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> Result<()> {
     nb.add_finding("stream.late_windows", Value::Int(w.late.len() as i64), Some("windows"), source.clone())?;
     nb.add_finding("stream.checkpoints", Value::Int(run.processed.checkpoint.checkpoints as i64), Some("checkpoints"), source.clone())?;
     nb.add_finding("stream.objects", Value::Int(run.objects as i64), Some("objects"), Source::function("indutech::sink::Sink::put"))?;
+    nb.add_finding("stream.heartbeat_every", Value::Int(stream::HEARTBEAT_EVERY as i64), Some("tickets"), Source::function("indutech::stream::HEARTBEAT_EVERY"))?;
+    nb.add_finding("stream.max_ahead", Value::Int(stream::MAX_AHEAD as i64), Some("tickets"), Source::function("indutech::stream::MAX_AHEAD"))?;
     nb.add_finding("stream.lateness_s", Value::Int(plan.lateness_ms / 1000), Some("s"), Source::function("indutech::window::Windows::watermark"))?;
     nb.add_finding("generator.delayed_beyond_lateness", Value::Int(run.delayed_beyond_lateness as i64), Some("tickets"), Source::function("indutech::generate::generate"))?;
     let all_read = run.processed.finished && run.processed.checkpoint.next_seq as usize == run.produced;

@@ -37,6 +37,9 @@ const END_KEY: &str = "__end_of_stream__";
 /// the producer.
 const HEARTBEAT_KEY: &str = "__heartbeat__";
 pub const HEARTBEAT_EVERY: u64 = 1000;
+/// How far the producer may run ahead of the processor on the in-process broker: about
+/// 2.5 MB of tickets, where librdkafka's mock keeps 5 MB per partition.
+pub const MAX_AHEAD: u64 = 10 * HEARTBEAT_EVERY;
 
 /// Where the tickets go: bootstrap servers, topic, partitions. Plain data, shared by the
 /// producer and processor threads.

@@ -332,6 +332,10 @@ fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
             Err(_) => {}
         }
     }
+    let limits = Source::function("seattle::api (limits)");
+    nb.add_finding("api.batch_max", Value::Int(api::BATCH_MAX as i64), Some("buildings"), limits.clone())?;
+    nb.add_finding("api.body_limit_kib", Value::Int((api::SINGLE_LIMIT / 1024) as i64), Some("KiB"), limits.clone())?;
+    nb.add_finding("api.batch_body_limit_kib", Value::Int((api::BATCH_LIMIT / 1024) as i64), Some("KiB"), limits)?;
     nb.add_finding("api.rules_exercised", Value::Int(broken.len() as i64), Some("bodies"), source.clone())?;
     let Some(building) = building else {
         return nb.add_check("api.every_rule_enforced", "the example body passes and each broken rule is rejected naming its field", Status::Failed(problems.join("; ")), &["api.rules_exercised"]);
