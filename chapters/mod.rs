@@ -2,6 +2,7 @@
 //! `src/lib.rs` includes this file; the engine only ever sees `&dyn Chapter`.
 
 pub mod bottleneck;
+pub mod greencoop;
 pub mod indutech;
 pub mod laplace_immo;
 pub mod seattle;
@@ -11,5 +12,5 @@ use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &indutech::InduTech, &bottleneck::BottleNeck, &seattle::Seattle]
+    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &indutech::InduTech, &bottleneck::BottleNeck, &greencoop::GreenCoop, &seattle::Seattle]
 }

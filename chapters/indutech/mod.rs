@@ -19,7 +19,7 @@ use crate::frame::{get_f64, get_i64, get_text};
 use crate::notebook::{Notebook, Source, Status, Value};
 use crate::render::chart::{self, LineChart, Series};
 use crate::sql::SqlSession;
-use sink::{Sink, Target};
+use crate::objstore::{Storage, Target};
 use stream::{Broker, ProcessorConfig};
 use window::PRIORITIES;
 
@@ -77,7 +77,7 @@ pub struct Run {
 pub fn run_pipeline(plan: &generate::Plan, partitions: i32, brokers: Option<&str>, target: &Target, topic: &str) -> std::result::Result<Run, String> {
     let tickets = generate::generate(plan);
     let broker = Broker::start(brokers, topic, partitions)?;
-    let mut sink = Sink::open(target)?;
+    let mut sink = Storage::open(target)?;
     let progress = std::sync::atomic::AtomicU64::new(0);
     let cfg = ProcessorConfig { group: "indutech-windows", lateness_ms: plan.lateness_ms, crash_after: None, idle_timeout: std::time::Duration::from_secs(30), progress: Some(&progress) };
     let processed = std::thread::scope(|s| {
@@ -125,7 +125,7 @@ impl Chapter for InduTech {
         // Read back what the sink wrote: the local folder, or the S3 objects fetched into it.
         let lake = out.path().join("lake");
         if let Target::S3 { .. } = &target {
-            let sink = Sink::open(&target).map_err(|e| Error::chapter(CHAPTER, e))?;
+            let sink = Storage::open(&target).map_err(|e| Error::chapter(CHAPTER, e))?;
             for name in sink.list("").map_err(|e| Error::chapter(CHAPTER, e))? {
                 let bytes = sink.get(&name).map_err(|e| Error::chapter(CHAPTER, e))?.unwrap_or_default();
                 let path = lake.join(&name);
@@ -150,7 +150,7 @@ fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> Result<()> {
     nb.add_finding("stream.late", Value::Int(w.late_events), Some("tickets"), source.clone())?;
     nb.add_finding("stream.late_windows", Value::Int(w.late.len() as i64), Some("windows"), source.clone())?;
     nb.add_finding("stream.checkpoints", Value::Int(run.processed.checkpoint.checkpoints as i64), Some("checkpoints"), source.clone())?;
-    nb.add_finding("stream.objects", Value::Int(run.objects as i64), Some("objects"), Source::function("indutech::sink::Sink::put"))?;
+    nb.add_finding("stream.objects", Value::Int(run.objects as i64), Some("objects"), Source::function("objstore::Storage::put"))?;
     nb.add_finding("stream.heartbeat_every", Value::Int(stream::HEARTBEAT_EVERY as i64), Some("tickets"), Source::function("indutech::stream::HEARTBEAT_EVERY"))?;
     nb.add_finding("stream.max_ahead", Value::Int(stream::MAX_AHEAD as i64), Some("tickets"), Source::function("indutech::stream::MAX_AHEAD"))?;
     nb.add_finding("stream.lateness_s", Value::Int(plan.lateness_ms / 1000), Some("s"), Source::function("indutech::window::Windows::watermark"))?;

@@ -1,14 +1,10 @@
-//! Where results go: Parquet files (the `parquet` crate's writer) put through `object_store`
-//! into a local directory by default or an S3 bucket when an endpoint is given. File names
-//! are deterministic (by hour of window, by ticket sequence range), so a re-run, or a run
+//! Where results go: Parquet files (the `parquet` crate's writer), put through the engine's
+//! object storage (`crate::objstore`: a local directory by default, S3 with an endpoint).
+//! File names are deterministic (by hour of window, by ticket sequence range), so a re-run, or a run
 //! restarted from a checkpoint, writes the same objects with the same bytes.
 
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -17,84 +13,6 @@ use parquet::schema::parser::parse_message_type;
 
 use super::generate::Ticket;
 use super::window::{Closed, PRIORITIES, SIZE_MS};
-
-/// Where the objects are written.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    Local(std::path::PathBuf),
-    S3 { endpoint: String, bucket: String, prefix: String },
-}
-
-/// An object store and the runtime its async calls run on.
-pub struct Sink {
-    store: Arc<dyn ObjectStore>,
-    prefix: String,
-    runtime: tokio::runtime::Runtime,
-    pub objects_written: usize,
-}
-
-impl Sink {
-    pub fn open(target: &Target) -> Result<Sink, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
-        let (store, prefix): (Arc<dyn ObjectStore>, String) = match target {
-            Target::Local(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                (Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| format!("{}: {e}", dir.display()))?), String::new())
-            }
-            Target::S3 { endpoint, bucket, prefix } => {
-                let s3 = AmazonS3Builder::from_env()
-                    .with_endpoint(endpoint)
-                    .with_bucket_name(bucket)
-                    .with_allow_http(endpoint.starts_with("http://"))
-                    .build()
-                    .map_err(|e| format!("S3 bucket {bucket} at {endpoint}: {e}"))?;
-                (Arc::new(s3), prefix.clone())
-            }
-        };
-        Ok(Sink { store, prefix, runtime, objects_written: 0 })
-    }
-
-    fn path(&self, name: &str) -> ObjectPath {
-        ObjectPath::from(if self.prefix.is_empty() { name.to_string() } else { format!("{}/{name}", self.prefix) })
-    }
-
-    pub fn put(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), String> {
-        let path = self.path(name);
-        self.runtime.block_on(self.store.put(&path, PutPayload::from(bytes))).map_err(|e| format!("writing {path}: {e}"))?;
-        self.objects_written += 1;
-        Ok(())
-    }
-
-    /// An object's bytes, or `None` if there is none.
-    pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
-        let path = self.path(name);
-        let store = self.store.clone();
-        self.runtime.block_on(async move {
-            match store.get(&path).await {
-                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| format!("reading {path}: {e}")),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(format!("reading {path}: {e}")),
-            }
-        })
-    }
-
-    /// Every object name under `dir`, sorted.
-    pub fn list(&self, dir: &str) -> Result<Vec<String>, String> {
-        use futures_util::TryStreamExt;
-        let prefix = self.path(dir);
-        let store = self.store.clone();
-        let strip = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
-        let mut names: Vec<String> = self
-            .runtime
-            .block_on(async move { store.list(Some(&prefix)).map_ok(|m| m.location.to_string()).try_collect::<Vec<_>>().await })
-            .map_err(|e| format!("listing {dir}: {e}"))?
-            .into_iter()
-            .map(|n| n.strip_prefix(&strip).unwrap_or(&n).to_string())
-            .collect();
-        names.sort();
-        Ok(names)
-    }
-}
 
 fn writer_props() -> Arc<WriterProperties> {
     // Snappy, and the library's own created_by: bytes depend only on the rows.

@@ -26,7 +26,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::generate::Ticket;
-use super::sink::{self, Sink};
+use super::sink;
+use crate::objstore::Storage;
 use super::window::{priority_index, Closed, Windows, SLIDE_MS, SIZE_MS};
 
 /// The key of the end-of-stream marker records.
@@ -232,7 +233,7 @@ pub struct ProcessorConfig<'a> {
 }
 
 /// Reads the topic from the last checkpoint (or the start) to the end markers.
-pub fn process(broker: &Endpoint, sink: &mut Sink, cfg: &ProcessorConfig) -> Result<Processed, String> {
+pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> Result<Processed, String> {
     let mut state: Checkpoint = match sink.get("checkpoints/latest.json")? {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("checkpoint: {e}"))?,
         None => Checkpoint { windows: Windows::new(broker.partitions, cfg.lateness_ms), ..Checkpoint::default() },
@@ -354,7 +355,7 @@ fn complete_hours(state: &Checkpoint) -> Option<i64> {
 
 /// Writes the complete hours' windows and the raw tickets read since the last checkpoint,
 /// saves the state, commits the offsets.
-fn checkpoint(consumer: &BaseConsumer, broker: &Endpoint, sink: &mut Sink, state: &mut Checkpoint, raw: &mut Vec<(Ticket, i32, i64)>, upto_hour_ms: i64) -> Result<(), String> {
+fn checkpoint(consumer: &BaseConsumer, broker: &Endpoint, sink: &mut Storage, state: &mut Checkpoint, raw: &mut Vec<(Ticket, i32, i64)>, upto_hour_ms: i64) -> Result<(), String> {
     let mut by_hour: BTreeMap<i64, Vec<Closed>> = BTreeMap::new();
     let mut keep = Vec::new();
     for c in state.pending.drain(..) {

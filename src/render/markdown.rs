@@ -60,8 +60,10 @@ pub fn anchor(kind: &str, name: &str) -> String {
     format!("{kind}-{}", name.replace(['.', '_'], "-"))
 }
 
-fn query_block(name: &str, sql: &str) -> String {
-    format!("<span id=\"{}\"></span>\n\n```sql\n{}\n```\n", anchor("query", name), sql.trim_end())
+fn query_block(name: &str, text: &str) -> String {
+    // SQL for DuckDB, or a document-store pipeline (JSON).
+    let language = if text.trim_start().starts_with(['[', '{']) { "json" } else { "sql" };
+    format!("<span id=\"{}\"></span>\n\n```{language}\n{}\n```\n", anchor("query", name), text.trim_end())
 }
 
 /// A source as the book names it: a query links to its text, a function is named.

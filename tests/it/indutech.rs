@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use auditbook::chapters::indutech::generate::{self, Plan};
-use auditbook::chapters::indutech::sink::{Sink, Target};
+use auditbook::objstore::{Storage, Target};
 use auditbook::chapters::indutech::stream::{self, Broker, ProcessorConfig};
 use auditbook::chapters::indutech::window::{batch_counts, priority_index};
 use auditbook::chapters::indutech::run_pipeline;
@@ -34,7 +34,7 @@ fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
 }
 
 /// Every object the sink wrote but the checkpoint (which counts checkpoints), by name.
-fn objects(sink: &Sink) -> BTreeMap<String, Vec<u8>> {
+fn objects(sink: &Storage) -> BTreeMap<String, Vec<u8>> {
     sink.list("")
         .unwrap()
         .into_iter()
@@ -50,7 +50,7 @@ fn objects(sink: &Sink) -> BTreeMap<String, Vec<u8>> {
 fn local_run(p: &Plan, partitions: i32) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     run_pipeline(p, partitions, None, &Target::Local(dir.path().to_path_buf()), "tickets").unwrap();
-    let objects = objects(&Sink::open(&Target::Local(dir.path().to_path_buf())).unwrap());
+    let objects = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
     (dir, objects)
 }
 
@@ -71,14 +71,14 @@ fn a_crash_and_restart_writes_what_an_uninterrupted_run_writes() {
     let whole_dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(None, "tickets", 3).unwrap();
     stream::produce(&broker.endpoint, &tickets, None).unwrap();
-    let mut whole = Sink::open(&Target::Local(whole_dir.path().to_path_buf())).unwrap();
+    let mut whole = Storage::open(&Target::Local(whole_dir.path().to_path_buf())).unwrap();
     let done = stream::process(&broker.endpoint, &mut whole, &config(None)).unwrap();
     assert!(done.finished);
 
     let crashed_dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(None, "tickets", 3).unwrap();
     stream::produce(&broker.endpoint, &tickets, None).unwrap();
-    let mut crashed = Sink::open(&Target::Local(crashed_dir.path().to_path_buf())).unwrap();
+    let mut crashed = Storage::open(&Target::Local(crashed_dir.path().to_path_buf())).unwrap();
     let first = stream::process(&broker.endpoint, &mut crashed, &config(Some(4000))).unwrap();
     assert!(!first.finished);
     assert_eq!(first.checkpoint.next_seq, 4000, "stopped after 4000 tickets");
@@ -136,28 +136,15 @@ proptest! {
     }
 }
 
-/// A test server's address from the environment, as `scripts/test` sets it. Without it the
-/// test is skipped, unless AUDITBOOK_REQUIRE_SERVERS says the servers must be there (CI).
-fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) => Some(v),
-        Err(_) if std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_some() => panic!("{var} is not set, but AUDITBOOK_REQUIRE_SERVERS is"),
-        Err(_) => {
-            eprintln!("{var} not set: skipped (scripts/test starts the test servers)");
-            None
-        }
-    }
-}
-
 #[test]
 fn a_real_broker_gives_the_same_files_as_the_in_process_one() {
-    let Some(brokers) = server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
     let p = plan(5, 3000);
     let dir = tempfile::tempdir().unwrap();
     let topic = format!("tickets-same-{}", std::process::id());
     let run = run_pipeline(&p, 3, Some(&brokers), &Target::Local(dir.path().to_path_buf()), &topic).unwrap();
     assert!(run.processed.finished);
-    let real = objects(&Sink::open(&Target::Local(dir.path().to_path_buf())).unwrap());
+    let real = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
     let (_keep, mock) = local_run(&p, 3);
     assert_eq!(real.keys().collect::<Vec<_>>(), mock.keys().collect::<Vec<_>>());
     assert!(real == mock, "same partitions, offsets, windows and bytes");
@@ -165,14 +152,14 @@ fn a_real_broker_gives_the_same_files_as_the_in_process_one() {
 
 #[test]
 fn a_restart_from_committed_offsets_on_a_real_broker() {
-    let Some(brokers) = server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
     let p = plan(6, 3000);
     let tickets = generate::generate(&p);
     let topic = format!("tickets-restart-{}", std::process::id());
     let broker = Broker::start(Some(&brokers), &topic, 3).unwrap();
     stream::produce(&broker.endpoint, &tickets, None).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = Sink::open(&Target::Local(dir.path().to_path_buf())).unwrap();
+    let mut sink = Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap();
     let crash = ProcessorConfig { group: "indutech-restart", lateness_ms: p.lateness_ms, crash_after: Some(2000), idle_timeout: Duration::from_secs(30), progress: None };
     assert!(!stream::process(&broker.endpoint, &mut sink, &crash).unwrap().finished);
     let resumed = stream::process(&broker.endpoint, &mut sink, &ProcessorConfig { crash_after: None, ..crash }).unwrap();
@@ -186,7 +173,7 @@ fn two_consumers_of_one_group_share_the_partitions() {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::message::Message;
-    let Some(brokers) = server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
     let tickets = generate::generate(&plan(7, 2000));
     let topic = format!("tickets-group-{}", std::process::id());
     let broker = Broker::start(Some(&brokers), &topic, 4).unwrap();
@@ -229,11 +216,11 @@ fn two_consumers_of_one_group_share_the_partitions() {
 
 #[test]
 fn the_lake_on_s3_holds_the_same_objects() {
-    let (Some(endpoint), Some(bucket)) = (server("AUDITBOOK_TEST_S3_ENDPOINT"), server("AUDITBOOK_TEST_S3_BUCKET")) else { return };
+    let (Some(endpoint), Some(bucket)) = (crate::server("AUDITBOOK_TEST_S3_ENDPOINT"), crate::server("AUDITBOOK_TEST_S3_BUCKET")) else { return };
     let p = plan(8, 2000);
     let target = Target::S3 { endpoint, bucket, prefix: format!("test-{}", std::process::id()) };
     run_pipeline(&p, 3, None, &target, "tickets").unwrap();
-    let on_s3 = objects(&Sink::open(&target).unwrap());
+    let on_s3 = objects(&Storage::open(&target).unwrap());
     let (_keep, local) = local_run(&p, 3);
     assert!(on_s3 == local, "the same objects on S3 as in the local folder");
 }

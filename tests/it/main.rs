@@ -4,6 +4,8 @@
 mod bottleneck;
 mod browser;
 mod cli;
+mod docstore;
+mod greencoop;
 mod indutech;
 mod laplace_immo;
 mod render;
@@ -51,4 +53,17 @@ pub fn book_site() -> std::collections::BTreeMap<String, Vec<u8>> {
 pub fn run(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> Notebook {
     let c = book::chapter_by_id(chapter).unwrap();
     book::run_chapter(c, &options(chapter, params, data)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A test server's address from the environment, as `scripts/test` sets it. Without it the
+/// test is skipped, unless AUDITBOOK_REQUIRE_SERVERS says the servers must be there (CI).
+pub fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) => Some(v),
+        Err(_) if std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_some() => panic!("{var} is not set, but AUDITBOOK_REQUIRE_SERVERS is"),
+        Err(_) => {
+            eprintln!("{var} not set: skipped (scripts/test starts the test servers)");
+            None
+        }
+    }
 }

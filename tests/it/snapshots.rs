@@ -53,3 +53,9 @@ fn indutech_findings() {
     let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "indutech").unwrap().1;
     settings().bind(|| insta::assert_yaml_snapshot!("indutech__findings", nb.findings_json()));
 }
+
+#[test]
+fn greencoop_findings() {
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "greencoop").unwrap().1;
+    settings().bind(|| insta::assert_yaml_snapshot!("greencoop__findings", nb.findings_json()));
+}

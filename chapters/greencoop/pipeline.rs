@@ -1,0 +1,288 @@
+//! The pipeline, end to end, independent of the book: stage the raw files in object storage,
+//! read them back from there, normalise, load into the document store (twice, to show a
+//! re-run loads nothing), audit, measure, back up and restore. Tests call it directly.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mongodb::bson::{doc, Bson, Document};
+
+use super::audit::{self, Pipeline};
+use super::reading::Parsed;
+use super::{infoclimat, wunderground};
+use crate::docstore::{content_hash, dump, DocStore, InsertOutcome};
+use crate::objstore::{Storage, Target};
+
+/// A Weather Underground station as `stations.toml` declares it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StationDecl {
+    pub file: String,
+    pub id: String,
+    pub name: String,
+    pub country: String,
+    pub timezone: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub mean_c: f64,
+}
+
+/// Everything one run needs.
+pub struct Config {
+    pub infoclimat: Vec<PathBuf>,
+    pub workbooks: Vec<PathBuf>,
+    pub stations: Vec<StationDecl>,
+    pub pressure_bug: bool,
+    pub mongo_uri: Option<String>,
+    pub database: String,
+    pub landing: Target,
+    /// A folder of this run's own for the backup.
+    pub work_dir: PathBuf,
+    /// MiB of filler documents written to the database (to show the storage alarm firing).
+    pub ballast_mib: u64,
+    pub max_gap_min: i64,
+}
+
+/// One raw file as staged and read back.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub key: String,
+    pub source: &'static str,
+    pub bytes: usize,
+    pub sha256: String,
+    pub rows_read: usize,
+    pub readings: usize,
+    pub quarantined: usize,
+    pub blank_rows: usize,
+}
+
+/// The backup and its restore.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    /// (object key, bytes, sha256) of each file of the dump.
+    pub files: Vec<(String, usize, String)>,
+    pub documents: usize,
+    pub restored: usize,
+    pub hash_original: String,
+    pub hash_restored: String,
+    pub checksum_problems: Vec<String>,
+}
+
+/// What a run did.
+pub struct Outcome {
+    pub server: String,
+    pub staged: Vec<Staged>,
+    pub parsed: Parsed,
+    pub distinct_readings: usize,
+    pub first_load: InsertOutcome,
+    pub second_load: InsertOutcome,
+    pub quarantine_stored: u64,
+    /// Documents of this run's readings found in the store after loading.
+    pub ours_in_store: u64,
+    pub documents_in_store: u64,
+    pub audits: Vec<(Pipeline, Vec<Document>)>,
+    pub storage_used_bytes: i64,
+    pub backup: Backup,
+}
+
+impl Outcome {
+    pub fn audit(&self, name: &str) -> &[Document] {
+        self.audits.iter().find(|(p, _)| p.name == name).map(|(_, d)| d.as_slice()).unwrap_or(&[])
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    crate::dataset::sha256_bytes(bytes)
+}
+
+/// Puts each raw file in the landing zone and returns what is read back from there, so the
+/// rest of the pipeline reads what the landing zone holds, as a replication job would.
+fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec<(String, &'static str, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    for (path, source) in files {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let key = format!("landing/{source}/{}", file_name(path));
+        storage.put(&key, bytes.clone())?;
+        let back = storage.get(&key)?.ok_or_else(|| format!("{key}: not in the landing zone after writing it"))?;
+        if sha256(&back) != sha256(&bytes) {
+            return Err(format!("{key}: the landing zone returned different bytes"));
+        }
+        out.push((key, *source, back));
+    }
+    Ok(out)
+}
+
+/// Wall time of a step, printed when `AUDITBOOK_PROFILE` is set (for `bench`, never the book).
+fn profile(step: &str, since: &mut std::time::Instant) {
+    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
+        eprintln!("profile\tgreencoop\t{step}\t{:.3}", since.elapsed().as_secs_f64() * 1000.0);
+    }
+    *since = std::time::Instant::now();
+}
+
+pub fn run(cfg: &Config) -> Result<Outcome, String> {
+    let mut clock = std::time::Instant::now();
+    let mut storage = Storage::open(&cfg.landing)?;
+    let mut files: Vec<(PathBuf, &'static str)> = cfg.infoclimat.iter().map(|p| (p.clone(), infoclimat::SOURCE)).collect();
+    files.extend(cfg.workbooks.iter().map(|p| (p.clone(), wunderground::SOURCE)));
+    let landed = stage(&mut storage, &files)?;
+
+    // Normalise what landed.
+    let mut parsed = Parsed::default();
+    let mut staged = Vec::new();
+    let mut station_docs: Vec<Document> = Vec::new();
+    for (key, source, bytes) in &landed {
+        let name = key.rsplit('/').next().unwrap_or(key).to_string();
+        let one = if *source == infoclimat::SOURCE {
+            let (p, stations) = infoclimat::parse(&name, bytes)?;
+            station_docs.extend(stations);
+            p
+        } else {
+            let decl = cfg.stations.iter().find(|s| s.file == name).ok_or_else(|| {
+                format!("{name}: no station declared for this workbook in chapters/greencoop/stations.toml (its id, clock and place are not in the file)")
+            })?;
+            let timezone = decl.timezone.parse().map_err(|e| format!("stations.toml, {}: timezone {}: {e}", decl.file, decl.timezone))?;
+            station_docs.push(doc! {
+                "_id": &decl.id, "name": &decl.name, "source": wunderground::SOURCE, "kind": "personal weather station",
+                "country": &decl.country, "latitude": decl.latitude, "longitude": decl.longitude, "timezone": &decl.timezone,
+                "licence": "not open (course material); the book's default is generated",
+            });
+            wunderground::parse(&name, bytes, &wunderground::Station { id: decl.id.clone(), timezone, pressure_bug: cfg.pressure_bug })?
+        };
+        staged.push(Staged {
+            key: key.clone(),
+            source,
+            bytes: bytes.len(),
+            sha256: sha256(bytes),
+            rows_read: one.rows_read(),
+            readings: one.readings.len(),
+            quarantined: one.quarantined.len(),
+            blank_rows: one.blank_rows,
+        });
+        parsed.extend(one);
+    }
+
+    profile("stage_and_parse", &mut clock);
+    let store = DocStore::connect(cfg.mongo_uri.as_deref())?;
+    let db = cfg.database.as_str();
+    let readings = store.collection(db, "readings");
+    store.unique_index(&readings, doc! {"station": 1, "ts": 1}, "station_ts")?;
+    let stations = store.collection(db, "stations");
+    store.insert_unordered(&stations, station_docs)?;
+
+    profile("connect", &mut clock);
+    let documents: Vec<Document> = parsed.readings.iter().map(|r| r.to_document()).collect();
+    let ids: BTreeSet<String> = parsed.readings.iter().map(|r| r.id()).collect();
+    let first_load = store.insert_unordered(&readings, documents.clone())?;
+    profile("first_load", &mut clock);
+    // The same files again, as a scheduled re-run would: the unique index refuses them all.
+    let second_load = store.insert_unordered(&readings, documents)?;
+    profile("second_load", &mut clock);
+    let quarantine = store.collection(db, "quarantine");
+    store.insert_unordered(&quarantine, parsed.quarantined.iter().map(|q| q.to_document()).collect())?;
+    profile("quarantine_load", &mut clock);
+    let file_names: Vec<String> = staged.iter().map(|s| s.key.rsplit('/').next().unwrap_or_default().to_string()).collect();
+    let quarantine_stored = store.count(&quarantine, doc! {"file": {"$in": &file_names}})?;
+    // Which of this run's readings the store holds: its ids, intersected here (a `$in` of
+    // thousands of ids is slow on the default server).
+    let stored: BTreeSet<String> = store.ids(&readings)?.into_iter().filter_map(|id| id.as_str().map(str::to_string)).collect();
+    let ours_in_store = ids.intersection(&stored).count() as u64;
+    let documents_in_store = store.count(&readings, doc! {})?;
+
+    profile("counts", &mut clock);
+    if cfg.ballast_mib > 0 {
+        // Filler documents of 64 KiB: the storage condition, put into the data.
+        let ballast = store.collection(db, "ballast");
+        let filler = "x".repeat(64 * 1024);
+        let docs: Vec<Document> = (0..cfg.ballast_mib * 16).map(|i| doc! {"_id": i as i64, "filler": &filler}).collect();
+        store.insert_unordered(&ballast, docs)?;
+    }
+
+    let mut audits = Vec::new();
+    for pipeline in [audit::per_station(), audit::completeness(), audit::violations(), audit::duplicate_keys(), audit::gaps(cfg.max_gap_min)] {
+        let rows = store.aggregate(&readings, pipeline.stages.clone())?;
+        audits.push((pipeline, rows));
+    }
+    let reasons = audit::quarantine_reasons();
+    let rows = store.aggregate(&quarantine, reasons.stages.clone())?;
+    audits.push((reasons, rows));
+
+    profile("audit", &mut clock);
+    let stats = store.command(db, doc! {"dbStats": 1})?;
+    let storage_used_bytes = match stats.get("dataSize") {
+        Some(Bson::Int32(v)) => *v as i64,
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Double(v)) => *v as i64,
+        _ => return Err(format!("dbStats on {db}: no dataSize")),
+    };
+
+    profile("stats", &mut clock);
+    let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir)?;
+    profile("backup", &mut clock);
+    Ok(Outcome {
+        server: store.server.clone(),
+        staged,
+        distinct_readings: ids.len(),
+        parsed,
+        first_load,
+        second_load,
+        quarantine_stored,
+        ours_in_store,
+        documents_in_store,
+        audits,
+        storage_used_bytes,
+        backup,
+    })
+}
+
+/// Dumps `readings` in mongodump's format with checksums, ships the dump to object storage,
+/// fetches it back into another folder, verifies the checksums, restores it into an empty
+/// database and compares documents: count and content hash in `_id` order.
+fn backup_and_restore(store: &DocStore, db: &str, storage: &mut Storage, work: &Path) -> Result<Backup, String> {
+    let readings = store.collection(db, "readings");
+    let original = store.all_by_id(&readings)?;
+    let dump_dir = work.join("backup");
+    let _ = std::fs::remove_dir_all(&dump_dir);
+    let index = dump::IndexSpec { name: "station_ts".into(), keys: doc! {"station": 1, "ts": 1}, unique: true };
+    dump::write(&dump_dir, db, "readings", &original, &[index])?;
+    let mut files = Vec::new();
+    for rel in [format!("{db}/readings.bson"), format!("{db}/readings.metadata.json"), "SHA256SUMS".to_string()] {
+        let bytes = std::fs::read(dump_dir.join(&rel)).map_err(|e| format!("{rel}: {e}"))?;
+        files.push((format!("backup/{rel}"), bytes.len(), sha256(&bytes)));
+        storage.put(&format!("backup/{rel}"), bytes)?;
+    }
+
+    let restore_dir = work.join("restore");
+    let _ = std::fs::remove_dir_all(&restore_dir);
+    for (key, _, _) in &files {
+        let bytes = storage.get(key)?.ok_or_else(|| format!("{key}: missing from the backup store"))?;
+        let path = restore_dir.join(key.trim_start_matches("backup/"));
+        std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let checksum_problems = dump::verify_checksums(&restore_dir)?;
+    if !checksum_problems.is_empty() {
+        return Err(format!("the backup fetched from object storage is damaged, nothing restored: {}", checksum_problems.join("; ")));
+    }
+    let contents = dump::parse(&std::fs::read(restore_dir.join(db).join("readings.bson")).map_err(|e| e.to_string())?);
+    if let Some(bad) = contents.unreadable.first() {
+        return Err(format!("backup readings.bson at byte {}: {}", bad.offset, bad.reason));
+    }
+    let restored_db = format!("{db}_restore");
+    store.drop_database(&restored_db)?;
+    let restored = store.collection(&restored_db, "readings");
+    store.unique_index(&restored, doc! {"station": 1, "ts": 1}, "station_ts")?;
+    store.insert_unordered(&restored, contents.docs.into_iter().map(|r| r.doc).collect())?;
+    let back = store.all_by_id(&restored)?;
+    Ok(Backup {
+        files,
+        documents: original.len(),
+        restored: back.len(),
+        hash_original: content_hash(&original),
+        hash_restored: content_hash(&back),
+        checksum_problems,
+    })
+}

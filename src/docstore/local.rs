@@ -1,0 +1,140 @@
+//! A MongoDB-wire server the tool starts itself, so the document-store chapters run with no
+//! setup: SecantusDB (a MongoDB-compatible server on WiredTiger, from PyPI) installed once
+//! into a cached virtualenv, started on a free loopback port with its data in a temporary
+//! directory, and stopped when the handle is dropped. The chapters talk to it through the
+//! official driver exactly as they would to a real MongoDB.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The pinned server release.
+pub const SECANTUS_VERSION: &str = "0.7.0b3";
+
+/// A running local server; dropping it stops the process and deletes its data.
+pub struct LocalServer {
+    child: Child,
+    pub port: u16,
+    /// Holds the storage directory and the server log until the server is stopped.
+    dir: tempfile::TempDir,
+}
+
+impl LocalServer {
+    /// Installs the server if needed, starts it and returns once it accepts connections.
+    pub fn start() -> Result<LocalServer, String> {
+        let python = ensure_installed()?;
+        let dir = tempfile::Builder::new().prefix("auditbook-docstore-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
+        let child = Command::new(&python)
+            .args(["-c", "import sys; from secantus.cli import main; sys.argv[0] = 'secantusd-py'; sys.exit(main())"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "WARNING", "--storage-path"])
+            .arg(dir.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting SecantusDB with {}: {e}", python.display()))?;
+        let mut server = LocalServer { child, port, dir };
+        server.wait_until_listening(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    /// Waits for the port to accept a TCP connection (the driver then does the handshake);
+    /// a server that exits first is reported with the end of its log.
+    fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("the local SecantusDB server exited ({status}) before listening: {}", self.log_tail()));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the local SecantusDB server did not listen on port {} within {timeout:?}: {}", self.port, self.log_tail()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().rev().take(8).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `$AUDITBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/auditbook`, else `~/.cache/auditbook`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AUDITBOOK_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("auditbook");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache").join("auditbook")
+}
+
+/// The virtualenv the server lives in (shared with `scripts/test`, which installs the same).
+pub fn venv_dir() -> PathBuf {
+    cache_dir().join(format!("secantusdb-{SECANTUS_VERSION}"))
+}
+
+fn is_installed(venv: &Path) -> bool {
+    let Ok(lib) = std::fs::read_dir(venv.join("lib")) else { return false };
+    lib.flatten().any(|python| python.path().join("site-packages").join("secantus").join("cli.py").is_file())
+}
+
+/// The venv's python, installing `secantusdb==VERSION` from PyPI the first time. The venv is
+/// built beside its final place and renamed into it, so a concurrent or interrupted install
+/// never leaves a half-made one that looks ready.
+fn ensure_installed() -> Result<PathBuf, String> {
+    let venv = venv_dir();
+    if !is_installed(&venv) {
+        let help = "the document-store chapters need Python 3 with venv (Debian: apt-get install python3-venv) and access to PyPI, or a server given with --mongo-uri";
+        let parent = venv.parent().expect("the venv dir has a parent");
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let partial = parent.join(format!(".secantusdb-{SECANTUS_VERSION}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        eprintln!("installing SecantusDB {SECANTUS_VERSION} (a MongoDB-wire server) into {} (once)", venv.display());
+        let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{what}: {e}; {help}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("{what} failed: {}; {help}", String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        };
+        run(Command::new("python3").args(["-m", "venv"]).arg(&partial), "python3 -m venv")?;
+        run(
+            Command::new(partial.join("bin").join("python")).args(["-m", "pip", "install", "--quiet", &format!("secantusdb=={SECANTUS_VERSION}")]),
+            "pip install secantusdb",
+        )?;
+        if std::fs::rename(&partial, &venv).is_err() {
+            // Another process finished first: use its venv.
+            let _ = std::fs::remove_dir_all(&partial);
+        }
+        if !is_installed(&venv) {
+            return Err(format!("SecantusDB is not usable in {} after installing it; {help}", venv.display()));
+        }
+    }
+    Ok(venv.join("bin").join("python"))
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,231 @@
+//! The document store the chapters write to and query: one code path, the official `mongodb`
+//! driver. With `--mongo-uri` (or `AUDITBOOK_MONGO_URI`) it talks to that server; without,
+//! it starts a local MongoDB-wire server itself ([`local`]) and stops it afterwards. Calls
+//! are blocking for the chapters; the driver's async client runs on a private runtime.
+//!
+//! [`dump`] reads and writes mongodump's directory format (BSON plus metadata), with
+//! checksums, for backups and restores.
+
+pub mod dump;
+pub mod local;
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, IndexModel};
+use polars::prelude::{Column, DataFrame};
+use sha2::{Digest, Sha256};
+
+use local::LocalServer;
+
+/// A connected client and, for the default, the server it started.
+pub struct DocStore {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    /// Said in the book and in errors: which server this is (never a password).
+    pub server: String,
+    // Dropped after the client: the local server outlives every connection to it.
+    _local: Option<LocalServer>,
+}
+
+/// What an unordered insert did: rows inserted, rows the unique indexes refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsertOutcome {
+    pub inserted: usize,
+    /// Positions (in the batch given) of documents refused as duplicate keys (E11000).
+    pub duplicates: Vec<usize>,
+}
+
+impl DocStore {
+    /// Connects to `uri`, or starts the local server when it is `None`.
+    pub fn connect(uri: Option<&str>) -> Result<DocStore, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        let (local, uri, server) = match uri {
+            Some(uri) => (None, uri.to_string(), format!("MongoDB at {}", redact(uri))),
+            None => {
+                let local = LocalServer::start()?;
+                let uri = local.uri();
+                (Some(local), uri, format!("local SecantusDB {} (started by auditbook)", local::SECANTUS_VERSION))
+            }
+        };
+        let client = runtime.block_on(async {
+            let mut options = ClientOptions::parse(&uri).await.map_err(|e| format!("document store URI {}: {e}", redact(&uri)))?;
+            options.server_selection_timeout.get_or_insert(Duration::from_secs(10));
+            options.app_name = Some("auditbook".into());
+            let client = Client::with_options(options).map_err(|e| e.to_string())?;
+            client.database("admin").run_command(doc! {"ping": 1}).await.map_err(|e| format!("{}: no answer to ping: {e}", redact(&uri)))?;
+            Ok::<_, String>(client)
+        })?;
+        Ok(DocStore { client, runtime, server, _local: local })
+    }
+
+    /// Runs a driver future to completion.
+    pub fn block_on<F: std::future::IntoFuture>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future.into_future())
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn collection(&self, db: &str, name: &str) -> Collection<Document> {
+        self.client.database(db).collection(name)
+    }
+
+    pub fn drop_database(&self, db: &str) -> Result<(), String> {
+        self.block_on(self.client.database(db).drop()).map_err(|e| format!("dropping database {db}: {e}"))
+    }
+
+    /// Runs a database command.
+    pub fn command(&self, db: &str, command: Document) -> Result<Document, String> {
+        let name = command.keys().next().cloned().unwrap_or_default();
+        self.block_on(self.client.database(db).run_command(command)).map_err(|e| format!("command {name} on {db}: {e}"))
+    }
+
+    /// Creates a unique index on `keys` (idempotent).
+    pub fn unique_index(&self, coll: &Collection<Document>, keys: Document, name: &str) -> Result<(), String> {
+        let model = IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).name(name.to_string()).build()).build();
+        self.block_on(coll.create_index(model)).map(|_| ()).map_err(|e| format!("index {name} on {}: {e}", coll.namespace()))
+    }
+
+    /// Inserts without stopping at the first refusal: documents whose key already exists are
+    /// counted as duplicates, any other write error fails the call.
+    pub fn insert_unordered(&self, coll: &Collection<Document>, docs: Vec<Document>) -> Result<InsertOutcome, String> {
+        if docs.is_empty() {
+            return Ok(InsertOutcome::default());
+        }
+        let total = docs.len();
+        match self.block_on(coll.insert_many(docs).ordered(false)) {
+            Ok(result) => Ok(InsertOutcome { inserted: result.inserted_ids.len(), duplicates: vec![] }),
+            Err(e) => match *e.kind {
+                mongodb::error::ErrorKind::InsertMany(ref failure) if failure.write_concern_error.is_none() => {
+                    let errors = failure.write_errors.clone().unwrap_or_default();
+                    if let Some(other) = errors.iter().find(|w| w.code != 11000) {
+                        return Err(format!("insert into {}: document {} refused: {}", coll.namespace(), other.index, other.message));
+                    }
+                    let mut duplicates: Vec<usize> = errors.iter().map(|w| w.index).collect();
+                    duplicates.sort_unstable();
+                    Ok(InsertOutcome { inserted: total - duplicates.len(), duplicates })
+                }
+                _ => Err(format!("insert into {}: {e}", coll.namespace())),
+            },
+        }
+    }
+
+    /// Runs an aggregation pipeline and collects its documents.
+    pub fn aggregate(&self, coll: &Collection<Document>, pipeline: Vec<Document>) -> Result<Vec<Document>, String> {
+        self.block_on(async { coll.aggregate(pipeline).await?.try_collect::<Vec<_>>().await })
+            .map_err(|e| format!("aggregation on {}: {e}", coll.namespace()))
+    }
+
+    /// Every document of the collection in `_id` order.
+    pub fn all_by_id(&self, coll: &Collection<Document>) -> Result<Vec<Document>, String> {
+        self.block_on(async { coll.find(doc! {}).sort(doc! {"_id": 1}).await?.try_collect::<Vec<_>>().await })
+            .map_err(|e| format!("reading {}: {e}", coll.namespace()))
+    }
+
+    /// Every `_id` of the collection (one round of the cursor, no document bodies).
+    pub fn ids(&self, coll: &Collection<Document>) -> Result<Vec<Bson>, String> {
+        let docs: Vec<Document> = self
+            .block_on(async { coll.find(doc! {}).projection(doc! {"_id": 1}).await?.try_collect::<Vec<_>>().await })
+            .map_err(|e| format!("reading the ids of {}: {e}", coll.namespace()))?;
+        Ok(docs.into_iter().filter_map(|mut d| d.remove("_id")).collect())
+    }
+
+    pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, String> {
+        self.block_on(coll.count_documents(filter)).map_err(|e| format!("counting {}: {e}", coll.namespace()))
+    }
+}
+
+/// SHA-256 over the documents' BSON bytes in the order given: two collections read in `_id`
+/// order have the same hash exactly when they hold the same documents, field order included.
+pub fn content_hash(docs: &[Document]) -> String {
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
+    for d in docs {
+        bytes.clear();
+        d.to_writer(&mut bytes).expect("a document read from the store serialises");
+        hasher.update(&bytes);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// A number from a result document, whatever numeric BSON type the server chose.
+pub fn number(d: &Document, key: &str) -> Option<f64> {
+    match d.get(key)? {
+        Bson::Int32(v) => Some(*v as f64),
+        Bson::Int64(v) => Some(*v as f64),
+        Bson::Double(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// A pipeline as the book shows it: MongoDB's relaxed extended JSON, indented.
+pub fn pipeline_text(pipeline: &[Document]) -> String {
+    let json: Vec<serde_json::Value> = pipeline.iter().map(|d| Bson::Document(d.clone()).into_relaxed_extjson()).collect();
+    serde_json::to_string_pretty(&json).expect("a pipeline serialises")
+}
+
+/// Result documents as a table with `columns` in that order: integers stay integers,
+/// any double makes the column floating, dates become RFC 3339 text, sub-documents JSON.
+pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String> {
+    let mut series: Vec<Column> = Vec::new();
+    for name in columns {
+        let values: Vec<Option<&Bson>> = docs.iter().map(|d| d.get(*name).filter(|v| !matches!(v, Bson::Null))).collect();
+        let all = |f: fn(&Bson) -> bool| values.iter().flatten().all(|v| f(v));
+        let column = if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_))) {
+            Column::new((*name).into(), values.iter().map(|v| v.and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))).collect::<Vec<_>>())
+        } else if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) {
+            Column::new((*name).into(), values.iter().map(|v| v.and_then(|v| match v {
+                Bson::Double(x) => Some(*x),
+                Bson::Int32(x) => Some(*x as f64),
+                Bson::Int64(x) => Some(*x as f64),
+                _ => None,
+            })).collect::<Vec<_>>())
+        } else if all(|v| matches!(v, Bson::Boolean(_))) {
+            Column::new((*name).into(), values.iter().map(|v| v.and_then(Bson::as_bool)).collect::<Vec<_>>())
+        } else {
+            Column::new((*name).into(), values.iter().map(|v| v.map(|v| match v {
+                Bson::String(s) => s.clone(),
+                Bson::DateTime(t) => t.try_to_rfc3339_string().unwrap_or_else(|_| t.to_string()),
+                other => other.clone().into_relaxed_extjson().to_string(),
+            })).collect::<Vec<_>>())
+        };
+        series.push(column);
+    }
+    DataFrame::new(series).map_err(|e| format!("table of {columns:?}: {e}"))
+}
+
+/// The URI without its password, for messages.
+pub fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &uri[..scheme], &uri[at + 1..]),
+        _ => uri.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_credentials() {
+        assert_eq!(redact("mongodb://admin:secret@host:27017/db"), "mongodb://***@host:27017/db");
+        assert_eq!(redact("mongodb://host:27017"), "mongodb://host:27017");
+    }
+
+    #[test]
+    fn content_hash_depends_on_order_and_content() {
+        let a = vec![doc! {"_id": 1, "v": 1.5}, doc! {"_id": 2, "v": "x"}];
+        let b = vec![doc! {"_id": 2, "v": "x"}, doc! {"_id": 1, "v": 1.5}];
+        assert_ne!(content_hash(&a), content_hash(&b));
+        assert_eq!(content_hash(&a), content_hash(&a.clone()));
+        assert_ne!(content_hash(&a), content_hash(&[doc! {"_id": 1, "v": 1.5000001}, doc! {"_id": 2, "v": "x"}]));
+    }
+}
