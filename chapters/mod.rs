@@ -5,6 +5,7 @@ pub mod bottleneck;
 pub mod greencoop;
 pub mod indutech;
 pub mod laplace_immo;
+pub mod noscites;
 pub mod seattle;
 pub mod supersmartmarket;
 
@@ -12,5 +13,5 @@ use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &indutech::InduTech, &bottleneck::BottleNeck, &greencoop::GreenCoop, &seattle::Seattle]
+    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &indutech::InduTech, &bottleneck::BottleNeck, &greencoop::GreenCoop, &seattle::Seattle, &noscites::NosCites]
 }

@@ -8,6 +8,7 @@ mod docstore;
 mod greencoop;
 mod indutech;
 mod laplace_immo;
+mod noscites;
 mod render;
 mod seattle;
 mod seattle_api;

@@ -59,3 +59,9 @@ fn greencoop_findings() {
     let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "greencoop").unwrap().1;
     settings().bind(|| insta::assert_yaml_snapshot!("greencoop__findings", nb.findings_json()));
 }
+
+#[test]
+fn noscites_findings() {
+    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "noscites").unwrap().1;
+    settings().bind(|| insta::assert_yaml_snapshot!("noscites__findings", nb.findings_json()));
+}

@@ -1,0 +1,110 @@
+//! Restore: read the dump's BSON frame by frame, validate each document against the
+//! required fields and types, load the valid ones through the driver, and quarantine the
+//! rest with a reason: unreadable bytes, a missing field, a wrong type, an `_id` already
+//! restored. read = restored + quarantined, always.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mongodb::bson::{doc, Bson, Document};
+
+use super::generate::REQUIRED;
+use crate::docstore::{dump, DocStore};
+
+/// The integrity report.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub bson_bytes: usize,
+    pub bson_sha256: String,
+    /// Files whose checksum differs from SHA256SUMS (or problems reading it).
+    pub checksum_problems: Vec<String>,
+    pub read: usize,
+    pub restored: usize,
+    pub quarantined_by_reason: BTreeMap<String, usize>,
+}
+
+impl Report {
+    pub fn quarantined(&self) -> usize {
+        self.quarantined_by_reason.values().sum()
+    }
+}
+
+fn type_name(v: &Bson) -> &'static str {
+    match v {
+        Bson::Double(_) => "double",
+        Bson::String(_) => "string",
+        Bson::Int32(_) => "int",
+        Bson::Int64(_) => "long",
+        Bson::Boolean(_) => "bool",
+        Bson::Null => "null",
+        Bson::Document(_) => "object",
+        Bson::Array(_) => "array",
+        _ => "other",
+    }
+}
+
+/// Why a document cannot be restored, or `None` if it can. `_id` and `host_id` may be int
+/// or long (both are integers to MongoDB).
+pub fn invalid(d: &Document) -> Option<String> {
+    for (field, expected) in REQUIRED {
+        match d.get(field) {
+            None => return Some(format!("missing field {field}")),
+            Some(v) => {
+                let found = type_name(v);
+                let ok = found == expected || (expected == "long" && found == "int");
+                if !ok {
+                    return Some(format!("wrong type for {field}: {found}, expected {expected}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Restores `<dump>/noscites/listings.bson` into `db.listings`, quarantine into
+/// `db.quarantine`.
+pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, String> {
+    let bson_path = dump_root.join("noscites").join("listings.bson");
+    let bytes = std::fs::read(&bson_path).map_err(|e| format!("{}: {e}", bson_path.display()))?;
+    let mut report = Report {
+        bson_bytes: bytes.len(),
+        bson_sha256: crate::dataset::sha256_bytes(&bytes),
+        checksum_problems: if dump_root.join("SHA256SUMS").exists() { dump::verify_checksums(dump_root)? } else { vec!["no SHA256SUMS in the dump".into()] },
+        ..Report::default()
+    };
+    let contents = dump::parse(&bytes);
+    report.read = contents.docs.len() + contents.unreadable.len();
+    let mut quarantine: Vec<Document> = Vec::new();
+    let mut reason_of = |reason: String, record: Document, quarantine: &mut Vec<Document>| {
+        *report.quarantined_by_reason.entry(reason.split(':').next().unwrap_or(&reason).to_string()).or_insert(0) += 1;
+        quarantine.push(record);
+    };
+    for bad in &contents.unreadable {
+        let reason = if bad.reason.starts_with("truncated") { "truncated document".to_string() } else { "unreadable bytes".to_string() };
+        reason_of(reason.clone(), doc! {"_id": format!("offset {}", bad.offset), "reason": reason, "detail": &bad.reason, "offset": bad.offset as i64, "bytes": bad.bytes as i64}, &mut quarantine);
+    }
+    let mut valid = Vec::new();
+    let mut offsets = Vec::new();
+    for read in contents.docs {
+        match invalid(&read.doc) {
+            Some(reason) => {
+                let key = if reason.starts_with("missing") { "missing required field".to_string() } else { "wrong field type".to_string() };
+                reason_of(key.clone(), doc! {"_id": format!("offset {}", read.offset), "reason": key, "detail": reason, "offset": read.offset as i64, "document": read.doc}, &mut quarantine);
+            }
+            None => {
+                offsets.push(read.offset);
+                valid.push(read.doc);
+            }
+        }
+    }
+    let listings = store.collection(db, "listings");
+    let outcome = store.insert_unordered(&listings, valid.clone())?;
+    for i in &outcome.duplicates {
+        let d = &valid[*i];
+        let reason = "duplicate _id".to_string();
+        reason_of(reason.clone(), doc! {"_id": format!("offset {}", offsets[*i]), "reason": reason, "detail": format!("_id {} already restored", d.get("_id").cloned().unwrap_or(Bson::Null)), "offset": offsets[*i] as i64, "document": d.clone()}, &mut quarantine);
+    }
+    report.restored = outcome.inserted;
+    store.insert_unordered(&store.collection(db, "quarantine"), quarantine)?;
+    Ok(report)
+}
