@@ -59,7 +59,9 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
             if version.trim_end().ends_with('2') || version.trim_end().ends_with('3') {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(120), "no rebuild after the edit");
+            // A rebuild runs every chapter: the document-store ones take about a minute alone, more
+            // while the other tests load both cores.
+            assert!(started.elapsed() < Duration::from_secs(420), "no rebuild after the edit");
             std::thread::sleep(Duration::from_millis(300));
         }
         assert!(get(port, "/supersmartmarket.html").contains("Live edit marker 7731"));
