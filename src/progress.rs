@@ -40,3 +40,12 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// Prints a step's wall time (since `since`, which is reset) when `AUDITBOOK_PROFILE` is set:
+/// for `bench` and for finding slow steps, never for the book.
+pub fn profile(chapter: &str, step: &str, since: &mut std::time::Instant) {
+    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
+        eprintln!("profile\t{chapter}\t{step}\t{:.3}", since.elapsed().as_secs_f64() * 1000.0);
+    }
+    *since = std::time::Instant::now();
+}

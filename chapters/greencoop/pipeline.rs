@@ -12,6 +12,7 @@ use super::reading::Parsed;
 use super::{infoclimat, wunderground};
 use crate::docstore::{content_hash, dump, DocStore, InsertOutcome};
 use crate::objstore::{Storage, Target};
+use crate::progress::profile;
 
 /// A Weather Underground station as `stations.toml` declares it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -115,14 +116,6 @@ fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec
     Ok(out)
 }
 
-/// Wall time of a step, printed when `AUDITBOOK_PROFILE` is set (for `bench`, never the book).
-fn profile(step: &str, since: &mut std::time::Instant) {
-    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
-        eprintln!("profile\tgreencoop\t{step}\t{:.3}", since.elapsed().as_secs_f64() * 1000.0);
-    }
-    *since = std::time::Instant::now();
-}
-
 pub fn run(cfg: &Config) -> Result<Outcome, String> {
     let mut clock = std::time::Instant::now();
     let mut storage = Storage::open(&cfg.landing)?;
@@ -165,7 +158,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         parsed.extend(one);
     }
 
-    profile("stage_and_parse", &mut clock);
+    profile("greencoop", "stage_and_parse", &mut clock);
     let store = DocStore::connect(cfg.mongo_uri.as_deref())?;
     let db = cfg.database.as_str();
     let readings = store.collection(db, "readings");
@@ -173,17 +166,17 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     let stations = store.collection(db, "stations");
     store.insert_unordered(&stations, station_docs)?;
 
-    profile("connect", &mut clock);
+    profile("greencoop", "connect", &mut clock);
     let documents: Vec<Document> = parsed.readings.iter().map(|r| r.to_document()).collect();
     let ids: BTreeSet<String> = parsed.readings.iter().map(|r| r.id()).collect();
     let first_load = store.insert_unordered(&readings, documents.clone())?;
-    profile("first_load", &mut clock);
+    profile("greencoop", "first_load", &mut clock);
     // The same files again, as a scheduled re-run would: the unique index refuses them all.
     let second_load = store.insert_unordered(&readings, documents)?;
-    profile("second_load", &mut clock);
+    profile("greencoop", "second_load", &mut clock);
     let quarantine = store.collection(db, "quarantine");
     store.insert_unordered(&quarantine, parsed.quarantined.iter().map(|q| q.to_document()).collect())?;
-    profile("quarantine_load", &mut clock);
+    profile("greencoop", "quarantine_load", &mut clock);
     let file_names: Vec<String> = staged.iter().map(|s| s.key.rsplit('/').next().unwrap_or_default().to_string()).collect();
     let quarantine_stored = store.count(&quarantine, doc! {"file": {"$in": &file_names}})?;
     // Which of this run's readings the store holds: its ids, intersected here (a `$in` of
@@ -192,7 +185,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     let ours_in_store = ids.intersection(&stored).count() as u64;
     let documents_in_store = store.count(&readings, doc! {})?;
 
-    profile("counts", &mut clock);
+    profile("greencoop", "counts", &mut clock);
     if cfg.ballast_mib > 0 {
         // Filler documents of 64 KiB: the storage condition, put into the data.
         let ballast = store.collection(db, "ballast");
@@ -210,7 +203,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     let rows = store.aggregate(&quarantine, reasons.stages.clone())?;
     audits.push((reasons, rows));
 
-    profile("audit", &mut clock);
+    profile("greencoop", "audit", &mut clock);
     let stats = store.command(db, doc! {"dbStats": 1})?;
     let storage_used_bytes = match stats.get("dataSize") {
         Some(Bson::Int32(v)) => *v as i64,
@@ -219,9 +212,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         _ => return Err(format!("dbStats on {db}: no dataSize")),
     };
 
-    profile("stats", &mut clock);
+    profile("greencoop", "stats", &mut clock);
     let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir)?;
-    profile("backup", &mut clock);
+    profile("greencoop", "backup", &mut clock);
     Ok(Outcome {
         server: store.server.clone(),
         staged,

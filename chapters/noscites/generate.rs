@@ -186,18 +186,20 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Planted, String> {
             planted.wrong_types += 1;
         }
     }
-    // Duplicated _ids: a second copy of a document, later in the file, with another price.
-    for _ in 0..plan.duplicate_ids {
+    // Duplicated _ids: a second copy of an undamaged document, later in the file, with
+    // another price; never after the last document (the one the crash may cut).
+    let mut copies_after: Vec<Vec<Document>> = vec![Vec::new(); n];
+    while planted.duplicate_ids < plan.duplicate_ids.min(n.saturating_sub(1 + victims.len())) {
         let i = rng.random_range(0..n - 1);
         if victims.contains(&i) {
             continue;
         }
         let mut copy = docs[i].clone();
         copy.insert("price", 1.0 + copy.get_f64("price").unwrap_or(0.0));
-        let at = rng.random_range(i + 1..docs.len());
-        docs.insert(at, copy);
+        copies_after[rng.random_range(i..n - 1)].push(copy);
         planted.duplicate_ids += 1;
     }
+    let docs: Vec<Document> = docs.into_iter().zip(copies_after).flat_map(|(d, copies)| std::iter::once(d).chain(copies)).collect();
     let root = dir.join("dump");
     let _ = std::fs::remove_dir_all(&root);
     let index = dump::IndexSpec { name: "city_1__id_1".into(), keys: doc! {"city": 1, "_id": 1}, unique: false };

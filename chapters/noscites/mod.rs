@@ -6,7 +6,9 @@
 
 pub mod deploy;
 pub mod generate;
+pub mod live;
 pub mod restore;
+pub mod roles;
 pub mod shard;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use crate::dataset::sha256_bytes;
 use crate::docstore::{number, pipeline_text, to_frame, DocStore};
 use crate::error::{Error, Result};
 use crate::notebook::{DatasetRef, Notebook, Source, Status, Value};
+use crate::progress::profile;
 use shard::{CityFilter, KeyPart};
 
 /// The NosCités chapter.
@@ -128,6 +131,7 @@ impl Chapter for NosCites {
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {
         let mut nb = Notebook::new(CHAPTER);
         nb.params = ctx.params.all().clone();
+        let mut clock = std::time::Instant::now();
         let (dump_root, planted): (PathBuf, Option<generate::Planted>) = match &ctx.data_override {
             Some(dir) => (dir.join("dump"), None),
             None => {
@@ -144,30 +148,54 @@ impl Chapter for NosCites {
         }
         nb.datasets.push(crate::dataset::dataset_ref(&dump_root, "noscites/listings.bson", None)?);
 
+        profile(CHAPTER, "generate", &mut clock);
         ctx.progress.step("restoring through the driver");
-        let store = DocStore::connect(ctx.backends.mongo_uri.as_deref()).map_err(|e| Error::chapter(CHAPTER, e))?;
+        // The default server runs with authentication on, so the roles below are enforced
+        // by a real server, not only declared.
+        let store = match ctx.backends.mongo_uri.as_deref() {
+            Some(uri) => DocStore::connect(Some(uri)),
+            None => DocStore::connect_local_with_auth("auditbook-admin", "auditbook-local-only"),
+        }
+        .map_err(|e| Error::chapter(CHAPTER, e))?;
         let db: String = ctx.params.get("database")?;
         if ctx.backends.mongo_uri.is_none() {
             store.drop_database(&db).map_err(|e| Error::chapter(CHAPTER, e))?;
         }
+        profile(CHAPTER, "connect", &mut clock);
         let report = restore::restore(&store, &dump_root, &db).map_err(|e| Error::chapter(CHAPTER, e))?;
         nb.add_finding("store.server", Value::Text(store.server.clone()), None, Source::function("docstore::DocStore::connect"))?;
         nb.add_finding("store_db", Value::Text(db.clone()), None, Source::function("noscites (parameter database)"))?;
         integrity(&mut nb, &report, planted.as_ref())?;
 
+        profile(CHAPTER, "restore", &mut clock);
         ctx.progress.step("aggregations");
         let listings = store.collection(&db, "listings");
+        // One pass over the collection: the analyses run as the branches of one `$facet`
+        // (each is shown on its own below its table).
+        let analyses = analyses();
+        let facet: Document = analyses.iter().map(|(name, pipeline, _)| (name.to_string(), Bson::Array(pipeline.iter().cloned().map(Bson::Document).collect()))).collect();
+        let projection: Document = ["city", "room_type", "host_id", "host_is_superhost", "availability_30", "neighbourhood"].iter().map(|f| (f.to_string(), Bson::Int32(1))).collect();
+        let combined = vec![doc! {"$project": projection}, doc! {"$facet": facet}];
+        let out = store.aggregate(&listings, combined).map_err(|e| Error::chapter(CHAPTER, format!("analyses: {e}")))?;
+        let branches = out.into_iter().next().unwrap_or_default();
         let mut results = std::collections::BTreeMap::new();
-        for (name, pipeline, columns) in analyses() {
-            let docs = store.aggregate(&listings, pipeline.clone()).map_err(|e| Error::chapter(CHAPTER, format!("pipeline {name}: {e}")))?;
+        for (name, pipeline, columns) in analyses {
+            let docs: Vec<Document> = branches.get_array(name).map(|a| a.iter().filter_map(|d| d.as_document().cloned()).collect()).unwrap_or_default();
             nb.queries.insert(name.to_string(), pipeline_text(&pipeline));
             nb.add_table(name, to_frame(&docs, &columns).map_err(|e| Error::chapter(CHAPTER, e))?, Source::query(name))?;
             results.insert(name, docs);
         }
+        profile(CHAPTER, "aggregations", &mut clock);
         analysis_findings(&mut nb, &results, &report)?;
-        key_study(&mut nb, &store, &db)?;
+        key_study(&mut nb, &report)?;
+        profile(CHAPTER, "key_study", &mut clock);
         sharding(&mut nb, &results["per_city"])?;
-        roles(&mut nb)?;
+        live_cluster(&mut nb, &store, &db, ctx.backends.mongo_uri.is_some())?;
+        profile(CHAPTER, "sharding", &mut clock);
+        ctx.progress.step("trying the roles");
+        let cells = roles::probe(&store, &db).map_err(|e| Error::chapter(CHAPTER, e))?;
+        roles(&mut nb, &cells)?;
+        profile(CHAPTER, "roles", &mut clock);
         Ok(nb)
     }
 
@@ -238,23 +266,21 @@ fn analysis_findings(nb: &mut Notebook, results: &std::collections::BTreeMap<&st
     Ok(())
 }
 
-/// Cardinality, frequency of the most common value and monotonicity (in `_id` order, which is
-/// creation order here) of each candidate shard-key field.
-fn key_study(nb: &mut Notebook, store: &DocStore, db: &str) -> Result<()> {
-    let listings = store.collection(db, "listings");
+/// Cardinality, frequency of the most common value and monotonicity (in the backup's
+/// order, which is creation order here) of each candidate shard-key field, over the restored
+/// documents as the restore read them.
+fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<()> {
     let mut rows = Vec::new();
-    for field in ["city", "neighbourhood", "host_id", "room_type", "_id"] {
-        let pipeline = vec![
-            doc! {"$group": {"_id": format!("${field}"), "n": {"$sum": 1}}},
-            doc! {"$group": {"_id": Bson::Null, "distinct": {"$sum": 1}, "top": {"$max": "$n"}, "total": {"$sum": "$n"}}},
-        ];
-        let out = store.aggregate(&listings, pipeline.clone()).map_err(|e| Error::chapter(CHAPTER, e))?;
-        nb.queries.insert(format!("key_{}", field.trim_start_matches('_')), pipeline_text(&pipeline));
-        let d = out.first().cloned().unwrap_or_default();
-        let (distinct, top, total) = (number(&d, "distinct").unwrap_or(0.0), number(&d, "top").unwrap_or(0.0), number(&d, "total").unwrap_or(1.0));
-        rows.push(doc! {"field": field, "distinct_values": distinct as i64, "top_value_pct": crate::chapters::noscites::round2(100.0 * top / total)});
+    for field in restore::KEY_CANDIDATES {
+        let (distinct, top) = report.cardinality.get(field).copied().unwrap_or((0, 0));
+        let increasing = report.increasing_pct.get(field).copied().unwrap_or(0.0);
+        let top_pct = if report.restored == 0 { 0.0 } else { round2(100.0 * top as f64 / report.restored as f64) };
+        rows.push(doc! {"field": field, "distinct_values": distinct as i64, "top_value_pct": top_pct, "increasing_pct": increasing});
     }
-    nb.add_table("key_study", to_frame(&rows, &["field", "distinct_values", "top_value_pct"]).map_err(|e| Error::chapter(CHAPTER, e))?, Source::query("key_city"))?;
+    let src = Source::function("noscites::restore::{cardinality, increasing_share}");
+    nb.add_finding("key.id_increasing_pct", Value::Float { value: report.increasing_pct.get("_id").copied().unwrap_or(0.0), decimals: 2 }, Some("%"), src.clone())?;
+    nb.add_finding("key.city_distinct", Value::Int(report.cardinality.get("city").map(|c| c.0 as i64).unwrap_or(0)), Some("values"), src.clone())?;
+    nb.add_table("key_study", to_frame(&rows, &["field", "distinct_values", "top_value_pct", "increasing_pct"]).map_err(|e| Error::chapter(CHAPTER, e))?, src)?;
     Ok(())
 }
 
@@ -311,8 +337,52 @@ fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
     Ok(())
 }
 
-fn roles(nb: &mut Notebook) -> Result<()> {
+/// With a mongos given, the plan applied and checked by `explain()`; otherwise said plainly.
+fn live_cluster(nb: &mut Notebook, store: &DocStore, db: &str, uri_given: bool) -> Result<()> {
+    let src = Source::function("noscites::live::apply_and_explain");
+    if !(uri_given && live::is_router(store).map_err(|e| Error::chapter(CHAPTER, e))?) {
+        nb.add_finding("shard.mode", Value::Text("the plan, computed from the zone ranges (no mongos router was given)".into()), None, src)?;
+        return Ok(());
+    }
+    let reached = live::apply_and_explain(store, db).map_err(|e| Error::chapter(CHAPTER, e))?;
+    nb.add_finding("shard.mode", Value::Text("a live cluster: zones applied through the router, targeting read from explain()".into()), None, src.clone())?;
+    let paris = reached.iter().find(|(c, _)| c == "Paris").map(|(_, s)| s.join(", ")).unwrap_or_default();
+    nb.add_finding("shard.live_paris_shards", Value::Text(paris.clone()), None, src)?;
+    nb.add_check(
+        "shard.live_paris_targeted",
+        "on the live cluster, explain() of a Paris query names the Paris shard only",
+        Status::of(paris == "parisReplSet", || format!("explain() names {paris:?}")),
+        &["shard.live_paris_shards"],
+    )?;
+    Ok(())
+}
+
+fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
     let rows: Vec<Document> = deploy::ROLES.iter().map(|(user, roles, purpose)| doc! {"role": *user, "built_in_roles": roles.join(", "), "may": *purpose}).collect();
     nb.add_table("roles", to_frame(&rows, &["role", "built_in_roles", "may"]).map_err(|e| Error::chapter(CHAPTER, e))?, Source::function("noscites::deploy::ROLES"))?;
+    let yes_no = |b: bool| if b { "allowed" } else { "refused" };
+    let mut matrix = Vec::new();
+    for operation in roles::OPERATIONS {
+        let mut row = doc! {"operation": operation};
+        for (user, _, _) in deploy::ROLES {
+            let cell = cells.iter().find(|c| c.role == user && c.operation == operation);
+            row.insert(user, cell.map(|c| yes_no(c.allowed)).unwrap_or("not tried"));
+        }
+        matrix.push(row);
+    }
+    let src = Source::function("noscites::roles::probe");
+    nb.add_table("role_matrix", to_frame(&matrix, &["operation", "Admin", "Operator", "Viewer"]).map_err(|e| Error::chapter(CHAPTER, e))?, src.clone())?;
+    let agree = cells.iter().filter(|c| c.allowed == c.expected).count();
+    let refused = cells.iter().filter(|c| !c.allowed).count();
+    nb.add_finding("roles.cells", int(cells.len()), Some("operations"), src.clone())?;
+    nb.add_finding("roles.as_expected", int(agree), Some("operations"), src.clone())?;
+    nb.add_finding("roles.refused", int(refused), Some("operations"), src)?;
+    let wrong: Vec<String> = cells.iter().filter(|c| c.allowed != c.expected).map(|c| format!("{} {} was {}", c.role, c.operation, yes_no(c.allowed))).collect();
+    nb.add_check(
+        "roles.enforced",
+        "every role was allowed exactly its operations by the server: the forbidden ones were refused",
+        Status::of(cells.len() == 15 && wrong.is_empty(), || if wrong.is_empty() { format!("{} operations tried, expected 15", cells.len()) } else { wrong.join("; ") }),
+        &["roles.cells", "roles.as_expected", "roles.refused"],
+    )?;
     Ok(())
 }

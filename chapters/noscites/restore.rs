@@ -21,6 +21,52 @@ pub struct Report {
     pub read: usize,
     pub restored: usize,
     pub quarantined_by_reason: BTreeMap<String, usize>,
+    /// Per candidate shard-key field: distinct values and the count of the most frequent one,
+    /// over the restored documents.
+    pub cardinality: BTreeMap<String, (usize, usize)>,
+    /// Per candidate shard-key field, the share (%) of consecutive restored documents, in the
+    /// backup's order (the order they were written), whose value is larger than the one before.
+    pub increasing_pct: BTreeMap<String, f64>,
+}
+
+/// The candidate shard-key fields the chapter studies.
+pub const KEY_CANDIDATES: [&str; 5] = ["city", "neighbourhood", "host_id", "room_type", "_id"];
+
+fn greater(a: &Bson, b: &Bson) -> bool {
+    match (a, b) {
+        (Bson::String(x), Bson::String(y)) => x.as_bytes() > y.as_bytes(),
+        (x, y) => match (x.as_i64().or(x.as_i32().map(i64::from)), y.as_i64().or(y.as_i32().map(i64::from))) {
+            (Some(x), Some(y)) => x > y,
+            _ => false,
+        },
+    }
+}
+
+/// Distinct values and the largest frequency of each candidate field.
+pub fn cardinality(docs: &[&Document]) -> BTreeMap<String, (usize, usize)> {
+    KEY_CANDIDATES
+        .iter()
+        .map(|field| {
+            let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+            for d in docs {
+                *counts.entry(d.get(field).map(|v| v.to_string()).unwrap_or_default()).or_insert(0) += 1;
+            }
+            (field.to_string(), (counts.len(), counts.values().copied().max().unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// How often each field grows from one document to the next: near 100 % is a monotonic key
+/// (every insert lands in the last chunk), near 50 % a random one.
+pub fn increasing_share(docs: &[Document]) -> BTreeMap<String, f64> {
+    let pairs = docs.len().saturating_sub(1).max(1) as f64;
+    KEY_CANDIDATES
+        .iter()
+        .map(|field| {
+            let up = docs.windows(2).filter(|w| matches!((w[1].get(field), w[0].get(field)), (Some(b), Some(a)) if greater(b, a))).count();
+            (field.to_string(), (10_000.0 * up as f64 / pairs).round() / 100.0)
+        })
+        .collect()
 }
 
 impl Report {
@@ -97,6 +143,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
             }
         }
     }
+    report.increasing_pct = increasing_share(&valid);
     let listings = store.collection(db, "listings");
     let outcome = store.insert_unordered(&listings, valid.clone())?;
     for i in &outcome.duplicates {
@@ -105,6 +152,9 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
         reason_of(reason.clone(), doc! {"_id": format!("offset {}", offsets[*i]), "reason": reason, "detail": format!("_id {} already restored", d.get("_id").cloned().unwrap_or(Bson::Null)), "offset": offsets[*i] as i64, "document": d.clone()}, &mut quarantine);
     }
     report.restored = outcome.inserted;
+    let refused: std::collections::HashSet<usize> = outcome.duplicates.iter().copied().collect();
+    let restored: Vec<&Document> = valid.iter().enumerate().filter(|(i, _)| !refused.contains(i)).map(|(_, d)| d).collect();
+    report.cardinality = cardinality(&restored);
     store.insert_unordered(&store.collection(db, "quarantine"), quarantine)?;
     Ok(report)
 }

@@ -17,28 +17,54 @@ pub struct LocalServer {
     child: Child,
     pub port: u16,
     /// Holds the storage directory and the server log until the server is stopped.
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl LocalServer {
     /// Installs the server if needed, starts it and returns once it accepts connections.
     pub fn start() -> Result<LocalServer, String> {
-        let python = ensure_installed()?;
         let dir = tempfile::Builder::new().prefix("auditbook-docstore-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        LocalServer::spawn(dir, false)
+    }
+
+    fn spawn(dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, String> {
+        let python = ensure_installed()?;
         let port = free_port()?;
-        let log = std::fs::File::create(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
-        let child = Command::new(&python)
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
+        let mut command = Command::new(&python);
+        command
             .args(["-c", "import sys; from secantus.cli import main; sys.argv[0] = 'secantusd-py'; sys.exit(main())"])
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "WARNING", "--storage-path"])
-            .arg(dir.path().join("data"))
+            .arg(dir.path().join("data"));
+        if auth {
+            command.arg("--auth");
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
             .map_err(|e| format!("starting SecantusDB with {}: {e}", python.display()))?;
-        let mut server = LocalServer { child, port, dir };
+        let mut server = LocalServer { child, port, dir: Some(dir) };
         server.wait_until_listening(Duration::from_secs(60))?;
         Ok(server)
+    }
+
+    /// Stops the server cleanly (SIGTERM, so what it holds is on disk) and starts it again on
+    /// the same data with authentication required: the way to turn auth on once users exist.
+    pub fn restart_with_auth(mut self) -> Result<LocalServer, String> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let dir = self.dir.take().expect("a running server holds its directory");
+        LocalServer::spawn(dir, true)
     }
 
     pub fn uri(&self) -> String {
@@ -64,7 +90,8 @@ impl LocalServer {
     }
 
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let Some(dir) = &self.dir else { return String::new() };
+        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().rev().take(8).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
     }

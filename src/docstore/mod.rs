@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{ClientOptions, Credential, IndexOptions};
 use mongodb::{Client, Collection, IndexModel};
 use polars::prelude::{Column, DataFrame};
 use sha2::{Digest, Sha256};
@@ -26,6 +26,8 @@ pub struct DocStore {
     runtime: tokio::runtime::Runtime,
     /// Said in the book and in errors: which server this is (never a password).
     pub server: String,
+    /// The address, for clients of other users ([`DocStore::connect_as`]).
+    uri: String,
     // Dropped after the client: the local server outlives every connection to it.
     _local: Option<LocalServer>,
 }
@@ -54,15 +56,36 @@ impl DocStore {
                 (Some(local), uri, format!("local SecantusDB {} (started by auditbook)", local::SECANTUS_VERSION))
             }
         };
-        let client = runtime.block_on(async {
-            let mut options = ClientOptions::parse(&uri).await.map_err(|e| format!("document store URI {}: {e}", redact(&uri)))?;
-            options.server_selection_timeout.get_or_insert(Duration::from_secs(10));
-            options.app_name = Some("auditbook".into());
-            let client = Client::with_options(options).map_err(|e| e.to_string())?;
-            client.database("admin").run_command(doc! {"ping": 1}).await.map_err(|e| format!("{}: no answer to ping: {e}", redact(&uri)))?;
-            Ok::<_, String>(client)
+        let client = runtime.block_on(client_for(&uri, None))?;
+        Ok(DocStore { client, runtime, server, uri, _local: local })
+    }
+
+    /// Starts the local server with authentication on and connects as its administrator
+    /// (a `root` user created before authentication was switched on).
+    pub fn connect_local_with_auth(admin: &str, password: &str) -> Result<DocStore, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+        let open = LocalServer::start()?;
+        runtime.block_on(async {
+            let client = client_for(&open.uri(), None).await?;
+            client
+                .database("admin")
+                .run_command(doc! {"createUser": admin, "pwd": password, "roles": [{"role": "root", "db": "admin"}]})
+                .await
+                .map_err(|e| format!("creating the administrator: {e}"))?;
+            Ok::<_, String>(())
         })?;
-        Ok(DocStore { client, runtime, server, _local: local })
+        let local = open.restart_with_auth()?;
+        let uri = local.uri();
+        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin"))))?;
+        let server = format!("local SecantusDB {} with authentication on (started by auditbook)", local::SECANTUS_VERSION);
+        Ok(DocStore { client, runtime, server, uri, _local: Some(local) })
+    }
+
+    /// Another client to the same server, authenticated as `user` against `source`.
+    pub fn connect_as(&self, user: &str, password: &str, source: &str) -> Result<DocStore, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source))))?;
+        Ok(DocStore { client, runtime, server: format!("{} as {user}", self.server), uri: self.uri.clone(), _local: None })
     }
 
     /// Runs a driver future to completion.
@@ -141,6 +164,21 @@ impl DocStore {
     pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, String> {
         self.block_on(coll.count_documents(filter)).map_err(|e| format!("counting {}: {e}", coll.namespace()))
     }
+}
+
+/// A client for `uri` that has answered a ping, with `credential` (user, password, auth
+/// database) replacing any in the URI.
+async fn client_for(uri: &str, credential: Option<(&str, &str, &str)>) -> Result<Client, String> {
+    let mut options = ClientOptions::parse(uri).await.map_err(|e| format!("document store URI {}: {e}", redact(uri)))?;
+    options.server_selection_timeout.get_or_insert(Duration::from_secs(10));
+    options.app_name = Some("auditbook".into());
+    if let Some((user, password, source)) = credential {
+        options.credential = Some(Credential::builder().username(user.to_string()).password(password.to_string()).source(source.to_string()).build());
+    }
+    let client = Client::with_options(options).map_err(|e| e.to_string())?;
+    // A ping needs no privilege; a wrong password fails the handshake here.
+    client.database("admin").run_command(doc! {"ping": 1}).await.map_err(|e| format!("{}: no answer to ping: {e}", redact(uri)))?;
+    Ok(client)
 }
 
 /// SHA-256 over the documents' BSON bytes in the order given: two collections read in `_id`

@@ -106,3 +106,38 @@ proptest! {
         s.drop_database(&db).unwrap();
     }
 }
+
+/// The three roles on the MongoDB-wire server `scripts/test` starts with authentication on:
+/// each allowed operation succeeds and each forbidden one is refused by the server.
+#[test]
+fn the_roles_are_enforced_by_the_test_server() {
+    let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_AUTH_URI") else { return };
+    let admin = DocStore::connect(Some(&uri)).unwrap();
+    let db = format!("noscites_roles_{}", std::process::id());
+    admin.drop_database(&db).unwrap();
+    admin.insert_unordered(&admin.collection(&db, "listings"), vec![mongodb::bson::doc! {"_id": 1i64, "city": "Paris"}]).unwrap();
+    let cells = auditbook::chapters::noscites::roles::probe(&admin, &db).unwrap();
+    assert_eq!(cells.len(), 15);
+    for c in &cells {
+        assert_eq!(c.allowed, c.expected, "{} / {}: {:?}", c.role, c.operation, c.refusal);
+    }
+    // Refusals are the server's authorisation errors, not connection failures.
+    assert!(cells.iter().filter(|c| !c.allowed).all(|c| c.refusal.as_deref().is_some_and(|r| r.contains("not authorized"))), "{cells:?}");
+    // Without credentials nothing is readable.
+    let anonymous = uri.replace("ci-admin:ci-admin-pw@", "");
+    if let Ok(anon) = DocStore::connect(Some(&anonymous)) {
+        assert!(anon.count(&anon.collection(&db, "listings"), mongodb::bson::doc! {}).is_err());
+    }
+    admin.drop_database(&db).unwrap();
+}
+
+/// The chapter's own default: the local server with authentication on, the matrix as intended.
+#[test]
+fn the_local_server_with_auth_enforces_the_roles() {
+    let admin = DocStore::connect_local_with_auth("root-test", "root-test-pw").unwrap();
+    assert!(admin.server.contains("authentication on"));
+    admin.insert_unordered(&admin.collection("nc", "listings"), vec![mongodb::bson::doc! {"_id": 1i64}]).unwrap();
+    let cells = auditbook::chapters::noscites::roles::probe(&admin, "nc").unwrap();
+    assert!(cells.iter().all(|c| c.allowed == c.expected), "{cells:?}");
+    assert!(admin.connect_as("root-test", "wrong", "admin").is_err(), "a wrong password is refused");
+}

@@ -1,0 +1,73 @@
+//! The three roles, created on the server and tried for real: each user runs every
+//! operation, and the matrix of what the server allowed is compared with what the role
+//! should allow. Roles are built from MongoDB's built-in roles on the chapter's database
+//! (custom roles on the default server cannot be scoped to a collection).
+
+use mongodb::bson::{doc, Bson};
+
+use super::deploy::ROLES;
+use crate::docstore::DocStore;
+
+/// The operations tried, in the matrix's order.
+pub const OPERATIONS: [&str; 5] = ["read listings", "insert a document", "update a document", "create a user", "read another database"];
+
+/// What each role should be allowed, by [`OPERATIONS`] index.
+pub fn expected(role: &str) -> [bool; 5] {
+    match role {
+        "Admin" => [true, true, true, true, false],
+        "Operator" => [true, true, true, false, false],
+        _ => [true, false, false, false, false],
+    }
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub role: &'static str,
+    pub operation: &'static str,
+    pub expected: bool,
+    pub allowed: bool,
+    /// The server's answer when it refused.
+    pub refusal: Option<String>,
+}
+
+/// A password for a role's user: not a secret worth keeping (the users exist for the run).
+fn password(role: &str) -> String {
+    format!("auditbook-{}-probe", role.to_lowercase())
+}
+
+/// Creates the three users on `db` (replacing earlier ones), then tries every operation as
+/// each of them. `admin` must be allowed to manage users on `db`.
+pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
+    for (user, roles, _) in ROLES {
+        let _ = admin.command(db, doc! {"dropUser": user});
+        let roles: Vec<Bson> = roles.iter().map(|r| Bson::Document(doc! {"role": *r, "db": db})).collect();
+        admin.command(db, doc! {"createUser": user, "pwd": password(user), "roles": roles}).map_err(|e| format!("creating role user {user}: {e}"))?;
+    }
+    let mut cells = Vec::new();
+    for (user, _, _) in ROLES {
+        let client = admin.connect_as(user, &password(user), db)?;
+        let probe = client.collection(db, "role_probe");
+        let outcomes: [Result<(), String>; 5] = [
+            client.block_on(client.collection(db, "listings").find_one(doc! {})).map(|_| ()).map_err(|e| e.to_string()),
+            client.block_on(probe.insert_one(doc! {"by": user})).map(|_| ()).map_err(|e| e.to_string()),
+            client.block_on(probe.update_one(doc! {"by": user}, doc! {"$set": {"seen": true}})).map(|_| ()).map_err(|e| e.to_string()),
+            client
+                .command(db, doc! {"createUser": format!("{user}_created"), "pwd": "x-probe", "roles": []})
+                .map(|_| {
+                    let _ = client.command(db, doc! {"dropUser": format!("{user}_created")});
+                }),
+            client.block_on(client.collection("auditbook_elsewhere", "any").find_one(doc! {})).map(|_| ()).map_err(|e| e.to_string()),
+        ];
+        for ((operation, outcome), expected) in OPERATIONS.iter().zip(outcomes).zip(expected(user)) {
+            let refusal = outcome.err().map(|e| {
+                // Keep the server's reason, not the driver's wrapping.
+                let short = e.split(", full error").next().unwrap_or(&e).to_string();
+                short.chars().take(120).collect()
+            });
+            cells.push(Cell { role: user, operation, expected, allowed: refusal.is_none(), refusal });
+        }
+    }
+    let _ = admin.block_on(admin.collection(db, "role_probe").drop());
+    Ok(cells)
+}
