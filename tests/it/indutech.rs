@@ -90,6 +90,25 @@ fn a_crash_and_restart_writes_what_an_uninterrupted_run_writes() {
     assert_eq!(second.checkpoint.windows, done.checkpoint.windows);
 }
 
+/// The broker goes away after the tickets were produced: the processor ends with an error
+/// that names the broker and what it was waiting for, within its idle timeout, no panic.
+#[test]
+fn a_broker_that_goes_away_is_a_clear_error() {
+    let tickets = generate::generate(&plan(12, 3000));
+    let broker = Broker::start(None, "tickets", 3).unwrap();
+    stream::produce(&broker.endpoint, &tickets, None).unwrap();
+    let endpoint = broker.endpoint.clone();
+    drop(broker); // the in-process cluster shuts down with everything it held
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap();
+    let cfg = ProcessorConfig { idle_timeout: Duration::from_secs(5), ..config(None) };
+    let started = std::time::Instant::now();
+    let error = stream::process(&endpoint, &mut sink, &cfg).err().expect("nothing can be read from a broker that is gone");
+    assert!(error.contains(&endpoint.bootstrap) || error.contains("consuming"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(sink.list("checkpoints").unwrap().is_empty(), "no checkpoint claims tickets that were not read");
+}
+
 #[test]
 fn an_unreachable_broker_is_a_clear_error() {
     let started = std::time::Instant::now();
