@@ -374,6 +374,18 @@ fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
     nb.add_table("role_matrix", to_frame(&matrix, &["operation", "Admin", "Operator", "Viewer"]).map_err(|e| Error::chapter(CHAPTER, e))?, src.clone())?;
     let agree = cells.iter().filter(|c| c.allowed == c.expected).count();
     let refused = cells.iter().filter(|c| !c.allowed).count();
+    let matrix_rows: Vec<serde_json::Map<String, serde_json::Value>> = cells
+        .iter()
+        .map(|c| {
+            let mut m = serde_json::Map::new();
+            m.insert("role".into(), c.role.into());
+            m.insert("operation".into(), c.operation.into());
+            m.insert("expected".into(), yes_no(c.expected).into());
+            m.insert("server".into(), yes_no(c.allowed).into());
+            m
+        })
+        .collect();
+    nb.add_finding("roles.matrix", Value::Rows(matrix_rows), None, src.clone())?;
     nb.add_finding("roles.cells", int(cells.len()), Some("operations"), src.clone())?;
     nb.add_finding("roles.as_expected", int(agree), Some("operations"), src.clone())?;
     nb.add_finding("roles.refused", int(refused), Some("operations"), src)?;
@@ -382,7 +394,7 @@ fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
         "roles.enforced",
         "every role was allowed exactly its operations by the server: the forbidden ones were refused",
         Status::of(cells.len() == 15 && wrong.is_empty(), || if wrong.is_empty() { format!("{} operations tried, expected 15", cells.len()) } else { wrong.join("; ") }),
-        &["roles.cells", "roles.as_expected", "roles.refused"],
+        &["roles.matrix", "roles.cells", "roles.as_expected", "roles.refused"],
     )?;
     Ok(())
 }
