@@ -16,6 +16,18 @@ pub enum Target {
     S3 { endpoint: String, bucket: String, prefix: String },
 }
 
+impl Target {
+    /// The target of one chapter run: S3 under `<chapter>/<unique>/` when an endpoint and a
+    /// bucket are given, else `local`. One without the other is a usage error.
+    pub fn for_run(endpoint: Option<&str>, bucket: Option<&str>, chapter: &str, unique: &str, local: std::path::PathBuf) -> Result<Target, String> {
+        match (endpoint, bucket) {
+            (Some(endpoint), Some(bucket)) => Ok(Target::S3 { endpoint: endpoint.to_string(), bucket: bucket.to_string(), prefix: format!("{chapter}/{unique}") }),
+            (Some(_), None) | (None, Some(_)) => Err(format!("chapter `{chapter}`: --s3-endpoint and --s3-bucket go together")),
+            (None, None) => Ok(Target::Local(local)),
+        }
+    }
+}
+
 /// An object store (local or S3) and the runtime its async calls run on.
 pub struct Storage {
     store: Arc<dyn ObjectStore>,

@@ -35,7 +35,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "seed", default: "5", help: "seed of the generated Weather Underground workbooks" },
     ParamSpec { name: "from", default: "2024-10-01T00:00", help: "first local time of the generated workbooks" },
     ParamSpec { name: "until", default: "2024-10-07T15:00", help: "last local time of the generated workbooks" },
-    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 3 % raises the error-rate alarm" },
+    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 100 (4 % of all rows) raises the error-rate alarm" },
     ParamSpec { name: "duplicate_rows", default: "2", help: "rows per generated station written twice (refused by the unique index)" },
     ParamSpec { name: "gap_hours", default: "0", help: "hours without readings in the first generated station (raises the gap alarm)" },
     ParamSpec { name: "outage_hours", default: "0", help: "hours the last generated station stops early (raises the freshness alarm)" },
@@ -165,11 +165,7 @@ impl Chapter for GreenCoop {
         std::fs::create_dir_all(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
         let work = tempfile::Builder::new().prefix("greencoop-").tempdir_in(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
         let unique = work.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let landing = match (&ctx.backends.s3_endpoint, &ctx.backends.s3_bucket) {
-            (Some(endpoint), Some(bucket)) => Target::S3 { endpoint: endpoint.clone(), bucket: bucket.clone(), prefix: format!("greencoop/{unique}") },
-            (Some(_), None) | (None, Some(_)) => return Err(Error::Usage(format!("chapter `{CHAPTER}`: --s3-endpoint and --s3-bucket go together"))),
-            (None, None) => Target::Local(work.path().join("lake")),
-        };
+        let landing = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, work.path().join("lake")).map_err(Error::Usage)?;
         let config = pipeline::Config {
             infoclimat,
             workbooks,

@@ -107,11 +107,7 @@ impl Chapter for InduTech {
         std::fs::create_dir_all(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
         let out = tempfile::Builder::new().prefix("stream-").tempdir_in(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
         let unique = out.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let target = match (&ctx.backends.s3_endpoint, &ctx.backends.s3_bucket) {
-            (Some(endpoint), Some(bucket)) => Target::S3 { endpoint: endpoint.clone(), bucket: bucket.clone(), prefix: format!("indutech/{unique}") },
-            (Some(_), None) | (None, Some(_)) => return Err(Error::Usage(format!("chapter `{CHAPTER}`: --s3-endpoint and --s3-bucket go together"))),
-            (None, None) => Target::Local(out.path().join("lake")),
-        };
+        let target = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, out.path().join("lake")).map_err(Error::Usage)?;
         // A real cluster gets a topic of its own per run; the in-process one starts empty.
         let topic = if ctx.backends.kafka_brokers.is_some() { format!("tickets-{unique}") } else { "tickets".to_string() };
         ctx.progress.step("streaming the tickets through the broker");
