@@ -12,6 +12,23 @@ use std::time::{Duration, Instant};
 /// The pinned server release.
 pub const SECANTUS_VERSION: &str = "0.7.0b3";
 
+/// Starts the server, with a watchdog thread that ends it when its parent (this process) is
+/// gone: a test binary that exits without dropping its handle (a static, a kill) must not
+/// leave servers behind.
+const LAUNCHER: &str = "\
+import os, sys, threading, time
+from secantus.cli import main
+parent = os.getppid()
+def watch():
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv[0] = 'secantusd-py'
+sys.exit(main())
+";
+
 /// A running local server; dropping it stops the process and deletes its data.
 pub struct LocalServer {
     child: Child,
@@ -33,7 +50,7 @@ impl LocalServer {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
         let mut command = Command::new(&python);
         command
-            .args(["-c", "import sys; from secantus.cli import main; sys.argv[0] = 'secantusd-py'; sys.exit(main())"])
+            .args(["-c", LAUNCHER])
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "WARNING", "--storage-path"])
             .arg(dir.path().join("data"));
         if auth {

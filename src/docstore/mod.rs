@@ -93,6 +93,11 @@ impl DocStore {
         self.runtime.block_on(future.into_future())
     }
 
+    /// The port of the local server this store started, if it started one.
+    pub fn server_port(&self) -> Option<u16> {
+        self._local.as_ref().map(|l| l.port)
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -63,3 +63,27 @@ fn an_unreachable_server_is_a_clear_error_not_a_hang() {
     assert!(err.contains("127.0.0.1:1"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// A server started by a process that dies without stopping it ends by itself.
+#[test]
+fn a_local_server_does_not_outlive_its_process() {
+    // A child test process starts a server and exits without dropping the handle.
+    if std::env::var_os("AUDITBOOK_LEAK_A_SERVER").is_some() {
+        let store = DocStore::connect(None).unwrap();
+        println!("PORT {}", store.server_port().unwrap());
+        std::mem::forget(store);
+        std::process::exit(0);
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "docstore::a_local_server_does_not_outlive_its_process", "--nocapture"])
+        .env("AUDITBOOK_LEAK_A_SERVER", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let port: u16 = text.lines().find_map(|l| l.strip_prefix("PORT ")).expect("the child printed its server's port").trim().parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the server on {port} outlived the process that started it");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
