@@ -82,10 +82,8 @@ impl SqlSession {
 
     /// With `AUDITBOOK_PROFILE` set, each query's wall time goes to stderr for `bench`; it
     /// never reaches the notebook, so the book stays deterministic.
-    fn profile(&self, name: &str, started: std::time::Instant) {
-        if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
-            eprintln!("profile\t{}\t{name}\t{:.3}", self.chapter, started.elapsed().as_secs_f64() * 1000.0);
-        }
+    fn profile(&self, name: &str, mut started: std::time::Instant) {
+        crate::progress::profile(&self.chapter, name, &mut started);
     }
 
     fn error(&self, query: &str, message: String) -> Error {

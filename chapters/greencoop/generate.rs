@@ -20,7 +20,7 @@ use super::wunderground::HEADER;
 /// A generated station: its file, its clock, and the base of its weather.
 #[derive(Debug, Clone)]
 pub struct StationPlan {
-    pub file: &'static str,
+    pub file: String,
     pub timezone: Tz,
     pub mean_c: f64,
 }
@@ -192,9 +192,9 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
             }
         }
         let bytes = book.save_to_buffer().map_err(|e| format!("{}: {e}", station.file))?;
-        let path = dir.join(station.file);
+        let path = dir.join(&station.file);
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        files.push(station.file.to_string());
+        files.push(station.file.clone());
     }
     Ok((files, planted))
 }

@@ -24,7 +24,6 @@ use crate::error::{Error, Result};
 use crate::notebook::{DatasetRef, Notebook, Source, Status, Value};
 use crate::objstore::Target;
 use pipeline::{Outcome, StationDecl};
-use reading::FIELDS;
 
 /// The GreenCoop chapter.
 pub struct GreenCoop;
@@ -92,9 +91,8 @@ impl GreenCoop {
         let stations = stations()?
             .into_iter()
             .map(|s| {
-                let file: &'static str = Box::leak(s.file.into_boxed_str());
                 let timezone = s.timezone.parse().map_err(|e| Error::chapter(CHAPTER, format!("stations.toml: {e}")))?;
-                Ok(generate::StationPlan { file, timezone, mean_c: s.mean_c })
+                Ok(generate::StationPlan { file: s.file, timezone, mean_c: s.mean_c })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(generate::Plan {
@@ -388,9 +386,4 @@ fn checks(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>) -
         &["rows.quarantined", "rows.blank", "rows.input_duplicates"],
     )?;
     Ok(())
-}
-
-/// The schema's measured fields, for the chapter's prose.
-pub fn schema_fields() -> Vec<(&'static str, &'static str)> {
-    FIELDS.iter().map(|f| (f.name, f.unit)).collect()
 }

@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 
 use super::audit::{self, Pipeline};
 use super::reading::Parsed;
 use super::{infoclimat, wunderground};
-use crate::docstore::{content_hash, dump, DocStore, InsertOutcome};
+use crate::docstore::{content_hash, dump, number, DocStore, InsertOutcome};
 use crate::objstore::{Storage, Target};
 use crate::progress::profile;
 
@@ -49,7 +49,6 @@ pub struct Staged {
     pub key: String,
     pub source: &'static str,
     pub bytes: usize,
-    pub sha256: String,
     pub rows_read: usize,
     pub readings: usize,
     pub quarantined: usize,
@@ -108,7 +107,7 @@ fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec
         let key = format!("landing/{source}/{}", file_name(path));
         storage.put(&key, bytes.clone())?;
         let back = storage.get(&key)?.ok_or_else(|| format!("{key}: not in the landing zone after writing it"))?;
-        if sha256(&back) != sha256(&bytes) {
+        if back != bytes {
             return Err(format!("{key}: the landing zone returned different bytes"));
         }
         out.push((key, *source, back));
@@ -149,7 +148,6 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
             key: key.clone(),
             source,
             bytes: bytes.len(),
-            sha256: sha256(bytes),
             rows_read: one.rows_read(),
             readings: one.readings.len(),
             quarantined: one.quarantined.len(),
@@ -205,12 +203,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
 
     profile("greencoop", "audit", &mut clock);
     let stats = store.command(db, doc! {"dbStats": 1})?;
-    let storage_used_bytes = match stats.get("dataSize") {
-        Some(Bson::Int32(v)) => *v as i64,
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Double(v)) => *v as i64,
-        _ => return Err(format!("dbStats on {db}: no dataSize")),
-    };
+    let storage_used_bytes = number(&stats, "dataSize").ok_or_else(|| format!("dbStats on {db}: no dataSize"))? as i64;
 
     profile("greencoop", "stats", &mut clock);
     let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir)?;

@@ -111,12 +111,10 @@ impl Chapter for InduTech {
         // A real cluster gets a topic of its own per run; the in-process one starts empty.
         let topic = if ctx.backends.kafka_brokers.is_some() { format!("tickets-{unique}") } else { "tickets".to_string() };
         ctx.progress.step("streaming the tickets through the broker");
-        let started = std::time::Instant::now();
+        let mut started = std::time::Instant::now();
         let run = run_pipeline(&plan, partitions, ctx.backends.kafka_brokers.as_deref(), &target, &topic).map_err(|e| Error::chapter(CHAPTER, e))?;
         // Producer → broker → windows → Parquet, wall time: to `bench` only, never the book.
-        if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
-            eprintln!("profile\t{CHAPTER}\tpipeline\t{:.3}", started.elapsed().as_secs_f64() * 1000.0);
-        }
+        crate::progress::profile(CHAPTER, "pipeline", &mut started);
 
         // Read back what the sink wrote: the local folder, or the S3 objects fetched into it.
         let lake = out.path().join("lake");

@@ -218,9 +218,8 @@ fn integrity(nb: &mut Notebook, r: &restore::Report, planted: Option<&generate::
     nb.add_finding("restore.bson_bytes", int(r.bson_bytes), Some("bytes"), src.clone())?;
     nb.add_finding("restore.bson_sha256", Value::Text(r.bson_sha256[..16].to_string()), None, src.clone())?;
     nb.add_finding("restore.checksum_problems", int(r.checksum_problems.len()), Some("files"), Source::function("docstore::dump::verify_checksums"))?;
-    let reasons = ["duplicate _id", "missing required field", "wrong field type", "truncated document", "unreadable bytes"];
-    let rows: Vec<Document> = reasons.iter().map(|reason| doc! {"reason": *reason, "documents": *r.quarantined_by_reason.get(*reason).unwrap_or(&0) as i64}).collect();
-    for reason in reasons {
+    let rows: Vec<Document> = restore::REASONS.iter().map(|reason| doc! {"reason": *reason, "documents": *r.quarantined_by_reason.get(*reason).unwrap_or(&0) as i64}).collect();
+    for reason in restore::REASONS {
         let key = format!("quarantine.{}", reason.replace([' ', '_'], "_").replace("__", "_"));
         nb.add_finding(&key, int(*r.quarantined_by_reason.get(reason).unwrap_or(&0)), Some("documents"), src.clone())?;
     }
@@ -235,7 +234,7 @@ fn integrity(nb: &mut Notebook, r: &restore::Report, planted: Option<&generate::
         Some(p) => {
             let got = |k: &str| *r.quarantined_by_reason.get(k).unwrap_or(&0);
             Status::of(
-                got("duplicate _id") == p.duplicate_ids && got("missing required field") == p.missing_fields && got("wrong field type") == p.wrong_types && got("truncated document") == p.truncated
+                got(restore::DUPLICATE_ID) == p.duplicate_ids && got(restore::MISSING_FIELD) == p.missing_fields && got(restore::WRONG_TYPE) == p.wrong_types && got(restore::TRUNCATED) == p.truncated
                     && r.restored + p.duplicate_ids + p.missing_fields + p.wrong_types + p.truncated == p.listings + p.duplicate_ids,
                 || format!("planted {p:?}, quarantined {:?}, restored {}", r.quarantined_by_reason, r.restored),
             )

@@ -29,6 +29,14 @@ pub struct Report {
     pub increasing_pct: BTreeMap<String, f64>,
 }
 
+/// The quarantine reasons, as the report counts them.
+pub const DUPLICATE_ID: &str = "duplicate _id";
+pub const MISSING_FIELD: &str = "missing required field";
+pub const WRONG_TYPE: &str = "wrong field type";
+pub const TRUNCATED: &str = "truncated document";
+pub const UNREADABLE: &str = "unreadable bytes";
+pub const REASONS: [&str; 5] = [DUPLICATE_ID, MISSING_FIELD, WRONG_TYPE, TRUNCATED, UNREADABLE];
+
 /// The candidate shard-key fields the chapter studies.
 pub const KEY_CANDIDATES: [&str; 5] = ["city", "neighbourhood", "host_id", "room_type", "_id"];
 
@@ -126,7 +134,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
         quarantine.push(record);
     };
     for bad in &contents.unreadable {
-        let reason = if bad.reason.starts_with("truncated") { "truncated document".to_string() } else { "unreadable bytes".to_string() };
+        let reason = if bad.reason.starts_with("truncated") { TRUNCATED } else { UNREADABLE }.to_string();
         reason_of(reason.clone(), doc! {"_id": format!("offset {}", bad.offset), "reason": reason, "detail": &bad.reason, "offset": bad.offset as i64, "bytes": bad.bytes as i64}, &mut quarantine);
     }
     let mut valid = Vec::new();
@@ -134,7 +142,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
     for read in contents.docs {
         match invalid(&read.doc) {
             Some(reason) => {
-                let key = if reason.starts_with("missing") { "missing required field".to_string() } else { "wrong field type".to_string() };
+                let key = if reason.starts_with("missing") { MISSING_FIELD } else { WRONG_TYPE }.to_string();
                 reason_of(key.clone(), doc! {"_id": format!("offset {}", read.offset), "reason": key, "detail": reason, "offset": read.offset as i64, "document": read.doc}, &mut quarantine);
             }
             None => {
@@ -148,7 +156,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
     let outcome = store.insert_unordered(&listings, valid.clone())?;
     for i in &outcome.duplicates {
         let d = &valid[*i];
-        let reason = "duplicate _id".to_string();
+        let reason = DUPLICATE_ID.to_string();
         reason_of(reason.clone(), doc! {"_id": format!("offset {}", offsets[*i]), "reason": reason, "detail": format!("_id {} already restored", d.get("_id").cloned().unwrap_or(Bson::Null)), "offset": offsets[*i] as i64, "document": d.clone()}, &mut quarantine);
     }
     report.restored = outcome.inserted;

@@ -197,12 +197,10 @@ fn charts(nb: &mut Notebook, rows: &[Row], best: &model::CrossValidation) -> Res
 fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model::Encoder, best: &model::CrossValidation, seed: u64, trees: usize) -> Result<()> {
     let x: Vec<Vec<f64>> = rows.iter().map(|r| encoder.encode(r)).collect();
     let y: Vec<f64> = rows.iter().map(|r| r.target).collect();
-    let started = std::time::Instant::now();
+    let mut started = std::time::Instant::now();
     let fitted = model::fit(best.kind, &x, &y, seed, trees).map_err(|e| Error::chapter(CHAPTER, e))?;
     // Fit time is wall-clock: it goes to `bench` through the profile channel, never to the book.
-    if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
-        eprintln!("profile\t{CHAPTER}\tfit_{}\t{:.3}", best.kind.name(), started.elapsed().as_secs_f64() * 1000.0);
-    }
+    crate::progress::profile(CHAPTER, &format!("fit_{}", best.kind.name()), &mut started);
     let (parameters, standardizer) = match &fitted {
         model::Fitted::Forest(f) => (serde_json::to_value(f), None),
         model::Fitted::Linear(l, s) => (serde_json::to_value(l), Some(s.clone())),

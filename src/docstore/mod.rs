@@ -201,7 +201,12 @@ pub fn content_hash(docs: &[Document]) -> String {
 
 /// A number from a result document, whatever numeric BSON type the server chose.
 pub fn number(d: &Document, key: &str) -> Option<f64> {
-    match d.get(key)? {
+    d.get(key).and_then(as_f64)
+}
+
+/// A numeric BSON value as f64; `None` for anything else.
+pub fn as_f64(v: &Bson) -> Option<f64> {
+    match v {
         Bson::Int32(v) => Some(*v as f64),
         Bson::Int64(v) => Some(*v as f64),
         Bson::Double(v) => Some(*v),
@@ -225,12 +230,7 @@ pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String
         let column = if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_))) {
             Column::new((*name).into(), values.iter().map(|v| v.and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))).collect::<Vec<_>>())
         } else if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) {
-            Column::new((*name).into(), values.iter().map(|v| v.and_then(|v| match v {
-                Bson::Double(x) => Some(*x),
-                Bson::Int32(x) => Some(*x as f64),
-                Bson::Int64(x) => Some(*x as f64),
-                _ => None,
-            })).collect::<Vec<_>>())
+            Column::new((*name).into(), values.iter().map(|v| v.and_then(as_f64)).collect::<Vec<_>>())
         } else if all(|v| matches!(v, Bson::Boolean(_))) {
             Column::new((*name).into(), values.iter().map(|v| v.and_then(Bson::as_bool)).collect::<Vec<_>>())
         } else {

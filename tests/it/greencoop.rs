@@ -51,7 +51,7 @@ fn plan(from: &str, until: &str, bad_rows: usize, duplicate_rows: usize, seed: u
         seed,
         from: at(from),
         until: at(until),
-        stations: vec![generate::StationPlan { file: "WU_La_Madeleine_FR.xlsx", timezone: chrono_tz::Europe::Paris, mean_c: 12.0 }],
+        stations: vec![generate::StationPlan { file: "WU_La_Madeleine_FR.xlsx".into(), timezone: chrono_tz::Europe::Paris, mean_c: 12.0 }],
         bad_rows,
         duplicate_rows,
         gap_hours: 0,
