@@ -34,7 +34,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "seed", default: "5", help: "seed of the generated Weather Underground workbooks" },
     ParamSpec { name: "from", default: "2024-10-01T00:00", help: "first local time of the generated workbooks" },
     ParamSpec { name: "until", default: "2024-10-07T15:00", help: "last local time of the generated workbooks" },
-    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 100 (4 % of all rows) raises the error-rate alarm" },
+    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 100 raises the error-rate alarm" },
     ParamSpec { name: "duplicate_rows", default: "2", help: "rows per generated station written twice (refused by the unique index)" },
     ParamSpec { name: "gap_hours", default: "0", help: "hours without readings in the first generated station (raises the gap alarm)" },
     ParamSpec { name: "outage_hours", default: "0", help: "hours the last generated station stops early (raises the freshness alarm)" },
@@ -244,6 +244,13 @@ fn report(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>, c
     nb.add_finding("store.ours", Value::Int(o.ours_in_store as i64), Some("documents"), f("docstore::DocStore::count"))?;
     nb.add_finding("store.documents", Value::Int(o.documents_in_store as i64), Some("documents"), f("docstore::DocStore::count"))?;
     nb.add_finding("store.quarantine", Value::Int(o.quarantine_stored as i64), Some("records"), f("docstore::DocStore::count"))?;
+
+    // The rule table the violations pipeline is built from, as the book shows it.
+    let rules: Vec<Document> = reading::FIELDS
+        .iter()
+        .filter_map(|field| field.range.map(|(low, high)| doc! {"field": field.name, "unit": field.unit, "min": low, "max": high}))
+        .collect();
+    nb.add_table("range_rules", frame(&rules, &["field", "unit", "min", "max"])?, f("greencoop::reading::FIELDS"))?;
 
     // Audit figures.
     let violations = o.audit("violations");
