@@ -8,7 +8,7 @@
 # included: an image is never built around a model that failed them. Stage 2 is the binary,
 # the model file and an unprivileged user.
 
-FROM rust:1.88-bookworm AS build
+FROM rust:1.89-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends g++ make && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

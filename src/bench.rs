@@ -94,7 +94,7 @@ pub struct ChapterRun {
 pub fn run_child(root: &Path, chapter: &str, params: &[String], query_prefix: &str) -> Result<ChapterRun> {
     let exe = std::env::current_exe().map_err(Error::io("current executable"))?;
     let mut command = std::process::Command::new(&exe);
-    command.arg("--root").arg(root).args(["check", "--chapter", chapter]).env("AUDITBOOK_PROFILE", "1");
+    command.arg("--root").arg(root).args(["check", "--chapter", chapter]).env("AUDITBOOK_PROFILE", "1").env(crate::lock::HELD_BY_PARENT, root);
     for p in params {
         command.args(["--param", p]);
     }

@@ -10,7 +10,7 @@ use crate::chapters;
 use crate::dataset::{self, Manifest, Verified};
 use crate::embedded;
 use crate::error::{Error, Result};
-use crate::notebook::Notebook;
+use crate::notebook::{Notebook, Status};
 use crate::progress::Progress;
 use crate::render::site::{self, ChapterInput};
 
@@ -81,8 +81,17 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
             });
         }
     }
+    ctx.progress.start();
     let result = chapter.run(&ctx);
-    ctx.progress.finish();
+    ctx.progress.end(&match &result {
+        Ok(nb) => {
+            let failed = nb.failures().len();
+            let passed = nb.checks.iter().filter(|c| c.status == Status::Passed).count();
+            let verdict = if failed == 0 { "done".to_string() } else { format!("{failed} check(s) FAILED") };
+            format!("{verdict}: {} findings, {passed} of {} checks passed", nb.findings.len(), nb.checks.len())
+        }
+        Err(_) => "stopped with an error (below)".to_string(),
+    });
     result
 }
 

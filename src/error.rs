@@ -34,6 +34,11 @@ pub enum Error {
     #[error("chapter `{chapter}`: {message}")]
     Chapter { chapter: String, message: String },
 
+    /// A backend the chapter needs (a server it starts or one the user named) could not be
+    /// had: the tool could not run, the book is not wrong.
+    #[error("chapter `{chapter}`: no {service}: {source}")]
+    Unavailable { chapter: String, service: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+
     /// Bad command-line usage: unknown chapter, unknown or unparsable parameter.
     #[error("{0}")]
     Usage(String),
@@ -57,7 +62,7 @@ impl Error {
             | Error::ChecksFailed { .. }
             | Error::Checksum { .. }
             | Error::Chapter { .. } => 1,
-            Error::Usage(_) | Error::Io { .. } => 2,
+            Error::Usage(_) | Error::Io { .. } | Error::Unavailable { .. } => 2,
             // The worst of the collected failures decides.
             Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),
         }
@@ -67,6 +72,11 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }
+    }
+
+    /// The document store a chapter needs could not be had.
+    pub fn no_document_store(chapter: &str, source: crate::docstore::ConnectError) -> Error {
+        Error::Unavailable { chapter: chapter.to_string(), service: "document store", source: Box::new(source) }
     }
 
     /// A chapter-level error with a free-form message.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use auditbook::book::{self, RunOptions};
 use auditbook::chapter::Backends;
+use auditbook::lock::RunLock;
 use auditbook::{bench, Error};
 use clap::{Args, Parser, Subcommand};
 
@@ -262,6 +263,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let options = |data: Option<PathBuf>, params| RunOptions { root: root.clone(), data, params, backends: backends.clone(), progress: true };
     match cli.command {
         Command::Build { chapter, params, out } => {
+            let _lock = RunLock::acquire(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
             let notebooks = book::build(chapter.as_deref(), &options(None, parse_params(&params, None)?), &out)?;
             for (chapter, nb) in &notebooks {
@@ -270,6 +272,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             eprintln!("book written to {}", out.display());
         }
         Command::Check { chapter, data, params } => {
+            let _lock = RunLock::acquire(&root)?;
             let params = parse_params(&params, chapter.as_deref())?;
             let notebooks = book::run_and_check(chapter.as_deref(), &options(data, params))?;
             for (chapter, nb) in &notebooks {
@@ -281,6 +284,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Findings { chapter, data, params } => {
             let id = book::chapter_by_id(&chapter)?.meta().id;
             let params = parse_params(&params, Some(id))?;
+            let _lock = RunLock::acquire(&root)?;
             let nb = book::run_chapter(book::chapter_by_id(id)?, &options(data, params))?;
             println!("{}", serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise"));
             let failed = nb.failures();
@@ -322,6 +326,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Bench { runs, chapter: Some(chapter), sets, queries } => {
             let id = book::chapter_by_id(&chapter)?.meta().id;
+            // Held for the child processes too (they are told so).
+            let _lock = RunLock::acquire(&root)?;
             let sets: Vec<Vec<String>> = if sets.is_empty() {
                 vec![Vec::new()]
             } else {
@@ -335,6 +341,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             use auditbook::flow::cli;
             match command {
                 FlowCommand::Run { chapter, data, work, resume, vars, params } => {
+                    let _lock = RunLock::acquire(&root)?;
                     let c = book::chapter_by_id(&chapter)?;
                     let ctx = book::context(c, &options(data, parse_params(&params, Some(c.meta().id))?))?;
                     let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
@@ -372,6 +379,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             chapter.run_command(&ctx, name, args)?;
         }
         Command::Bench { runs, .. } => {
+            let _lock = RunLock::acquire(&root)?;
             let mut opts = options(None, BTreeMap::new());
             opts.progress = false;
             let report = bench::report(&bench::bench_build(&opts, runs)?);
@@ -392,7 +400,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(2);
-            eprintln!("error: {}", error.root_cause());
+            // The library's errors carry their causes in their own message (command, path,
+            // output): print that, not only the innermost cause.
+            match error.downcast_ref::<Error>() {
+                Some(error) => eprintln!("error: {error}"),
+                None => eprintln!("error: {}", error.root_cause()),
+            }
             ExitCode::from(code as u8)
         }
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::book::{self, RunOptions};
 use crate::embedded;
+use crate::lock::RunLock;
 use crate::error::{Error, Result};
 
 /// Injected into served HTML only (never into the written book): polls the build version
@@ -116,7 +117,10 @@ fn handle(mut stream: TcpStream, out: &Path, version: &AtomicU64) {
 /// Builds the book into `out`, then serves and watches it until stopped.
 pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
     embedded::set_live_root(options.root.clone());
-    book::build(None, &options, &out)?;
+    {
+        let _lock = RunLock::acquire(&options.root)?;
+        book::build(None, &options, &out)?;
+    }
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(Error::io(format!("127.0.0.1:{port}")))?;
     let port = listener.local_addr().map_err(Error::io("listener"))?.port();
     let stop = Arc::new(AtomicBool::new(false));
@@ -152,7 +156,8 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
                 _ => None,
             };
             eprintln!("change in {}: rebuilding {}", changed.len(), only.as_deref().unwrap_or("the whole book"));
-            match book::build(only.as_deref(), &options, &out) {
+            let built = RunLock::acquire(&options.root).and_then(|_lock| book::build(only.as_deref(), &options, &out));
+            match built {
                 Ok(_) => {
                     watch_version.fetch_add(1, Ordering::SeqCst);
                     eprintln!("rebuilt");

@@ -178,7 +178,10 @@ impl Chapter for GreenCoop {
             max_gap_min: alarm_rules()?.iter().find(|r| r.metric == "longest_gap_min").map(|r| r.above as i64).unwrap_or(60),
         };
         ctx.progress.step("staging, normalising, loading and auditing");
-        let outcome = pipeline::run(&config).map_err(|e| Error::chapter(CHAPTER, e))?;
+        let outcome = pipeline::run(&config).map_err(|e| match e {
+            pipeline::PipelineError::NoStore(e) => Error::no_document_store(CHAPTER, e),
+            pipeline::PipelineError::Failed(message) => Error::chapter(CHAPTER, message),
+        })?;
         let capacity_mib: f64 = ctx.params.get("capacity_mib")?;
         report(&mut nb, &outcome, planted.as_ref(), capacity_mib)?;
         Ok(nb)

@@ -10,7 +10,7 @@ use mongodb::bson::{doc, Document};
 use super::audit::{self, Pipeline};
 use super::reading::Parsed;
 use super::{infoclimat, wunderground};
-use crate::docstore::{content_hash, dump, number, DocStore, InsertOutcome};
+use crate::docstore::{content_hash, dump, number, ConnectError, DocStore, InsertOutcome};
 use crate::objstore::{Storage, Target};
 use crate::progress::profile;
 
@@ -115,7 +115,21 @@ fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec
     Ok(out)
 }
 
-pub fn run(cfg: &Config) -> Result<Outcome, String> {
+/// Why the pipeline stopped: no document store (the tool could not run), or anything else
+/// (bad input, a refused write), which says what and where.
+#[derive(Debug)]
+pub enum PipelineError {
+    NoStore(ConnectError),
+    Failed(String),
+}
+
+impl From<String> for PipelineError {
+    fn from(message: String) -> Self {
+        PipelineError::Failed(message)
+    }
+}
+
+pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let mut clock = std::time::Instant::now();
     let mut storage = Storage::open(&cfg.landing)?;
     let mut files: Vec<(PathBuf, &'static str)> = cfg.infoclimat.iter().map(|p| (p.clone(), infoclimat::SOURCE)).collect();
@@ -157,7 +171,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     }
 
     profile("greencoop", "stage_and_parse", &mut clock);
-    let store = DocStore::connect(cfg.mongo_uri.as_deref())?;
+    let store = DocStore::connect(cfg.mongo_uri.as_deref()).map_err(PipelineError::NoStore)?;
     let db = cfg.database.as_str();
     let readings = store.collection(db, "readings");
     store.unique_index(&readings, doc! {"station": 1, "ts": 1}, "station_ts")?;

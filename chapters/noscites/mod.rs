@@ -156,7 +156,7 @@ impl Chapter for NosCites {
             Some(uri) => DocStore::connect(Some(uri)),
             None => DocStore::connect_local_with_auth("auditbook-admin", "auditbook-local-only"),
         }
-        .map_err(|e| Error::chapter(CHAPTER, e))?;
+        .map_err(|e| Error::no_document_store(CHAPTER, e))?;
         let db: String = ctx.params.get("database")?;
         if ctx.backends.mongo_uri.is_none() {
             store.drop_database(&db).map_err(|e| Error::chapter(CHAPTER, e))?;

@@ -46,7 +46,7 @@ pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
     }
     let mut cells = Vec::new();
     for (user, _, _) in ROLES {
-        let client = admin.connect_as(user, &password(user), db)?;
+        let client = admin.connect_as(user, &password(user), db).map_err(|e| format!("connecting as {user}: {e}"))?;
         let probe = client.collection(db, "role_probe");
         let outcomes: [Result<(), String>; 5] = [
             client.block_on(client.collection(db, "listings").find_one(doc! {})).map(|_| ()).map_err(|e| e.to_string()),

@@ -232,10 +232,11 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
     let bytes = serde_json::to_vec(&document).expect("model document serialises");
     std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
     let path = ctx.artifact_dir.join("model.json");
-    // Written beside and renamed: a server or test reading the model never sees half a file.
-    let partial = ctx.artifact_dir.join("model.json.partial");
-    std::fs::write(&partial, &bytes).map_err(Error::io(&partial))?;
-    std::fs::rename(&partial, &path).map_err(Error::io(&path))?;
+    // Written beside, under a name of its own, and renamed: a server or test reading the
+    // model never sees half a file, and two runs writing it at once never share a file.
+    let mut partial = tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    std::io::Write::write_all(&mut partial, &bytes).map_err(Error::io(partial.path()))?;
+    partial.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
     nb.artifacts.insert("model".into(), Artifact { name: "model".into(), file: "model.json".into(), sha256: sha256_bytes(&bytes) });
 
     // The file is what the API serves: read it back and predict every training row again.

@@ -5,9 +5,12 @@
 //! official driver exactly as they would to a real MongoDB.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::ConnectError;
+use crate::install::{self, Install, InstallError};
 
 /// The pinned server release.
 pub const SECANTUS_VERSION: &str = "0.7.0b3";
@@ -39,16 +42,20 @@ pub struct LocalServer {
 
 impl LocalServer {
     /// Installs the server if needed, starts it and returns once it accepts connections.
-    pub fn start() -> Result<LocalServer, String> {
-        let dir = tempfile::Builder::new().prefix("auditbook-docstore-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    pub fn start() -> Result<LocalServer, ConnectError> {
+        let dir = tempfile::Builder::new().prefix("auditbook-docstore-").tempdir().map_err(|e| ConnectError::Start(format!("temporary directory: {e}")))?;
         LocalServer::spawn(dir, false)
     }
 
-    fn spawn(dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, String> {
+    fn spawn(dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, ConnectError> {
         let python = ensure_installed()?;
+        LocalServer::launch(&python, dir, auth).map_err(ConnectError::Start)
+    }
+
+    fn launch(python: &std::path::Path, dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, String> {
         let port = free_port()?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
-        let mut command = Command::new(&python);
+        let mut command = Command::new(python);
         command
             .args(["-c", LAUNCHER])
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "WARNING", "--storage-path"])
@@ -69,7 +76,7 @@ impl LocalServer {
 
     /// Stops the server cleanly (SIGTERM, so what it holds is on disk) and starts it again on
     /// the same data with authentication required: the way to turn auth on once users exist.
-    pub fn restart_with_auth(mut self) -> Result<LocalServer, String> {
+    pub fn restart_with_auth(mut self) -> Result<LocalServer, ConnectError> {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.child.try_wait().ok().flatten().is_none() {
@@ -121,61 +128,21 @@ impl Drop for LocalServer {
     }
 }
 
-/// `$AUDITBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/auditbook`, else `~/.cache/auditbook`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("AUDITBOOK_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("auditbook");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache").join("auditbook")
+/// The install of the server: a venv under the tool's cache folder (shared with
+/// `scripts/test`, which installs the same venv the same way).
+pub fn install() -> Install {
+    Install { name: format!("secantusdb-{SECANTUS_VERSION}"), what: format!("SecantusDB {SECANTUS_VERSION} (a MongoDB-wire server, from PyPI)") }
 }
 
-/// The virtualenv the server lives in (shared with `scripts/test`, which installs the same).
+/// The virtualenv the server lives in.
 pub fn venv_dir() -> PathBuf {
-    cache_dir().join(format!("secantusdb-{SECANTUS_VERSION}"))
+    install().dir(&install::cache_dir())
 }
 
-fn is_installed(venv: &Path) -> bool {
-    let Ok(lib) = std::fs::read_dir(venv.join("lib")) else { return false };
-    lib.flatten().any(|python| python.path().join("site-packages").join("secantus").join("cli.py").is_file())
-}
-
-/// The venv's python, installing `secantusdb==VERSION` from PyPI the first time. The venv is
-/// built beside its final place and renamed into it, so a concurrent or interrupted install
-/// never leaves a half-made one that looks ready.
-fn ensure_installed() -> Result<PathBuf, String> {
-    let venv = venv_dir();
-    if !is_installed(&venv) {
-        let help = "the document-store chapters need Python 3 with venv (Debian: apt-get install python3-venv) and access to PyPI, or a server given with --mongo-uri";
-        let parent = venv.parent().expect("the venv dir has a parent");
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        let partial = parent.join(format!(".secantusdb-{SECANTUS_VERSION}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&partial);
-        eprintln!("installing SecantusDB {SECANTUS_VERSION} (a MongoDB-wire server) into {} (once)", venv.display());
-        let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
-            let out = cmd.output().map_err(|e| format!("{what}: {e}; {help}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!("{what} failed: {}; {help}", String::from_utf8_lossy(&out.stderr).trim()))
-            }
-        };
-        run(Command::new("python3").args(["-m", "venv"]).arg(&partial), "python3 -m venv")?;
-        run(
-            Command::new(partial.join("bin").join("python")).args(["-m", "pip", "install", "--quiet", &format!("secantusdb=={SECANTUS_VERSION}")]),
-            "pip install secantusdb",
-        )?;
-        if std::fs::rename(&partial, &venv).is_err() {
-            // Another process finished first: use its venv.
-            let _ = std::fs::remove_dir_all(&partial);
-        }
-        if !is_installed(&venv) {
-            return Err(format!("SecantusDB is not usable in {} after installing it; {help}", venv.display()));
-        }
-    }
-    Ok(venv.join("bin").join("python"))
+/// The venv's python, installing `secantusdb==VERSION` from PyPI the first time, once for
+/// every thread and process (see [`crate::install`]).
+fn ensure_installed() -> Result<PathBuf, InstallError> {
+    install::python_venv(&install::cache_dir(), &install(), &[&format!("secantusdb=={SECANTUS_VERSION}")], &[])
 }
 
 fn free_port() -> Result<u16, String> {

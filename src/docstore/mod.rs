@@ -20,6 +20,22 @@ use sha2::{Digest, Sha256};
 
 use local::LocalServer;
 
+use crate::install::InstallError;
+
+/// Why no document store could be had: the tool could not run (exit 2), unlike a wrong book.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The local server's install failed (the command and its output are in the error).
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// The local server was installed but did not start.
+    #[error("the local MongoDB-wire server did not start: {0}")]
+    Start(String),
+    /// The server named by the address did not answer, or refused the credentials.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
 /// A connected client and, for the default, the server it started.
 pub struct DocStore {
     client: Client,
@@ -42,12 +58,8 @@ pub struct InsertOutcome {
 
 impl DocStore {
     /// Connects to `uri`, or starts the local server when it is `None`.
-    pub fn connect(uri: Option<&str>) -> Result<DocStore, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
+    pub fn connect(uri: Option<&str>) -> Result<DocStore, ConnectError> {
+        let runtime = runtime()?;
         let (local, uri, server) = match uri {
             Some(uri) => (None, uri.to_string(), format!("MongoDB at {}", redact(uri))),
             None => {
@@ -56,14 +68,14 @@ impl DocStore {
                 (Some(local), uri, format!("local SecantusDB {} (started by auditbook)", local::SECANTUS_VERSION))
             }
         };
-        let client = runtime.block_on(client_for(&uri, None))?;
+        let client = runtime.block_on(client_for(&uri, None)).map_err(ConnectError::Unreachable)?;
         Ok(DocStore { client, runtime, server, uri, _local: local })
     }
 
     /// Starts the local server with authentication on and connects as its administrator
     /// (a `root` user created before authentication was switched on).
-    pub fn connect_local_with_auth(admin: &str, password: &str) -> Result<DocStore, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+    pub fn connect_local_with_auth(admin: &str, password: &str) -> Result<DocStore, ConnectError> {
+        let runtime = runtime()?;
         let open = LocalServer::start()?;
         runtime.block_on(async {
             let client = client_for(&open.uri(), None).await?;
@@ -73,18 +85,19 @@ impl DocStore {
                 .await
                 .map_err(|e| format!("creating the administrator: {e}"))?;
             Ok::<_, String>(())
-        })?;
+        })
+        .map_err(ConnectError::Start)?;
         let local = open.restart_with_auth()?;
         let uri = local.uri();
-        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin"))))?;
+        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin")))).map_err(ConnectError::Unreachable)?;
         let server = format!("local SecantusDB {} with authentication on (started by auditbook)", local::SECANTUS_VERSION);
         Ok(DocStore { client, runtime, server, uri, _local: Some(local) })
     }
 
     /// Another client to the same server, authenticated as `user` against `source`.
-    pub fn connect_as(&self, user: &str, password: &str, source: &str) -> Result<DocStore, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
-        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source))))?;
+    pub fn connect_as(&self, user: &str, password: &str, source: &str) -> Result<DocStore, ConnectError> {
+        let runtime = runtime()?;
+        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source)))).map_err(ConnectError::Unreachable)?;
         Ok(DocStore { client, runtime, server: format!("{} as {user}", self.server), uri: self.uri.clone(), _local: None })
     }
 
@@ -173,6 +186,11 @@ impl DocStore {
 
 /// A client for `uri` that has answered a ping, with `credential` (user, password, auth
 /// database) replacing any in the URI.
+/// The driver's private runtime (one worker: the calls are blocking for the chapters).
+fn runtime() -> Result<tokio::runtime::Runtime, ConnectError> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| ConnectError::Start(format!("tokio runtime: {e}")))
+}
+
 async fn client_for(uri: &str, credential: Option<(&str, &str, &str)>) -> Result<Client, String> {
     let mut options = ClientOptions::parse(uri).await.map_err(|e| format!("document store URI {}: {e}", redact(uri)))?;
     options.server_selection_timeout.get_or_insert(Duration::from_secs(10));

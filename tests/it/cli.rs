@@ -131,3 +131,48 @@ fn flow_run_then_resume_is_refused_when_nothing_failed() {
     assert_eq!(history.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&history.stdout).contains("succeeded"));
 }
+
+/// A document server that cannot be installed (no python3 on PATH) means the tool could not
+/// run: exit 2, naming the command that failed and why, not a guess.
+#[test]
+fn a_document_server_that_cannot_be_installed_exits_2_naming_the_command() {
+    let cache = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(["findings", "greencoop"])
+        .env("AUDITBOOK_CACHE_DIR", cache.path())
+        .env("PATH", empty_path.path())
+        .env_remove("AUDITBOOK_MONGO_URI")
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("chapter `greencoop`: no document store"), "{err}");
+    assert!(err.contains("could not run `python3 -m venv"), "{err}");
+    assert!(err.contains("not found on PATH"), "{err}");
+    assert!(!cache.path().join("secantusdb-0.7.0b3").exists());
+}
+
+/// Two runs on one checkout take turns: while one holds the checkout (here, this test), the
+/// other waits, says so, and runs once the first is done.
+#[test]
+fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
+    let held = auditbook::lock::RunLock::acquire(&super::root()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(["findings", "supersmartmarket"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("another auditbook run is using this checkout"), "{err}");
+    assert_eq!(stdout_json(&out)["late_batch.rows"], 1379);
+}

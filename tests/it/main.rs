@@ -7,6 +7,7 @@ mod cli;
 mod docstore;
 mod greencoop;
 mod indutech;
+mod install;
 mod laplace_immo;
 mod noscites;
 mod render;
