@@ -177,6 +177,7 @@ pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: 
     let tmp = parent.join(format!(".{name}.tmp-{}-{call}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    let _tmp_on_interrupt = crate::interrupt::remove_on_interrupt(tmp.clone());
     if keep_existing && out.is_dir() {
         copy_dir(out, &tmp)?;
     }
@@ -187,10 +188,15 @@ pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: 
         }
         std::fs::write(&target, bytes).map_err(Error::io(&target))?;
     }
-    if out.exists() {
-        std::fs::rename(out, &old).map_err(Error::io(out))?;
+    {
+        // An interrupt waits for both renames: `out` is the old book or the new, never absent.
+        let _swap = crate::interrupt::critical();
+        if out.exists() {
+            std::fs::rename(out, &old).map_err(Error::io(out))?;
+        }
+        std::fs::rename(&tmp, out).map_err(Error::io(out))?;
     }
-    std::fs::rename(&tmp, out).map_err(Error::io(out))?;
+    let _old_on_interrupt = crate::interrupt::remove_on_interrupt(old.clone());
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }

@@ -144,7 +144,29 @@ pub struct RunContext {
     pub progress: Progress,
 }
 
+/// A folder of this run's own under the chapter's generated folder: removed when dropped,
+/// and by the interrupt handler if the run is stopped (see [`crate::interrupt`]).
+pub struct ScratchDir {
+    dir: tempfile::TempDir,
+    _interrupt: crate::interrupt::Registered,
+}
+
+impl ScratchDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 impl RunContext {
+    /// A new folder of this run's own, named `<prefix>XXXXXX`, under `generated_dir`: runs
+    /// at the same time never share one.
+    pub fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir> {
+        std::fs::create_dir_all(&self.generated_dir).map_err(Error::io(&self.generated_dir))?;
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&self.generated_dir).map_err(Error::io(&self.generated_dir))?;
+        let _interrupt = crate::interrupt::remove_on_interrupt(dir.path().to_path_buf());
+        Ok(ScratchDir { dir, _interrupt })
+    }
+
     /// The chapter's committed data folder, `datasets/<id>/`.
     pub fn dataset_dir(&self) -> PathBuf {
         self.root.join("datasets").join(self.meta.id)

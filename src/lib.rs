@@ -13,6 +13,7 @@ pub mod flow;
 pub mod error;
 pub mod frame;
 pub mod install;
+pub mod interrupt;
 pub mod loadgen;
 pub mod lock;
 pub mod notebook;

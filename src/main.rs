@@ -392,6 +392,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    auditbook::interrupt::install_handler();
     let result = run(cli).context("auditbook failed");
     if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
         eprintln!("peak_rss_kib\t{}", bench::peak_rss_kib());

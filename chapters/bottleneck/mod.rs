@@ -124,8 +124,7 @@ impl Chapter for BottleNeck {
         let (spec, variables) = Self::flow(ctx)?;
         // A fresh database for every run, removed afterwards: the book shows one run,
         // numbered 1, and runs at the same time (tests, parallel builds) never share one.
-        std::fs::create_dir_all(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
-        let work = tempfile::Builder::new().prefix("flow-").tempdir_in(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
+        let work = ctx.scratch_dir("flow-")?;
         let work_dir = work.path().to_path_buf();
         let sql_file = engine::chapter_sql(CHAPTER);
         let report = engine::run(&FlowRun {

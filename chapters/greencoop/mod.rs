@@ -160,8 +160,7 @@ impl Chapter for GreenCoop {
             nb.datasets.push(dataset_ref(dir, &path.file_name().expect("a file").to_string_lossy(), None)?);
         }
 
-        std::fs::create_dir_all(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
-        let work = tempfile::Builder::new().prefix("greencoop-").tempdir_in(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
+        let work = ctx.scratch_dir("greencoop-")?;
         let unique = work.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let landing = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, work.path().join("lake")).map_err(Error::Usage)?;
         let config = pipeline::Config {

@@ -104,8 +104,7 @@ impl Chapter for InduTech {
 
         // The files land in a folder of this run's own (or an S3 prefix of its own), read
         // back, then removed: runs never share output.
-        std::fs::create_dir_all(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
-        let out = tempfile::Builder::new().prefix("stream-").tempdir_in(&ctx.generated_dir).map_err(Error::io(&ctx.generated_dir))?;
+        let out = ctx.scratch_dir("stream-")?;
         let unique = out.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let target = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, out.path().join("lake")).map_err(Error::Usage)?;
         // A real cluster gets a topic of its own per run; the in-process one starts empty.

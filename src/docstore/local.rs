@@ -38,6 +38,8 @@ pub struct LocalServer {
     pub port: u16,
     /// Holds the storage directory and the server log until the server is stopped.
     dir: Option<tempfile::TempDir>,
+    /// The process and the folder, for the interrupt handler.
+    _interrupt: [crate::interrupt::Registered; 2],
 }
 
 impl LocalServer {
@@ -69,7 +71,8 @@ impl LocalServer {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("starting SecantusDB with {}: {e}", python.display()))?;
-        let mut server = LocalServer { child, port, dir: Some(dir) };
+        let _interrupt = [crate::interrupt::stop_on_interrupt(child.id()), crate::interrupt::remove_on_interrupt(dir.path().to_path_buf())];
+        let mut server = LocalServer { child, port, dir: Some(dir), _interrupt };
         server.wait_until_listening(Duration::from_secs(60))?;
         Ok(server)
     }

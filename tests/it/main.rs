@@ -8,6 +8,7 @@ mod docstore;
 mod greencoop;
 mod indutech;
 mod install;
+mod interrupt;
 mod laplace_immo;
 mod noscites;
 mod render;

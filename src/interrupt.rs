@@ -1,0 +1,145 @@
+//! What an interrupted run (Ctrl-C, SIGTERM) leaves behind: nothing of its own. Temporary
+//! folders and local servers register here while they live; on a signal, the servers are
+//! stopped, the folders removed, and the process exits with 128 + the signal's number (130
+//! for SIGINT, 143 for SIGTERM), as shells expect. A section that must not be cut in two
+//! (the swap of the new book for the old) holds [`critical`]; the handler waits for it, so the
+//! previous book is either still there or fully replaced.
+//!
+//! Without a handler (the library used from tests), registering costs a map insert and does
+//! nothing else: the owners clean up on drop as usual.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Registry {
+    next: u64,
+    /// Folders to remove, by registration.
+    paths: BTreeMap<u64, PathBuf>,
+    /// Processes to stop (local servers), by registration.
+    children: BTreeMap<u64, u32>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next: 0,
+    paths: BTreeMap::new(),
+    children: BTreeMap::new(),
+});
+static CRITICAL: Mutex<()> = Mutex::new(());
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A registration, withdrawn when dropped (its owner cleans up itself from then on).
+#[must_use = "the registration ends when this is dropped"]
+#[derive(Debug)]
+pub struct Registered {
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut r = registry();
+        r.paths.remove(&self.id);
+        r.children.remove(&self.id);
+    }
+}
+
+fn register(add: impl FnOnce(&mut Registry, u64)) -> Registered {
+    let mut r = registry();
+    let id = r.next;
+    r.next += 1;
+    add(&mut r, id);
+    Registered { id }
+}
+
+/// Removes `path` (a folder) if the run is interrupted while the registration lives.
+pub fn remove_on_interrupt(path: PathBuf) -> Registered {
+    register(|r, id| {
+        r.paths.insert(id, path);
+    })
+}
+
+/// Stops process `pid` (SIGTERM, then waits for it) if the run is interrupted.
+pub fn stop_on_interrupt(pid: u32) -> Registered {
+    register(|r, id| {
+        r.children.insert(id, pid);
+    })
+}
+
+/// Holds off an interrupt's cleanup and exit until the guard is dropped.
+pub fn critical() -> MutexGuard<'static, ()> {
+    CRITICAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Installs the handler for SIGINT and SIGTERM (once, from `main`).
+pub fn install_handler() {
+    std::thread::Builder::new()
+        .name("interrupt".into())
+        .spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            let signal = runtime.block_on(async {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return None;
+                };
+                tokio::select! {
+                    _ = int.recv() => Some(2),
+                    _ = term.recv() => Some(15),
+                }
+            });
+            if let Some(signal) = signal {
+                clean_up_and_exit(signal);
+            }
+        })
+        .expect("the interrupt thread starts");
+}
+
+fn clean_up_and_exit(signal: i32) -> ! {
+    let _swap = critical();
+    let r = registry();
+    for pid in r.children.values() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    // A server writes on its way out: wait for it before removing its folder.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.children.values().any(|pid| is_running(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut removed = 0;
+    for path in r.paths.values() {
+        if std::fs::remove_dir_all(path).is_ok() {
+            removed += 1;
+        }
+    }
+    eprintln!(
+        "interrupted ({}): stopped {} local server(s), removed {removed} temporary folder(s); no partial book was written",
+        if signal == 2 { "SIGINT" } else { "SIGTERM" },
+        r.children.len()
+    );
+    std::process::exit(128 + signal)
+}
+
+/// Whether `pid` is alive and not a zombie (our children are not reaped before we exit).
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}

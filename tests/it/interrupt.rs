@@ -1,0 +1,143 @@
+//! An interrupted build (SIGINT, SIGTERM) at points in different phases of a chapter that
+//! starts a local server: the previous book intact, no temporary folder left (the book's,
+//! the chapter's scratch folders, the server's data), no server left running, exit 128 + the
+//! signal. The build runs on a copy of the project's datasets, so its folders are its own.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn build(root: &Path, tmp: &Path, out: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_auditbook"));
+    command
+        .arg("--root")
+        .arg(root)
+        .args(["build", "--chapter", "greencoop", "--out"])
+        .arg(out)
+        .env("TMPDIR", tmp)
+        .env_remove("AUDITBOOK_MONGO_URI");
+    command
+}
+
+#[test]
+fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("checkout");
+    auditbook::book::copy_dir(&super::root().join("datasets"), &root.join("datasets")).unwrap();
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = work.path().join("site").join("book");
+    let first = build(&root, &tmp, &out).output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = files(&out);
+    let generated = root.join("target/auditbook/generated/greencoop");
+    let generated_before = names(&generated);
+
+    // After the chapter says it runs: while it stages and starts its server, while it loads,
+    // while it audits and backs up (GreenCoop takes about 7 s here).
+    for (signal, number, after_ms) in [("-INT", 2, 200), ("-TERM", 15, 1500), ("-TERM", 15, 4000)] {
+        let mut child = build(&root, &tmp, &out)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.starts_with("greencoop: running") {
+                    let _ = tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        rx.recv_timeout(Duration::from_secs(120))
+            .expect("the chapter starts");
+        std::thread::sleep(Duration::from_millis(after_ms));
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        let said = reader.join().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(128 + number),
+            "{signal} after {after_ms} ms: {said}"
+        );
+        assert!(said.contains("interrupted ("), "{said}");
+        assert_eq!(
+            files(&out),
+            before,
+            "{signal} after {after_ms} ms: the previous book changed"
+        );
+        let site = names(out.parent().unwrap());
+        assert_eq!(
+            site,
+            vec!["book".to_string()],
+            "{signal} after {after_ms} ms: the book's temporary folders are left: {site:?}"
+        );
+        assert!(
+            names(&tmp).is_empty(),
+            "{signal} after {after_ms} ms: left in TMPDIR: {:?}",
+            names(&tmp)
+        );
+        assert_eq!(
+            names(&generated),
+            generated_before,
+            "{signal} after {after_ms} ms: a scratch folder is left"
+        );
+        let servers = Command::new("pgrep")
+            .args(["-f", &tmp.to_string_lossy()])
+            .output()
+            .unwrap();
+        assert!(
+            servers.stdout.is_empty(),
+            "{signal} after {after_ms} ms: a server is still running: {}",
+            String::from_utf8_lossy(&servers.stdout)
+        );
+    }
+}
