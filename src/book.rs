@@ -178,23 +178,38 @@ pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: 
     let old = parent.join(format!(".{name}.old-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let _tmp_on_interrupt = crate::interrupt::remove_on_interrupt(tmp.clone());
-    if keep_existing && out.is_dir() {
-        copy_dir(out, &tmp)?;
-    }
-    for (path, bytes) in files {
-        let target = tmp.join(path);
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    // A failure (a full disk, a permission) removes what was written: nothing partial stays.
+    let written = (|| {
+        if keep_existing && out.is_dir() {
+            copy_dir(out, &tmp)?;
         }
-        std::fs::write(&target, bytes).map_err(Error::io(&target))?;
+        for (path, bytes) in files {
+            let target = tmp.join(path);
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            }
+            std::fs::write(&target, bytes).map_err(Error::io(&target))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
     }
     {
         // An interrupt waits for both renames: `out` is the old book or the new, never absent.
         let _swap = crate::interrupt::critical();
-        if out.exists() {
+        let had_book = out.exists();
+        if had_book {
             std::fs::rename(out, &old).map_err(Error::io(out))?;
         }
-        std::fs::rename(&tmp, out).map_err(Error::io(out))?;
+        if let Err(e) = std::fs::rename(&tmp, out) {
+            if had_book {
+                let _ = std::fs::rename(&old, out);
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(Error::io(out)(e));
+        }
     }
     let _old_on_interrupt = crate::interrupt::remove_on_interrupt(old.clone());
     let _ = std::fs::remove_dir_all(&old);
@@ -211,7 +226,8 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if path.is_dir() {
             copy_dir(&path, &target)?;
         } else {
-            std::fs::copy(&path, &target).map_err(Error::io(&path))?;
+            // The file written is named: that is where a full disk shows.
+            std::fs::copy(&path, &target).map_err(Error::io(&target))?;
         }
     }
     Ok(())

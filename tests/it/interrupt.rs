@@ -141,3 +141,81 @@ fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
         );
     }
 }
+
+/// The disk fills while the book is written (a small tmpfs, mounted as root): exit 2 naming
+/// the file, the previous book intact, no partial folder left beside it.
+#[test]
+fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
+    let work = tempfile::tempdir().unwrap();
+    let normal = work.path().join("normal").join("book");
+    let built = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(["build", "--chapter", "supersmartmarket", "--out"])
+        .arg(&normal)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let size: u64 = files(&normal).values().map(|b| b.len() as u64).sum();
+    // Room for the previous book and half of the new one.
+    let disk = work.path().join("small-disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={}k", (size + size / 2) / 1024 + 64),
+            "tmpfs",
+        ])
+        .arg(&disk)
+        .output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_none(),
+            "no tmpfs could be mounted (needs root): {mounted:?}"
+        );
+        eprintln!("no tmpfs could be mounted (needs root): skipped");
+        return;
+    }
+    let unmount = unmount_on_drop(&disk);
+    let out = disk.join("book");
+    auditbook::book::copy_dir(&normal, &out).unwrap();
+    let before = files(&out);
+    let full = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(["build", "--chapter", "supersmartmarket", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("No space left on device")
+            && err.contains(&disk.to_string_lossy().to_string()),
+        "names the file: {err}"
+    );
+    assert_eq!(files(&out), before, "the previous book changed");
+    assert_eq!(
+        names(&disk),
+        vec!["book".to_string()],
+        "a partial folder was left"
+    );
+    drop(unmount);
+}
+
+/// Unmounts the folder when dropped (also when an assertion fails).
+fn unmount_on_drop(dir: &Path) -> impl Drop + '_ {
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    Unmount(dir)
+}
