@@ -95,9 +95,9 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
     result
 }
 
-/// Runs the chapters (all, or the one named) and returns their notebooks. A chapter whose
-/// checks fail is an error; every chapter runs before the errors are returned together.
-pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
+/// Runs the chapters (all, or the one named) on parallel threads and returns each one's
+/// result in book order; failed checks are in the notebooks, not errors.
+pub fn run_selected(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Result<Notebook>)>> {
     let selected: Vec<&'static dyn Chapter> = match only {
         Some(id) => vec![chapter_by_id(id)?],
         None => chapters::all(),
@@ -114,9 +114,15 @@ pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'
         let handles: Vec<_> = selected.iter().map(|chapter| scope.spawn(move || run_chapter(*chapter, options))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::chapter("-", "a chapter's thread panicked")))).collect()
     });
+    Ok(selected.into_iter().zip(results).collect())
+}
+
+/// Runs the chapters (all, or the one named) and returns their notebooks. A chapter whose
+/// checks fail is an error; every chapter runs before the errors are returned together.
+pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
     let mut done = Vec::new();
     let mut errors = Vec::new();
-    for (chapter, result) in selected.into_iter().zip(results) {
+    for (chapter, result) in run_selected(only, options)? {
         match result {
             Ok(nb) => {
                 let failed = nb.failures();

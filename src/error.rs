@@ -39,6 +39,10 @@ pub enum Error {
     #[error("chapter `{chapter}`: no {service}: {source}")]
     Unavailable { chapter: String, service: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
 
+    /// `diff` found findings or check results that differ from the committed book.
+    #[error("{count} finding(s) or check result(s) differ from {against}")]
+    Differs { count: usize, against: String },
+
     /// Bad command-line usage: unknown chapter, unknown or unparsable parameter.
     #[error("{0}")]
     Usage(String),
@@ -61,7 +65,8 @@ impl Error {
             | Error::Reference { .. }
             | Error::ChecksFailed { .. }
             | Error::Checksum { .. }
-            | Error::Chapter { .. } => 1,
+            | Error::Chapter { .. }
+            | Error::Differs { .. } => 1,
             Error::Usage(_) | Error::Io { .. } | Error::Unavailable { .. } => 2,
             // The worst of the collected failures decides.
             Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),

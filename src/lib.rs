@@ -7,6 +7,7 @@ pub mod book;
 pub mod chapter;
 pub mod dataset;
 pub mod dictionary;
+pub mod diff;
 pub mod docstore;
 pub mod embedded;
 pub mod flow;

@@ -76,6 +76,19 @@ enum Command {
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
     },
+    /// Run the chapters and list every finding and check result that differs from the
+    /// committed book (book/findings.json, book/checks.json) or from the book at a git
+    /// revision: exit 0 when none differ, 1 when some do.
+    Diff {
+        /// Compare with the book committed at this git revision instead of book/.
+        #[arg(long, value_name = "REV")]
+        against: Option<String>,
+        #[arg(long)]
+        chapter: Option<String>,
+        /// A chapter parameter, prefixed with the chapter id: supersmartmarket.late_batch=777.
+        #[arg(long = "param", value_name = "CHAPTER.KEY=VALUE")]
+        params: Vec<String>,
+    },
     /// Preview the book on http://127.0.0.1:PORT, rebuilding and reloading on every change.
     Serve {
         #[arg(long, default_value_t = 8000)]
@@ -290,6 +303,40 @@ fn run(cli: Cli) -> Result<(), Error> {
             let failed = nb.failures();
             if !failed.is_empty() {
                 return Err(Error::ChecksFailed { chapter: id.to_string(), failed });
+            }
+        }
+        Command::Diff { against, chapter, params } => {
+            let old = match &against {
+                Some(rev) => auditbook::diff::Side::at_revision(&root, rev)?,
+                None => auditbook::diff::Side::from_book(&root.join("book"))?,
+            };
+            let _lock = RunLock::acquire(&root)?;
+            let mut notebooks = Vec::new();
+            let mut errors = Vec::new();
+            for (c, result) in book::run_selected(chapter.as_deref(), &options(None, parse_params(&params, None)?))? {
+                match result {
+                    Ok(nb) => notebooks.push((c.meta().id, nb)),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(if errors.len() == 1 { errors.remove(0) } else { Error::Many(errors) });
+            }
+            let new = auditbook::diff::Side::of(&notebooks.iter().map(|(id, nb)| (*id, nb)).collect::<Vec<_>>());
+            if old.checks.is_none() {
+                eprintln!("no checks.json on the old side: check results are not compared");
+            }
+            let order: Vec<&str> = book::all_meta().iter().map(|m| m.id).collect();
+            let changes = auditbook::diff::compare(&old, &new, &order);
+            let against = against.as_deref().map(|r| format!("the book at {r}")).unwrap_or_else(|| "book/".into());
+            for change in &changes {
+                println!("{change}");
+            }
+            if changes.is_empty() {
+                eprintln!("no finding or check result differs from {against}");
+            } else {
+                eprintln!("{} difference(s) from {against}", changes.len());
+                return Err(Error::Differs { count: changes.len(), against });
             }
         }
         Command::Serve { port, out } => {

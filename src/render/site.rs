@@ -1,5 +1,5 @@
 //! The whole site: every chapter's Markdown and HTML page, the index (chapters, every check,
-//! every dataset with sha256 and licence), `findings.json` and the assets, as a map from
+//! every dataset with sha256 and licence), `findings.json`, `checks.json` and the assets, as a map from
 //! path to bytes. Writing it is `book::write_book`'s job; this module only decides content.
 
 use std::collections::BTreeMap;
@@ -231,6 +231,7 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
     let mut checks = Vec::new();
     let mut datasets = Vec::new();
     let mut findings = serde_json::Map::new();
+    let mut check_results = serde_json::Map::new();
     let mut search = Vec::new();
     let refs = reference_targets(chapters)?;
     for input in chapters {
@@ -274,6 +275,10 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
             });
         }
         findings.insert(input.meta.id.to_string(), nb.findings_json());
+        check_results.insert(
+            input.meta.id.to_string(),
+            serde_json::Value::Object(nb.checks.iter().map(|c| (c.id.clone(), serde_json::Value::String(c.status.label().to_string()))).collect()),
+        );
     }
     let index_js = search_index(&search);
     let search_kib = format!("{:.1}", index_js.len() as f64 / 1024.0);
@@ -309,6 +314,10 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
     let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(findings)).expect("findings serialise");
     json.push('\n');
     files.insert("findings.json".into(), json.into_bytes());
+    // Every check's result (pass, FAIL, n/a) by chapter, beside the findings: `diff` reads both.
+    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(check_results)).expect("check results serialise");
+    json.push('\n');
+    files.insert("checks.json".into(), json.into_bytes());
     files.extend(assets()?);
     check_links(&files)?;
     Ok(files)

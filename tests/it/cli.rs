@@ -176,3 +176,23 @@ fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
     assert!(err.contains("another auditbook run is using this checkout"), "{err}");
     assert_eq!(stdout_json(&out)["late_batch.rows"], 1379);
 }
+
+/// `diff` against the committed book: nothing differs at the defaults; another plant changes
+/// the late batch's numbers, listed old → new, and exits 1.
+#[test]
+fn diff_lists_what_a_run_changes_in_the_committed_book() {
+    let same = auditbook(&["diff", "--chapter", "supersmartmarket"]);
+    let err = String::from_utf8_lossy(&same.stderr);
+    assert_eq!(same.status.code(), Some(0), "{}{err}", String::from_utf8_lossy(&same.stdout));
+    assert!(err.contains("no finding or check result differs from book/"), "{err}");
+
+    let other = auditbook(&["diff", "--chapter", "supersmartmarket", "--param", "supersmartmarket.late_batch=777"]);
+    assert_eq!(other.status.code(), Some(1), "{}", String::from_utf8_lossy(&other.stderr));
+    let out = String::from_utf8_lossy(&other.stdout);
+    let line = out.lines().find(|l| l.contains("late_batch.rows")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("1379 → 777"), "{line}");
+    assert!(out.lines().all(|l| l.starts_with("supersmartmarket ")), "only the chapter run is compared: {out}");
+
+    let bad = auditbook(&["diff", "--against", "no-such-revision"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+}
