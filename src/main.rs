@@ -439,7 +439,11 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    auditbook::interrupt::install_handler();
+    // Commands that run chapters clean up on Ctrl-C/SIGTERM; a chapter's own command (the
+    // Seattle API) keeps its graceful shutdown.
+    if !matches!(cli.command, Command::Chapter(_)) {
+        auditbook::interrupt::install_handler();
+    }
     let result = run(cli).context("auditbook failed");
     if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
         eprintln!("peak_rss_kib\t{}", bench::peak_rss_kib());
