@@ -161,7 +161,7 @@ pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifes
         let refs = site::reference_targets(&inputs)?;
         let mut files = site::assets()?;
         for input in &inputs {
-            files.extend(site::chapter_files(&all, input, &refs)?.1);
+            files.extend(site::chapter_files(&all, input, &refs, &site::changed_params(&inputs))?.1);
         }
         Ok(files)
     } else {

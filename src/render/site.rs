@@ -99,14 +99,48 @@ fn nav(all: &[&Meta], current: Option<&str>) -> Vec<NavItem> {
 
 /// Renders the Markdown and HTML of one chapter: `(md path, md), (html path, html)` and its
 /// chart files.
-pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
+/// A parameter of this build that differs from its chapter's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedParam {
+    pub chapter: String,
+    pub name: String,
+    pub value: String,
+    pub default: String,
+}
+
+/// The parameters of these chapters' runs that differ from the defaults, in book order, so
+/// that every page of a book built with them says so before its prose.
+pub fn changed_params(chapters: &[ChapterInput]) -> Vec<ChangedParam> {
+    let mut changed = Vec::new();
+    for input in chapters {
+        for p in input.meta.params {
+            let value = input.notebook.params.get(p.name).map(String::as_str).unwrap_or(p.default);
+            if value != p.default {
+                changed.push(ChangedParam { chapter: input.meta.id.to_string(), name: p.name.to_string(), value: value.to_string(), default: p.default.to_string() });
+            }
+        }
+    }
+    changed
+}
+
+/// The Markdown line that opens every chapter page of a book built with other parameters.
+fn changed_params_note(changed: &[ChangedParam]) -> String {
+    if changed.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = changed.iter().map(|p| format!("`{}.{}={}` (default `{}`)", p.chapter, p.name, p.value, p.default)).collect();
+    format!("> **Not the default book.** Built with parameters that differ from the defaults: {}.\n\n", list.join(", "))
+}
+
+pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs, changed: &[ChangedParam]) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
     let meta = input.meta;
     let rendered = markdown::render_chapter(meta, input.notebook, input.prose, Some(refs))?;
     let full_markdown = format!(
-        "# {}. {}\n\n*{}*\n\n{}",
+        "# {}. {}\n\n*{}*\n\n{}{}",
         meta.number,
         rendered.front.title,
         rendered.front.summary,
+        changed_params_note(changed),
         rendered.markdown.trim_start()
     );
     let charts: BTreeMap<String, String> = rendered.charts.iter().cloned().collect();
@@ -128,6 +162,8 @@ pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs)
                 prev => prev,
                 next => next,
                 markdown_href => format!("{}.md", meta.id),
+                // The chapter's own Markdown carries the note (so its .md says it too).
+                params_changed => Vec::<ChangedParam>::new(),
             })
         })
         .map_err(|e| template_error("chapter.html", e))?;
@@ -226,6 +262,7 @@ fn licence_of(manifest: &Manifest, chapter: &str, file: &str) -> (String, String
 
 /// Every file of the book.
 pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>> {
+    let changed = changed_params(chapters);
     let mut files = BTreeMap::new();
     let mut cards = Vec::new();
     let mut checks = Vec::new();
@@ -235,7 +272,7 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
     let mut search = Vec::new();
     let refs = reference_targets(chapters)?;
     for input in chapters {
-        let (rendered, chapter_files, entries) = chapter_files(all, input, &refs)?;
+        let (rendered, chapter_files, entries) = chapter_files(all, input, &refs, &changed)?;
         files.extend(chapter_files);
         search.extend(entries);
         let nb = input.notebook;
@@ -303,6 +340,7 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
                     passed => passed,
                     failed => failed,
                     not_applicable => not_applicable,
+                    params_changed => &changed,
                     search_entries => search.len(),
                     search_kib => &search_kib,
                 })

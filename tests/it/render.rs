@@ -124,3 +124,35 @@ fn cross_references_resolve_across_chapters_and_fail_when_broken() {
         other => panic!("expected a reference error, got {other:?}"),
     }
 }
+
+/// A book built with parameters other than the defaults says so at the top of every page
+/// (index, verification, each chapter's HTML and Markdown) before the prose; the default book
+/// says nothing of the kind.
+#[test]
+fn every_page_of_a_book_with_other_parameters_says_so_first() {
+    let note = "Not the default book.";
+    for (path, bytes) in site().iter().filter(|(p, _)| p.ends_with(".html") || p.ends_with(".md")) {
+        assert!(!String::from_utf8_lossy(bytes).contains(note), "{path} says it is not the default book");
+    }
+    let mut notebooks = super::book_notebooks().clone();
+    let ssm = notebooks.iter_mut().find(|(c, _)| c.meta().id == "supersmartmarket").unwrap();
+    ssm.1.params.insert("late_batch".into(), "777".into());
+    let manifest = auditbook::dataset::Manifest::load(&super::root()).unwrap();
+    let files = auditbook::book::render(&notebooks, &manifest, false).unwrap();
+    let said = "`supersmartmarket.late_batch=777` (default `1379`)";
+    let said_html = "<code>supersmartmarket.late_batch=777</code> (default <code>1379</code>)";
+    let pages: Vec<&String> = files.keys().filter(|p| p.ends_with(".html") || p.ends_with(".md")).collect();
+    assert!(pages.len() >= 16, "{pages:?}");
+    for path in pages {
+        let text = String::from_utf8_lossy(&files[path]);
+        let at = text.find(note).unwrap_or_else(|| panic!("{path} does not say it is not the default book"));
+        assert!(text.contains(if path.ends_with(".md") { said } else { said_html }), "{path} does not name the parameter and its default");
+        if path.ends_with(".md") {
+            // Right under the title and summary, before the prose.
+            let prose = text.lines().filter(|l| !l.is_empty()).nth(2).unwrap_or_default();
+            assert!(prose.starts_with("> **Not the default book.**"), "{path}: {prose}");
+        } else {
+            assert!(at < text.find("<h2").unwrap_or(text.len()), "{path}: the note comes before the prose");
+        }
+    }
+}
