@@ -140,9 +140,11 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
     });
 
     let (watch_stop, watch_version) = (stop.clone(), version.clone());
+    // Taken before `start` returns: an edit made as soon as the address is printed must be
+    // seen as a change (a snapshot taken inside the new thread could already include it).
+    let mut seen = snapshot(&options.root);
     let watcher = std::thread::spawn(move || {
         let root = options.root.clone();
-        let mut seen = snapshot(&root);
         while !watch_stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(400));
             let now = snapshot(&root);
