@@ -30,6 +30,29 @@ fn slow_build(cache: &Path, partial: &Path, wait: Duration) -> Result<(), Instal
     Ok(())
 }
 
+/// Runs test `name` of this binary in two child processes started at once, with `envs`, and
+/// returns both outputs.
+fn this_test_twice_at_once(
+    name: &str,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+                .envs(envs.iter().copied())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 fn partials(cache: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(cache)
         .unwrap()
@@ -89,27 +112,10 @@ fn two_processes_at_once_install_once() {
         return;
     }
     let cache = tempfile::tempdir().unwrap();
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "install::two_processes_at_once_install_once",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
-                .env("AUDITBOOK_TEST_INSTALL_CACHE", cache.path())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = this_test_twice_at_once(
+        "install::two_processes_at_once_install_once",
+        &[("AUDITBOOK_TEST_INSTALL_CACHE", cache.path().as_os_str())],
+    );
     let mut waited = 0;
     for out in &outputs {
         let (stdout, stderr) = (
@@ -213,22 +219,13 @@ fn the_document_server_installs_once_from_an_empty_cache_in_two_processes() {
         return;
     }
     let cache = tempfile::tempdir().unwrap();
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "install::the_document_server_installs_once_from_an_empty_cache_in_two_processes", "--nocapture", "--test-threads", "1"])
-                .env("AUDITBOOK_TEST_INSTALL_DOCSTORE", "1")
-                .env("AUDITBOOK_CACHE_DIR", cache.path())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = this_test_twice_at_once(
+        "install::the_document_server_installs_once_from_an_empty_cache_in_two_processes",
+        &[
+            ("AUDITBOOK_TEST_INSTALL_DOCSTORE", "1".as_ref()),
+            ("AUDITBOOK_CACHE_DIR", cache.path().as_os_str()),
+        ],
+    );
     let mut installs = 0;
     for out in &outputs {
         let (stdout, stderr) = (
