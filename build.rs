@@ -7,13 +7,19 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn collect(dir: &Path, exts: &[&str], out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
             collect(&path, exts, out);
-        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)) {
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e))
+        {
             out.push(path.to_string_lossy().replace('\\', "/"));
         }
     }
@@ -23,11 +29,19 @@ fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let root = Path::new(&root);
     let mut files = Vec::new();
-    collect(&root.join("chapters"), &["md", "sql", "toml", "yaml"], &mut files);
+    collect(
+        &root.join("chapters"),
+        &["md", "sql", "toml", "yaml"],
+        &mut files,
+    );
     collect(&root.join("templates"), &["html", "css", "js"], &mut files);
     let mut code = String::from("/// (path relative to the project root, contents)\npub static FILES: &[(&str, &str)] = &[\n");
     for file in &files {
-        let relative = Path::new(file).strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let relative = Path::new(file)
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         writeln!(code, "    ({relative:?}, include_str!({file:?})),").unwrap();
     }
     code.push_str("];\n");

@@ -13,5 +13,13 @@ use crate::chapter::Chapter;
 
 /// Every chapter, in book order.
 pub fn all() -> Vec<&'static dyn Chapter> {
-    vec![&supersmartmarket::SuperSmartMarket, &laplace_immo::LaplaceImmo, &indutech::InduTech, &bottleneck::BottleNeck, &greencoop::GreenCoop, &seattle::Seattle, &noscites::NosCites]
+    vec![
+        &supersmartmarket::SuperSmartMarket,
+        &laplace_immo::LaplaceImmo,
+        &indutech::InduTech,
+        &bottleneck::BottleNeck,
+        &greencoop::GreenCoop,
+        &seattle::Seattle,
+        &noscites::NosCites,
+    ]
 }

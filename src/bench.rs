@@ -32,8 +32,17 @@ fn measure(name: &str, runs: usize, mut work: impl FnMut() -> Result<()>) -> Res
         work()?;
         samples.push(start.elapsed());
     }
-    let (min, max) = (*samples.iter().min().unwrap(), *samples.iter().max().unwrap());
-    Ok(Measurement { name: name.to_string(), runs, median: median(samples), min, max })
+    let (min, max) = (
+        *samples.iter().min().unwrap(),
+        *samples.iter().max().unwrap(),
+    );
+    Ok(Measurement {
+        name: name.to_string(),
+        runs,
+        median: median(samples),
+        min,
+        max,
+    })
 }
 
 /// Measures a warm `build` of the whole book into a scratch directory, and the chapters'
@@ -44,11 +53,17 @@ pub fn bench_build(options: &RunOptions, runs: usize) -> Result<Vec<Measurement>
     let out = scratch.path().join("book");
     // One untimed run warms the generated data and the file cache.
     book::build(None, options, &out)?;
-    let check = measure("check (run + checks, no render)", runs, || book::run_and_check(None, options).map(|_| ()))?;
-    let build = measure("build (run + checks + render + write)", runs, || book::build(None, options, &out).map(|_| ()))?;
+    let check = measure("check (run + checks, no render)", runs, || {
+        book::run_and_check(None, options).map(|_| ())
+    })?;
+    let build = measure("build (run + checks + render + write)", runs, || {
+        book::build(None, options, &out).map(|_| ())
+    })?;
     let manifest = Manifest::load(&options.root)?;
     let notebooks = book::run_and_check(None, options)?;
-    let render = measure("render only (notebooks → files)", runs, || book::render(&notebooks, &manifest, false).map(|_| ()))?;
+    let render = measure("render only (notebooks → files)", runs, || {
+        book::render(&notebooks, &manifest, false).map(|_| ())
+    })?;
     Ok(vec![check, build, render])
 }
 
@@ -56,7 +71,10 @@ pub fn bench_build(options: &RunOptions, runs: usize) -> Result<Vec<Measurement>
 /// `measurements/` folder and printed).
 pub fn report(measurements: &[Measurement]) -> String {
     let mut out = String::from("| work | runs | median | min | max | ratio to first line |\n|:---|---:|---:|---:|---:|---:|\n");
-    let base = measurements.first().map(|m| m.median.as_secs_f64()).unwrap_or(1.0);
+    let base = measurements
+        .first()
+        .map(|m| m.median.as_secs_f64())
+        .unwrap_or(1.0);
     for m in measurements {
         out.push_str(&format!(
             "| {} | {} | {:.3} s | {:.3} s | {:.3} s | {:.2}× |\n",
@@ -91,10 +109,20 @@ pub struct ChapterRun {
 
 /// Runs `auditbook check --chapter ID --param …` as a child process with profiling on, and
 /// reads its peak memory from the kernel's accounting of the child.
-pub fn run_child(root: &Path, chapter: &str, params: &[String], query_prefix: &str) -> Result<ChapterRun> {
+pub fn run_child(
+    root: &Path,
+    chapter: &str,
+    params: &[String],
+    query_prefix: &str,
+) -> Result<ChapterRun> {
     let exe = std::env::current_exe().map_err(Error::io("current executable"))?;
     let mut command = std::process::Command::new(&exe);
-    command.arg("--root").arg(root).args(["check", "--chapter", chapter]).env("AUDITBOOK_PROFILE", "1").env(crate::lock::HELD_BY_PARENT, root);
+    command
+        .arg("--root")
+        .arg(root)
+        .args(["check", "--chapter", chapter])
+        .env("AUDITBOOK_PROFILE", "1")
+        .env(crate::lock::HELD_BY_PARENT, root);
     for p in params {
         command.args(["--param", p]);
     }
@@ -102,7 +130,13 @@ pub fn run_child(root: &Path, chapter: &str, params: &[String], query_prefix: &s
     let output = command.output().map_err(Error::io(&exe))?;
     let wall = started.elapsed();
     if !output.status.success() {
-        return Err(Error::chapter(chapter, format!("bench run failed: {}", String::from_utf8_lossy(&output.stderr))));
+        return Err(Error::chapter(
+            chapter,
+            format!(
+                "bench run failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ));
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut queries = Duration::ZERO;
@@ -117,20 +151,34 @@ pub fn run_child(root: &Path, chapter: &str, params: &[String], query_prefix: &s
             _ => {}
         }
     }
-    Ok(ChapterRun { wall, peak_rss_kib, queries })
+    Ok(ChapterRun {
+        wall,
+        peak_rss_kib,
+        queries,
+    })
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in KiB; 0 where unknown.
 pub fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
 
 /// Measures a chapter at each parameter set, `runs` times each, and reports medians.
-pub fn bench_chapter(root: &Path, chapter: &str, param_sets: &[Vec<String>], query_prefix: &str, runs: usize) -> Result<String> {
+pub fn bench_chapter(
+    root: &Path,
+    chapter: &str,
+    param_sets: &[Vec<String>],
+    query_prefix: &str,
+    runs: usize,
+) -> Result<String> {
     let mut out = format!(
         "| {chapter} parameters | runs | median wall | median queries `{query_prefix}*` | peak memory (median) |\n|:---|---:|---:|---:|---:|\n"
     );
@@ -145,7 +193,11 @@ pub fn bench_chapter(root: &Path, chapter: &str, param_sets: &[Vec<String>], que
         peaks.sort();
         out.push_str(&format!(
             "| {} | {} | {:.3} s | {:.3} s | {:.0} MiB |\n",
-            if params.is_empty() { "defaults".to_string() } else { params.join(" ") },
+            if params.is_empty() {
+                "defaults".to_string()
+            } else {
+                params.join(" ")
+            },
             samples.len(),
             wall.as_secs_f64(),
             queries.as_secs_f64(),

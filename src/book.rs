@@ -42,10 +42,13 @@ pub fn find_root(start: &Path) -> PathBuf {
 
 /// The chapter with id `id`, or a usage error listing the ids.
 pub fn chapter_by_id(id: &str) -> Result<&'static dyn Chapter> {
-    chapters::all().into_iter().find(|c| c.meta().id == id).ok_or_else(|| {
-        let ids: Vec<&str> = chapters::all().iter().map(|c| c.meta().id).collect();
-        Error::Usage(format!("no chapter `{id}` (chapters: {})", ids.join(", ")))
-    })
+    chapters::all()
+        .into_iter()
+        .find(|c| c.meta().id == id)
+        .ok_or_else(|| {
+            let ids: Vec<&str> = chapters::all().iter().map(|c| c.meta().id).collect();
+            Error::Usage(format!("no chapter `{id}` (chapters: {})", ids.join(", ")))
+        })
 }
 
 /// Every chapter's metadata, in book order.
@@ -66,7 +69,11 @@ pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext
         artifact_dir: work.join("artifacts").join(meta.id),
         params: Params::resolve(&meta, &given)?,
         backends: options.backends.clone(),
-        progress: if options.progress { Progress::stderr(meta.id) } else { Progress::hidden() },
+        progress: if options.progress {
+            Progress::stderr(meta.id)
+        } else {
+            Progress::hidden()
+        },
     })
 }
 
@@ -77,7 +84,10 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
         if !dir.is_dir() {
             return Err(Error::Io {
                 path: dir.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "`--data` must be a directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "`--data` must be a directory",
+                ),
             });
         }
     }
@@ -86,9 +96,21 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
     ctx.progress.end(&match &result {
         Ok(nb) => {
             let failed = nb.failures().len();
-            let passed = nb.checks.iter().filter(|c| c.status == Status::Passed).count();
-            let verdict = if failed == 0 { "done".to_string() } else { format!("{failed} check(s) FAILED") };
-            format!("{verdict}: {} findings, {passed} of {} checks passed", nb.findings.len(), nb.checks.len())
+            let passed = nb
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Passed)
+                .count();
+            let verdict = if failed == 0 {
+                "done".to_string()
+            } else {
+                format!("{failed} check(s) FAILED")
+            };
+            format!(
+                "{verdict}: {} findings, {passed} of {} checks passed",
+                nb.findings.len(),
+                nb.checks.len()
+            )
         }
         Err(_) => "stopped with an error (below)".to_string(),
     });
@@ -97,13 +119,18 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
 
 /// Runs the chapters (all, or the one named) on parallel threads and returns each one's
 /// result in book order; failed checks are in the notebooks, not errors.
-pub fn run_selected(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Result<Notebook>)>> {
+pub fn run_selected(
+    only: Option<&str>,
+    options: &RunOptions,
+) -> Result<Vec<(&'static dyn Chapter, Result<Notebook>)>> {
     let selected: Vec<&'static dyn Chapter> = match only {
         Some(id) => vec![chapter_by_id(id)?],
         None => chapters::all(),
     };
     if options.data.is_some() && selected.len() != 1 {
-        return Err(Error::Usage("`--data` replaces one chapter's data: name the chapter with `--chapter`".into()));
+        return Err(Error::Usage(
+            "`--data` replaces one chapter's data: name the chapter with `--chapter`".into(),
+        ));
     }
     for id in options.params.keys() {
         chapter_by_id(id)?;
@@ -111,15 +138,27 @@ pub fn run_selected(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'s
     // Chapters are independent (each has its own in-memory DuckDB): run them on parallel
     // threads, then gather the results in book order so output stays deterministic.
     let results: Vec<Result<Notebook>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = selected.iter().map(|chapter| scope.spawn(move || run_chapter(*chapter, options))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::chapter("-", "a chapter's thread panicked")))).collect()
+        let handles: Vec<_> = selected
+            .iter()
+            .map(|chapter| scope.spawn(move || run_chapter(*chapter, options)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::chapter("-", "a chapter's thread panicked")))
+            })
+            .collect()
     });
     Ok(selected.into_iter().zip(results).collect())
 }
 
 /// Runs the chapters (all, or the one named) and returns their notebooks. A chapter whose
 /// checks fail is an error; every chapter runs before the errors are returned together.
-pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
+pub fn run_and_check(
+    only: Option<&str>,
+    options: &RunOptions,
+) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
     let mut done = Vec::new();
     let mut errors = Vec::new();
     for (chapter, result) in run_selected(only, options)? {
@@ -129,7 +168,10 @@ pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'
                 if failed.is_empty() {
                     done.push((chapter, nb));
                 } else {
-                    errors.push(Error::ChecksFailed { chapter: chapter.meta().id.to_string(), failed });
+                    errors.push(Error::ChecksFailed {
+                        chapter: chapter.meta().id.to_string(),
+                        failed,
+                    });
                 }
             }
             Err(e) => errors.push(e),
@@ -144,16 +186,28 @@ pub fn run_and_check(only: Option<&str>, options: &RunOptions) -> Result<Vec<(&'
 
 /// The prose of a chapter.
 fn prose(meta: &Meta) -> Result<&'static str> {
-    embedded::chapter_file(meta.id, "chapter.md")
-        .ok_or_else(|| Error::chapter(meta.id, format!("no prose file `chapters/{}/chapter.md`", meta.id)))
+    embedded::chapter_file(meta.id, "chapter.md").ok_or_else(|| {
+        Error::chapter(
+            meta.id,
+            format!("no prose file `chapters/{}/chapter.md`", meta.id),
+        )
+    })
 }
 
 /// Renders the notebooks into the site's files (nothing written).
-pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifest, partial: bool) -> Result<BTreeMap<String, Vec<u8>>> {
+pub fn render(
+    notebooks: &[(&'static dyn Chapter, Notebook)],
+    manifest: &Manifest,
+    partial: bool,
+) -> Result<BTreeMap<String, Vec<u8>>> {
     let all = all_meta();
     let mut inputs = Vec::new();
     for (chapter, nb) in notebooks {
-        inputs.push(ChapterInput { meta: chapter.meta(), notebook: nb, prose: prose(chapter.meta())? });
+        inputs.push(ChapterInput {
+            meta: chapter.meta(),
+            notebook: nb,
+            prose: prose(chapter.meta())?,
+        });
     }
     if partial {
         // One chapter: its pages and the shared assets; the index keeps its last full build.
@@ -161,7 +215,8 @@ pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifes
         let refs = site::reference_targets(&inputs)?;
         let mut files = site::assets()?;
         for input in &inputs {
-            files.extend(site::chapter_files(&all, input, &refs, &site::changed_params(&inputs))?.1);
+            files
+                .extend(site::chapter_files(&all, input, &refs, &site::changed_params(&inputs))?.1);
         }
         Ok(files)
     } else {
@@ -173,10 +228,20 @@ pub fn render(notebooks: &[(&'static dyn Chapter, Notebook)], manifest: &Manifes
 /// temporary sibling first and swapped in only when complete, so a failure leaves the
 /// previous book intact. With `keep_existing`, files of the previous book not in `files`
 /// are carried over (a one-chapter build).
-pub fn write_book(out: &Path, files: &BTreeMap<String, Vec<u8>>, keep_existing: bool) -> Result<()> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_book(
+    out: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    keep_existing: bool,
+) -> Result<()> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "book".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "book".into());
     // Unique per process and per call, so two builds in one process never share a folder.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -240,7 +305,11 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// `build`: run every chapter (or one), check, render, write atomically into `out`.
-pub fn build(only: Option<&str>, options: &RunOptions, out: &Path) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
+pub fn build(
+    only: Option<&str>,
+    options: &RunOptions,
+    out: &Path,
+) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
     let manifest = Manifest::load(&options.root)?;
     let notebooks = run_and_check(only, options)?;
     let files = render(&notebooks, &manifest, only.is_some())?;
@@ -255,7 +324,10 @@ pub fn verify_data(root: &Path) -> Result<Vec<Verified>> {
     let mut report = dataset::verify_files(root, &manifest)?;
     for record in &manifest.generated {
         let chapter = chapter_by_id(&record.chapter)?;
-        let options = RunOptions { root: root.to_path_buf(), ..RunOptions::default() };
+        let options = RunOptions {
+            root: root.to_path_buf(),
+            ..RunOptions::default()
+        };
         let ctx = context(chapter, &options)?;
         let dir = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
         let produced = chapter.generate(&ctx, dir.path())?.unwrap_or_default();

@@ -57,7 +57,10 @@ pub trait Chapter: Sync {
 
     /// Runs one of [`Chapter::commands`]; `args` are the words after its name.
     fn run_command(&self, _ctx: &RunContext, name: &str, _args: &[String]) -> Result<()> {
-        Err(crate::Error::Usage(format!("chapter `{}` has no command `{name}`", self.meta().id)))
+        Err(crate::Error::Usage(format!(
+            "chapter `{}` has no command `{name}`",
+            self.meta().id
+        )))
     }
 }
 
@@ -79,20 +82,30 @@ impl Params {
     /// Merges `given` over the chapter's defaults; an unknown key is a usage error that
     /// lists the keys the chapter knows.
     pub fn resolve(meta: &Meta, given: &BTreeMap<String, String>) -> Result<Params> {
-        let mut values: BTreeMap<String, String> =
-            meta.params.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
+        let mut values: BTreeMap<String, String> = meta
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), p.default.to_string()))
+            .collect();
         for (key, value) in given {
             if !values.contains_key(key) {
                 let known: Vec<&str> = meta.params.iter().map(|p| p.name).collect();
                 return Err(Error::Usage(format!(
                     "chapter `{}` has no parameter `{key}` (it knows: {})",
                     meta.id,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             }
             values.insert(key.clone(), value.clone());
         }
-        Ok(Params { chapter: meta.id, values })
+        Ok(Params {
+            chapter: meta.id,
+            values,
+        })
     }
 
     /// The parameter `name` parsed as `T`, with an error naming the chapter and the value.
@@ -101,10 +114,16 @@ impl Params {
         T::Err: std::fmt::Display,
     {
         let raw = self.values.get(name).ok_or_else(|| {
-            Error::chapter(self.chapter, format!("parameter `{name}` is not declared in the chapter's meta"))
+            Error::chapter(
+                self.chapter,
+                format!("parameter `{name}` is not declared in the chapter's meta"),
+            )
         })?;
         raw.parse::<T>().map_err(|e| {
-            Error::Usage(format!("chapter `{}`: parameter `{name}={raw}` is not valid: {e}", self.chapter))
+            Error::Usage(format!(
+                "chapter `{}`: parameter `{name}={raw}` is not valid: {e}",
+                self.chapter
+            ))
         })
     }
 
@@ -115,7 +134,9 @@ impl Params {
 
     /// True when every parameter has its default value.
     pub fn are_defaults(&self, meta: &Meta) -> bool {
-        meta.params.iter().all(|p| self.values.get(p.name).map(String::as_str) == Some(p.default))
+        meta.params
+            .iter()
+            .all(|p| self.values.get(p.name).map(String::as_str) == Some(p.default))
     }
 }
 
@@ -162,7 +183,10 @@ impl RunContext {
     /// at the same time never share one.
     pub fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir> {
         std::fs::create_dir_all(&self.generated_dir).map_err(Error::io(&self.generated_dir))?;
-        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&self.generated_dir).map_err(Error::io(&self.generated_dir))?;
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&self.generated_dir)
+            .map_err(Error::io(&self.generated_dir))?;
         let _interrupt = crate::interrupt::remove_on_interrupt(dir.path().to_path_buf());
         Ok(ScratchDir { dir, _interrupt })
     }
@@ -174,6 +198,8 @@ impl RunContext {
 
     /// The data directory to read: `--data DIR` if given, else `default`.
     pub fn data_dir_or(&self, default: &Path) -> PathBuf {
-        self.data_override.clone().unwrap_or_else(|| default.to_path_buf())
+        self.data_override
+            .clone()
+            .unwrap_or_else(|| default.to_path_buf())
     }
 }

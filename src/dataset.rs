@@ -92,7 +92,11 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 
 /// A reference to a data file the chapter read: its name in `dir` and its sha256.
 pub fn dataset_ref(dir: &Path, name: &str, rows: Option<u64>) -> Result<DatasetRef> {
-    Ok(DatasetRef { file: name.to_string(), sha256: sha256_file(&dir.join(name))?, rows })
+    Ok(DatasetRef {
+        file: name.to_string(),
+        sha256: sha256_file(&dir.join(name))?,
+        rows,
+    })
 }
 
 /// One line of `data verify`'s report.
@@ -114,7 +118,11 @@ pub fn verify_files(root: &Path, manifest: &Manifest) -> Result<Vec<Verified>> {
             Ok(Verified {
                 file: format!("datasets/{}", f.path),
                 ok: actual == f.sha256,
-                detail: if actual == f.sha256 { f.sha256.clone() } else { format!("expected {}, found {actual}", f.sha256) },
+                detail: if actual == f.sha256 {
+                    f.sha256.clone()
+                } else {
+                    format!("expected {}, found {actual}", f.sha256)
+                },
             })
         })
         .collect()
@@ -129,13 +137,23 @@ pub fn verify_generated(record: &GeneratedDataset, produced: &[DatasetRef]) -> V
             let found = produced.iter().find(|p| p.file == expected.name);
             let (ok, detail) = match found {
                 Some(p) if p.sha256 == expected.sha256 => (true, p.sha256.clone()),
-                Some(p) => (false, format!("expected {}, generated {}", expected.sha256, p.sha256)),
+                Some(p) => (
+                    false,
+                    format!("expected {}, generated {}", expected.sha256, p.sha256),
+                ),
                 None => (false, "the generator did not write this file".to_string()),
             };
-            Verified { file: format!("{} (generated) {}", record.chapter, expected.name), ok, detail }
+            Verified {
+                file: format!("{} (generated) {}", record.chapter, expected.name),
+                ok,
+                detail,
+            }
         })
         .collect();
-    for extra in produced.iter().filter(|p| !record.files.iter().any(|e| e.name == p.file)) {
+    for extra in produced
+        .iter()
+        .filter(|p| !record.files.iter().any(|e| e.name == p.file))
+    {
         report.push(Verified {
             file: format!("{} (generated) {}", record.chapter, extra.file),
             ok: false,
@@ -153,7 +171,11 @@ pub fn csv_data_rows(path: &Path) -> Result<u64> {
         return Ok(0);
     }
     let breaks = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    let lines = if bytes.ends_with(b"\n") { breaks } else { breaks + 1 };
+    let lines = if bytes.ends_with(b"\n") {
+        breaks
+    } else {
+        breaks + 1
+    };
     Ok(lines.saturating_sub(1))
 }
 
@@ -165,7 +187,10 @@ pub fn require_files(chapter: &str, dir: &Path, names: &[&str]) -> Result<()> {
         if !path.is_file() {
             return Err(Error::Io {
                 path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("chapter `{chapter}` needs `{name}` in its data directory")),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("chapter `{chapter}` needs `{name}` in its data directory"),
+                ),
             });
         }
     }

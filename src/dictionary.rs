@@ -50,26 +50,44 @@ pub fn catalog(session: &mut SqlSession) -> Result<Vec<TableInfo>> {
     )?;
     let mut tables: Vec<TableInfo> = Vec::new();
     for row in 0..columns.height() {
-        let text = |c: &str| frame::get_text(&columns, "catalog_columns", row, c).map(Option::unwrap_or_default);
+        let text = |c: &str| {
+            frame::get_text(&columns, "catalog_columns", row, c).map(Option::unwrap_or_default)
+        };
         let table = text("table_name")?;
         if tables.last().map(|t| t.name != table).unwrap_or(true) {
-            tables.push(TableInfo { name: table.clone(), columns: Vec::new() });
+            tables.push(TableInfo {
+                name: table.clone(),
+                columns: Vec::new(),
+            });
         }
-        tables.last_mut().expect("pushed above").columns.push(ColumnInfo {
-            name: text("column_name")?,
-            data_type: text("data_type")?,
-            not_null: text("not_null")? == "true",
-            primary_key: false,
-            references: None,
-        });
+        tables
+            .last_mut()
+            .expect("pushed above")
+            .columns
+            .push(ColumnInfo {
+                name: text("column_name")?,
+                data_type: text("data_type")?,
+                not_null: text("not_null")? == "true",
+                primary_key: false,
+                references: None,
+            });
     }
     for row in 0..keys.height() {
-        let text = |c: &str| frame::get_text(&keys, "catalog_keys", row, c).map(Option::unwrap_or_default);
-        let (table, kind, cols) = (text("table_name")?, text("constraint_type")?, text("columns")?);
+        let text =
+            |c: &str| frame::get_text(&keys, "catalog_keys", row, c).map(Option::unwrap_or_default);
+        let (table, kind, cols) = (
+            text("table_name")?,
+            text("constraint_type")?,
+            text("columns")?,
+        );
         let (ref_table, ref_cols) = (text("referenced_table")?, text("referenced_columns")?);
-        let Some(info) = tables.iter_mut().find(|t| t.name == table) else { continue };
+        let Some(info) = tables.iter_mut().find(|t| t.name == table) else {
+            continue;
+        };
         for (i, col) in cols.split(',').enumerate() {
-            let Some(column) = info.columns.iter_mut().find(|c| c.name == col) else { continue };
+            let Some(column) = info.columns.iter_mut().find(|c| c.name == col) else {
+                continue;
+            };
             if kind == "PRIMARY KEY" {
                 column.primary_key = true;
             } else if !ref_table.is_empty() {
@@ -96,7 +114,11 @@ pub fn parse_meanings(chapter: &str, text: &str) -> Result<Meanings> {
 
 /// The dictionary table and the disagreements between catalog and meanings (empty when the
 /// dictionary is complete).
-pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Meanings) -> Result<(DataFrame, Vec<String>)> {
+pub fn dictionary(
+    session: &mut SqlSession,
+    tables: &[TableInfo],
+    meanings: &Meanings,
+) -> Result<(DataFrame, Vec<String>)> {
     // Null counts of every column, one generated query the book shows.
     let selects: Vec<String> = tables
         .iter()
@@ -113,25 +135,41 @@ pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Mea
     let nulls = if selects.is_empty() {
         None
     } else {
-        Some(session.query_generated("dictionary_null_counts", &(selects.join("\nunion all\n") + "\norder by table_name, column_name"))?)
+        Some(session.query_generated(
+            "dictionary_null_counts",
+            &(selects.join("\nunion all\n") + "\norder by table_name, column_name"),
+        )?)
     };
     let mut null_rates: BTreeMap<(String, String), f64> = BTreeMap::new();
     if let Some(nulls) = &nulls {
         for row in 0..nulls.height() {
             let key = (
-                frame::get_text(nulls, "dictionary_null_counts", row, "table_name")?.unwrap_or_default(),
-                frame::get_text(nulls, "dictionary_null_counts", row, "column_name")?.unwrap_or_default(),
+                frame::get_text(nulls, "dictionary_null_counts", row, "table_name")?
+                    .unwrap_or_default(),
+                frame::get_text(nulls, "dictionary_null_counts", row, "column_name")?
+                    .unwrap_or_default(),
             );
             let rows = frame::get_i64(nulls, "dictionary_null_counts", row, "row_count")?;
             let null = frame::get_i64(nulls, "dictionary_null_counts", row, "null_count")?;
-            let rate = if rows == 0 { 0.0 } else { (null as f64 * 10_000.0 / rows as f64).round() / 100.0 };
+            let rate = if rows == 0 {
+                0.0
+            } else {
+                (null as f64 * 10_000.0 / rows as f64).round() / 100.0
+            };
             null_rates.insert(key, rate);
         }
     }
 
     let mut problems = Vec::new();
-    let (mut t_col, mut c_col, mut type_col, mut key_col, mut nn_col, mut rate_col, mut meaning_col) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (
+        mut t_col,
+        mut c_col,
+        mut type_col,
+        mut key_col,
+        mut nn_col,
+        mut rate_col,
+        mut meaning_col,
+    ) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for table in tables {
         let table_meanings = meanings.get(&table.name);
         if table_meanings.and_then(|m| m.get("_")).is_none() {
@@ -140,7 +178,10 @@ pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Mea
         for column in &table.columns {
             let meaning = table_meanings.and_then(|m| m.get(&column.name)).cloned();
             if meaning.is_none() {
-                problems.push(format!("column `{}.{}` has no meaning", table.name, column.name));
+                problems.push(format!(
+                    "column `{}.{}` has no meaning",
+                    table.name, column.name
+                ));
             }
             let key = match (&column.primary_key, &column.references) {
                 (true, Some((t, c))) => format!("PK, FK → {t}.{c}"),
@@ -153,13 +194,20 @@ pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Mea
             type_col.push(column.data_type.clone());
             key_col.push(key);
             nn_col.push(column.not_null);
-            rate_col.push(null_rates.get(&(table.name.clone(), column.name.clone())).copied().unwrap_or(0.0));
+            rate_col.push(
+                null_rates
+                    .get(&(table.name.clone(), column.name.clone()))
+                    .copied()
+                    .unwrap_or(0.0),
+            );
             meaning_col.push(meaning.unwrap_or_default());
         }
     }
     for (table, columns) in meanings {
         let Some(info) = tables.iter().find(|t| &t.name == table) else {
-            problems.push(format!("`dictionary.toml` describes table `{table}`, which the database does not have"));
+            problems.push(format!(
+                "`dictionary.toml` describes table `{table}`, which the database does not have"
+            ));
             continue;
         };
         for column in columns.keys().filter(|c| *c != "_") {
@@ -188,33 +236,78 @@ pub fn dictionary(session: &mut SqlSession, tables: &[TableInfo], meanings: &Mea
 /// chapter's `dictionary.toml`) and `money.decimal` (every `_eur` column is DECIMAL).
 pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>> {
     let chapter = nb.chapter.clone();
-    let text = crate::embedded::chapter_file(&chapter, "dictionary.toml")
-        .ok_or_else(|| Error::chapter(&chapter, format!("no `chapters/{chapter}/dictionary.toml`")))?;
+    let text = crate::embedded::chapter_file(&chapter, "dictionary.toml").ok_or_else(|| {
+        Error::chapter(&chapter, format!("no `chapters/{chapter}/dictionary.toml`"))
+    })?;
     let meanings = parse_meanings(&chapter, text)?;
     let tables = catalog(db)?;
     let (frame, problems) = dictionary(db, &tables, &meanings)?;
     let money_columns: Vec<String> = tables
         .iter()
-        .flat_map(|t| t.columns.iter().filter(|c| c.name.ends_with("_eur")).map(move |c| (t, c)))
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .filter(|c| c.name.ends_with("_eur"))
+                .map(move |c| (t, c))
+        })
         .filter(|(_, c)| !c.data_type.starts_with("DECIMAL"))
         .map(|(t, c)| format!("{}.{} is {}", t.name, c.name, c.data_type))
         .collect();
     let source = Source::function("dictionary::document");
-    nb.add_finding("dictionary.tables", Value::Int(tables.len() as i64), Some("tables"), source.clone())?;
-    nb.add_finding("dictionary.columns", Value::Int(frame.height() as i64), Some("columns"), source.clone())?;
-    nb.add_finding("dictionary.problems", Value::Int(problems.len() as i64), Some("problems"), source.clone())?;
-    nb.add_finding("dictionary.money_columns_not_decimal", Value::Int(money_columns.len() as i64), Some("columns"), source.clone())?;
+    nb.add_finding(
+        "dictionary.tables",
+        Value::Int(tables.len() as i64),
+        Some("tables"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "dictionary.columns",
+        Value::Int(frame.height() as i64),
+        Some("columns"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "dictionary.problems",
+        Value::Int(problems.len() as i64),
+        Some("problems"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "dictionary.money_columns_not_decimal",
+        Value::Int(money_columns.len() as i64),
+        Some("columns"),
+        source.clone(),
+    )?;
     nb.add_table("dictionary", frame, source)?;
-    let svg = crate::render::schema::diagram(&tables).map_err(|e| Error::chapter(&chapter, format!("schema diagram: {e}")))?;
+    let svg = crate::render::schema::diagram(&tables)
+        .map_err(|e| Error::chapter(&chapter, format!("schema diagram: {e}")))?;
     nb.add_chart(
         "schema",
         "The relational schema, drawn from DuckDB's catalog: primary keys marked PK, lines from each foreign key to the key it references.",
         svg,
         Source::function("render::schema::diagram"),
     )?;
-    let complete = if problems.is_empty() { Status::Passed } else { Status::Failed(problems.join("; ")) };
-    nb.add_check("dictionary.complete", "every table and column has a meaning, and every meaning a column", complete, &["dictionary.problems"])?;
-    let decimal = if money_columns.is_empty() { Status::Passed } else { Status::Failed(money_columns.join("; ")) };
-    nb.add_check("money.decimal", "every money column (`_eur`) of the model is DECIMAL, never a float", decimal, &["dictionary.money_columns_not_decimal"])?;
+    let complete = if problems.is_empty() {
+        Status::Passed
+    } else {
+        Status::Failed(problems.join("; "))
+    };
+    nb.add_check(
+        "dictionary.complete",
+        "every table and column has a meaning, and every meaning a column",
+        complete,
+        &["dictionary.problems"],
+    )?;
+    let decimal = if money_columns.is_empty() {
+        Status::Passed
+    } else {
+        Status::Failed(money_columns.join("; "))
+    };
+    nb.add_check(
+        "money.decimal",
+        "every money column (`_eur`) of the model is DECIMAL, never a float",
+        decimal,
+        &["dictionary.money_columns_not_decimal"],
+    )?;
     Ok(tables)
 }

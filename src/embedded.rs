@@ -40,7 +40,10 @@ pub fn file(path: &str) -> Option<&'static str> {
     if LIVE_ROOT.get().is_some() {
         return live(path);
     }
-    FILES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+    FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| *text)
 }
 
 /// The contents of `chapters/<chapter>/<name>`.

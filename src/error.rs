@@ -12,23 +12,44 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A named SQL query failed in DuckDB.
     #[error("failed to run query `{query}` in chapter `{chapter}`: {message}")]
-    Query { chapter: String, query: String, message: String },
+    Query {
+        chapter: String,
+        query: String,
+        message: String,
+    },
 
     /// Input data that does not have the expected shape.
     #[error("bad input in chapter `{chapter}`, file `{file}`{}: {message}", row.map(|r| format!(", row {r}")).unwrap_or_default())]
-    Data { chapter: String, file: String, row: Option<u64>, message: String },
+    Data {
+        chapter: String,
+        file: String,
+        row: Option<u64>,
+        message: String,
+    },
 
     /// The prose references a name the notebook does not hold, or its template is invalid.
     #[error("in chapter `{chapter}`, {file} line {line}: {message}")]
-    Reference { chapter: String, file: String, line: usize, message: String },
+    Reference {
+        chapter: String,
+        file: String,
+        line: usize,
+        message: String,
+    },
 
     /// One or more checks of a chapter failed.
     #[error("chapter `{chapter}`: {} check(s) failed: {}", failed.len(), failed.join("; "))]
-    ChecksFailed { chapter: String, failed: Vec<String> },
+    ChecksFailed {
+        chapter: String,
+        failed: Vec<String>,
+    },
 
     /// A dataset file does not match the sha256 recorded in the manifest.
     #[error("checksum mismatch for `{file}`: manifest says {expected}, file is {actual}")]
-    Checksum { file: String, expected: String, actual: String },
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
 
     /// A chapter produced something the engine cannot render (a bug in the chapter).
     #[error("chapter `{chapter}`: {message}")]
@@ -37,7 +58,11 @@ pub enum Error {
     /// A backend the chapter needs (a server it starts or one the user named) could not be
     /// had: the tool could not run, the book is not wrong.
     #[error("chapter `{chapter}`: no {service}: {source}")]
-    Unavailable { chapter: String, service: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    Unavailable {
+        chapter: String,
+        service: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// `diff` found findings or check results that differ from the committed book.
     #[error("{count} finding(s) or check result(s) differ from {against}")]
@@ -49,7 +74,10 @@ pub enum Error {
 
     /// A file could not be read or written.
     #[error("i/o error on `{}`: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// Several chapters failed; every failure is kept so the user sees all of them at once.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -81,11 +109,18 @@ impl Error {
 
     /// The document store a chapter needs could not be had.
     pub fn no_document_store(chapter: &str, source: crate::docstore::ConnectError) -> Error {
-        Error::Unavailable { chapter: chapter.to_string(), service: "document store", source: Box::new(source) }
+        Error::Unavailable {
+            chapter: chapter.to_string(),
+            service: "document store",
+            source: Box::new(source),
+        }
     }
 
     /// A chapter-level error with a free-form message.
     pub fn chapter(chapter: &str, message: impl Into<String>) -> Error {
-        Error::Chapter { chapter: chapter.to_string(), message: message.into() }
+        Error::Chapter {
+            chapter: chapter.to_string(),
+            message: message.into(),
+        }
     }
 }

@@ -14,8 +14,14 @@ pub const FLOAT_DECIMALS: u32 = 4;
 
 /// `1234567.5` → `1,234,567.5`; leaves signs and decimals alone.
 pub fn group_digits(number: &str) -> String {
-    let (sign, rest) = number.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", number));
-    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let (sign, rest) = number
+        .strip_prefix('-')
+        .map(|r| ("-", r))
+        .unwrap_or(("", number));
+    let (int, frac) = rest
+        .split_once('.')
+        .map(|(i, f)| (i, Some(f)))
+        .unwrap_or((rest, None));
     if !int.chars().all(|c| c.is_ascii_digit()) {
         return number.to_string();
     }
@@ -46,7 +52,9 @@ pub fn float_to_json(value: f64, decimals: u32) -> serde_json::Value {
     let rounded = (value * factor).round() / factor;
     // -0.0 would print as "-0.0": normalise it.
     let rounded = if rounded == 0.0 { 0.0 } else { rounded };
-    serde_json::Number::from_f64(rounded).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+    serde_json::Number::from_f64(rounded)
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
 }
 
 fn date_from_days(days: i32) -> Option<NaiveDate> {
@@ -59,7 +67,10 @@ fn datetime_text(value: i64, unit: TimeUnit) -> String {
         TimeUnit::Microseconds => value.saturating_mul(1_000),
         TimeUnit::Milliseconds => value.saturating_mul(1_000_000),
     };
-    DateTime::from_timestamp_nanos(nanos).naive_utc().format("%Y-%m-%d %H:%M:%S").to_string()
+    DateTime::from_timestamp_nanos(nanos)
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 fn decimal_from(raw: i128, scale: usize) -> Decimal {
@@ -76,7 +87,9 @@ pub fn cell_text(value: &AnyValue) -> String {
         AnyValue::Float32(f) => format!("{:.*}", FLOAT_DECIMALS as usize, f),
         AnyValue::Float64(f) => format!("{:.*}", FLOAT_DECIMALS as usize, f),
         AnyValue::Decimal(raw, scale) => decimal_from(*raw, *scale).to_string(),
-        AnyValue::Date(days) => date_from_days(*days).map(|d| d.to_string()).unwrap_or_default(),
+        AnyValue::Date(days) => date_from_days(*days)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         AnyValue::Datetime(v, unit, _) => datetime_text(*v, *unit),
         AnyValue::DatetimeOwned(v, unit, _) => datetime_text(*v, *unit),
         other => other.to_string(),
@@ -123,12 +136,18 @@ fn is_numeric(value: &AnyValue) -> bool {
 }
 
 fn cell(frame: &DataFrame, row: usize, column: usize) -> AnyValue<'_> {
-    frame.get_columns()[column].get(row).unwrap_or(AnyValue::Null)
+    frame.get_columns()[column]
+        .get(row)
+        .unwrap_or(AnyValue::Null)
 }
 
 /// Every row as a JSON object, columns in the frame's order.
 pub fn rows_json(frame: &DataFrame) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     (0..frame.height())
         .map(|row| {
             names
@@ -143,45 +162,84 @@ pub fn rows_json(frame: &DataFrame) -> Vec<serde_json::Map<String, serde_json::V
 /// A GitHub-flavoured Markdown table; numeric columns right-aligned. `max_rows` keeps long
 /// tables readable: the rest is summarised in a last line, never silently cut.
 pub fn markdown_table(frame: &DataFrame, max_rows: usize) -> String {
-    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let numeric: Vec<bool> = (0..names.len())
         .map(|col| (0..frame.height()).any(|row| is_numeric(&cell(frame, row, col))))
         .collect();
     let escape = |s: String| s.replace('|', "\\|");
     let mut out = String::new();
-    out.push_str(&format!("| {} |\n", names.iter().map(|n| escape(n.clone())).collect::<Vec<_>>().join(" | ")));
+    out.push_str(&format!(
+        "| {} |\n",
+        names
+            .iter()
+            .map(|n| escape(n.clone()))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
     out.push_str(&format!(
         "|{}|\n",
-        numeric.iter().map(|n| if *n { "---:" } else { ":---" }).collect::<Vec<_>>().join("|")
+        numeric
+            .iter()
+            .map(|n| if *n { "---:" } else { ":---" })
+            .collect::<Vec<_>>()
+            .join("|")
     ));
     for row in 0..frame.height().min(max_rows) {
-        let cells: Vec<String> = (0..names.len()).map(|col| escape(cell_text(&cell(frame, row, col)))).collect();
+        let cells: Vec<String> = (0..names.len())
+            .map(|col| escape(cell_text(&cell(frame, row, col))))
+            .collect();
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     if frame.height() > max_rows {
-        out.push_str(&format!("\n*{} more rows not shown ({} in all).*\n", frame.height() - max_rows, frame.height()));
+        out.push_str(&format!(
+            "\n*{} more rows not shown ({} in all).*\n",
+            frame.height() - max_rows,
+            frame.height()
+        ));
     }
     out
 }
 
-fn lookup<'a>(frame: &'a DataFrame, context: &str, row: usize, column: &str) -> Result<AnyValue<'a>> {
+fn lookup<'a>(
+    frame: &'a DataFrame,
+    context: &str,
+    row: usize,
+    column: &str,
+) -> Result<AnyValue<'a>> {
     let col = frame
         .column(column)
         .map_err(|_| Error::Usage(format!("{context}: no column `{column}` in the result")))?;
-    col.get(row).map_err(|_| Error::Usage(format!("{context}: no row {row} in the result (it has {})", frame.height())))
+    col.get(row).map_err(|_| {
+        Error::Usage(format!(
+            "{context}: no row {row} in the result (it has {})",
+            frame.height()
+        ))
+    })
 }
 
 fn mistyped(context: &str, column: &str, want: &str, got: &AnyValue) -> Error {
-    Error::Usage(format!("{context}: column `{column}` should hold {want}, found `{got}`"))
+    Error::Usage(format!(
+        "{context}: column `{column}` should hold {want}, found `{got}`"
+    ))
 }
 
 /// The integer in `column` at `row` (DuckDB's HUGEINT sums arrive as DECIMAL with scale 0).
 pub fn get_i64(frame: &DataFrame, context: &str, row: usize, column: &str) -> Result<i64> {
     let value = lookup(frame, context, row, column)?;
     match value {
-        AnyValue::Decimal(raw, 0) => i64::try_from(raw).map_err(|_| mistyped(context, column, "an i64", &value)),
-        AnyValue::Float32(_) | AnyValue::Float64(_) => Err(mistyped(context, column, "an integer", &value)),
-        ref v => v.extract::<i64>().ok_or_else(|| mistyped(context, column, "an integer", v)),
+        AnyValue::Decimal(raw, 0) => {
+            i64::try_from(raw).map_err(|_| mistyped(context, column, "an i64", &value))
+        }
+        AnyValue::Float32(_) | AnyValue::Float64(_) => {
+            Err(mistyped(context, column, "an integer", &value))
+        }
+        ref v => v
+            .extract::<i64>()
+            .ok_or_else(|| mistyped(context, column, "an integer", v)),
     }
 }
 
@@ -191,7 +249,9 @@ pub fn get_decimal(frame: &DataFrame, context: &str, row: usize, column: &str) -
     match value {
         AnyValue::Decimal(raw, scale) => Ok(decimal_from(raw, scale)),
         ref v => match v.extract::<i64>() {
-            Some(i) if !matches!(v, AnyValue::Float32(_) | AnyValue::Float64(_)) => Ok(Decimal::from(i)),
+            Some(i) if !matches!(v, AnyValue::Float32(_) | AnyValue::Float64(_)) => {
+                Ok(Decimal::from(i))
+            }
             _ => Err(mistyped(context, column, "a DECIMAL", v)),
         },
     }
@@ -201,15 +261,28 @@ pub fn get_decimal(frame: &DataFrame, context: &str, row: usize, column: &str) -
 pub fn get_f64(frame: &DataFrame, context: &str, row: usize, column: &str) -> Result<f64> {
     let value = lookup(frame, context, row, column)?;
     match value {
-        AnyValue::Decimal(raw, scale) => decimal_from(raw, scale).to_f64().ok_or_else(|| mistyped(context, column, "a number", &value)),
-        ref v => v.extract::<f64>().ok_or_else(|| mistyped(context, column, "a number", v)),
+        AnyValue::Decimal(raw, scale) => decimal_from(raw, scale)
+            .to_f64()
+            .ok_or_else(|| mistyped(context, column, "a number", &value)),
+        ref v => v
+            .extract::<f64>()
+            .ok_or_else(|| mistyped(context, column, "a number", v)),
     }
 }
 
 /// The cell in `column` at `row` as text (dates as ISO), or `None` when null.
-pub fn get_text(frame: &DataFrame, context: &str, row: usize, column: &str) -> Result<Option<String>> {
+pub fn get_text(
+    frame: &DataFrame,
+    context: &str,
+    row: usize,
+    column: &str,
+) -> Result<Option<String>> {
     let value = lookup(frame, context, row, column)?;
-    Ok(if matches!(value, AnyValue::Null) { None } else { Some(cell_text(&value)) })
+    Ok(if matches!(value, AnyValue::Null) {
+        None
+    } else {
+        Some(cell_text(&value))
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,12 @@ pub struct Request {
 
 impl Request {
     fn bytes(&self, host: SocketAddr) -> Vec<u8> {
-        let mut head = format!("{} {} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n", self.method, self.path, self.body.len());
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n",
+            self.method,
+            self.path,
+            self.body.len()
+        );
         if let Some(ct) = self.content_type {
             head.push_str(&format!("Content-Type: {ct}\r\n"));
         }
@@ -55,7 +60,12 @@ impl LoadReport {
 }
 
 /// Runs `connections` connections against `addr` for `duration`.
-pub fn run(addr: SocketAddr, request: &Request, connections: usize, duration: Duration) -> std::io::Result<LoadReport> {
+pub fn run(
+    addr: SocketAddr,
+    request: &Request,
+    connections: usize,
+    duration: Duration,
+) -> std::io::Result<LoadReport> {
     let bytes = request.bytes(addr);
     let started = Instant::now();
     let deadline = started + duration;
@@ -68,7 +78,9 @@ pub fn run(addr: SocketAddr, request: &Request, connections: usize, duration: Du
     let mut statuses = BTreeMap::new();
     let mut latencies_us = Vec::new();
     for w in workers {
-        let (s, l) = w.join().map_err(|_| std::io::Error::other("a load connection panicked"))??;
+        let (s, l) = w
+            .join()
+            .map_err(|_| std::io::Error::other("a load connection panicked"))??;
         for (code, n) in s {
             *statuses.entry(code).or_insert(0) += n;
         }
@@ -76,7 +88,12 @@ pub fn run(addr: SocketAddr, request: &Request, connections: usize, duration: Du
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies_us.sort_unstable();
-    Ok(LoadReport { requests: latencies_us.len() as u64, seconds, statuses, latencies_us })
+    Ok(LoadReport {
+        requests: latencies_us.len() as u64,
+        seconds,
+        statuses,
+        latencies_us,
+    })
 }
 
 type Tally = (BTreeMap<u16, u64>, Vec<u32>);
@@ -107,7 +124,11 @@ fn read_head(reader: &mut impl BufRead, line: &mut String) -> std::io::Result<(u
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     line.clear();
     reader.read_line(line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no HTTP status line"))?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no HTTP status line"))?;
     let mut length = None;
     loop {
         line.clear();
@@ -125,5 +146,8 @@ fn read_head(reader: &mut impl BufRead, line: &mut String) -> std::io::Result<(u
         }
     }
     // The load generator only speaks to servers that send Content-Length (no chunked bodies).
-    Ok((status, length.ok_or_else(|| bad("response without Content-Length"))?))
+    Ok((
+        status,
+        length.ok_or_else(|| bad("response without Content-Length"))?,
+    ))
 }

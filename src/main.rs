@@ -195,7 +195,11 @@ enum FlowCommand {
 /// `--var KEY=VALUE` values.
 fn parse_vars(raw: &[String]) -> Result<BTreeMap<String, String>, Error> {
     raw.iter()
-        .map(|item| item.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| Error::Usage(format!("`--var {item}`: expected KEY=VALUE"))))
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("`--var {item}`: expected KEY=VALUE")))
+        })
         .collect()
 }
 
@@ -220,7 +224,12 @@ fn chapter_commands_help() -> String {
     let mut out = String::from("Chapter commands:\n");
     for chapter in auditbook::chapters::all() {
         for c in chapter.commands() {
-            out.push_str(&format!("  {:<10} {} (chapter {})\n", c.name, c.about, chapter.meta().id));
+            out.push_str(&format!(
+                "  {:<10} {} (chapter {})\n",
+                c.name,
+                c.about,
+                chapter.meta().id
+            ));
         }
     }
     out
@@ -232,11 +241,21 @@ fn findings_help() -> String {
     for meta in book::all_meta() {
         out.push_str(&format!("\n  {}:\n", meta.id));
         for p in meta.params {
-            out.push_str(&format!("    {:<16} default {:<12} {}\n", p.name, p.default, p.help));
+            out.push_str(&format!(
+                "    {:<16} default {:<12} {}\n",
+                p.name, p.default, p.help
+            ));
         }
-        out.push_str(&format!("\n  files looked for with --data DIR ({}):\n", meta.id));
+        out.push_str(&format!(
+            "\n  files looked for with --data DIR ({}):\n",
+            meta.id
+        ));
         for i in meta.inputs {
-            out.push_str(&format!("    {:<22} {}\n", i.name, if i.required { "required" } else { "optional" }));
+            out.push_str(&format!(
+                "    {:<22} {}\n",
+                i.name,
+                if i.required { "required" } else { "optional" }
+            ));
         }
     }
     out
@@ -244,7 +263,10 @@ fn findings_help() -> String {
 
 /// Parses `--param` values. With a chapter, keys are the chapter's own (`late_batch=777`);
 /// without, they carry the chapter id (`supersmartmarket.late_batch=777`).
-fn parse_params(raw: &[String], chapter: Option<&str>) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+fn parse_params(
+    raw: &[String],
+    chapter: Option<&str>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
     let mut params: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for item in raw {
         let (key, value) = item
@@ -259,7 +281,10 @@ fn parse_params(raw: &[String], chapter: Option<&str>) -> Result<BTreeMap<String
                 (id.to_string(), key.to_string())
             }
         };
-        params.entry(chapter_id).or_default().insert(key, value.to_string());
+        params
+            .entry(chapter_id)
+            .or_default()
+            .insert(key, value.to_string());
     }
     Ok(params)
 }
@@ -273,39 +298,85 @@ fn run(cli: Cli) -> Result<(), Error> {
         s3_endpoint: cli.backends.s3_endpoint,
         s3_bucket: cli.backends.s3_bucket,
     };
-    let options = |data: Option<PathBuf>, params| RunOptions { root: root.clone(), data, params, backends: backends.clone(), progress: true };
+    let options = |data: Option<PathBuf>, params| RunOptions {
+        root: root.clone(),
+        data,
+        params,
+        backends: backends.clone(),
+        progress: true,
+    };
     match cli.command {
-        Command::Build { chapter, params, out } => {
+        Command::Build {
+            chapter,
+            params,
+            out,
+        } => {
             let _lock = RunLock::acquire(&root)?;
-            let out = if out.is_absolute() { out } else { root.join(out) };
-            let notebooks = book::build(chapter.as_deref(), &options(None, parse_params(&params, None)?), &out)?;
+            let out = if out.is_absolute() {
+                out
+            } else {
+                root.join(out)
+            };
+            let notebooks = book::build(
+                chapter.as_deref(),
+                &options(None, parse_params(&params, None)?),
+                &out,
+            )?;
             for (chapter, nb) in &notebooks {
-                eprintln!("{}: {} findings, {} checks", chapter.meta().id, nb.findings.len(), nb.checks.len());
+                eprintln!(
+                    "{}: {} findings, {} checks",
+                    chapter.meta().id,
+                    nb.findings.len(),
+                    nb.checks.len()
+                );
             }
             eprintln!("book written to {}", out.display());
         }
-        Command::Check { chapter, data, params } => {
+        Command::Check {
+            chapter,
+            data,
+            params,
+        } => {
             let _lock = RunLock::acquire(&root)?;
             let params = parse_params(&params, chapter.as_deref())?;
             let notebooks = book::run_and_check(chapter.as_deref(), &options(data, params))?;
             for (chapter, nb) in &notebooks {
                 for check in &nb.checks {
-                    println!("{:<18} {:<4} {}", chapter.meta().id, check.status.label(), check.id);
+                    println!(
+                        "{:<18} {:<4} {}",
+                        chapter.meta().id,
+                        check.status.label(),
+                        check.id
+                    );
                 }
             }
         }
-        Command::Findings { chapter, data, params } => {
+        Command::Findings {
+            chapter,
+            data,
+            params,
+        } => {
             let id = book::chapter_by_id(&chapter)?.meta().id;
             let params = parse_params(&params, Some(id))?;
             let _lock = RunLock::acquire(&root)?;
             let nb = book::run_chapter(book::chapter_by_id(id)?, &options(data, params))?;
-            println!("{}", serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise")
+            );
             let failed = nb.failures();
             if !failed.is_empty() {
-                return Err(Error::ChecksFailed { chapter: id.to_string(), failed });
+                return Err(Error::ChecksFailed {
+                    chapter: id.to_string(),
+                    failed,
+                });
             }
         }
-        Command::Diff { against, chapter, params } => {
+        Command::Diff {
+            against,
+            chapter,
+            params,
+        } => {
             let old = match &against {
                 Some(rev) => auditbook::diff::Side::at_revision(&root, rev)?,
                 None => auditbook::diff::Side::from_book(&root.join("book"))?,
@@ -313,22 +384,37 @@ fn run(cli: Cli) -> Result<(), Error> {
             let _lock = RunLock::acquire(&root)?;
             let mut notebooks = Vec::new();
             let mut errors = Vec::new();
-            for (c, result) in book::run_selected(chapter.as_deref(), &options(None, parse_params(&params, None)?))? {
+            for (c, result) in book::run_selected(
+                chapter.as_deref(),
+                &options(None, parse_params(&params, None)?),
+            )? {
                 match result {
                     Ok(nb) => notebooks.push((c.meta().id, nb)),
                     Err(e) => errors.push(e),
                 }
             }
             if !errors.is_empty() {
-                return Err(if errors.len() == 1 { errors.remove(0) } else { Error::Many(errors) });
+                return Err(if errors.len() == 1 {
+                    errors.remove(0)
+                } else {
+                    Error::Many(errors)
+                });
             }
-            let new = auditbook::diff::Side::of(&notebooks.iter().map(|(id, nb)| (*id, nb)).collect::<Vec<_>>());
+            let new = auditbook::diff::Side::of(
+                &notebooks
+                    .iter()
+                    .map(|(id, nb)| (*id, nb))
+                    .collect::<Vec<_>>(),
+            );
             if old.checks.is_none() {
                 eprintln!("no checks.json on the old side: check results are not compared");
             }
             let order: Vec<&str> = book::all_meta().iter().map(|m| m.id).collect();
             let changes = auditbook::diff::compare(&old, &new, &order);
-            let against = against.as_deref().map(|r| format!("the book at {r}")).unwrap_or_else(|| "book/".into());
+            let against = against
+                .as_deref()
+                .map(|r| format!("the book at {r}"))
+                .unwrap_or_else(|| "book/".into());
             for change in &changes {
                 println!("{change}");
             }
@@ -336,49 +422,89 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("no finding or check result differs from {against}");
             } else {
                 eprintln!("{} difference(s) from {against}", changes.len());
-                return Err(Error::Differs { count: changes.len(), against });
+                return Err(Error::Differs {
+                    count: changes.len(),
+                    against,
+                });
             }
         }
         Command::Serve { port, out } => {
-            let out = if out.is_absolute() { out } else { root.join(out) };
+            let out = if out.is_absolute() {
+                out
+            } else {
+                root.join(out)
+            };
             let server = auditbook::serve::start(options(None, BTreeMap::new()), out, port)?;
-            eprintln!("serving the book on http://127.0.0.1:{}/ (Ctrl-C stops)", server.port);
+            eprintln!(
+                "serving the book on http://127.0.0.1:{}/ (Ctrl-C stops)",
+                server.port
+            );
             loop {
                 std::thread::park();
             }
         }
-        Command::Data { command: DataCommand::Verify } => {
+        Command::Data {
+            command: DataCommand::Verify,
+        } => {
             let report = book::verify_data(&root)?;
             let mut bad = Vec::new();
             for line in &report {
-                println!("{} {} {}", if line.ok { "ok  " } else { "FAIL" }, line.file, line.detail);
+                println!(
+                    "{} {} {}",
+                    if line.ok { "ok  " } else { "FAIL" },
+                    line.file,
+                    line.detail
+                );
                 if !line.ok {
-                    bad.push(Error::Checksum { file: line.file.clone(), expected: "manifest".into(), actual: line.detail.clone() });
+                    bad.push(Error::Checksum {
+                        file: line.file.clone(),
+                        expected: "manifest".into(),
+                        actual: line.detail.clone(),
+                    });
                 }
             }
             if !bad.is_empty() {
                 return Err(Error::Many(bad));
             }
         }
-        Command::Data { command: DataCommand::Generate { chapter, out, params } } => {
+        Command::Data {
+            command:
+                DataCommand::Generate {
+                    chapter,
+                    out,
+                    params,
+                },
+        } => {
             let c = book::chapter_by_id(&chapter)?;
             let params = parse_params(&params, Some(c.meta().id))?;
             let ctx = book::context(c, &options(None, params))?;
-            let files = c
-                .generate(&ctx, &out)?
-                .ok_or_else(|| Error::Usage(format!("chapter `{chapter}` does not generate its data")))?;
+            let files = c.generate(&ctx, &out)?.ok_or_else(|| {
+                Error::Usage(format!("chapter `{chapter}` does not generate its data"))
+            })?;
             for f in files {
-                println!("{} {} rows {}", f.sha256, f.rows.unwrap_or(0), out.join(&f.file).display());
+                println!(
+                    "{} {} rows {}",
+                    f.sha256,
+                    f.rows.unwrap_or(0),
+                    out.join(&f.file).display()
+                );
             }
         }
-        Command::Bench { runs, chapter: Some(chapter), sets, queries } => {
+        Command::Bench {
+            runs,
+            chapter: Some(chapter),
+            sets,
+            queries,
+        } => {
             let id = book::chapter_by_id(&chapter)?.meta().id;
             // Held for the child processes too (they are told so).
             let _lock = RunLock::acquire(&root)?;
             let sets: Vec<Vec<String>> = if sets.is_empty() {
                 vec![Vec::new()]
             } else {
-                sets.iter().map(|s| s.split(',').map(str::to_string).collect()).collect()
+                sets.iter()
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .collect()
             };
             let report = bench::bench_chapter(&root, id, &sets, &queries, runs)?;
             let path = bench::save(&root, &format!("{id}.md"), &report)?;
@@ -387,21 +513,38 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Flow { command } => {
             use auditbook::flow::cli;
             match command {
-                FlowCommand::Run { chapter, data, work, resume, vars, params } => {
+                FlowCommand::Run {
+                    chapter,
+                    data,
+                    work,
+                    resume,
+                    vars,
+                    params,
+                } => {
                     let _lock = RunLock::acquire(&root)?;
                     let c = book::chapter_by_id(&chapter)?;
-                    let ctx = book::context(c, &options(data, parse_params(&params, Some(c.meta().id))?))?;
+                    let ctx = book::context(
+                        c,
+                        &options(data, parse_params(&params, Some(c.meta().id))?),
+                    )?;
                     let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
                     cli::run_once(c, &ctx, &work, parse_vars(&vars)?, resume)?;
                 }
                 FlowCommand::Next { chapter, n, from } => {
                     let from = match from {
-                        Some(text) => text.parse().map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
+                        Some(text) => text
+                            .parse()
+                            .map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
                         None => chrono::Utc::now(),
                     };
                     cli::next(book::chapter_by_id(&chapter)?, from, n)?;
                 }
-                FlowCommand::Serve { chapter, data, work, vars } => {
+                FlowCommand::Serve {
+                    chapter,
+                    data,
+                    work,
+                    vars,
+                } => {
                     let c = book::chapter_by_id(&chapter)?;
                     let ctx = book::context(c, &options(data, BTreeMap::new()))?;
                     let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
@@ -412,16 +555,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                     let ctx = book::context(c, &options(None, BTreeMap::new()))?;
                     cli::history(&work.unwrap_or_else(|| cli::default_work_dir(&ctx)))?;
                 }
-                FlowCommand::Export { chapter, kestra: _, out } => cli::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
+                FlowCommand::Export {
+                    chapter,
+                    kestra: _,
+                    out,
+                } => cli::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
                 FlowCommand::HoldLock { database, ms } => cli::hold_lock(&database, ms)?,
             }
         }
         Command::Chapter(words) => {
-            let (name, args) = words.split_first().ok_or_else(|| Error::Usage("no command given".into()))?;
+            let (name, args) = words
+                .split_first()
+                .ok_or_else(|| Error::Usage("no command given".into()))?;
             let chapter = auditbook::chapters::all()
                 .into_iter()
                 .find(|c| c.commands().iter().any(|cmd| cmd.name == name))
-                .ok_or_else(|| Error::Usage(format!("unknown command `{name}`; see `auditbook --help`")))?;
+                .ok_or_else(|| {
+                    Error::Usage(format!("unknown command `{name}`; see `auditbook --help`"))
+                })?;
             let ctx = book::context(chapter, &options(None, BTreeMap::new()))?;
             chapter.run_command(&ctx, name, args)?;
         }
@@ -451,7 +602,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let code = error.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(2);
+            let code = error
+                .downcast_ref::<Error>()
+                .map(Error::exit_code)
+                .unwrap_or(2);
             // The library's errors carry their causes in their own message (command, path,
             // output): print that, not only the innermost cause.
             match error.downcast_ref::<Error>() {

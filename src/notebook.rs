@@ -34,10 +34,14 @@ pub enum Source {
 
 impl Source {
     pub fn query(name: &str) -> Source {
-        Source::Query { name: name.to_string() }
+        Source::Query {
+            name: name.to_string(),
+        }
     }
     pub fn function(name: &str) -> Source {
-        Source::Function { name: name.to_string() }
+        Source::Function {
+            name: name.to_string(),
+        }
     }
     /// A short human label: `query revenue_by_day` or `fn audit::late_batch`.
     pub fn label(&self) -> String {
@@ -62,7 +66,10 @@ pub struct Provenance {
 pub enum Value {
     Int(i64),
     Decimal(Decimal),
-    Float { value: f64, decimals: u32 },
+    Float {
+        value: f64,
+        decimals: u32,
+    },
     Text(String),
     Bool(bool),
     /// A table answer: rows as objects, columns in the frame's order.
@@ -138,7 +145,11 @@ pub enum Status {
 impl Status {
     /// `Passed` when `ok`, else `Failed` with the reason `failure` gives.
     pub fn of(ok: bool, failure: impl FnOnce() -> String) -> Status {
-        if ok { Status::Passed } else { Status::Failed(failure()) }
+        if ok {
+            Status::Passed
+        } else {
+            Status::Failed(failure())
+        }
     }
 
     pub fn label(&self) -> &'static str {
@@ -188,12 +199,18 @@ pub struct Notebook {
 
 impl Notebook {
     pub fn new(chapter: &str) -> Notebook {
-        Notebook { chapter: chapter.to_string(), ..Notebook::default() }
+        Notebook {
+            chapter: chapter.to_string(),
+            ..Notebook::default()
+        }
     }
 
     /// Provenance pointing at `source` and every dataset this chapter read.
     pub fn provenance(&self, source: Source) -> Provenance {
-        Provenance { source, datasets: self.datasets.clone() }
+        Provenance {
+            source,
+            datasets: self.datasets.clone(),
+        }
     }
 
     fn duplicate(&self, what: &str, name: &str) -> Error {
@@ -201,12 +218,23 @@ impl Notebook {
     }
 
     /// Records a finding; a key used twice is a bug in the chapter.
-    pub fn add_finding(&mut self, key: &str, value: Value, unit: Option<&str>, source: Source) -> Result<()> {
+    pub fn add_finding(
+        &mut self,
+        key: &str,
+        value: Value,
+        unit: Option<&str>,
+        source: Source,
+    ) -> Result<()> {
         if self.findings.contains_key(key) {
             return Err(self.duplicate("finding", key));
         }
         let provenance = self.provenance(source);
-        let finding = Finding { key: key.to_string(), value, unit: unit.map(str::to_string), provenance };
+        let finding = Finding {
+            key: key.to_string(),
+            value,
+            unit: unit.map(str::to_string),
+            provenance,
+        };
         self.findings.insert(key.to_string(), finding);
         Ok(())
     }
@@ -217,29 +245,56 @@ impl Notebook {
             return Err(self.duplicate("table", name));
         }
         let provenance = self.provenance(source);
-        self.tables.insert(name.to_string(), Table { name: name.to_string(), frame, provenance });
+        self.tables.insert(
+            name.to_string(),
+            Table {
+                name: name.to_string(),
+                frame,
+                provenance,
+            },
+        );
         Ok(())
     }
 
     /// Records a chart under `name`.
-    pub fn add_chart(&mut self, name: &str, caption: &str, svg: String, source: Source) -> Result<()> {
+    pub fn add_chart(
+        &mut self,
+        name: &str,
+        caption: &str,
+        svg: String,
+        source: Source,
+    ) -> Result<()> {
         if self.charts.contains_key(name) {
             return Err(self.duplicate("chart", name));
         }
         let provenance = self.provenance(source);
-        let chart = Chart { name: name.to_string(), caption: caption.to_string(), svg, provenance };
+        let chart = Chart {
+            name: name.to_string(),
+            caption: caption.to_string(),
+            svg,
+            provenance,
+        };
         self.charts.insert(name.to_string(), chart);
         Ok(())
     }
 
     /// Records a check. Every finding it names must exist already: a check that asserts
     /// nothing the reader can see is not worth showing.
-    pub fn add_check(&mut self, id: &str, title: &str, status: Status, findings: &[&str]) -> Result<()> {
+    pub fn add_check(
+        &mut self,
+        id: &str,
+        title: &str,
+        status: Status,
+        findings: &[&str],
+    ) -> Result<()> {
         if self.checks.iter().any(|c| c.id == id) {
             return Err(self.duplicate("check", id));
         }
         if let Some(missing) = findings.iter().find(|k| !self.findings.contains_key(**k)) {
-            return Err(Error::chapter(&self.chapter, format!("check `{id}` names unknown finding `{missing}`")));
+            return Err(Error::chapter(
+                &self.chapter,
+                format!("check `{id}` names unknown finding `{missing}`"),
+            ));
         }
         self.checks.push(Check {
             id: id.to_string(),
@@ -252,9 +307,9 @@ impl Notebook {
 
     /// The table called `name`, or an error naming it.
     pub fn table(&self, name: &str) -> Result<&Table> {
-        self.tables
-            .get(name)
-            .ok_or_else(|| Error::chapter(&self.chapter, format!("no table `{name}` in the notebook")))
+        self.tables.get(name).ok_or_else(|| {
+            Error::chapter(&self.chapter, format!("no table `{name}` in the notebook"))
+        })
     }
 
     /// The integer finding `key`; `i64::MIN` when absent or not an integer, so that any
@@ -284,7 +339,10 @@ impl Notebook {
 
     /// The checks that assert the finding `key`.
     pub fn checks_of(&self, key: &str) -> Vec<&Check> {
-        self.checks.iter().filter(|c| c.findings.iter().any(|k| k == key)).collect()
+        self.checks
+            .iter()
+            .filter(|c| c.findings.iter().any(|k| k == key))
+            .collect()
     }
 
     /// Failed checks, as `id: reason` lines.
@@ -300,8 +358,11 @@ impl Notebook {
 
     /// The findings as one flat JSON object, keys sorted: what `findings <chapter>` prints.
     pub fn findings_json(&self) -> serde_json::Value {
-        let map: serde_json::Map<String, serde_json::Value> =
-            self.findings.iter().map(|(k, f)| (k.clone(), f.value.to_json())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|(k, f)| (k.clone(), f.value.to_json()))
+            .collect();
         serde_json::Value::Object(map)
     }
 }

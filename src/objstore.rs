@@ -13,16 +13,32 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     Local(std::path::PathBuf),
-    S3 { endpoint: String, bucket: String, prefix: String },
+    S3 {
+        endpoint: String,
+        bucket: String,
+        prefix: String,
+    },
 }
 
 impl Target {
     /// The target of one chapter run: S3 under `<chapter>/<unique>/` when an endpoint and a
     /// bucket are given, else `local`. One without the other is a usage error.
-    pub fn for_run(endpoint: Option<&str>, bucket: Option<&str>, chapter: &str, unique: &str, local: std::path::PathBuf) -> Result<Target, String> {
+    pub fn for_run(
+        endpoint: Option<&str>,
+        bucket: Option<&str>,
+        chapter: &str,
+        unique: &str,
+        local: std::path::PathBuf,
+    ) -> Result<Target, String> {
         match (endpoint, bucket) {
-            (Some(endpoint), Some(bucket)) => Ok(Target::S3 { endpoint: endpoint.to_string(), bucket: bucket.to_string(), prefix: format!("{chapter}/{unique}") }),
-            (Some(_), None) | (None, Some(_)) => Err(format!("chapter `{chapter}`: --s3-endpoint and --s3-bucket go together")),
+            (Some(endpoint), Some(bucket)) => Ok(Target::S3 {
+                endpoint: endpoint.to_string(),
+                bucket: bucket.to_string(),
+                prefix: format!("{chapter}/{unique}"),
+            }),
+            (Some(_), None) | (None, Some(_)) => Err(format!(
+                "chapter `{chapter}`: --s3-endpoint and --s3-bucket go together"
+            )),
             (None, None) => Ok(Target::Local(local)),
         }
     }
@@ -38,13 +54,26 @@ pub struct Storage {
 
 impl Storage {
     pub fn open(target: &Target) -> Result<Storage, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match target {
             Target::Local(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                (Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| format!("{}: {e}", dir.display()))?), String::new())
+                (
+                    Arc::new(
+                        LocalFileSystem::new_with_prefix(dir)
+                            .map_err(|e| format!("{}: {e}", dir.display()))?,
+                    ),
+                    String::new(),
+                )
             }
-            Target::S3 { endpoint, bucket, prefix } => {
+            Target::S3 {
+                endpoint,
+                bucket,
+                prefix,
+            } => {
                 let s3 = AmazonS3Builder::from_env()
                     .with_endpoint(endpoint)
                     .with_bucket_name(bucket)
@@ -54,16 +83,27 @@ impl Storage {
                 (Arc::new(s3), prefix.clone())
             }
         };
-        Ok(Storage { store, prefix, runtime, objects_written: 0 })
+        Ok(Storage {
+            store,
+            prefix,
+            runtime,
+            objects_written: 0,
+        })
     }
 
     fn path(&self, name: &str) -> ObjectPath {
-        ObjectPath::from(if self.prefix.is_empty() { name.to_string() } else { format!("{}/{name}", self.prefix) })
+        ObjectPath::from(if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.prefix)
+        })
     }
 
     pub fn put(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), String> {
         let path = self.path(name);
-        self.runtime.block_on(self.store.put(&path, PutPayload::from(bytes))).map_err(|e| format!("writing {path}: {e}"))?;
+        self.runtime
+            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .map_err(|e| format!("writing {path}: {e}"))?;
         self.objects_written += 1;
         Ok(())
     }
@@ -74,7 +114,11 @@ impl Storage {
         let store = self.store.clone();
         self.runtime.block_on(async move {
             match store.get(&path).await {
-                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| format!("reading {path}: {e}")),
+                Ok(r) => r
+                    .bytes()
+                    .await
+                    .map(|b| Some(b.to_vec()))
+                    .map_err(|e| format!("reading {path}: {e}")),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(format!("reading {path}: {e}")),
             }
@@ -86,10 +130,20 @@ impl Storage {
         use futures_util::TryStreamExt;
         let prefix = self.path(dir);
         let store = self.store.clone();
-        let strip = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
         let mut names: Vec<String> = self
             .runtime
-            .block_on(async move { store.list(Some(&prefix)).map_ok(|m| m.location.to_string()).try_collect::<Vec<_>>().await })
+            .block_on(async move {
+                store
+                    .list(Some(&prefix))
+                    .map_ok(|m| m.location.to_string())
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
             .map_err(|e| format!("listing {dir}: {e}"))?
             .into_iter()
             .map(|n| n.strip_prefix(&strip).unwrap_or(&n).to_string())

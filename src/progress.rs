@@ -21,7 +21,12 @@ pub struct Progress {
 /// The spinners of every chapter running in this process, drawn together.
 fn terminal() -> Option<&'static MultiProgress> {
     static BARS: OnceLock<Option<MultiProgress>> = OnceLock::new();
-    BARS.get_or_init(|| std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))).as_ref()
+    BARS.get_or_init(|| {
+        std::io::stderr()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+    })
+    .as_ref()
 }
 
 impl Progress {
@@ -30,18 +35,29 @@ impl Progress {
         let bar = match terminal() {
             Some(bars) => {
                 let bar = bars.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} ({elapsed})").expect("valid template"));
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} ({elapsed})")
+                        .expect("valid template"),
+                );
                 bar.set_prefix(prefix.to_string());
                 bar
             }
             None => ProgressBar::hidden(),
         };
-        Progress { bar, prefix: Some(prefix.to_string()), started: Instant::now() }
+        Progress {
+            bar,
+            prefix: Some(prefix.to_string()),
+            started: Instant::now(),
+        }
     }
 
     /// A progress that never draws (tests, benchmarks).
     pub fn hidden() -> Progress {
-        Progress { bar: ProgressBar::hidden(), prefix: None, started: Instant::now() }
+        Progress {
+            bar: ProgressBar::hidden(),
+            prefix: None,
+            started: Instant::now(),
+        }
     }
 
     pub fn step(&self, message: &str) {
@@ -60,7 +76,10 @@ impl Progress {
     /// Ends the spinner, leaving one line: `{prefix}: {outcome} after N s`.
     pub fn end(&self, outcome: &str) {
         if let Some(prefix) = &self.prefix {
-            let line = format!("{prefix}: {outcome} ({:.1} s)", self.started.elapsed().as_secs_f64());
+            let line = format!(
+                "{prefix}: {outcome} ({:.1} s)",
+                self.started.elapsed().as_secs_f64()
+            );
             match terminal() {
                 Some(bars) => {
                     let _ = bars.println(line);
@@ -80,7 +99,10 @@ impl Progress {
 /// for `bench` and for finding slow steps, never for the book.
 pub fn profile(chapter: &str, step: &str, since: &mut std::time::Instant) {
     if std::env::var_os("AUDITBOOK_PROFILE").is_some() {
-        eprintln!("profile\t{chapter}\t{step}\t{:.3}", since.elapsed().as_secs_f64() * 1000.0);
+        eprintln!(
+            "profile\t{chapter}\t{step}\t{:.3}",
+            since.elapsed().as_secs_f64() * 1000.0
+        );
     }
     *since = std::time::Instant::now();
 }

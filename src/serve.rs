@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::book::{self, RunOptions};
 use crate::embedded;
-use crate::lock::RunLock;
 use crate::error::{Error, Result};
+use crate::lock::RunLock;
 
 /// Injected into served HTML only (never into the written book): polls the build version
 /// and reloads the page when it changes.
@@ -44,7 +44,9 @@ impl Server {
 /// Modification times of every file under the watched folders.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, SystemTime> {
     fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, SystemTime>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -64,7 +66,12 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, SystemTime> {
 /// The chapter a changed file belongs to, if it is one chapter's file.
 fn chapter_of(root: &Path, path: &Path) -> Option<String> {
     let relative = path.strip_prefix(root.join("chapters")).ok()?;
-    let first = relative.components().next()?.as_os_str().to_string_lossy().to_string();
+    let first = relative
+        .components()
+        .next()?
+        .as_os_str()
+        .to_string_lossy()
+        .to_string();
     (relative.components().count() > 1).then_some(first)
 }
 
@@ -93,9 +100,18 @@ fn handle(mut stream: TcpStream, out: &Path, version: &AtomicU64) {
         return;
     }
     let target = line.split_whitespace().nth(1).unwrap_or("/");
-    let path = target.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/');
+    let path = target
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .trim_start_matches('/');
     if path == "__auditbook/version" {
-        return respond(&mut stream, "200 OK", "text/plain", version.load(Ordering::SeqCst).to_string().as_bytes());
+        return respond(
+            &mut stream,
+            "200 OK",
+            "text/plain",
+            version.load(Ordering::SeqCst).to_string().as_bytes(),
+        );
     }
     let path = if path.is_empty() { "index.html" } else { path };
     // Only files inside the book: no `..`, no absolute paths.
@@ -105,7 +121,8 @@ fn handle(mut stream: TcpStream, out: &Path, version: &AtomicU64) {
     match std::fs::read(out.join(path)) {
         Ok(mut body) => {
             if path.ends_with(".html") {
-                let text = String::from_utf8_lossy(&body).replace("</body>", &format!("{RELOAD_SCRIPT}</body>"));
+                let text = String::from_utf8_lossy(&body)
+                    .replace("</body>", &format!("{RELOAD_SCRIPT}</body>"));
                 body = text.into_bytes();
             }
             respond(&mut stream, "200 OK", content_type(path), &body)
@@ -121,7 +138,8 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
         let _lock = RunLock::acquire(&options.root)?;
         book::build(None, &options, &out)?;
     }
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(Error::io(format!("127.0.0.1:{port}")))?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).map_err(Error::io(format!("127.0.0.1:{port}")))?;
     let port = listener.local_addr().map_err(Error::io("listener"))?.port();
     let stop = Arc::new(AtomicBool::new(false));
     let version = Arc::new(AtomicU64::new(1));
@@ -151,14 +169,24 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
             if now == seen {
                 continue;
             }
-            let changed: Vec<&PathBuf> = now.keys().chain(seen.keys()).filter(|p| now.get(*p) != seen.get(*p)).collect();
-            let chapters: std::collections::BTreeSet<Option<String>> = changed.iter().map(|p| chapter_of(&root, p)).collect();
+            let changed: Vec<&PathBuf> = now
+                .keys()
+                .chain(seen.keys())
+                .filter(|p| now.get(*p) != seen.get(*p))
+                .collect();
+            let chapters: std::collections::BTreeSet<Option<String>> =
+                changed.iter().map(|p| chapter_of(&root, p)).collect();
             let only = match chapters.iter().collect::<Vec<_>>().as_slice() {
                 [Some(id)] => Some(id.clone()),
                 _ => None,
             };
-            eprintln!("change in {}: rebuilding {}", changed.len(), only.as_deref().unwrap_or("the whole book"));
-            let built = RunLock::acquire(&options.root).and_then(|_lock| book::build(only.as_deref(), &options, &out));
+            eprintln!(
+                "change in {}: rebuilding {}",
+                changed.len(),
+                only.as_deref().unwrap_or("the whole book")
+            );
+            let built = RunLock::acquire(&options.root)
+                .and_then(|_lock| book::build(only.as_deref(), &options, &out));
             match built {
                 Ok(_) => {
                     watch_version.fetch_add(1, Ordering::SeqCst);
@@ -169,5 +197,10 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
             seen = now;
         }
     });
-    Ok(Server { port, version, stop, threads: vec![server, watcher] })
+    Ok(Server {
+        port,
+        version,
+        stop,
+        threads: vec![server, watcher],
+    })
 }

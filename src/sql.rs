@@ -34,22 +34,31 @@ impl SqlSession {
 
     /// The session over `conn`: relative paths resolve in `data_dir`; two threads.
     fn with_connection(chapter: &str, conn: Connection, data_dir: &Path) -> Result<SqlSession> {
-        let session = SqlSession { chapter: chapter.to_string(), conn, ran: BTreeMap::new() };
+        let session = SqlSession {
+            chapter: chapter.to_string(),
+            conn,
+            ran: BTreeMap::new(),
+        };
         let dir = data_dir.to_string_lossy().replace('\'', "''");
         // One thread per chapter: results are deterministic in order and the machine's two
         // cores are shared with the other work of a build.
-        session.batch("(setup)", &format!("set file_search_path = '{dir}'; set threads = 2;"))?;
+        session.batch(
+            "(setup)",
+            &format!("set file_search_path = '{dir}'; set threads = 2;"),
+        )?;
         Ok(session)
     }
 
     /// Opens the database file `database` read-only (one a flow wrote, say), relative paths
     /// resolving in `data_dir` as with [`SqlSession::open`].
     pub fn open_database(chapter: &str, data_dir: &Path, database: &Path) -> Result<SqlSession> {
-        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).map_err(|e| Error::Query {
-            chapter: chapter.to_string(),
-            query: "(open)".into(),
-            message: e.to_string(),
-        })?;
+        let config = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .map_err(|e| Error::Query {
+                chapter: chapter.to_string(),
+                query: "(open)".into(),
+                message: e.to_string(),
+            })?;
         let conn = Connection::open_with_flags(database, config).map_err(|e| Error::Query {
             chapter: chapter.to_string(),
             query: format!("(open {})", database.display()),
@@ -75,7 +84,10 @@ impl SqlSession {
 
     fn batch(&self, name: &str, sql: &str) -> Result<()> {
         let started = std::time::Instant::now();
-        let result = self.conn.execute_batch(sql).map_err(|e| self.error(name, e.to_string()));
+        let result = self
+            .conn
+            .execute_batch(sql)
+            .map_err(|e| self.error(name, e.to_string()));
         self.profile(name, started);
         result
     }
@@ -87,7 +99,11 @@ impl SqlSession {
     }
 
     fn error(&self, query: &str, message: String) -> Error {
-        Error::Query { chapter: self.chapter.clone(), query: query.to_string(), message }
+        Error::Query {
+            chapter: self.chapter.clone(),
+            query: query.to_string(),
+            message,
+        }
     }
 
     /// Runs every statement of `<name>.sql` (DDL, loads, views) and records it.
@@ -127,12 +143,19 @@ impl SqlSession {
     }
 
     fn select_frame(&self, name: &str, sql: &str) -> Result<DataFrame> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(name, e.to_string()))?;
-        let batches = stmt.query_polars([]).map_err(|e| self.error(name, e.to_string()))?;
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| self.error(name, e.to_string()))?;
+        let batches = stmt
+            .query_polars([])
+            .map_err(|e| self.error(name, e.to_string()))?;
         // The duckdb crate panics when a result chunk cannot become a frame (an unsupported
         // type): turn that into an error naming the query instead of aborting the book.
         let collected = catch_unwind(AssertUnwindSafe(|| batches.collect::<Vec<DataFrame>>()))
-            .map_err(|_| self.error(name, "a result column has a type Polars cannot hold".into()))?;
+            .map_err(|_| {
+                self.error(name, "a result column has a type Polars cannot hold".into())
+            })?;
         let mut frames = collected.into_iter();
         let Some(mut frame) = frames.next() else {
             // No rows: keep the column names so the empty table still renders with a header.
@@ -144,7 +167,9 @@ impl SqlSession {
             return DataFrame::new(columns).map_err(|e| self.error(name, e.to_string()));
         };
         for next in frames {
-            frame.vstack_mut(&next).map_err(|e| self.error(name, e.to_string()))?;
+            frame
+                .vstack_mut(&next)
+                .map_err(|e| self.error(name, e.to_string()))?;
         }
         frame.align_chunks_par();
         Ok(frame)

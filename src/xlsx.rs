@@ -27,7 +27,9 @@ fn excel_date(serial: f64) -> String {
     if seconds == 0 {
         date.to_string()
     } else {
-        (date.and_hms_opt(0, 0, 0).expect("midnight") + chrono::Duration::seconds(seconds)).format("%Y-%m-%d %H:%M:%S").to_string()
+        (date.and_hms_opt(0, 0, 0).expect("midnight") + chrono::Duration::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 }
 
@@ -79,14 +81,29 @@ pub fn column_names(header: &[String]) -> Vec<String> {
 
 /// Reads `sheet` of the workbook at `path` (the first sheet when `None`).
 pub fn read_sheet(chapter: &str, path: &Path, sheet: Option<&str>) -> Result<Sheet> {
-    let file = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-    let bad = |message: String| Error::Data { chapter: chapter.to_string(), file: file.clone(), row: None, message };
-    let mut workbook = open_workbook_auto(path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let bad = |message: String| Error::Data {
+        chapter: chapter.to_string(),
+        file: file.clone(),
+        row: None,
+        message,
+    };
+    let mut workbook =
+        open_workbook_auto(path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
     let name = match sheet {
         Some(s) => s.to_string(),
-        None => workbook.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?,
+        None => workbook
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or_else(|| bad("the workbook has no sheet".into()))?,
     };
-    let range = workbook.worksheet_range(&name).map_err(|e| bad(format!("cannot read sheet `{name}`: {e}")))?;
+    let range = workbook
+        .worksheet_range(&name)
+        .map_err(|e| bad(format!("cannot read sheet `{name}`: {e}")))?;
     let mut rows = range.rows();
     let header: Vec<String> = rows
         .next()
@@ -113,17 +130,31 @@ pub fn stage(session: &SqlSession, table: &str, sheet: &Sheet) -> Result<u64> {
 }
 
 /// [`stage`] on any DuckDB connection; `chapter` names the errors.
-pub fn stage_on(conn: &duckdb::Connection, chapter: &str, table: &str, sheet: &Sheet) -> Result<u64> {
+pub fn stage_on(
+    conn: &duckdb::Connection,
+    chapter: &str,
+    table: &str,
+    sheet: &Sheet,
+) -> Result<u64> {
     let names = column_names(&sheet.header);
     let columns: Vec<String> = std::iter::once("source_row bigint".to_string())
         .chain(names.iter().map(|n| format!("\"{n}\" varchar")))
         .collect();
-    let fail = |e: duckdb::Error| Error::Query { chapter: chapter.to_string(), query: format!("stage {table}"), message: e.to_string() };
-    conn.execute_batch(&format!("create table {table} ({})", columns.join(", "))).map_err(fail)?;
+    let fail = |e: duckdb::Error| Error::Query {
+        chapter: chapter.to_string(),
+        query: format!("stage {table}"),
+        message: e.to_string(),
+    };
+    conn.execute_batch(&format!("create table {table} ({})", columns.join(", ")))
+        .map_err(fail)?;
     let mut appender = conn.appender(table).map_err(fail)?;
     for (i, row) in sheet.rows.iter().enumerate() {
         let number = Some((i + 2).to_string());
-        appender.append_row(appender_params_from_iter(std::iter::once(&number).chain(row.iter()))).map_err(fail)?;
+        appender
+            .append_row(appender_params_from_iter(
+                std::iter::once(&number).chain(row.iter()),
+            ))
+            .map_err(fail)?;
     }
     appender.flush().map_err(fail)?;
     Ok(sheet.rows.len() as u64)
@@ -135,8 +166,20 @@ mod tests {
 
     #[test]
     fn names_are_sql_friendly_and_unique() {
-        let header: Vec<String> = ["Valeur fonciere", "1er lot", "", "B/T/Q", "Valeur fonciere"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(column_names(&header), ["valeur_fonciere", "c_1er_lot", "column_3", "b_t_q", "valeur_fonciere_2"]);
+        let header: Vec<String> = ["Valeur fonciere", "1er lot", "", "B/T/Q", "Valeur fonciere"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            column_names(&header),
+            [
+                "valeur_fonciere",
+                "c_1er_lot",
+                "column_3",
+                "b_t_q",
+                "valeur_fonciere_2"
+            ]
+        );
     }
 
     #[test]

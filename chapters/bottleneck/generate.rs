@@ -25,8 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
 use crate::dataset::dataset_ref;
-use crate::notebook::DatasetRef;
 use crate::error::{Error, Result};
+use crate::notebook::DatasetRef;
 
 pub const ERP: &str = "Fichier_erp.csv";
 pub const WEB: &str = "Fichier_web.csv";
@@ -87,15 +87,56 @@ struct Product {
 }
 
 const PRODUCERS: [&str; 24] = [
-    "Château du Couvent", "Domaine de la Romanée", "Parés Baltà", "Pierre Jean Villa", "Domaine Huet", "Château Pradeaux",
-    "Domaine Weinbach", "Clos du Mont-Olivet", "Domaine Tempier", "Château de Beaucastel", "Domaine Zind-Humbrecht", "Maison Chapoutier",
-    "Domaine Leflaive", "Château Simone", "Domaine Gauby", "Château Montus", "Domaine de Trévallon", "Domaine Ostertag",
-    "Clos Rougeard", "Domaine Jamet", "Château Palmer", "Domaine Vacheron", "Mas Jullien", "Domaine Roulot",
+    "Château du Couvent",
+    "Domaine de la Romanée",
+    "Parés Baltà",
+    "Pierre Jean Villa",
+    "Domaine Huet",
+    "Château Pradeaux",
+    "Domaine Weinbach",
+    "Clos du Mont-Olivet",
+    "Domaine Tempier",
+    "Château de Beaucastel",
+    "Domaine Zind-Humbrecht",
+    "Maison Chapoutier",
+    "Domaine Leflaive",
+    "Château Simone",
+    "Domaine Gauby",
+    "Château Montus",
+    "Domaine de Trévallon",
+    "Domaine Ostertag",
+    "Clos Rougeard",
+    "Domaine Jamet",
+    "Château Palmer",
+    "Domaine Vacheron",
+    "Mas Jullien",
+    "Domaine Roulot",
 ];
 const APPELLATIONS: [&str; 24] = [
-    "Pomerol", "Penedès Indigena", "Condrieu", "Vouvray Le Mont", "Bandol", "Châteauneuf-du-Pape", "Riesling Grand Cru", "Côte Rôtie",
-    "Meursault", "Palette", "Côtes du Roussillon", "Madiran", "Alpilles", "Sylvaner Vieilles Vignes", "Saumur-Champigny", "Margaux",
-    "Sancerre", "Terrasses du Larzac", "Hermitage", "Crozes-Hermitage", "Saint-Joseph", "Chablis Premier Cru", "Gigondas", "Cornas",
+    "Pomerol",
+    "Penedès Indigena",
+    "Condrieu",
+    "Vouvray Le Mont",
+    "Bandol",
+    "Châteauneuf-du-Pape",
+    "Riesling Grand Cru",
+    "Côte Rôtie",
+    "Meursault",
+    "Palette",
+    "Côtes du Roussillon",
+    "Madiran",
+    "Alpilles",
+    "Sylvaner Vieilles Vignes",
+    "Saumur-Champigny",
+    "Margaux",
+    "Sancerre",
+    "Terrasses du Larzac",
+    "Hermitage",
+    "Crozes-Hermitage",
+    "Saint-Joseph",
+    "Chablis Premier Cru",
+    "Gigondas",
+    "Cornas",
 ];
 
 fn slug(title: &str) -> String {
@@ -135,8 +176,13 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     let chapter = "bottleneck";
     let bad = |m: String| Error::Usage(format!("chapter `{chapter}`: {m}"));
     let unlisted = plan.missing_links + plan.dangling_links;
-    if unlisted + plan.gift_card as usize + plan.negative_stocks + plan.contradicting_status > plan.products {
-        return Err(bad(format!("{} products cannot hold the traps asked for", plan.products)));
+    if unlisted + plan.gift_card as usize + plan.negative_stocks + plan.contradicting_status
+        > plan.products
+    {
+        return Err(bad(format!(
+            "{} products cannot hold the traps asked for",
+            plan.products
+        )));
     }
     if plan.missing_skus > plan.dangling_links {
         return Err(bad("missing_skus must not exceed dangling_links (a product that lost its sku has a link to nowhere)".into()));
@@ -146,7 +192,9 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     }
     let listed_count = plan.products - unlisted;
     if plan.attachment_sales_differ > listed_count || plan.duplicate_rows > listed_count {
-        return Err(bad("more attachment or duplicate traps than listed products".into()));
+        return Err(bad(
+            "more attachment or duplicate traps than listed products".into(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
 
@@ -156,16 +204,37 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     let mut used_skus = std::collections::BTreeSet::new();
     for _ in 0..plan.products {
         let price = (3.21 + 0.74 * normal(&mut rng)).exp().clamp(5.0, 240.0);
-        let price = Decimal::from_f64_retain((price * 10.0).round() / 10.0).unwrap_or_default().round_dp(1);
-        let stock = if rng.random_bool(0.22) { 0 } else { rng.random_range(1..150) };
+        let price = Decimal::from_f64_retain((price * 10.0).round() / 10.0)
+            .unwrap_or_default()
+            .round_dp(1);
+        let stock = if rng.random_bool(0.22) {
+            0
+        } else {
+            rng.random_range(1..150)
+        };
         let title = format!(
             "{} {} {}",
             PRODUCERS[rng.random_range(0..PRODUCERS.len())],
             APPELLATIONS[rng.random_range(0..APPELLATIONS.len())],
             rng.random_range(2012..2020)
         );
-        let sales = if rng.random_bool(0.45) { 0 } else { (rng.random_range(0.0f64..1.0).powi(3) * 25.0) as i64 + 1 };
-        products.push(Product { id, price, stock, status: if stock > 0 { "instock" } else { "outofstock" }, onsale: true, link: None, listed: true, lost_sku: false, title, sales });
+        let sales = if rng.random_bool(0.45) {
+            0
+        } else {
+            (rng.random_range(0.0f64..1.0).powi(3) * 25.0) as i64 + 1
+        };
+        products.push(Product {
+            id,
+            price,
+            stock,
+            status: if stock > 0 { "instock" } else { "outofstock" },
+            onsale: true,
+            link: None,
+            listed: true,
+            lost_sku: false,
+            title,
+            sales,
+        });
         id += rng.random_range(1..4);
     }
     // Which products are on the web, which have no link, which link to nowhere.
@@ -192,7 +261,11 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     for (k, &i) in listed.iter().enumerate() {
         // A few variants carry a suffix, as '13127-1' does in the real export.
         let sku = new_sku(&mut rng);
-        products[i].link = Some(if k % 300 == 299 { format!("{sku}-1") } else { sku });
+        products[i].link = Some(if k % 300 == 299 {
+            format!("{sku}-1")
+        } else {
+            sku
+        });
     }
     // Traps on distinct products: each product carries at most one.
     let mut planted = Planted::default();
@@ -230,8 +303,19 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     let mut erp = String::from("product_id,onsale_web,price,stock_quantity,stock_status\n");
     let mut links = String::from("product_id,id_web\n");
     for p in &products {
-        erp.push_str(&format!("{},{},{},{},{}\n", p.id, p.onsale as u8, price_text(p.price), p.stock, p.status));
-        links.push_str(&format!("{},{}\n", p.id, p.link.clone().unwrap_or_default()));
+        erp.push_str(&format!(
+            "{},{},{},{},{}\n",
+            p.id,
+            p.onsale as u8,
+            price_text(p.price),
+            p.stock,
+            p.status
+        ));
+        links.push_str(&format!(
+            "{},{}\n",
+            p.id,
+            p.link.clone().unwrap_or_default()
+        ));
     }
 
     // Web rows: each listed product and its attachment, products that lost their sku, then
@@ -240,19 +324,40 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     let listed_products: Vec<&Product> = products.iter().filter(|p| p.listed).collect();
     let mut differ: Vec<usize> = (0..listed_products.len()).collect();
     differ.shuffle(&mut rng);
-    let differ: std::collections::BTreeSet<usize> = differ.into_iter().take(plan.attachment_sales_differ).collect();
+    let differ: std::collections::BTreeSet<usize> = differ
+        .into_iter()
+        .take(plan.attachment_sales_differ)
+        .collect();
     for (k, p) in listed_products.iter().enumerate() {
         let sku = p.link.clone().expect("listed products have a sku");
         rows.push(web_row(&mut rng, Some(&sku), p, "product", p.sales));
-        let attachment_sales = if differ.contains(&k) { p.sales + rng.random_range(1..6) } else { p.sales };
-        rows.push(web_row(&mut rng, Some(&sku), p, "attachment", attachment_sales));
+        let attachment_sales = if differ.contains(&k) {
+            p.sales + rng.random_range(1..6)
+        } else {
+            p.sales
+        };
+        rows.push(web_row(
+            &mut rng,
+            Some(&sku),
+            p,
+            "attachment",
+            attachment_sales,
+        ));
         planted.revenue += p.price * Decimal::from(p.sales);
     }
     for p in products.iter().filter(|p| p.lost_sku) {
         rows.push(web_row(&mut rng, None, p, "product", p.sales));
     }
-    let product_rows: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| r[25] == "product" && !r[0].is_empty()).map(|(i, _)| i).collect();
-    let duplicates: Vec<Vec<String>> = product_rows.choose_multiple(&mut rng, plan.duplicate_rows).map(|i| rows[*i].clone()).collect();
+    let product_rows: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[25] == "product" && !r[0].is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    let duplicates: Vec<Vec<String>> = product_rows
+        .choose_multiple(&mut rng, plan.duplicate_rows)
+        .map(|i| rows[*i].clone())
+        .collect();
     rows.extend(duplicates);
     rows.shuffle(&mut rng);
     for _ in 0..plan.blank_rows {
@@ -285,24 +390,68 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
         let mut f = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
         f.write_all(text.as_bytes()).map_err(Error::io(&path))?;
         f.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
-        refs.push(dataset_ref(dir, name, Some(text.lines().count() as u64 - 1))?);
+        refs.push(dataset_ref(
+            dir,
+            name,
+            Some(text.lines().count() as u64 - 1),
+        )?);
     }
     Ok((refs, planted))
 }
 
 pub const WEB_COLUMNS: [&str; 28] = [
-    "sku", "virtual", "downloadable", "rating_count", "average_rating", "total_sales", "tax_status", "tax_class", "post_author",
-    "post_date", "post_date_gmt", "post_content", "post_title", "post_excerpt", "post_status", "comment_status", "ping_status",
-    "post_password", "post_name", "post_modified", "post_modified_gmt", "post_content_filtered", "post_parent", "guid",
-    "menu_order", "post_type", "post_mime_type", "comment_count",
+    "sku",
+    "virtual",
+    "downloadable",
+    "rating_count",
+    "average_rating",
+    "total_sales",
+    "tax_status",
+    "tax_class",
+    "post_author",
+    "post_date",
+    "post_date_gmt",
+    "post_content",
+    "post_title",
+    "post_excerpt",
+    "post_status",
+    "comment_status",
+    "ping_status",
+    "post_password",
+    "post_name",
+    "post_modified",
+    "post_modified_gmt",
+    "post_content_filtered",
+    "post_parent",
+    "guid",
+    "menu_order",
+    "post_type",
+    "post_mime_type",
+    "comment_count",
 ];
 
 /// One web row in `WEB_COLUMNS` order.
-fn web_row(rng: &mut ChaCha8Rng, sku: Option<&str>, p: &Product, post_type: &str, sales: i64) -> Vec<String> {
-    let created = chrono::NaiveDate::from_ymd_opt(2018, 1, 1).expect("valid date") + chrono::Duration::days(rng.random_range(0..800));
-    let created = created.and_hms_opt(rng.random_range(8..19), rng.random_range(0..60), rng.random_range(0..60)).expect("valid time");
-    let modified = chrono::NaiveDate::from_ymd_opt(2020, 8, 1).expect("valid date") + chrono::Duration::days(rng.random_range(0..28));
-    let modified = modified.and_hms_opt(rng.random_range(8..19), rng.random_range(0..60), 2).expect("valid time");
+fn web_row(
+    rng: &mut ChaCha8Rng,
+    sku: Option<&str>,
+    p: &Product,
+    post_type: &str,
+    sales: i64,
+) -> Vec<String> {
+    let created = chrono::NaiveDate::from_ymd_opt(2018, 1, 1).expect("valid date")
+        + chrono::Duration::days(rng.random_range(0..800));
+    let created = created
+        .and_hms_opt(
+            rng.random_range(8..19),
+            rng.random_range(0..60),
+            rng.random_range(0..60),
+        )
+        .expect("valid time");
+    let modified = chrono::NaiveDate::from_ymd_opt(2020, 8, 1).expect("valid date")
+        + chrono::Duration::days(rng.random_range(0..28));
+    let modified = modified
+        .and_hms_opt(rng.random_range(8..19), rng.random_range(0..60), 2)
+        .expect("valid time");
     let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let gmt = |t: chrono::NaiveDateTime| fmt(t - chrono::Duration::hours(2));
     let slug = slug(&p.title);
@@ -315,14 +464,25 @@ fn web_row(rng: &mut ChaCha8Rng, sku: Option<&str>, p: &Product, post_type: &str
         "0".into(),
         "0".into(),
         sales.to_string(),
-        if product { "taxable".into() } else { String::new() },
+        if product {
+            "taxable".into()
+        } else {
+            String::new()
+        },
         String::new(),
         "2".into(),
         fmt(created),
         gmt(created),
         String::new(),
         p.title.clone(),
-        if product { format!("{}, une belle expression de son terroir, à ouvrir dès maintenant.", p.title) } else { String::new() },
+        if product {
+            format!(
+                "{}, une belle expression de son terroir, à ouvrir dès maintenant.",
+                p.title
+            )
+        } else {
+            String::new()
+        },
         "publish".into(),
         "closed".into(),
         "closed".into(),
@@ -332,10 +492,21 @@ fn web_row(rng: &mut ChaCha8Rng, sku: Option<&str>, p: &Product, post_type: &str
         gmt(modified),
         String::new(),
         "0".into(),
-        if product { format!("https://www.bottle-neck.fr/?post_type=product&#038;p={}", sku_text) } else { format!("https://www.bottle-neck.fr/wp-content/uploads/2020/03/{slug}.jpg") },
+        if product {
+            format!(
+                "https://www.bottle-neck.fr/?post_type=product&#038;p={}",
+                sku_text
+            )
+        } else {
+            format!("https://www.bottle-neck.fr/wp-content/uploads/2020/03/{slug}.jpg")
+        },
         "0".into(),
         post_type.into(),
-        if product { String::new() } else { "image/jpeg".into() },
+        if product {
+            String::new()
+        } else {
+            "image/jpeg".into()
+        },
         "0".into(),
     ]
 }

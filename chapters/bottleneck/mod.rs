@@ -32,21 +32,81 @@ pub struct BottleNeck;
 const CHAPTER: &str = "bottleneck";
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "15", help: "seed of the generated exports" },
-    ParamSpec { name: "products", default: "825", help: "ERP products" },
-    ParamSpec { name: "blank_rows", default: "83", help: "web rows blank but for default zeros" },
-    ParamSpec { name: "duplicate_rows", default: "4", help: "web product rows repeated exactly" },
-    ParamSpec { name: "missing_skus", default: "2", help: "web product rows without a sku" },
-    ParamSpec { name: "missing_links", default: "91", help: "ERP products with no id_web" },
-    ParamSpec { name: "dangling_links", default: "20", help: "links to a sku the web shop does not list" },
-    ParamSpec { name: "negative_prices", default: "2", help: "ERP prices below zero" },
-    ParamSpec { name: "negative_stocks", default: "2", help: "ERP stocks below zero" },
-    ParamSpec { name: "contradicting_status", default: "5", help: "'outofstock' products with a quantity" },
-    ParamSpec { name: "attachment_sales_differ", default: "3", help: "attachment rows whose total_sales differ" },
-    ParamSpec { name: "gift_card", default: "true", help: "a 25-euro gift card among the products" },
-    ParamSpec { name: "z_threshold", default: "2", help: "premium when the price z-score is above this" },
-    ParamSpec { name: "premium_share_max", default: "0.10", help: "the premium gate's bound on the premium share" },
-    ParamSpec { name: "schedule_from", default: "2026-01-01T00:00:00Z", help: "instant the fire times shown are computed from" },
+    ParamSpec {
+        name: "seed",
+        default: "15",
+        help: "seed of the generated exports",
+    },
+    ParamSpec {
+        name: "products",
+        default: "825",
+        help: "ERP products",
+    },
+    ParamSpec {
+        name: "blank_rows",
+        default: "83",
+        help: "web rows blank but for default zeros",
+    },
+    ParamSpec {
+        name: "duplicate_rows",
+        default: "4",
+        help: "web product rows repeated exactly",
+    },
+    ParamSpec {
+        name: "missing_skus",
+        default: "2",
+        help: "web product rows without a sku",
+    },
+    ParamSpec {
+        name: "missing_links",
+        default: "91",
+        help: "ERP products with no id_web",
+    },
+    ParamSpec {
+        name: "dangling_links",
+        default: "20",
+        help: "links to a sku the web shop does not list",
+    },
+    ParamSpec {
+        name: "negative_prices",
+        default: "2",
+        help: "ERP prices below zero",
+    },
+    ParamSpec {
+        name: "negative_stocks",
+        default: "2",
+        help: "ERP stocks below zero",
+    },
+    ParamSpec {
+        name: "contradicting_status",
+        default: "5",
+        help: "'outofstock' products with a quantity",
+    },
+    ParamSpec {
+        name: "attachment_sales_differ",
+        default: "3",
+        help: "attachment rows whose total_sales differ",
+    },
+    ParamSpec {
+        name: "gift_card",
+        default: "true",
+        help: "a 25-euro gift card among the products",
+    },
+    ParamSpec {
+        name: "z_threshold",
+        default: "2",
+        help: "premium when the price z-score is above this",
+    },
+    ParamSpec {
+        name: "premium_share_max",
+        default: "0.10",
+        help: "the premium gate's bound on the premium share",
+    },
+    ParamSpec {
+        name: "schedule_from",
+        default: "2026-01-01T00:00:00Z",
+        help: "instant the fire times shown are computed from",
+    },
 ];
 
 const INPUTS: &[InputFile] = &[
@@ -55,7 +115,13 @@ const INPUTS: &[InputFile] = &[
     InputFile { name: "fichier_liaison.xlsx", required: true, help: "link table (or .csv): product_id, id_web" },
 ];
 
-static META: Meta = Meta { id: CHAPTER, number: 4, title: "BottleNeck: the monthly close as a workflow", params: PARAMS, inputs: INPUTS };
+static META: Meta = Meta {
+    id: CHAPTER,
+    number: 4,
+    title: "BottleNeck: the monthly close as a workflow",
+    params: PARAMS,
+    inputs: INPUTS,
+};
 
 /// The three exports' base names; the loader takes `.xlsx`, else `.csv`.
 const FILES: [&str; 3] = ["Fichier_erp", "Fichier_web", "fichier_liaison"];
@@ -90,7 +156,8 @@ impl BottleNeck {
 
     /// The flow with the run's variables.
     pub fn flow(ctx: &RunContext) -> Result<(FlowSpec, BTreeMap<String, String>)> {
-        let spec = engine::chapter_flow(CHAPTER)?.ok_or_else(|| Error::chapter(CHAPTER, "no flow.yaml"))?;
+        let spec = engine::chapter_flow(CHAPTER)?
+            .ok_or_else(|| Error::chapter(CHAPTER, "no flow.yaml"))?;
         let mut variables = BTreeMap::new();
         for key in ["z_threshold", "premium_share_max"] {
             let value: f64 = ctx.params.get(key)?;
@@ -138,11 +205,15 @@ impl Chapter for BottleNeck {
         })
         .map_err(|e| Error::chapter(CHAPTER, e))?;
         if let Some(failure) = report.failure() {
-            return Err(Error::chapter(CHAPTER, format!("flow `{}`: {failure}", spec.id)));
+            return Err(Error::chapter(
+                CHAPTER,
+                format!("flow `{}`: {failure}", spec.id),
+            ));
         }
 
         ctx.progress.step("reading the results back");
-        let mut db = SqlSession::open_database(CHAPTER, &data_dir, &runner::database_path(&work_dir))?;
+        let mut db =
+            SqlSession::open_database(CHAPTER, &data_dir, &runner::database_path(&work_dir))?;
         record_flow_sql(&mut db, &spec, &variables)?;
         flow_tables(&mut nb, &spec, &report)?;
         results(&mut nb, &mut db)?;
@@ -163,27 +234,42 @@ impl Chapter for BottleNeck {
 /// The file the flow's loader reads for `name`, as a dataset reference (rows counted for
 /// CSV; a workbook's rows are the load task's).
 fn input_ref(dir: &Path, name: &str) -> Result<DatasetRef> {
-    let path = engine::load::input_file(CHAPTER, dir, name).map_err(|e| Error::chapter(CHAPTER, e))?;
-    let file = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-    let rows = if file.ends_with(".csv") { Some(csv_data_rows(&path)?) } else { None };
+    let path =
+        engine::load::input_file(CHAPTER, dir, name).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let rows = if file.ends_with(".csv") {
+        Some(csv_data_rows(&path)?)
+    } else {
+        None
+    };
     dataset_ref(dir, &file, rows)
 }
 
 /// Each SQL task and each gate, as it ran (variables resolved; the work folder written as
 /// `<work>` so the book does not depend on where it was built).
-fn record_flow_sql(db: &mut SqlSession, spec: &FlowSpec, variables: &BTreeMap<String, String>) -> Result<()> {
+fn record_flow_sql(
+    db: &mut SqlSession,
+    spec: &FlowSpec,
+    variables: &BTreeMap<String, String>,
+) -> Result<()> {
     let mut vars = spec.variables.clone();
     vars.extend(variables.clone());
     vars.insert("out_dir".into(), "<work>/out".into());
     vars.insert("data_dir".into(), "<data>".into());
     for task in spec.order().map_err(|e| Error::chapter(CHAPTER, e))? {
         if let Some(name) = &task.sql {
-            let text = engine::chapter_sql(CHAPTER)(name).ok_or_else(|| Error::chapter(CHAPTER, format!("no {name}")))?;
-            let sql = engine::spec::substitute(&text, &vars).map_err(|e| Error::chapter(CHAPTER, e))?;
+            let text = engine::chapter_sql(CHAPTER)(name)
+                .ok_or_else(|| Error::chapter(CHAPTER, format!("no {name}")))?;
+            let sql =
+                engine::spec::substitute(&text, &vars).map_err(|e| Error::chapter(CHAPTER, e))?;
             db.record(name.trim_end_matches(".sql"), &sql);
         }
         for gate in &task.gates {
-            let sql = engine::spec::substitute(&gate.failing_rows, &vars).map_err(|e| Error::chapter(CHAPTER, e))?;
+            let sql = engine::spec::substitute(&gate.failing_rows, &vars)
+                .map_err(|e| Error::chapter(CHAPTER, e))?;
             db.record(&format!("gate_{}", gate.id), sql.trim_end());
         }
     }
@@ -197,14 +283,18 @@ fn frame(columns: Vec<Column>) -> Result<DataFrame> {
 /// The tasks as they ran, and every gate with its count; the report gates become findings.
 fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result<()> {
     let source = Source::function("flow::run");
-    let (mut id, mut action, mut deps, mut rows_in, mut rows_out, mut attempts, mut status) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut id, mut action, mut deps, mut rows_in, mut rows_out, mut attempts, mut status) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in &report.tasks {
         let task = spec.task(&t.id).expect("reported tasks are the spec's");
         id.push(t.id.clone());
         action.push(match task.action() {
             Action::Load(l) => format!("load {}", l.file),
             Action::Sql(s) => format!("sql {s}"),
-            Action::Extract(x) => format!("extract {} files", x.iter().map(|e| e.formats.len()).sum::<usize>()),
+            Action::Extract(x) => format!(
+                "extract {} files",
+                x.iter().map(|e| e.formats.len()).sum::<usize>()
+            ),
         });
         deps.push(task.depends_on.join(", "));
         rows_in.push(t.rows_in);
@@ -225,7 +315,8 @@ fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result
         ])?,
         source.clone(),
     )?;
-    let (mut task, mut gate, mut kind, mut failing, mut what) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut task, mut gate, mut kind, mut failing, mut what) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for (t, g) in report.gates() {
         task.push(t.id.clone());
         gate.push(g.id.clone());
@@ -233,16 +324,49 @@ fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result
         failing.push(g.failing);
         what.push(g.description.clone());
         if g.on_fail == OnFail::Report {
-            nb.add_finding(&format!("trap.{}", g.id), Value::Int(g.failing), Some("rows"), source.clone())?;
+            nb.add_finding(
+                &format!("trap.{}", g.id),
+                Value::Int(g.failing),
+                Some("rows"),
+                source.clone(),
+            )?;
         }
     }
-    nb.add_finding("flow.gates", Value::Int(gate.len() as i64), Some("gates"), source.clone())?;
-    nb.add_finding("flow.tasks", Value::Int(report.tasks.len() as i64), Some("tasks"), source.clone())?;
+    nb.add_finding(
+        "flow.gates",
+        Value::Int(gate.len() as i64),
+        Some("gates"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "flow.tasks",
+        Value::Int(report.tasks.len() as i64),
+        Some("tasks"),
+        source.clone(),
+    )?;
     let retry = spec.defaults.retry;
     let spec_source = Source::function("flow::spec::TaskDefaults");
-    nb.add_finding("flow.retry_attempts", Value::Int(retry.max_attempts as i64), Some("attempts"), spec_source.clone())?;
-    nb.add_finding("flow.retry_backoff_ms", Value::Int(retry.backoff_ms as i64), Some("ms"), spec_source.clone())?;
-    nb.add_finding("flow.retry_factor", Value::Float { value: retry.factor, decimals: 1 }, Some("times"), spec_source)?;
+    nb.add_finding(
+        "flow.retry_attempts",
+        Value::Int(retry.max_attempts as i64),
+        Some("attempts"),
+        spec_source.clone(),
+    )?;
+    nb.add_finding(
+        "flow.retry_backoff_ms",
+        Value::Int(retry.backoff_ms as i64),
+        Some("ms"),
+        spec_source.clone(),
+    )?;
+    nb.add_finding(
+        "flow.retry_factor",
+        Value::Float {
+            value: retry.factor,
+            decimals: 1,
+        },
+        Some("times"),
+        spec_source,
+    )?;
     nb.add_table(
         "gates",
         frame(vec![
@@ -262,26 +386,84 @@ fn results(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let steps = db.query("steps")?;
     for row in 0..steps.height() {
         let table = crate::frame::get_text(&steps, "steps", row, "table_name")?.unwrap_or_default();
-        nb.add_finding(&format!("rows.{table}"), Value::Int(get_i64(&steps, "steps", row, "rows")?), Some("rows"), Source::query("steps"))?;
+        nb.add_finding(
+            &format!("rows.{table}"),
+            Value::Int(get_i64(&steps, "steps", row, "rows")?),
+            Some("rows"),
+            Source::query("steps"),
+        )?;
     }
     nb.add_table("steps", steps, Source::query("steps"))?;
     let totals = db.query("totals")?;
     let q = Source::query("totals");
-    nb.add_finding("revenue.total", Value::Decimal(get_decimal(&totals, "totals", 0, "total_revenue_eur")?), Some("EUR"), q.clone())?;
-    nb.add_finding("revenue.units", Value::Int(get_i64(&totals, "totals", 0, "units_sold")?), Some("bottles"), q.clone())?;
-    nb.add_finding("price.mean", Value::Decimal(get_decimal(&totals, "totals", 0, "mean_price_eur")?), Some("EUR"), q.clone())?;
-    nb.add_finding("price.sd", Value::Decimal(get_decimal(&totals, "totals", 0, "sd_price_eur")?), Some("EUR"), q.clone())?;
-    nb.add_finding("premium.threshold", Value::Decimal(get_decimal(&totals, "totals", 0, "premium_threshold_eur")?), Some("EUR"), q.clone())?;
-    nb.add_finding("premium.count", Value::Int(get_i64(&totals, "totals", 0, "premium_wines")?), Some("wines"), q.clone())?;
-    nb.add_finding("ordinary.count", Value::Int(get_i64(&totals, "totals", 0, "ordinary_wines")?), Some("wines"), q)?;
-    for name in ["top_revenue", "premium_list", "orphans", "anomalies", "history"] {
+    nb.add_finding(
+        "revenue.total",
+        Value::Decimal(get_decimal(&totals, "totals", 0, "total_revenue_eur")?),
+        Some("EUR"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "revenue.units",
+        Value::Int(get_i64(&totals, "totals", 0, "units_sold")?),
+        Some("bottles"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "price.mean",
+        Value::Decimal(get_decimal(&totals, "totals", 0, "mean_price_eur")?),
+        Some("EUR"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "price.sd",
+        Value::Decimal(get_decimal(&totals, "totals", 0, "sd_price_eur")?),
+        Some("EUR"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "premium.threshold",
+        Value::Decimal(get_decimal(&totals, "totals", 0, "premium_threshold_eur")?),
+        Some("EUR"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "premium.count",
+        Value::Int(get_i64(&totals, "totals", 0, "premium_wines")?),
+        Some("wines"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "ordinary.count",
+        Value::Int(get_i64(&totals, "totals", 0, "ordinary_wines")?),
+        Some("wines"),
+        q,
+    )?;
+    for name in [
+        "top_revenue",
+        "premium_list",
+        "orphans",
+        "anomalies",
+        "history",
+    ] {
         let t = db.query(name)?;
         nb.add_table(name, t, Source::query(name))?;
     }
     let bands = db.query("price_bands")?;
-    let labels = (0..bands.height()).map(|r| get_i64(&bands, "price_bands", r, "band_from").map(|b| format!("{b}–{} €", b + 10))).collect::<Result<Vec<_>>>()?;
-    let values = (0..bands.height()).map(|r| get_i64(&bands, "price_bands", r, "products").map(|v| v as f64)).collect::<Result<Vec<_>>>()?;
-    let svg = chart::bar_chart(&BarChart { title: "Reconciled products per price band", labels, values, x_label: "products" }).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let labels = (0..bands.height())
+        .map(|r| {
+            get_i64(&bands, "price_bands", r, "band_from").map(|b| format!("{b}–{} €", b + 10))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let values = (0..bands.height())
+        .map(|r| get_i64(&bands, "price_bands", r, "products").map(|v| v as f64))
+        .collect::<Result<Vec<_>>>()?;
+    let svg = chart::bar_chart(&BarChart {
+        title: "Reconciled products per price band",
+        labels,
+        values,
+        x_label: "products",
+    })
+    .map_err(|e| Error::chapter(CHAPTER, e))?;
     nb.add_chart("price_bands", "Prices are skewed: most wines cost under 50 euros, a long tail above the premium threshold.", svg, Source::query("price_bands"))?;
     Ok(())
 }
@@ -289,16 +471,42 @@ fn results(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
 /// The next fire times of the trigger from `schedule_from`, in Paris and in UTC.
 fn schedule(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Result<()> {
     let from: String = ctx.params.get("schedule_from")?;
-    let from: DateTime<Utc> = from.parse().map_err(|e| Error::Usage(format!("chapter `{CHAPTER}`: schedule_from `{from}`: {e}")))?;
+    let from: DateTime<Utc> = from
+        .parse()
+        .map_err(|e| Error::Usage(format!("chapter `{CHAPTER}`: schedule_from `{from}`: {e}")))?;
     let s = Schedule::new(&spec.trigger).map_err(|e| Error::chapter(CHAPTER, e))?;
     let times = s.next(from, 12).map_err(|e| Error::chapter(CHAPTER, e))?;
-    let local: Vec<String> = times.iter().map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string()).collect();
-    let utc: Vec<String> = times.iter().map(|t| t.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC").to_string()).collect();
-    let all_nine_on_the_15th = times.iter().all(|t| t.format("%d %H:%M").to_string() == "15 09:00");
+    let local: Vec<String> = times
+        .iter()
+        .map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
+        .collect();
+    let utc: Vec<String> = times
+        .iter()
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .collect();
+    let all_nine_on_the_15th = times
+        .iter()
+        .all(|t| t.format("%d %H:%M").to_string() == "15 09:00");
     let summer = utc.iter().filter(|u| u.ends_with("07:00 UTC")).count() as i64;
     let source = Source::function("flow::schedule::Schedule::next");
-    nb.add_finding("schedule.summer_runs", Value::Int(summer), Some("of 12 runs"), source.clone())?;
-    nb.add_table("schedule", frame(vec![Column::new("paris".into(), local), Column::new("utc".into(), utc)])?, source)?;
+    nb.add_finding(
+        "schedule.summer_runs",
+        Value::Int(summer),
+        Some("of 12 runs"),
+        source.clone(),
+    )?;
+    nb.add_table(
+        "schedule",
+        frame(vec![
+            Column::new("paris".into(), local),
+            Column::new("utc".into(), utc),
+        ])?,
+        source,
+    )?;
     nb.add_check(
         "schedule.nine_in_paris",
         "every fire time is 09:00 on the 15th in Paris, in summer (07:00 UTC) as in winter (08:00 UTC)",
@@ -314,39 +522,78 @@ fn kestra(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Result<()> {
     let yaml = engine::kestra::export(spec, &sql_file).map_err(|e| Error::chapter(CHAPTER, e))?;
     std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
     let path = ctx.artifact_dir.join("kestra_flow.yaml");
-    let mut file = tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
     std::io::Write::write_all(&mut file, yaml.as_bytes()).map_err(Error::io(&path))?;
     file.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
-    nb.artifacts.insert("kestra".into(), Artifact { name: "kestra".into(), file: "kestra_flow.yaml".into(), sha256: sha256_bytes(yaml.as_bytes()) });
+    nb.artifacts.insert(
+        "kestra".into(),
+        Artifact {
+            name: "kestra".into(),
+            file: "kestra_flow.yaml".into(),
+            sha256: sha256_bytes(yaml.as_bytes()),
+        },
+    );
 
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&yaml).map_err(|e| Error::chapter(CHAPTER, format!("kestra export does not parse: {e}")))?;
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&yaml)
+        .map_err(|e| Error::chapter(CHAPTER, format!("kestra export does not parse: {e}")))?;
     let tasks = parsed["tasks"].as_sequence().cloned().unwrap_or_default();
-    let queries = tasks.iter().filter(|t| t["type"].as_str() == Some("io.kestra.plugin.jdbc.duckdb.Query")).count();
-    let fails = tasks.iter().filter(|t| t["type"].as_str() == Some("io.kestra.plugin.core.execution.Fail")).count();
+    let queries = tasks
+        .iter()
+        .filter(|t| t["type"].as_str() == Some("io.kestra.plugin.jdbc.duckdb.Query"))
+        .count();
+    let fails = tasks
+        .iter()
+        .filter(|t| t["type"].as_str() == Some("io.kestra.plugin.core.execution.Fail"))
+        .count();
     let trigger = &parsed["triggers"][0];
     let mut problems = Vec::new();
     let gates: usize = spec.tasks.iter().map(|t| t.gates.len()).sum();
-    let stop_gates: usize = spec.tasks.iter().flat_map(|t| &t.gates).filter(|g| g.on_fail == OnFail::Stop).count();
+    let stop_gates: usize = spec
+        .tasks
+        .iter()
+        .flat_map(|t| &t.gates)
+        .filter(|g| g.on_fail == OnFail::Stop)
+        .count();
     if queries != spec.tasks.len() + gates {
-        problems.push(format!("{queries} query tasks for {} tasks and {gates} gates", spec.tasks.len()));
+        problems.push(format!(
+            "{queries} query tasks for {} tasks and {gates} gates",
+            spec.tasks.len()
+        ));
     }
     if fails != stop_gates {
         problems.push(format!("{fails} Fail tasks for {stop_gates} stop gates"));
     }
     for task in &spec.tasks {
         if let Some(name) = &task.sql {
-            let body = tasks.iter().find(|t| t["id"].as_str() == Some(task.id.as_str())).and_then(|t| t["sql"].as_str()).unwrap_or_default();
-            let first_statement = sql_file(name).unwrap_or_default().lines().find(|l| l.starts_with("create")).unwrap_or_default().to_string();
+            let body = tasks
+                .iter()
+                .find(|t| t["id"].as_str() == Some(task.id.as_str()))
+                .and_then(|t| t["sql"].as_str())
+                .unwrap_or_default();
+            let first_statement = sql_file(name)
+                .unwrap_or_default()
+                .lines()
+                .find(|l| l.starts_with("create"))
+                .unwrap_or_default()
+                .to_string();
             if !body.contains(&first_statement) {
                 problems.push(format!("task `{}` lost its SQL", task.id));
             }
         }
     }
-    if trigger["cron"].as_str() != Some(spec.trigger.cron.as_str()) || trigger["timezone"].as_str() != Some(spec.trigger.timezone.as_str()) {
+    if trigger["cron"].as_str() != Some(spec.trigger.cron.as_str())
+        || trigger["timezone"].as_str() != Some(spec.trigger.timezone.as_str())
+    {
         problems.push("the trigger differs".into());
     }
     let source = Source::function("flow::kestra::export");
-    nb.add_finding("kestra.tasks", Value::Int(tasks.len() as i64), Some("Kestra tasks"), source)?;
+    nb.add_finding(
+        "kestra.tasks",
+        Value::Int(tasks.len() as i64),
+        Some("Kestra tasks"),
+        source,
+    )?;
     nb.add_check(
         "kestra.equivalent",
         "the Kestra export has a DuckDB query per task and per gate with the same SQL, a Fail task per stop gate, and the same cron and time zone",
@@ -363,22 +610,47 @@ fn revenue_in_file(path: &Path) -> Result<Decimal> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     if !header.ends_with(",revenue_eur") {
-        return Err(Error::chapter(CHAPTER, format!("{}: revenue is not the last column ({header})", path.display())));
+        return Err(Error::chapter(
+            CHAPTER,
+            format!(
+                "{}: revenue is not the last column ({header})",
+                path.display()
+            ),
+        ));
     }
     let mut total = Decimal::ZERO;
     for (i, line) in lines.enumerate() {
         let field = line.rsplit_once(',').map(|(_, r)| r).unwrap_or(line);
-        total += field.parse::<Decimal>().map_err(|e| Error::Data { chapter: CHAPTER.into(), file: path.display().to_string(), row: Some(i as u64 + 2), message: format!("revenue `{field}`: {e}") })?;
+        total += field.parse::<Decimal>().map_err(|e| Error::Data {
+            chapter: CHAPTER.into(),
+            file: path.display().to_string(),
+            row: Some(i as u64 + 2),
+            message: format!("revenue `{field}`: {e}"),
+        })?;
     }
     Ok(total)
 }
 
-fn checks(nb: &mut Notebook, report: &RunReport, planted: Option<&generate::Planted>, work_dir: &Path) -> Result<()> {
-    let stop_failed: Vec<String> = report.gates().filter(|(_, g)| g.on_fail == OnFail::Stop && !g.passed()).map(|(_, g)| g.id.clone()).collect();
+fn checks(
+    nb: &mut Notebook,
+    report: &RunReport,
+    planted: Option<&generate::Planted>,
+    work_dir: &Path,
+) -> Result<()> {
+    let stop_failed: Vec<String> = report
+        .gates()
+        .filter(|(_, g)| g.on_fail == OnFail::Stop && !g.passed())
+        .map(|(_, g)| g.id.clone())
+        .collect();
     nb.add_check(
         "flow.every_gate_passed",
         "every task succeeded and every stop gate found no rows",
-        Status::of(report.succeeded() && stop_failed.is_empty(), || format!("failed gates: {stop_failed:?}; {}", report.failure().unwrap_or_default())),
+        Status::of(report.succeeded() && stop_failed.is_empty(), || {
+            format!(
+                "failed gates: {stop_failed:?}; {}",
+                report.failure().unwrap_or_default()
+            )
+        }),
         &["flow.tasks", "flow.gates"],
     )?;
     let in_file = revenue_in_file(&runner::out_dir(work_dir).join("revenue_per_product.csv"))?;
@@ -389,7 +661,9 @@ fn checks(nb: &mut Notebook, report: &RunReport, planted: Option<&generate::Plan
     nb.add_check(
         "revenue.conserved",
         "the total revenue equals the sum of the extracted per-product file, parsed without DuckDB",
-        Status::of(in_file == total, || format!("file {in_file} vs total {total}")),
+        Status::of(in_file == total, || {
+            format!("file {in_file} vs total {total}")
+        }),
         &["revenue.total"],
     )?;
     let premium = nb.int("premium.count");
@@ -398,7 +672,9 @@ fn checks(nb: &mut Notebook, report: &RunReport, planted: Option<&generate::Plan
     nb.add_check(
         "premium.partition",
         "premium and ordinary wines together are the reconciled products",
-        Status::of(premium + ordinary == reconciled, || format!("{premium} + {ordinary} ≠ {reconciled}")),
+        Status::of(premium + ordinary == reconciled, || {
+            format!("{premium} + {ordinary} ≠ {reconciled}")
+        }),
         &["premium.count", "ordinary.count", "rows.reconciled"],
     )?;
     let status = match planted {
@@ -407,12 +683,18 @@ fn checks(nb: &mut Notebook, report: &RunReport, planted: Option<&generate::Plan
             let expected: [(&str, i64); 14] = [
                 ("trap.erp_raw_negative_price", p.negative_prices as i64),
                 ("trap.erp_raw_negative_stock", p.negative_stocks as i64),
-                ("trap.erp_raw_status_contradicts_quantity", p.contradicting_status as i64),
+                (
+                    "trap.erp_raw_status_contradicts_quantity",
+                    p.contradicting_status as i64,
+                ),
                 ("trap.web_raw_empty_rows", p.blank_rows as i64),
                 ("trap.web_raw_missing_sku", p.missing_skus as i64),
                 ("trap.web_raw_exact_duplicates", p.duplicate_rows as i64),
                 ("trap.web_raw_attachment_rows", p.web_products as i64),
-                ("trap.web_raw_attachment_sales_differ", p.attachment_sales_differ as i64),
+                (
+                    "trap.web_raw_attachment_sales_differ",
+                    p.attachment_sales_differ as i64,
+                ),
                 ("trap.web_raw_gift_cards", p.gift_cards as i64),
                 ("trap.links_raw_missing_id_web", p.missing_links as i64),
                 ("rows.erp_clean", p.erp_rows as i64),
@@ -420,7 +702,11 @@ fn checks(nb: &mut Notebook, report: &RunReport, planted: Option<&generate::Plan
                 ("rows.web_clean", p.web_products as i64),
                 ("rows.reconciled", p.reconciled as i64),
             ];
-            let mut wrong: Vec<String> = expected.iter().filter(|(k, v)| nb.int(k) != *v).map(|(k, v)| format!("{k}: found {}, planted {v}", nb.int(k))).collect();
+            let mut wrong: Vec<String> = expected
+                .iter()
+                .filter(|(k, v)| nb.int(k) != *v)
+                .map(|(k, v)| format!("{k}: found {}, planted {v}", nb.int(k)))
+                .collect();
             if total != p.revenue {
                 wrong.push(format!("revenue {total}, generator's truth {}", p.revenue));
             }

@@ -22,11 +22,13 @@ pub fn per_station() -> Pipeline {
         stages: vec![
             doc! {"$group": {"_id": {"source": "$source", "station": "$station"}, "documents": {"$sum": 1}, "first": {"$min": "$ts"}, "last": {"$max": "$ts"}}},
             doc! {"$project": {"_id": 0, "source": "$_id.source", "station": "$_id.station", "documents": 1,
-                "first_utc": {"$dateToString": {"format": "%Y-%m-%d %H:%M", "date": "$first"}},
-                "last_utc": {"$dateToString": {"format": "%Y-%m-%d %H:%M", "date": "$last"}}}},
+            "first_utc": {"$dateToString": {"format": "%Y-%m-%d %H:%M", "date": "$first"}},
+            "last_utc": {"$dateToString": {"format": "%Y-%m-%d %H:%M", "date": "$last"}}}},
             doc! {"$sort": {"source": 1, "station": 1}},
         ],
-        columns: ["source", "station", "documents", "first_utc", "last_utc"].map(String::from).to_vec(),
+        columns: ["source", "station", "documents", "first_utc", "last_utc"]
+            .map(String::from)
+            .to_vec(),
     }
 }
 
@@ -42,7 +44,15 @@ pub fn completeness() -> Pipeline {
     }
     let mut columns = vec!["source".to_string(), "documents".to_string()];
     columns.extend(FIELDS.iter().map(|f| f.name.to_string()));
-    Pipeline { name: "completeness", stages: vec![doc! {"$group": group}, doc! {"$project": project}, doc! {"$sort": {"source": 1}}], columns }
+    Pipeline {
+        name: "completeness",
+        stages: vec![
+            doc! {"$group": group},
+            doc! {"$project": project},
+            doc! {"$sort": {"source": 1}},
+        ],
+        columns,
+    }
 }
 
 /// Per station, the documents breaking each range rule of the schema.
@@ -61,7 +71,16 @@ pub fn violations() -> Pipeline {
     }
     group.insert("any_rule", doc! {"$sum": {"$cond": [{"$or": any}, 1, 0]}});
     columns.push("any_rule".to_string());
-    Pipeline { name: "violations", stages: vec![doc! {"$group": group}, doc! {"$addFields": {"station": "$_id"}}, doc! {"$project": {"_id": 0}}, doc! {"$sort": {"station": 1}}], columns }
+    Pipeline {
+        name: "violations",
+        stages: vec![
+            doc! {"$group": group},
+            doc! {"$addFields": {"station": "$_id"}},
+            doc! {"$project": {"_id": 0}},
+            doc! {"$sort": {"station": 1}},
+        ],
+        columns,
+    }
 }
 
 /// Keys held more than once (the unique index should make this empty).
@@ -90,11 +109,13 @@ pub fn gaps(max_gap_min: i64) -> Pipeline {
             doc! {"$group": {"_id": {"station": "$station", "minutes": "$minutes"}, "n": {"$sum": 1}}},
             doc! {"$sort": {"_id.station": 1, "n": -1, "_id.minutes": 1}},
             doc! {"$group": {"_id": "$_id.station", "usual_min": {"$first": "$_id.minutes"}, "longest_gap_min": {"$max": "$_id.minutes"},
-                "gaps_over_limit": {"$sum": {"$cond": [{"$gt": ["$_id.minutes", max_gap_min]}, "$n", 0]}}}},
+            "gaps_over_limit": {"$sum": {"$cond": [{"$gt": ["$_id.minutes", max_gap_min]}, "$n", 0]}}}},
             doc! {"$project": {"_id": 0, "station": "$_id", "usual_min": 1, "longest_gap_min": 1, "gaps_over_limit": 1}},
             doc! {"$sort": {"station": 1}},
         ],
-        columns: ["station", "usual_min", "longest_gap_min", "gaps_over_limit"].map(String::from).to_vec(),
+        columns: ["station", "usual_min", "longest_gap_min", "gaps_over_limit"]
+            .map(String::from)
+            .to_vec(),
     }
 }
 

@@ -65,8 +65,16 @@ fn text(value: f64, decimals: usize, unit: &str) -> Option<String> {
 /// The rows of one station, in local time order.
 fn rows(plan: &Plan, index: usize, station: &StationPlan, rng: &mut ChaCha8Rng) -> Vec<Row> {
     let tz = station.timezone;
-    let start: DateTime<Utc> = tz.from_local_datetime(&plan.from).earliest().expect("a start that exists").with_timezone(&Utc);
-    let mut end: DateTime<Utc> = tz.from_local_datetime(&plan.until).latest().expect("an end that exists").with_timezone(&Utc);
+    let start: DateTime<Utc> = tz
+        .from_local_datetime(&plan.from)
+        .earliest()
+        .expect("a start that exists")
+        .with_timezone(&Utc);
+    let mut end: DateTime<Utc> = tz
+        .from_local_datetime(&plan.until)
+        .latest()
+        .expect("an end that exists")
+        .with_timezone(&Utc);
     if index + 1 == plan.stations.len() {
         end -= Duration::hours(plan.outage_hours as i64);
     }
@@ -77,7 +85,12 @@ fn rows(plan: &Plan, index: usize, station: &StationPlan, rng: &mut ChaCha8Rng) 
     } else {
         None
     };
-    let (mut pressure_hpa, mut direction, mut rain_left, mut accum_in) = (1014.0 + rng.random_range(-6.0..6.0), rng.random_range(0.0..360.0), 0u32, 0.0f64);
+    let (mut pressure_hpa, mut direction, mut rain_left, mut accum_in) = (
+        1014.0 + rng.random_range(-6.0..6.0),
+        rng.random_range(0.0..360.0),
+        0u32,
+        0.0f64,
+    );
     let mut out = Vec::new();
     let mut day = None;
     // Readings at minute 4, 9, … of local time: start from the first such UTC instant.
@@ -94,10 +107,15 @@ fn rows(plan: &Plan, index: usize, station: &StationPlan, rng: &mut ChaCha8Rng) 
         }
         let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
         let daylight = ((hour - 7.5) / 11.0 * std::f64::consts::PI).sin().max(0.0);
-        let temp_c = station.mean_c + 4.5 * ((hour - 9.0) / 24.0 * 2.0 * std::f64::consts::PI).sin() + rng.random_range(-0.3..0.3);
+        let temp_c = station.mean_c
+            + 4.5 * ((hour - 9.0) / 24.0 * 2.0 * std::f64::consts::PI).sin()
+            + rng.random_range(-0.3..0.3);
         let spread = 1.5 + 3.0 * daylight + rng.random_range(0.0..0.8);
         let dew_c = temp_c - spread;
-        let humidity = (100.0 * ((17.625 * dew_c) / (243.04 + dew_c) - (17.625 * temp_c) / (243.04 + temp_c)).exp()).round().min(100.0);
+        let humidity = (100.0
+            * ((17.625 * dew_c) / (243.04 + dew_c) - (17.625 * temp_c) / (243.04 + temp_c)).exp())
+        .round()
+        .min(100.0);
         pressure_hpa += rng.random_range(-0.12..0.12);
         direction = (direction + rng.random_range(-20.0..20.0) + 360.0) % 360.0;
         let wind_kmh: f64 = (rng.random_range(0.0f64..1.0).powf(1.6) * 28.0).max(0.0);
@@ -120,14 +138,22 @@ fn rows(plan: &Plan, index: usize, station: &StationPlan, rng: &mut ChaCha8Rng) 
                 text(celsius_to_fahrenheit(temp_c), 1, "°F"),
                 text(celsius_to_fahrenheit(dew_c), 1, "°F"),
                 Some(format!("{humidity:.0}\u{a0}%")),
-                if calm { None } else { Some(degrees_to_compass(direction).to_string()) },
+                if calm {
+                    None
+                } else {
+                    Some(degrees_to_compass(direction).to_string())
+                },
                 text(kmh_to_mph(wind_kmh), 1, "mph"),
                 text(kmh_to_mph(gust_kmh), 1, "mph"),
                 text(hpa_to_inhg(pressure_hpa), 2, "in"),
                 text(rate_in, 2, "in"),
                 text(accum_in, 2, "in"),
                 None,
-                Some(if solar >= 100.0 { format!("{solar:.0}\u{a0}w/m²") } else { format!("{solar}\u{a0}w/m²") }),
+                Some(if solar >= 100.0 {
+                    format!("{solar:.0}\u{a0}w/m²")
+                } else {
+                    format!("{solar}\u{a0}w/m²")
+                }),
             ],
             uv: (daylight * 3.4).floor() as u32,
         });
@@ -156,10 +182,17 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
         }
         duplicated.sort_unstable();
         for (shift, i) in duplicated.iter().enumerate() {
-            let copy = Row { local: rows[i + shift].local, cells: rows[i + shift].cells.clone(), uv: rows[i + shift].uv };
+            let copy = Row {
+                local: rows[i + shift].local,
+                cells: rows[i + shift].cells.clone(),
+                uv: rows[i + shift].uv,
+            };
             rows.insert(i + shift + 1, copy);
         }
-        let bad = rows.iter().filter(|r| r.cells[0].as_deref() == Some("--\u{a0}°F")).count();
+        let bad = rows
+            .iter()
+            .filter(|r| r.cells[0].as_deref() == Some("--\u{a0}°F"))
+            .count();
         planted.bad_rows += bad;
         planted.duplicate_rows += duplicated.len();
         planted.rows_written += rows.len();
@@ -173,25 +206,37 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
         days.dedup();
         for day in days {
             let sheet = book.add_worksheet();
-            sheet.set_name(day.format("%d%m%y").to_string()).map_err(|e| e.to_string())?;
+            sheet
+                .set_name(day.format("%d%m%y").to_string())
+                .map_err(|e| e.to_string())?;
             for (c, name) in HEADER.iter().enumerate() {
-                sheet.write_string(0, c as u16, *name).map_err(|e| e.to_string())?;
+                sheet
+                    .write_string(0, c as u16, *name)
+                    .map_err(|e| e.to_string())?;
             }
             planted.blank_rows += 1; // row 2 stays empty, as in the real export
             for (r, row) in rows.iter().filter(|r| r.local.date() == day).enumerate() {
                 let line = r as u32 + 2;
                 let fraction = (row.local.hour() * 60 + row.local.minute()) as f64 / 1440.0;
-                sheet.write_number_with_format(line, 0, fraction, &time_format).map_err(|e| e.to_string())?;
+                sheet
+                    .write_number_with_format(line, 0, fraction, &time_format)
+                    .map_err(|e| e.to_string())?;
                 for (c, cell) in row.cells.iter().enumerate() {
                     if c == 9 {
-                        sheet.write_number(line, 10, row.uv as f64).map_err(|e| e.to_string())?;
+                        sheet
+                            .write_number(line, 10, row.uv as f64)
+                            .map_err(|e| e.to_string())?;
                     } else if let Some(value) = cell {
-                        sheet.write_string(line, c as u16 + 1, value).map_err(|e| e.to_string())?;
+                        sheet
+                            .write_string(line, c as u16 + 1, value)
+                            .map_err(|e| e.to_string())?;
                     }
                 }
             }
         }
-        let bytes = book.save_to_buffer().map_err(|e| format!("{}: {e}", station.file))?;
+        let bytes = book
+            .save_to_buffer()
+            .map_err(|e| format!("{}: {e}", station.file))?;
         let path = dir.join(&station.file);
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         files.push(station.file.clone());

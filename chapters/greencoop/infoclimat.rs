@@ -36,9 +36,24 @@ const EXTRA: [(&str, &str); 5] = [
 /// The stations of the export as documents (`_id` = station id), licence included.
 pub fn stations(json: &Value) -> Vec<Document> {
     let mut out = Vec::new();
-    for s in json.get("stations").and_then(Value::as_array).into_iter().flatten() {
-        let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let num = |k: &str| s.get(k).and_then(Value::as_f64).map(Bson::Double).unwrap_or(Bson::Null);
+    for s in json
+        .get("stations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = |k: &str| {
+            s.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let num = |k: &str| {
+            s.get(k)
+                .and_then(Value::as_f64)
+                .map(Bson::Double)
+                .unwrap_or(Bson::Null)
+        };
         let licence = s.get("license").cloned().unwrap_or(Value::Null);
         out.push(doc! {
             "_id": text("id"), "name": text("name"), "source": SOURCE, "kind": text("type"),
@@ -55,19 +70,33 @@ pub fn stations(json: &Value) -> Vec<Document> {
 /// Parses the export's readings. A file that is not the export's shape is an error; a row
 /// with a value that is not a number, an unknown field or a bad time is quarantined.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<(Parsed, Vec<Document>), String> {
-    let json: Value = serde_json::from_slice(bytes).map_err(|e| format!("{file}: not JSON: {e}"))?;
-    let hourly = json.get("hourly").and_then(Value::as_object).ok_or_else(|| format!("{file}: no `hourly` object (not an InfoClimat export)"))?;
+    let json: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("{file}: not JSON: {e}"))?;
+    let hourly = json
+        .get("hourly")
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("{file}: no `hourly` object (not an InfoClimat export)"))?;
     let mut parsed = Parsed::default();
     for (station, rows) in hourly {
         if station == "_params" {
             continue;
         }
-        let rows = rows.as_array().ok_or_else(|| format!("{file}: hourly.{station} is not an array"))?;
+        let rows = rows
+            .as_array()
+            .ok_or_else(|| format!("{file}: hourly.{station} is not an array"))?;
         for (i, row) in rows.iter().enumerate() {
-            let origin = Origin { file: file.to_string(), sheet: format!("hourly.{station}"), row: i };
+            let origin = Origin {
+                file: file.to_string(),
+                sheet: format!("hourly.{station}"),
+                row: i,
+            };
             match reading(station, row, origin.clone()) {
                 Ok(r) => parsed.readings.push(r),
-                Err(reason) => parsed.quarantined.push(Quarantined { origin, reason, raw: row.to_string() }),
+                Err(reason) => parsed.quarantined.push(Quarantined {
+                    origin,
+                    reason,
+                    raw: row.to_string(),
+                }),
             }
         }
     }
@@ -79,20 +108,32 @@ fn number(field: &str, v: &Value) -> Result<Option<f64>, String> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => parse_number(s).map(Some).map_err(|e| format!("{field}: {e}")),
-        Value::Number(n) => n.as_f64().map(Some).ok_or_else(|| format!("{field}: {n} is not a finite number")),
+        Value::String(s) => parse_number(s)
+            .map(Some)
+            .map_err(|e| format!("{field}: {e}")),
+        Value::Number(n) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("{field}: {n} is not a finite number")),
         other => Err(format!("{field}: {other} is not a number")),
     }
 }
 
 fn reading(station: &str, row: &Value, origin: Origin) -> Result<Reading, String> {
     let object = row.as_object().ok_or("not an object")?;
-    let id = object.get("id_station").and_then(Value::as_str).ok_or("no id_station")?;
+    let id = object
+        .get("id_station")
+        .and_then(Value::as_str)
+        .ok_or("no id_station")?;
     if id != station {
         return Err(format!("id_station `{id}` under hourly.{station}"));
     }
-    let when = object.get("dh_utc").and_then(Value::as_str).ok_or("no dh_utc")?;
-    let naive = NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S").map_err(|e| format!("dh_utc `{when}`: {e}"))?;
+    let when = object
+        .get("dh_utc")
+        .and_then(Value::as_str)
+        .ok_or("no dh_utc")?;
+    let naive = NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S")
+        .map_err(|e| format!("dh_utc `{when}`: {e}"))?;
     let mut values = [None; 11];
     let mut extra = Vec::new();
     for (key, v) in object {
@@ -109,7 +150,14 @@ fn reading(station: &str, row: &Value, origin: Origin) -> Result<Reading, String
             return Err(format!("unknown field `{key}`"));
         }
     }
-    Ok(Reading { station: station.to_string(), source: SOURCE, at: Utc.from_utc_datetime(&naive), values, extra, origin })
+    Ok(Reading {
+        station: station.to_string(),
+        source: SOURCE,
+        at: Utc.from_utc_datetime(&naive),
+        values,
+        extra,
+        origin,
+    })
 }
 
 #[cfg(test)]
@@ -129,11 +177,23 @@ mod tests {
         assert_eq!(r.values[0], Some(6.3));
         assert_eq!(r.values[3], Some(1019.1));
         assert_eq!(r.values[6], None);
-        assert_eq!(r.extra, vec![("precip_3h_mm".to_string(), Bson::Double(0.2))]);
+        assert_eq!(
+            r.extra,
+            vec![("precip_3h_mm".to_string(), Bson::Double(0.2))]
+        );
         assert_eq!(r.id(), "X/2024-10-05T00:10:00Z");
         assert_eq!(parsed.quarantined.len(), 2);
-        assert_eq!(parsed.quarantined[0].reason, "temperature: `n/a` is not a number");
-        assert_eq!((parsed.quarantined[0].origin.sheet.as_str(), parsed.quarantined[0].origin.row), ("hourly.X", 1));
+        assert_eq!(
+            parsed.quarantined[0].reason,
+            "temperature: `n/a` is not a number"
+        );
+        assert_eq!(
+            (
+                parsed.quarantined[0].origin.sheet.as_str(),
+                parsed.quarantined[0].origin.row
+            ),
+            ("hourly.X", 1)
+        );
         assert_eq!(parsed.quarantined[1].reason, "unknown field `ozone`");
     }
 }

@@ -49,7 +49,13 @@ const INPUTS: &[InputFile] = &[
     InputFile { name: "WU_*.xlsx", required: true, help: "Weather Underground workbooks, one per station declared in `chapters/greencoop/stations.toml`" },
 ];
 
-static META: Meta = Meta { id: CHAPTER, number: 5, title: "GreenCoop: weather readings into a document store, audited", params: PARAMS, inputs: INPUTS };
+static META: Meta = Meta {
+    id: CHAPTER,
+    number: 5,
+    title: "GreenCoop: weather readings into a document store, audited",
+    params: PARAMS,
+    inputs: INPUTS,
+};
 
 /// An alarm rule of `alarms.toml`.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -61,7 +67,8 @@ pub struct AlarmRule {
 }
 
 fn declared<T: serde::de::DeserializeOwned>(file: &str) -> Result<T> {
-    let text = embedded::chapter_file(CHAPTER, file).ok_or_else(|| Error::chapter(CHAPTER, format!("no chapters/{CHAPTER}/{file}")))?;
+    let text = embedded::chapter_file(CHAPTER, file)
+        .ok_or_else(|| Error::chapter(CHAPTER, format!("no chapters/{CHAPTER}/{file}")))?;
     toml::from_str(text).map_err(|e| Error::chapter(CHAPTER, format!("{file}: {e}")))
 }
 
@@ -86,13 +93,24 @@ impl GreenCoop {
         let p = &ctx.params;
         let local = |name: &str| -> Result<chrono::NaiveDateTime> {
             let raw: String = p.get(name)?;
-            chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M").map_err(|e| Error::Usage(format!("chapter `{CHAPTER}`: {name} `{raw}`: {e} (write YYYY-MM-DDTHH:MM)")))
+            chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M").map_err(|e| {
+                Error::Usage(format!(
+                    "chapter `{CHAPTER}`: {name} `{raw}`: {e} (write YYYY-MM-DDTHH:MM)"
+                ))
+            })
         };
         let stations = stations()?
             .into_iter()
             .map(|s| {
-                let timezone = s.timezone.parse().map_err(|e| Error::chapter(CHAPTER, format!("stations.toml: {e}")))?;
-                Ok(generate::StationPlan { file: s.file, timezone, mean_c: s.mean_c })
+                let timezone = s
+                    .timezone
+                    .parse()
+                    .map_err(|e| Error::chapter(CHAPTER, format!("stations.toml: {e}")))?;
+                Ok(generate::StationPlan {
+                    file: s.file,
+                    timezone,
+                    mean_c: s.mean_c,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(generate::Plan {
@@ -110,8 +128,12 @@ impl GreenCoop {
     /// The generated workbooks for this run's parameters (written once per parameter set).
     fn generated(ctx: &RunContext) -> Result<(PathBuf, generate::Planted)> {
         let plan = Self::plan(ctx)?;
-        let dir = ctx.generated_dir.join("data").join(&sha256_bytes(format!("{plan:?}").as_bytes())[..16]);
-        let (_, planted) = generate::generate(&plan, &dir).map_err(|e| Error::chapter(CHAPTER, e))?;
+        let dir = ctx
+            .generated_dir
+            .join("data")
+            .join(&sha256_bytes(format!("{plan:?}").as_bytes())[..16]);
+        let (_, planted) =
+            generate::generate(&plan, &dir).map_err(|e| Error::chapter(CHAPTER, e))?;
         Ok((dir, planted))
     }
 }
@@ -145,24 +167,47 @@ impl Chapter for GreenCoop {
                 }
                 let wu = files_in(dir, is_wu)?;
                 if wu.is_empty() {
-                    return Err(Error::Usage(format!("chapter `{CHAPTER}`: no Weather Underground workbook (WU_*.xlsx) in {}", dir.display())));
+                    return Err(Error::Usage(format!(
+                        "chapter `{CHAPTER}`: no Weather Underground workbook (WU_*.xlsx) in {}",
+                        dir.display()
+                    )));
                 }
                 (json, wu, None)
             }
             None => {
-                ctx.progress.step("generating the Weather Underground workbooks");
+                ctx.progress
+                    .step("generating the Weather Underground workbooks");
                 let (dir, planted) = Self::generated(ctx)?;
-                (files_in(&ctx.dataset_dir(), is_json)?, files_in(&dir, is_wu)?, Some(planted))
+                (
+                    files_in(&ctx.dataset_dir(), is_json)?,
+                    files_in(&dir, is_wu)?,
+                    Some(planted),
+                )
             }
         };
         for path in infoclimat.iter().chain(&workbooks) {
             let dir = path.parent().expect("a file in a folder");
-            nb.datasets.push(dataset_ref(dir, &path.file_name().expect("a file").to_string_lossy(), None)?);
+            nb.datasets.push(dataset_ref(
+                dir,
+                &path.file_name().expect("a file").to_string_lossy(),
+                None,
+            )?);
         }
 
         let work = ctx.scratch_dir("greencoop-")?;
-        let unique = work.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let landing = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, work.path().join("lake")).map_err(Error::Usage)?;
+        let unique = work
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let landing = Target::for_run(
+            ctx.backends.s3_endpoint.as_deref(),
+            ctx.backends.s3_bucket.as_deref(),
+            CHAPTER,
+            &unique,
+            work.path().join("lake"),
+        )
+        .map_err(Error::Usage)?;
         let config = pipeline::Config {
             infoclimat,
             workbooks,
@@ -174,9 +219,14 @@ impl Chapter for GreenCoop {
             work_dir: work.path().to_path_buf(),
             ballast_mib: ctx.params.get("ballast_mib")?,
             // Gaps are listed against the gap alarm's own threshold.
-            max_gap_min: alarm_rules()?.iter().find(|r| r.metric == "longest_gap_min").map(|r| r.above as i64).unwrap_or(60),
+            max_gap_min: alarm_rules()?
+                .iter()
+                .find(|r| r.metric == "longest_gap_min")
+                .map(|r| r.above as i64)
+                .unwrap_or(60),
         };
-        ctx.progress.step("staging, normalising, loading and auditing");
+        ctx.progress
+            .step("staging, normalising, loading and auditing");
         let outcome = pipeline::run(&config).map_err(|e| match e {
             pipeline::PipelineError::NoStore(e) => Error::no_document_store(CHAPTER, e),
             pipeline::PipelineError::Failed(message) => Error::chapter(CHAPTER, message),
@@ -187,8 +237,14 @@ impl Chapter for GreenCoop {
     }
 
     fn generate(&self, ctx: &RunContext, dir: &Path) -> Result<Option<Vec<DatasetRef>>> {
-        let (files, _) = generate::generate(&Self::plan(ctx)?, dir).map_err(|e| Error::chapter(CHAPTER, e))?;
-        Ok(Some(files.iter().map(|f| dataset_ref(dir, f, None)).collect::<Result<Vec<_>>>()?))
+        let (files, _) =
+            generate::generate(&Self::plan(ctx)?, dir).map_err(|e| Error::chapter(CHAPTER, e))?;
+        Ok(Some(
+            files
+                .iter()
+                .map(|f| dataset_ref(dir, f, None))
+                .collect::<Result<Vec<_>>>()?,
+        ))
     }
 }
 
@@ -215,11 +271,22 @@ fn rounded(value: f64, decimals: u32) -> f64 {
 }
 
 /// Findings, tables, metrics, alarms and checks from one run.
-fn report(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>, capacity_mib: f64) -> Result<()> {
+fn report(
+    nb: &mut Notebook,
+    o: &Outcome,
+    planted: Option<&generate::Planted>,
+    capacity_mib: f64,
+) -> Result<()> {
     let f = |name: &str| Source::function(name);
-    nb.add_finding("store.server", Value::Text(o.server.clone()), None, f("docstore::DocStore::connect"))?;
+    nb.add_finding(
+        "store.server",
+        Value::Text(o.server.clone()),
+        None,
+        f("docstore::DocStore::connect"),
+    )?;
     for (pipeline, docs) in &o.audits {
-        nb.queries.insert(pipeline.name.to_string(), pipeline_text(&pipeline.stages));
+        nb.queries
+            .insert(pipeline.name.to_string(), pipeline_text(&pipeline.stages));
         table(nb, pipeline.name, docs, &pipeline.columns)?;
     }
 
@@ -229,85 +296,305 @@ fn report(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>, c
         .iter()
         .map(|s| doc! {"object": &s.key, "bytes": s.bytes as i64, "rows_read": s.rows_read as i64, "readings": s.readings as i64, "quarantined": s.quarantined as i64, "blank_rows": s.blank_rows as i64})
         .collect();
-    nb.add_table("staged", frame(&staged, &["object", "bytes", "rows_read", "readings", "quarantined", "blank_rows"])?, f("greencoop::pipeline::stage"))?;
+    nb.add_table(
+        "staged",
+        frame(
+            &staged,
+            &[
+                "object",
+                "bytes",
+                "rows_read",
+                "readings",
+                "quarantined",
+                "blank_rows",
+            ],
+        )?,
+        f("greencoop::pipeline::stage"),
+    )?;
     let parse_src = f("greencoop::pipeline::run (parse)");
     let rows_read = o.parsed.rows_read();
     let quarantined = o.parsed.quarantined.len();
     nb.add_finding("rows.read", int(rows_read), Some("rows"), parse_src.clone())?;
-    nb.add_finding("rows.readings", int(o.parsed.readings.len()), Some("rows"), parse_src.clone())?;
-    nb.add_finding("rows.quarantined", int(quarantined), Some("rows"), parse_src.clone())?;
-    nb.add_finding("rows.blank", int(o.parsed.blank_rows), Some("rows"), parse_src.clone())?;
-    nb.add_finding("rows.input_duplicates", int(o.parsed.readings.len() - o.distinct_readings), Some("rows"), parse_src)?;
+    nb.add_finding(
+        "rows.readings",
+        int(o.parsed.readings.len()),
+        Some("rows"),
+        parse_src.clone(),
+    )?;
+    nb.add_finding(
+        "rows.quarantined",
+        int(quarantined),
+        Some("rows"),
+        parse_src.clone(),
+    )?;
+    nb.add_finding(
+        "rows.blank",
+        int(o.parsed.blank_rows),
+        Some("rows"),
+        parse_src.clone(),
+    )?;
+    nb.add_finding(
+        "rows.input_duplicates",
+        int(o.parsed.readings.len() - o.distinct_readings),
+        Some("rows"),
+        parse_src,
+    )?;
     let load_src = f("docstore::DocStore::insert_unordered");
-    nb.add_finding("load.inserted", int(o.first_load.inserted), Some("documents"), load_src.clone())?;
-    nb.add_finding("load.refused", int(o.first_load.duplicates.len()), Some("documents"), load_src.clone())?;
-    nb.add_finding("rerun.inserted", int(o.second_load.inserted), Some("documents"), load_src.clone())?;
-    nb.add_finding("rerun.refused", int(o.second_load.duplicates.len()), Some("documents"), load_src)?;
-    nb.add_finding("store.ours", Value::Int(o.ours_in_store as i64), Some("documents"), f("docstore::DocStore::count"))?;
-    nb.add_finding("store.documents", Value::Int(o.documents_in_store as i64), Some("documents"), f("docstore::DocStore::count"))?;
-    nb.add_finding("store.quarantine", Value::Int(o.quarantine_stored as i64), Some("records"), f("docstore::DocStore::count"))?;
+    nb.add_finding(
+        "load.inserted",
+        int(o.first_load.inserted),
+        Some("documents"),
+        load_src.clone(),
+    )?;
+    nb.add_finding(
+        "load.refused",
+        int(o.first_load.duplicates.len()),
+        Some("documents"),
+        load_src.clone(),
+    )?;
+    nb.add_finding(
+        "rerun.inserted",
+        int(o.second_load.inserted),
+        Some("documents"),
+        load_src.clone(),
+    )?;
+    nb.add_finding(
+        "rerun.refused",
+        int(o.second_load.duplicates.len()),
+        Some("documents"),
+        load_src,
+    )?;
+    nb.add_finding(
+        "store.ours",
+        Value::Int(o.ours_in_store as i64),
+        Some("documents"),
+        f("docstore::DocStore::count"),
+    )?;
+    nb.add_finding(
+        "store.documents",
+        Value::Int(o.documents_in_store as i64),
+        Some("documents"),
+        f("docstore::DocStore::count"),
+    )?;
+    nb.add_finding(
+        "store.quarantine",
+        Value::Int(o.quarantine_stored as i64),
+        Some("records"),
+        f("docstore::DocStore::count"),
+    )?;
 
     // The rule table the violations pipeline is built from, as the book shows it.
     let rules: Vec<Document> = reading::FIELDS
         .iter()
         .filter_map(|field| field.range.map(|(low, high)| doc! {"field": field.name, "unit": field.unit, "min": low, "max": high}))
         .collect();
-    nb.add_table("range_rules", frame(&rules, &["field", "unit", "min", "max"])?, f("greencoop::reading::FIELDS"))?;
+    nb.add_table(
+        "range_rules",
+        frame(&rules, &["field", "unit", "min", "max"])?,
+        f("greencoop::reading::FIELDS"),
+    )?;
 
     // Audit figures.
     let violations = o.audit("violations");
-    let violating: f64 = violations.iter().filter_map(|d| number(d, "any_rule")).sum();
-    let documents: f64 = violations.iter().filter_map(|d| number(d, "documents")).sum();
-    nb.add_finding("audit.violating_documents", Value::Int(violating as i64), Some("documents"), Source::query("violations"))?;
-    let pressure_violations: f64 = violations.iter().filter_map(|d| number(d, "pressure_hpa")).sum();
-    nb.add_finding("audit.pressure_violations", Value::Int(pressure_violations as i64), Some("documents"), Source::query("violations"))?;
-    nb.add_finding("audit.duplicate_keys", int(o.audit("duplicate_keys").len()), Some("keys"), Source::query("duplicate_keys"))?;
+    let violating: f64 = violations
+        .iter()
+        .filter_map(|d| number(d, "any_rule"))
+        .sum();
+    let documents: f64 = violations
+        .iter()
+        .filter_map(|d| number(d, "documents"))
+        .sum();
+    nb.add_finding(
+        "audit.violating_documents",
+        Value::Int(violating as i64),
+        Some("documents"),
+        Source::query("violations"),
+    )?;
+    let pressure_violations: f64 = violations
+        .iter()
+        .filter_map(|d| number(d, "pressure_hpa"))
+        .sum();
+    nb.add_finding(
+        "audit.pressure_violations",
+        Value::Int(pressure_violations as i64),
+        Some("documents"),
+        Source::query("violations"),
+    )?;
+    nb.add_finding(
+        "audit.duplicate_keys",
+        int(o.audit("duplicate_keys").len()),
+        Some("keys"),
+        Source::query("duplicate_keys"),
+    )?;
     let gaps = o.audit("gaps");
-    let longest_gap = gaps.iter().filter_map(|d| number(d, "longest_gap_min")).fold(0.0, f64::max);
-    let gaps_over: f64 = gaps.iter().filter_map(|d| number(d, "gaps_over_limit")).sum();
-    nb.add_finding("audit.longest_gap_min", Value::Int(longest_gap as i64), Some("min"), Source::query("gaps"))?;
-    nb.add_finding("audit.gaps_over_limit", Value::Int(gaps_over as i64), Some("gaps"), Source::query("gaps"))?;
+    let longest_gap = gaps
+        .iter()
+        .filter_map(|d| number(d, "longest_gap_min"))
+        .fold(0.0, f64::max);
+    let gaps_over: f64 = gaps
+        .iter()
+        .filter_map(|d| number(d, "gaps_over_limit"))
+        .sum();
+    nb.add_finding(
+        "audit.longest_gap_min",
+        Value::Int(longest_gap as i64),
+        Some("min"),
+        Source::query("gaps"),
+    )?;
+    nb.add_finding(
+        "audit.gaps_over_limit",
+        Value::Int(gaps_over as i64),
+        Some("gaps"),
+        Source::query("gaps"),
+    )?;
     let per_station = o.audit("per_station");
-    nb.add_finding("audit.stations", int(per_station.len()), Some("stations"), Source::query("per_station"))?;
+    nb.add_finding(
+        "audit.stations",
+        int(per_station.len()),
+        Some("stations"),
+        Source::query("per_station"),
+    )?;
 
     // Monitoring metrics and alarms.
     let mib = o.storage_used_bytes as f64 / (1024.0 * 1024.0);
     let stalest = stalest_station_h(per_station);
     let metrics: Vec<(&str, f64, u32, &str, Source)> = vec![
-        ("error_rate_pct", if rows_read == 0 { 0.0 } else { 100.0 * quarantined as f64 / rows_read as f64 }, 2, "%", f("greencoop::report (quarantined ÷ read)")),
-        ("storage_used_pct", 100.0 * mib / capacity_mib, 2, "%", f("docstore::DocStore::command (dbStats.dataSize ÷ capacity)")),
-        ("stalest_station_h", stalest, 2, "h", Source::query("per_station")),
-        ("longest_gap_min", longest_gap, 0, "min", Source::query("gaps")),
-        ("violation_rate_pct", if documents == 0.0 { 0.0 } else { 100.0 * violating / documents }, 2, "%", Source::query("violations")),
+        (
+            "error_rate_pct",
+            if rows_read == 0 {
+                0.0
+            } else {
+                100.0 * quarantined as f64 / rows_read as f64
+            },
+            2,
+            "%",
+            f("greencoop::report (quarantined ÷ read)"),
+        ),
+        (
+            "storage_used_pct",
+            100.0 * mib / capacity_mib,
+            2,
+            "%",
+            f("docstore::DocStore::command (dbStats.dataSize ÷ capacity)"),
+        ),
+        (
+            "stalest_station_h",
+            stalest,
+            2,
+            "h",
+            Source::query("per_station"),
+        ),
+        (
+            "longest_gap_min",
+            longest_gap,
+            0,
+            "min",
+            Source::query("gaps"),
+        ),
+        (
+            "violation_rate_pct",
+            if documents == 0.0 {
+                0.0
+            } else {
+                100.0 * violating / documents
+            },
+            2,
+            "%",
+            Source::query("violations"),
+        ),
     ];
-    nb.add_finding("metrics.storage_used_mib", float(mib, 2), Some("MiB"), f("docstore::DocStore::command (dbStats.dataSize)"))?;
+    nb.add_finding(
+        "metrics.storage_used_mib",
+        float(mib, 2),
+        Some("MiB"),
+        f("docstore::DocStore::command (dbStats.dataSize)"),
+    )?;
     for (name, value, decimals, unit, source) in &metrics {
-        nb.add_finding(&format!("metrics.{name}"), float(*value, *decimals), Some(unit), source.clone())?;
+        nb.add_finding(
+            &format!("metrics.{name}"),
+            float(*value, *decimals),
+            Some(unit),
+            source.clone(),
+        )?;
     }
     let rules = alarm_rules()?;
     let mut alarm_rows = Vec::new();
     let mut firing = 0;
     for rule in &rules {
-        let (_, value, decimals, _, _) = metrics.iter().find(|m| m.0 == rule.metric).ok_or_else(|| Error::chapter(CHAPTER, format!("alarms.toml: alarm {} watches unknown metric {}", rule.id, rule.metric)))?;
+        let (_, value, decimals, _, _) =
+            metrics.iter().find(|m| m.0 == rule.metric).ok_or_else(|| {
+                Error::chapter(
+                    CHAPTER,
+                    format!(
+                        "alarms.toml: alarm {} watches unknown metric {}",
+                        rule.id, rule.metric
+                    ),
+                )
+            })?;
         let fires = *value > rule.above;
         firing += fires as i64;
-        nb.add_finding(&format!("alarm.{}", rule.id), Value::Text(if fires { "ALARM" } else { "OK" }.into()), None, f("greencoop::report (alarms.toml)"))?;
+        nb.add_finding(
+            &format!("alarm.{}", rule.id),
+            Value::Text(if fires { "ALARM" } else { "OK" }.into()),
+            None,
+            f("greencoop::report (alarms.toml)"),
+        )?;
         alarm_rows.push(doc! {
             "alarm": &rule.id, "metric": &rule.metric, "value": rounded(*value, *decimals), "above": rule.above,
             "state": if fires { "ALARM" } else { "OK" }, "meaning": &rule.meaning,
         });
     }
-    nb.add_finding("alarms.firing", Value::Int(firing), Some("alarms"), f("greencoop::report (alarms.toml)"))?;
-    nb.add_table("alarms", frame(&alarm_rows, &["alarm", "metric", "value", "above", "state", "meaning"])?, f("greencoop::report (alarms.toml)"))?;
+    nb.add_finding(
+        "alarms.firing",
+        Value::Int(firing),
+        Some("alarms"),
+        f("greencoop::report (alarms.toml)"),
+    )?;
+    nb.add_table(
+        "alarms",
+        frame(
+            &alarm_rows,
+            &["alarm", "metric", "value", "above", "state", "meaning"],
+        )?,
+        f("greencoop::report (alarms.toml)"),
+    )?;
 
     // Backup.
     let b = &o.backup;
-    nb.add_finding("backup.documents", int(b.documents), Some("documents"), f("greencoop::pipeline::backup_and_restore"))?;
-    nb.add_finding("backup.restored", int(b.restored), Some("documents"), f("greencoop::pipeline::backup_and_restore"))?;
-    nb.add_finding("backup.hash", Value::Text(b.hash_original[..16].to_string()), None, f("docstore::content_hash"))?;
-    nb.add_finding("backup.bson_bytes", int(b.files[0].1), Some("bytes"), f("docstore::dump::write"))?;
-    let backup_rows: Vec<Document> = b.files.iter().map(|(key, bytes, sha)| doc! {"object": key, "bytes": *bytes as i64, "sha256": &sha[..16]}).collect();
-    nb.add_table("backup_files", frame(&backup_rows, &["object", "bytes", "sha256"])?, f("docstore::dump::write"))?;
+    nb.add_finding(
+        "backup.documents",
+        int(b.documents),
+        Some("documents"),
+        f("greencoop::pipeline::backup_and_restore"),
+    )?;
+    nb.add_finding(
+        "backup.restored",
+        int(b.restored),
+        Some("documents"),
+        f("greencoop::pipeline::backup_and_restore"),
+    )?;
+    nb.add_finding(
+        "backup.hash",
+        Value::Text(b.hash_original[..16].to_string()),
+        None,
+        f("docstore::content_hash"),
+    )?;
+    nb.add_finding(
+        "backup.bson_bytes",
+        int(b.files[0].1),
+        Some("bytes"),
+        f("docstore::dump::write"),
+    )?;
+    let backup_rows: Vec<Document> = b
+        .files
+        .iter()
+        .map(|(key, bytes, sha)| doc! {"object": key, "bytes": *bytes as i64, "sha256": &sha[..16]})
+        .collect();
+    nb.add_table(
+        "backup_files",
+        frame(&backup_rows, &["object", "bytes", "sha256"])?,
+        f("docstore::dump::write"),
+    )?;
 
     checks(nb, o, planted)
 }
@@ -354,14 +641,25 @@ fn checks(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>) -
     nb.add_check(
         "audit.no_duplicate_keys",
         "no (station, ts) key is held twice in the store",
-        Status::of(o.audit("duplicate_keys").is_empty(), || format!("{} keys held twice", o.audit("duplicate_keys").len())),
+        Status::of(o.audit("duplicate_keys").is_empty(), || {
+            format!("{} keys held twice", o.audit("duplicate_keys").len())
+        }),
         &["audit.duplicate_keys"],
     )?;
-    let per_station_total: f64 = o.audit("per_station").iter().filter_map(|d| number(d, "documents")).sum();
+    let per_station_total: f64 = o
+        .audit("per_station")
+        .iter()
+        .filter_map(|d| number(d, "documents"))
+        .sum();
     nb.add_check(
         "audit.counts_agree",
         "the audit's documents per station add up to the documents counted in the store",
-        Status::of(per_station_total as u64 == o.documents_in_store, || format!("per station {per_station_total}, store {}", o.documents_in_store)),
+        Status::of(per_station_total as u64 == o.documents_in_store, || {
+            format!(
+                "per station {per_station_total}, store {}",
+                o.documents_in_store
+            )
+        }),
         &["store.documents"],
     )?;
     let b = &o.backup;
@@ -375,18 +673,30 @@ fn checks(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>) -
     )?;
     let status = match planted {
         Some(p) => {
-            let wu: Vec<&pipeline::Staged> = o.staged.iter().filter(|s| s.source == wunderground::SOURCE).collect();
+            let wu: Vec<&pipeline::Staged> = o
+                .staged
+                .iter()
+                .filter(|s| s.source == wunderground::SOURCE)
+                .collect();
             let wu_quarantined: usize = wu.iter().map(|s| s.quarantined).sum();
             let wu_blank: usize = wu.iter().map(|s| s.blank_rows).sum();
             let wu_rows: usize = wu.iter().map(|s| s.rows_read).sum();
-            Status::of(wu_quarantined == p.bad_rows && wu_blank == p.blank_rows && wu_rows == p.rows_written && input_duplicates == p.duplicate_rows, || {
-                format!(
+            Status::of(
+                wu_quarantined == p.bad_rows
+                    && wu_blank == p.blank_rows
+                    && wu_rows == p.rows_written
+                    && input_duplicates == p.duplicate_rows,
+                || {
+                    format!(
                     "generator: {} rows, {} bad, {} blank, {} duplicated; pipeline: {wu_rows} rows, {wu_quarantined} quarantined, {wu_blank} blank, {input_duplicates} duplicates",
                     p.rows_written, p.bad_rows, p.blank_rows, p.duplicate_rows
                 )
-            })
+                },
+            )
         }
-        None => Status::NotApplicable("the workbooks were given with --data: nothing was planted to compare with".into()),
+        None => Status::NotApplicable(
+            "the workbooks were given with --data: nothing was planted to compare with".into(),
+        ),
     };
     nb.add_check(
         "generator.traps_found",

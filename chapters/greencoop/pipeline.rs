@@ -86,12 +86,18 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn audit(&self, name: &str) -> &[Document] {
-        self.audits.iter().find(|(p, _)| p.name == name).map(|(_, d)| d.as_slice()).unwrap_or(&[])
+        self.audits
+            .iter()
+            .find(|(p, _)| p.name == name)
+            .map(|(_, d)| d.as_slice())
+            .unwrap_or(&[])
     }
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -100,13 +106,18 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Puts each raw file in the landing zone and returns what is read back from there, so the
 /// rest of the pipeline reads what the landing zone holds, as a replication job would.
-fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec<(String, &'static str, Vec<u8>)>, String> {
+fn stage(
+    storage: &mut Storage,
+    files: &[(PathBuf, &'static str)],
+) -> Result<Vec<(String, &'static str, Vec<u8>)>, String> {
     let mut out = Vec::new();
     for (path, source) in files {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let key = format!("landing/{source}/{}", file_name(path));
         storage.put(&key, bytes.clone())?;
-        let back = storage.get(&key)?.ok_or_else(|| format!("{key}: not in the landing zone after writing it"))?;
+        let back = storage
+            .get(&key)?
+            .ok_or_else(|| format!("{key}: not in the landing zone after writing it"))?;
         if back != bytes {
             return Err(format!("{key}: the landing zone returned different bytes"));
         }
@@ -132,8 +143,16 @@ impl From<String> for PipelineError {
 pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let mut clock = std::time::Instant::now();
     let mut storage = Storage::open(&cfg.landing)?;
-    let mut files: Vec<(PathBuf, &'static str)> = cfg.infoclimat.iter().map(|p| (p.clone(), infoclimat::SOURCE)).collect();
-    files.extend(cfg.workbooks.iter().map(|p| (p.clone(), wunderground::SOURCE)));
+    let mut files: Vec<(PathBuf, &'static str)> = cfg
+        .infoclimat
+        .iter()
+        .map(|p| (p.clone(), infoclimat::SOURCE))
+        .collect();
+    files.extend(
+        cfg.workbooks
+            .iter()
+            .map(|p| (p.clone(), wunderground::SOURCE)),
+    );
     let landed = stage(&mut storage, &files)?;
 
     // Normalise what landed.
@@ -150,13 +169,26 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
             let decl = cfg.stations.iter().find(|s| s.file == name).ok_or_else(|| {
                 format!("{name}: no station declared for this workbook in chapters/greencoop/stations.toml (its id, clock and place are not in the file)")
             })?;
-            let timezone = decl.timezone.parse().map_err(|e| format!("stations.toml, {}: timezone {}: {e}", decl.file, decl.timezone))?;
+            let timezone = decl.timezone.parse().map_err(|e| {
+                format!(
+                    "stations.toml, {}: timezone {}: {e}",
+                    decl.file, decl.timezone
+                )
+            })?;
             station_docs.push(doc! {
                 "_id": &decl.id, "name": &decl.name, "source": wunderground::SOURCE, "kind": "personal weather station",
                 "country": &decl.country, "latitude": decl.latitude, "longitude": decl.longitude, "timezone": &decl.timezone,
                 "licence": "not open (course material); the book's default is generated",
             });
-            wunderground::parse(&name, bytes, &wunderground::Station { id: decl.id.clone(), timezone, pressure_bug: cfg.pressure_bug })?
+            wunderground::parse(
+                &name,
+                bytes,
+                &wunderground::Station {
+                    id: decl.id.clone(),
+                    timezone,
+                    pressure_bug: cfg.pressure_bug,
+                },
+            )?
         };
         staged.push(Staged {
             key: key.clone(),
@@ -187,13 +219,23 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let second_load = store.insert_unordered(&readings, documents)?;
     profile("greencoop", "second_load", &mut clock);
     let quarantine = store.collection(db, "quarantine");
-    store.insert_unordered(&quarantine, parsed.quarantined.iter().map(|q| q.to_document()).collect())?;
+    store.insert_unordered(
+        &quarantine,
+        parsed.quarantined.iter().map(|q| q.to_document()).collect(),
+    )?;
     profile("greencoop", "quarantine_load", &mut clock);
-    let file_names: Vec<String> = staged.iter().map(|s| s.key.rsplit('/').next().unwrap_or_default().to_string()).collect();
+    let file_names: Vec<String> = staged
+        .iter()
+        .map(|s| s.key.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
     let quarantine_stored = store.count(&quarantine, doc! {"file": {"$in": &file_names}})?;
     // Which of this run's readings the store holds: its ids, intersected here (a `$in` of
     // thousands of ids is slow on the default server).
-    let stored: BTreeSet<String> = store.ids(&readings)?.into_iter().filter_map(|id| id.as_str().map(str::to_string)).collect();
+    let stored: BTreeSet<String> = store
+        .ids(&readings)?
+        .into_iter()
+        .filter_map(|id| id.as_str().map(str::to_string))
+        .collect();
     let ours_in_store = ids.intersection(&stored).count() as u64;
     let documents_in_store = store.count(&readings, doc! {})?;
 
@@ -202,12 +244,20 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
         // Filler documents of 64 KiB: the storage condition, put into the data.
         let ballast = store.collection(db, "ballast");
         let filler = "x".repeat(64 * 1024);
-        let docs: Vec<Document> = (0..cfg.ballast_mib * 16).map(|i| doc! {"_id": i as i64, "filler": &filler}).collect();
+        let docs: Vec<Document> = (0..cfg.ballast_mib * 16)
+            .map(|i| doc! {"_id": i as i64, "filler": &filler})
+            .collect();
         store.insert_unordered(&ballast, docs)?;
     }
 
     let mut audits = Vec::new();
-    for pipeline in [audit::per_station(), audit::completeness(), audit::violations(), audit::duplicate_keys(), audit::gaps(cfg.max_gap_min)] {
+    for pipeline in [
+        audit::per_station(),
+        audit::completeness(),
+        audit::violations(),
+        audit::duplicate_keys(),
+        audit::gaps(cfg.max_gap_min),
+    ] {
         let rows = store.aggregate(&readings, pipeline.stages.clone())?;
         audits.push((pipeline, rows));
     }
@@ -217,7 +267,8 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
 
     profile("greencoop", "audit", &mut clock);
     let stats = store.command(db, doc! {"dbStats": 1})?;
-    let storage_used_bytes = number(&stats, "dataSize").ok_or_else(|| format!("dbStats on {db}: no dataSize"))? as i64;
+    let storage_used_bytes =
+        number(&stats, "dataSize").ok_or_else(|| format!("dbStats on {db}: no dataSize"))? as i64;
 
     profile("greencoop", "stats", &mut clock);
     let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir)?;
@@ -241,15 +292,28 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
 /// Dumps `readings` in mongodump's format with checksums, ships the dump to object storage,
 /// fetches it back into another folder, verifies the checksums, restores it into an empty
 /// database and compares documents: count and content hash in `_id` order.
-fn backup_and_restore(store: &DocStore, db: &str, storage: &mut Storage, work: &Path) -> Result<Backup, String> {
+fn backup_and_restore(
+    store: &DocStore,
+    db: &str,
+    storage: &mut Storage,
+    work: &Path,
+) -> Result<Backup, String> {
     let readings = store.collection(db, "readings");
     let original = store.all_by_id(&readings)?;
     let dump_dir = work.join("backup");
     let _ = std::fs::remove_dir_all(&dump_dir);
-    let index = dump::IndexSpec { name: "station_ts".into(), keys: doc! {"station": 1, "ts": 1}, unique: true };
+    let index = dump::IndexSpec {
+        name: "station_ts".into(),
+        keys: doc! {"station": 1, "ts": 1},
+        unique: true,
+    };
     dump::write(&dump_dir, db, "readings", &original, &[index])?;
     let mut files = Vec::new();
-    for rel in [format!("{db}/readings.bson"), format!("{db}/readings.metadata.json"), "SHA256SUMS".to_string()] {
+    for rel in [
+        format!("{db}/readings.bson"),
+        format!("{db}/readings.metadata.json"),
+        "SHA256SUMS".to_string(),
+    ] {
         let bytes = std::fs::read(dump_dir.join(&rel)).map_err(|e| format!("{rel}: {e}"))?;
         files.push((format!("backup/{rel}"), bytes.len(), sha256(&bytes)));
         storage.put(&format!("backup/{rel}"), bytes)?;
@@ -258,24 +322,37 @@ fn backup_and_restore(store: &DocStore, db: &str, storage: &mut Storage, work: &
     let restore_dir = work.join("restore");
     let _ = std::fs::remove_dir_all(&restore_dir);
     for (key, _, _) in &files {
-        let bytes = storage.get(key)?.ok_or_else(|| format!("{key}: missing from the backup store"))?;
+        let bytes = storage
+            .get(key)?
+            .ok_or_else(|| format!("{key}: missing from the backup store"))?;
         let path = restore_dir.join(key.trim_start_matches("backup/"));
         std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let checksum_problems = dump::verify_checksums(&restore_dir)?;
     if !checksum_problems.is_empty() {
-        return Err(format!("the backup fetched from object storage is damaged, nothing restored: {}", checksum_problems.join("; ")));
+        return Err(format!(
+            "the backup fetched from object storage is damaged, nothing restored: {}",
+            checksum_problems.join("; ")
+        ));
     }
-    let contents = dump::parse(&std::fs::read(restore_dir.join(db).join("readings.bson")).map_err(|e| e.to_string())?);
+    let contents = dump::parse(
+        &std::fs::read(restore_dir.join(db).join("readings.bson")).map_err(|e| e.to_string())?,
+    );
     if let Some(bad) = contents.unreadable.first() {
-        return Err(format!("backup readings.bson at byte {}: {}", bad.offset, bad.reason));
+        return Err(format!(
+            "backup readings.bson at byte {}: {}",
+            bad.offset, bad.reason
+        ));
     }
     let restored_db = format!("{db}_restore");
     store.drop_database(&restored_db)?;
     let restored = store.collection(&restored_db, "readings");
     store.unique_index(&restored, doc! {"station": 1, "ts": 1}, "station_ts")?;
-    store.insert_unordered(&restored, contents.docs.into_iter().map(|r| r.doc).collect())?;
+    store.insert_unordered(
+        &restored,
+        contents.docs.into_iter().map(|r| r.doc).collect(),
+    )?;
     let back = store.all_by_id(&restored)?;
     Ok(Backup {
         files,

@@ -14,17 +14,61 @@ pub struct Field {
 
 /// The schema's measurements, in document order. Wind range: 0…50 m/s = 0…180 km/h.
 pub const FIELDS: [Field; 11] = [
-    Field { name: "temperature_c", unit: "°C", range: Some((-50.0, 50.0)) },
-    Field { name: "dew_point_c", unit: "°C", range: Some((-50.0, 50.0)) },
-    Field { name: "humidity_pct", unit: "%", range: Some((0.0, 100.0)) },
-    Field { name: "pressure_hpa", unit: "hPa", range: Some((800.0, 1100.0)) },
-    Field { name: "wind_dir_deg", unit: "°", range: Some((0.0, 360.0)) },
-    Field { name: "wind_kmh", unit: "km/h", range: Some((0.0, 180.0)) },
-    Field { name: "gust_kmh", unit: "km/h", range: Some((0.0, 180.0)) },
-    Field { name: "precip_rate_mm_h", unit: "mm/h", range: None },
-    Field { name: "precip_accum_mm", unit: "mm", range: None },
-    Field { name: "uv_index", unit: "", range: None },
-    Field { name: "solar_w_m2", unit: "W/m²", range: None },
+    Field {
+        name: "temperature_c",
+        unit: "°C",
+        range: Some((-50.0, 50.0)),
+    },
+    Field {
+        name: "dew_point_c",
+        unit: "°C",
+        range: Some((-50.0, 50.0)),
+    },
+    Field {
+        name: "humidity_pct",
+        unit: "%",
+        range: Some((0.0, 100.0)),
+    },
+    Field {
+        name: "pressure_hpa",
+        unit: "hPa",
+        range: Some((800.0, 1100.0)),
+    },
+    Field {
+        name: "wind_dir_deg",
+        unit: "°",
+        range: Some((0.0, 360.0)),
+    },
+    Field {
+        name: "wind_kmh",
+        unit: "km/h",
+        range: Some((0.0, 180.0)),
+    },
+    Field {
+        name: "gust_kmh",
+        unit: "km/h",
+        range: Some((0.0, 180.0)),
+    },
+    Field {
+        name: "precip_rate_mm_h",
+        unit: "mm/h",
+        range: None,
+    },
+    Field {
+        name: "precip_accum_mm",
+        unit: "mm",
+        range: None,
+    },
+    Field {
+        name: "uv_index",
+        unit: "",
+        range: None,
+    },
+    Field {
+        name: "solar_w_m2",
+        unit: "W/m²",
+        range: None,
+    },
 ];
 
 /// Where a row came from, kept on its document and on its quarantine record.
@@ -52,7 +96,11 @@ pub struct Reading {
 
 impl Reading {
     pub fn id(&self) -> String {
-        format!("{}/{}", self.station, self.at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        format!(
+            "{}/{}",
+            self.station,
+            self.at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
     }
 
     /// The stored document: a deterministic `_id` (station and instant), every schema field

@@ -36,7 +36,10 @@ pub fn mm_to_inches(mm: f64) -> f64 {
 
 /// The sixteen compass points in order from north, clockwise; Weather Underground writes the
 /// four cardinal ones as words.
-pub const COMPASS: [&str; 16] = ["N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"];
+pub const COMPASS: [&str; 16] = [
+    "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW",
+    "NNW",
+];
 
 /// A compass point as degrees from north (N = 0, E = 90), or `None` if it is not one.
 pub fn compass_to_degrees(text: &str) -> Option<f64> {
@@ -47,7 +50,10 @@ pub fn compass_to_degrees(text: &str) -> Option<f64> {
         "West" => "W",
         other => other,
     };
-    COMPASS.iter().position(|p| *p == point).map(|i| i as f64 * 22.5)
+    COMPASS
+        .iter()
+        .position(|p| *p == point)
+        .map(|i| i as f64 * 22.5)
 }
 
 /// The compass point Weather Underground writes for a direction in degrees.
@@ -65,7 +71,10 @@ pub fn degrees_to_compass(degrees: f64) -> &'static str {
 /// Splits "56.8 °F" into 56.8 if the unit is `unit`; the error says what was found.
 pub fn value_with_unit(text: &str, unit: &str) -> Result<f64, String> {
     let text = text.trim();
-    let (number, found) = text.split_once('\u{a0}').or_else(|| text.split_once(' ')).unwrap_or((text, ""));
+    let (number, found) = text
+        .split_once('\u{a0}')
+        .or_else(|| text.split_once(' '))
+        .unwrap_or((text, ""));
     if found.trim() != unit {
         return Err(format!("`{text}`: expected a value in {unit}"));
     }
@@ -75,7 +84,9 @@ pub fn value_with_unit(text: &str, unit: &str) -> Result<f64, String> {
 /// A decimal number as written in the sources (a dot, no grouping); `nan`/`inf` refused.
 pub fn parse_number(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let ok = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
+    let ok = !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
     match t.parse::<f64>() {
         Ok(v) if ok && v.is_finite() => Ok(v),
         _ => Err(format!("`{t}` is not a number")),
@@ -100,7 +111,10 @@ mod tests {
         assert_eq!(fahrenheit_to_celsius(212.0), 100.0);
         assert!((fahrenheit_to_celsius(56.8) - 13.777_777_8).abs() < 1e-6);
         assert!((mph_to_kmh(10.0) - 16.09344).abs() < 1e-12);
-        assert!((inhg_to_hpa(29.92) - 1013.21).abs() < 0.01, "standard atmosphere");
+        assert!(
+            (inhg_to_hpa(29.92) - 1013.21).abs() < 0.01,
+            "standard atmosphere"
+        );
         assert_eq!(inches_to_mm(1.0), 25.4);
         assert_eq!(compass_to_degrees("WSW"), Some(247.5));
         assert_eq!(compass_to_degrees("North"), Some(0.0));
@@ -113,8 +127,12 @@ mod tests {
         assert_eq!(value_with_unit("56.8\u{a0}°F", "°F"), Ok(56.8));
         assert_eq!(value_with_unit("29.48\u{a0}in", "in"), Ok(29.48));
         assert_eq!(value_with_unit("0\u{a0}w/m²", "w/m²"), Ok(0.0));
-        assert!(value_with_unit("56.8\u{a0}°C", "°F").unwrap_err().contains("expected a value in °F"));
-        assert!(value_with_unit("--\u{a0}°F", "°F").unwrap_err().contains("not a number"));
+        assert!(value_with_unit("56.8\u{a0}°C", "°F")
+            .unwrap_err()
+            .contains("expected a value in °F"));
+        assert!(value_with_unit("--\u{a0}°F", "°F")
+            .unwrap_err()
+            .contains("not a number"));
         assert!(value_with_unit("NaN\u{a0}°F", "°F").is_err());
     }
 

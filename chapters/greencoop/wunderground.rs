@@ -10,12 +10,28 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::reading::{Origin, Parsed, Quarantined, Reading};
-use super::units::{compass_to_degrees, fahrenheit_to_celsius, inches_to_mm, inhg_to_hpa, mph_to_kmh, parse_number, round_to, value_with_unit};
+use super::units::{
+    compass_to_degrees, fahrenheit_to_celsius, inches_to_mm, inhg_to_hpa, mph_to_kmh, parse_number,
+    round_to, value_with_unit,
+};
 
 pub const SOURCE: &str = "wunderground";
 
 /// The header every sheet must have, in this order.
-pub const HEADER: [&str; 12] = ["Time", "Temperature", "Dew Point", "Humidity", "Wind", "Speed", "Gust", "Pressure", "Precip. Rate.", "Precip. Accum.", "UV", "Solar"];
+pub const HEADER: [&str; 12] = [
+    "Time",
+    "Temperature",
+    "Dew Point",
+    "Humidity",
+    "Wind",
+    "Speed",
+    "Gust",
+    "Pressure",
+    "Precip. Rate.",
+    "Precip. Accum.",
+    "UV",
+    "Solar",
+];
 
 /// How to read a workbook.
 #[derive(Debug, Clone)]
@@ -29,20 +45,33 @@ pub struct Station {
 /// Parses a workbook. A sheet whose name is not a date or whose header differs is an error
 /// for the file (the shape is wrong); a row with a value that does not parse is quarantined.
 pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, String> {
-    let mut book = Xlsx::new(Cursor::new(bytes.to_vec())).map_err(|e| format!("{file}: not an xlsx workbook: {e}"))?;
+    let mut book = Xlsx::new(Cursor::new(bytes.to_vec()))
+        .map_err(|e| format!("{file}: not an xlsx workbook: {e}"))?;
     let mut parsed = Parsed::default();
     for sheet in book.sheet_names() {
-        let day = NaiveDate::parse_from_str(&sheet, "%d%m%y").map_err(|_| format!("{file}: sheet `{sheet}` is not a day written DDMMYY"))?;
-        let range = book.worksheet_range(&sheet).map_err(|e| format!("{file}, sheet {sheet}: {e}"))?;
+        let day = NaiveDate::parse_from_str(&sheet, "%d%m%y")
+            .map_err(|_| format!("{file}: sheet `{sheet}` is not a day written DDMMYY"))?;
+        let range = book
+            .worksheet_range(&sheet)
+            .map_err(|e| format!("{file}, sheet {sheet}: {e}"))?;
         let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
         let mut rows = range.rows();
-        let header: Vec<String> = rows.next().map(|r| r.iter().map(|c| c.to_string().trim().to_string()).collect()).unwrap_or_default();
+        let header: Vec<String> = rows
+            .next()
+            .map(|r| r.iter().map(|c| c.to_string().trim().to_string()).collect())
+            .unwrap_or_default();
         if header != HEADER {
-            return Err(format!("{file}, sheet {sheet}: header is {header:?}, expected {HEADER:?}"));
+            return Err(format!(
+                "{file}, sheet {sheet}: header is {header:?}, expected {HEADER:?}"
+            ));
         }
         let mut clock = LocalClock::default();
         for (i, row) in rows.enumerate() {
-            let origin = Origin { file: file.to_string(), sheet: sheet.clone(), row: first_row + i + 2 };
+            let origin = Origin {
+                file: file.to_string(),
+                sheet: sheet.clone(),
+                row: first_row + i + 2,
+            };
             if row.iter().all(|c| matches!(c, Data::Empty)) {
                 parsed.blank_rows += 1;
                 continue;
@@ -50,8 +79,16 @@ pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, Stri
             match reading(day, row, station, &mut clock, origin.clone()) {
                 Ok(r) => parsed.readings.push(r),
                 Err(reason) => {
-                    let raw = row.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" | ");
-                    parsed.quarantined.push(Quarantined { origin, reason, raw });
+                    let raw = row
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" | ");
+                    parsed.quarantined.push(Quarantined {
+                        origin,
+                        reason,
+                        raw,
+                    });
                 }
             }
         }
@@ -85,7 +122,8 @@ impl LocalClock {
 fn time_of_day(cell: &Data) -> Result<NaiveTime, String> {
     let from_fraction = |f: f64| {
         let minutes = (f.fract() * 1440.0).round() as u32;
-        NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0).ok_or_else(|| format!("time {f} out of range"))
+        NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0)
+            .ok_or_else(|| format!("time {f} out of range"))
     };
     match cell {
         Data::DateTime(d) => from_fraction(d.as_f64()),
@@ -104,12 +142,20 @@ fn measured(cell: &Data, column: &str, unit: &str) -> Result<Option<f64>, String
     match cell {
         Data::Empty => Ok(None),
         Data::String(s) if s.trim().is_empty() => Ok(None),
-        Data::String(s) => value_with_unit(s, unit).map(Some).map_err(|e| format!("{column}: {e}")),
+        Data::String(s) => value_with_unit(s, unit)
+            .map(Some)
+            .map_err(|e| format!("{column}: {e}")),
         other => Err(format!("{column}: `{other}` has no unit {unit}")),
     }
 }
 
-fn reading(day: NaiveDate, row: &[Data], station: &Station, clock: &mut LocalClock, origin: Origin) -> Result<Reading, String> {
+fn reading(
+    day: NaiveDate,
+    row: &[Data],
+    station: &Station,
+    clock: &mut LocalClock,
+    origin: Origin,
+) -> Result<Reading, String> {
     let cell = |i: usize| row.get(i).unwrap_or(&Data::Empty);
     let local = day.and_time(time_of_day(cell(0))?);
     let at = clock.to_utc(local, station.timezone)?;
@@ -119,11 +165,17 @@ fn reading(day: NaiveDate, row: &[Data], station: &Station, clock: &mut LocalClo
     let wind_dir = match cell(4) {
         Data::Empty => None,
         Data::String(s) if s.trim().is_empty() => None,
-        Data::String(s) => Some(compass_to_degrees(s).ok_or_else(|| format!("Wind: `{s}` is not a compass point"))?),
+        Data::String(s) => Some(
+            compass_to_degrees(s).ok_or_else(|| format!("Wind: `{s}` is not a compass point"))?,
+        ),
         other => return Err(format!("Wind: `{other}` is not a compass point")),
     };
     let pressure = measured(cell(7), "Pressure", "in")?;
-    let pressure = if station.pressure_bug { pressure } else { pressure.map(|p| round_to(inhg_to_hpa(p), 2)) };
+    let pressure = if station.pressure_bug {
+        pressure
+    } else {
+        pressure.map(|p| round_to(inhg_to_hpa(p), 2))
+    };
     let uv = match cell(10) {
         Data::Empty => None,
         Data::Int(i) => Some(*i as f64),
@@ -144,7 +196,14 @@ fn reading(day: NaiveDate, row: &[Data], station: &Station, clock: &mut LocalClo
         uv,
         measured(cell(11), "Solar", "w/m²")?,
     ];
-    Ok(Reading { station: station.id.clone(), source: SOURCE, at, values, extra: vec![], origin })
+    Ok(Reading {
+        station: station.id.clone(),
+        source: SOURCE,
+        at,
+        values,
+        extra: vec![],
+        origin,
+    })
 }
 
 #[cfg(test)]
@@ -158,18 +217,42 @@ mod tests {
         let mut clock = LocalClock::default();
         let t = |h, m| day.and_hms_opt(h, m, 0).unwrap();
         // 02:30 CEST (00:30 UTC), 02:55 CEST, then the clock goes back: 02:00 CET (01:00 UTC).
-        assert_eq!(clock.to_utc(t(2, 30), tz).unwrap().to_rfc3339(), "2024-10-27T00:30:00+00:00");
-        assert_eq!(clock.to_utc(t(2, 55), tz).unwrap().to_rfc3339(), "2024-10-27T00:55:00+00:00");
-        assert_eq!(clock.to_utc(t(2, 0), tz).unwrap().to_rfc3339(), "2024-10-27T01:00:00+00:00");
-        assert_eq!(clock.to_utc(t(3, 0), tz).unwrap().to_rfc3339(), "2024-10-27T02:00:00+00:00");
-        let spring = NaiveDate::from_ymd_opt(2024, 3, 31).unwrap().and_hms_opt(2, 30, 0).unwrap();
-        assert!(LocalClock::default().to_utc(spring, tz).unwrap_err().contains("does not exist"));
+        assert_eq!(
+            clock.to_utc(t(2, 30), tz).unwrap().to_rfc3339(),
+            "2024-10-27T00:30:00+00:00"
+        );
+        assert_eq!(
+            clock.to_utc(t(2, 55), tz).unwrap().to_rfc3339(),
+            "2024-10-27T00:55:00+00:00"
+        );
+        assert_eq!(
+            clock.to_utc(t(2, 0), tz).unwrap().to_rfc3339(),
+            "2024-10-27T01:00:00+00:00"
+        );
+        assert_eq!(
+            clock.to_utc(t(3, 0), tz).unwrap().to_rfc3339(),
+            "2024-10-27T02:00:00+00:00"
+        );
+        let spring = NaiveDate::from_ymd_opt(2024, 3, 31)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert!(LocalClock::default()
+            .to_utc(spring, tz)
+            .unwrap_err()
+            .contains("does not exist"));
     }
 
     #[test]
     fn time_cells() {
-        assert_eq!(time_of_day(&Data::Float(4.0 / 1440.0)).unwrap(), NaiveTime::from_hms_opt(0, 4, 0).unwrap());
-        assert_eq!(time_of_day(&Data::String("12:04 PM".into())).unwrap(), NaiveTime::from_hms_opt(12, 4, 0).unwrap());
+        assert_eq!(
+            time_of_day(&Data::Float(4.0 / 1440.0)).unwrap(),
+            NaiveTime::from_hms_opt(0, 4, 0).unwrap()
+        );
+        assert_eq!(
+            time_of_day(&Data::String("12:04 PM".into())).unwrap(),
+            NaiveTime::from_hms_opt(12, 4, 0).unwrap()
+        );
         assert!(time_of_day(&Data::String("noon".into())).is_err());
     }
 }

@@ -44,9 +44,33 @@ pub struct Plan {
 
 const TYPES: [(&str, f64); 3] = [("Technique", 0.5), ("Support", 0.3), ("Commerciale", 0.2)];
 const REQUESTS: [(&str, [&str; 4]); 3] = [
-    ("Technique", ["La ligne de production 3 est à l'arrêt", "Erreur de synchronisation du capteur", "Le logiciel de supervision ne démarre plus", "Alarme de température sur l'automate"]),
-    ("Support", ["Mot de passe oublié", "Accès au portail client impossible", "Question sur la dernière mise à jour", "Export des rapports en échec"]),
-    ("Commerciale", ["Demande de devis pour une extension", "Renouvellement du contrat de maintenance", "Question sur la facture de septembre", "Ajout de licences utilisateurs"]),
+    (
+        "Technique",
+        [
+            "La ligne de production 3 est à l'arrêt",
+            "Erreur de synchronisation du capteur",
+            "Le logiciel de supervision ne démarre plus",
+            "Alarme de température sur l'automate",
+        ],
+    ),
+    (
+        "Support",
+        [
+            "Mot de passe oublié",
+            "Accès au portail client impossible",
+            "Question sur la dernière mise à jour",
+            "Export des rapports en échec",
+        ],
+    ),
+    (
+        "Commerciale",
+        [
+            "Demande de devis pour une extension",
+            "Renouvellement du contrat de maintenance",
+            "Question sur la facture de septembre",
+            "Ajout de licences utilisateurs",
+        ],
+    ),
 ];
 
 /// Relative ticket rate for an hour of the week (0 = Monday 00:00).
@@ -63,7 +87,11 @@ fn hourly_rate(hour_of_week: i64) -> f64 {
         18..=20 => 0.6,
         _ => 0.3,
     };
-    if weekend { base * 0.25 } else { base }
+    if weekend {
+        base * 0.25
+    } else {
+        base
+    }
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, weighted: &[(&'a str, f64)]) -> &'a str {
@@ -98,15 +126,21 @@ pub fn generate(plan: &Plan) -> Vec<Ticket> {
     let mut cumulative = Vec::with_capacity(minutes as usize);
     let mut total = 0.0;
     for m in 0..minutes {
-        let rate = hourly_rate((start_hour_of_week + m / 60) % 168) * if burst[m as usize] { 10.0 } else { 1.0 };
+        let rate = hourly_rate((start_hour_of_week + m / 60) % 168)
+            * if burst[m as usize] { 10.0 } else { 1.0 };
         total += rate;
         cumulative.push(total);
     }
     let mut events: Vec<(i64, bool)> = (0..plan.tickets)
         .map(|_| {
             let x = rng.random::<f64>() * total;
-            let minute = cumulative.partition_point(|c| *c <= x).min(minutes as usize - 1);
-            (plan.start_ms + minute as i64 * 60_000 + rng.random_range(0..60_000), burst[minute])
+            let minute = cumulative
+                .partition_point(|c| *c <= x)
+                .min(minutes as usize - 1);
+            (
+                plan.start_ms + minute as i64 * 60_000 + rng.random_range(0..60_000),
+                burst[minute],
+            )
         })
         .collect();
     events.sort();
@@ -116,12 +150,26 @@ pub fn generate(plan: &Plan) -> Vec<Ticket> {
         .map(|(i, (created, in_burst))| {
             let kind = pick(&mut rng, &TYPES);
             let priorities: [(&str, f64); 4] = if in_burst {
-                [(PRIORITIES[0], 0.15), (PRIORITIES[1], 0.25), (PRIORITIES[2], 0.35), (PRIORITIES[3], 0.25)]
+                [
+                    (PRIORITIES[0], 0.15),
+                    (PRIORITIES[1], 0.25),
+                    (PRIORITIES[2], 0.35),
+                    (PRIORITIES[3], 0.25),
+                ]
             } else {
-                [(PRIORITIES[0], 0.40), (PRIORITIES[1], 0.35), (PRIORITIES[2], 0.20), (PRIORITIES[3], 0.05)]
+                [
+                    (PRIORITIES[0], 0.40),
+                    (PRIORITIES[1], 0.35),
+                    (PRIORITIES[2], 0.20),
+                    (PRIORITIES[3], 0.05),
+                ]
             };
             let priority = pick(&mut rng, &priorities).to_string();
-            let texts = REQUESTS.iter().find(|(t, _)| *t == kind).expect("every type has texts").1;
+            let texts = REQUESTS
+                .iter()
+                .find(|(t, _)| *t == kind)
+                .expect("every type has texts")
+                .1;
             // A few clients file most tickets.
             let client = ((rng.random::<f64>().powi(3)) * plan.clients as f64) as usize;
             let u: f64 = rng.random();

@@ -17,9 +17,9 @@ use crate::chapter::{Chapter, Meta, ParamSpec, RunContext};
 use crate::error::{Error, Result};
 use crate::frame::{get_f64, get_i64, get_text};
 use crate::notebook::{Notebook, Source, Status, Value};
+use crate::objstore::{Storage, Target};
 use crate::render::chart::{self, LineChart, Series};
 use crate::sql::SqlSession;
-use crate::objstore::{Storage, Target};
 use stream::{Broker, ProcessorConfig};
 use window::PRIORITIES;
 
@@ -29,25 +29,73 @@ pub struct InduTech;
 const CHAPTER: &str = "indutech";
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "7", help: "seed of the generated tickets" },
-    ParamSpec { name: "tickets", default: "20000", help: "tickets to stream" },
-    ParamSpec { name: "start", default: "2026-11-02T00:00:00Z", help: "first instant of the period (UTC)" },
-    ParamSpec { name: "days", default: "2", help: "days the tickets span" },
-    ParamSpec { name: "clients", default: "400", help: "client accounts (the partition key)" },
-    ParamSpec { name: "bursts", default: "3", help: "incident bursts at ten times the usual rate" },
-    ParamSpec { name: "partitions", default: "4", help: "partitions of the topic" },
-    ParamSpec { name: "lateness_s", default: "120", help: "allowed lateness of the watermark, seconds" },
-    ParamSpec { name: "disorder_share", default: "0.10", help: "share of tickets out of order by up to a minute" },
-    ParamSpec { name: "late_share", default: "0.01", help: "share of tickets delayed beyond the lateness" },
+    ParamSpec {
+        name: "seed",
+        default: "7",
+        help: "seed of the generated tickets",
+    },
+    ParamSpec {
+        name: "tickets",
+        default: "20000",
+        help: "tickets to stream",
+    },
+    ParamSpec {
+        name: "start",
+        default: "2026-11-02T00:00:00Z",
+        help: "first instant of the period (UTC)",
+    },
+    ParamSpec {
+        name: "days",
+        default: "2",
+        help: "days the tickets span",
+    },
+    ParamSpec {
+        name: "clients",
+        default: "400",
+        help: "client accounts (the partition key)",
+    },
+    ParamSpec {
+        name: "bursts",
+        default: "3",
+        help: "incident bursts at ten times the usual rate",
+    },
+    ParamSpec {
+        name: "partitions",
+        default: "4",
+        help: "partitions of the topic",
+    },
+    ParamSpec {
+        name: "lateness_s",
+        default: "120",
+        help: "allowed lateness of the watermark, seconds",
+    },
+    ParamSpec {
+        name: "disorder_share",
+        default: "0.10",
+        help: "share of tickets out of order by up to a minute",
+    },
+    ParamSpec {
+        name: "late_share",
+        default: "0.01",
+        help: "share of tickets delayed beyond the lateness",
+    },
 ];
 
-static META: Meta = Meta { id: CHAPTER, number: 3, title: "InduTech: tickets through a broker, windowed", params: PARAMS, inputs: &[] };
+static META: Meta = Meta {
+    id: CHAPTER,
+    number: 3,
+    title: "InduTech: tickets through a broker, windowed",
+    params: PARAMS,
+    inputs: &[],
+};
 
 impl InduTech {
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
         let p = &ctx.params;
         let start: String = p.get("start")?;
-        let start: DateTime<Utc> = start.parse().map_err(|e| Error::Usage(format!("chapter `{CHAPTER}`: start `{start}`: {e}")))?;
+        let start: DateTime<Utc> = start
+            .parse()
+            .map_err(|e| Error::Usage(format!("chapter `{CHAPTER}`: start `{start}`: {e}")))?;
         let lateness_s: i64 = p.get("lateness_s")?;
         Ok(generate::Plan {
             seed: p.get("seed")?,
@@ -74,21 +122,44 @@ pub struct Run {
 
 /// Generates, produces and processes the tickets into `target`; the producer runs while the
 /// processor reads, as in production.
-pub fn run_pipeline(plan: &generate::Plan, partitions: i32, brokers: Option<&str>, target: &Target, topic: &str) -> std::result::Result<Run, String> {
+pub fn run_pipeline(
+    plan: &generate::Plan,
+    partitions: i32,
+    brokers: Option<&str>,
+    target: &Target,
+    topic: &str,
+) -> std::result::Result<Run, String> {
     let tickets = generate::generate(plan);
     let broker = Broker::start(brokers, topic, partitions)?;
     let mut sink = Storage::open(target)?;
     let progress = std::sync::atomic::AtomicU64::new(0);
-    let cfg = ProcessorConfig { group: "indutech-windows", lateness_ms: plan.lateness_ms, crash_after: None, idle_timeout: std::time::Duration::from_secs(30), progress: Some(&progress) };
+    let cfg = ProcessorConfig {
+        group: "indutech-windows",
+        lateness_ms: plan.lateness_ms,
+        crash_after: None,
+        idle_timeout: std::time::Duration::from_secs(30),
+        progress: Some(&progress),
+    };
     let processed = std::thread::scope(|s| {
         let endpoint = &broker.endpoint;
-        let producer = s.spawn(|| stream::produce(endpoint, &tickets, Some((&progress, stream::MAX_AHEAD))));
+        let producer =
+            s.spawn(|| stream::produce(endpoint, &tickets, Some((&progress, stream::MAX_AHEAD))));
         let processed = stream::process(endpoint, &mut sink, &cfg);
-        producer.join().map_err(|_| "the producer panicked".to_string())??;
+        producer
+            .join()
+            .map_err(|_| "the producer panicked".to_string())??;
         processed
     })?;
-    let delayed_beyond_lateness = tickets.iter().filter(|t| t.arrival_ms - t.created_at_ms > plan.lateness_ms).count();
-    Ok(Run { produced: tickets.len(), delayed_beyond_lateness, processed, objects: sink.objects_written })
+    let delayed_beyond_lateness = tickets
+        .iter()
+        .filter(|t| t.arrival_ms - t.created_at_ms > plan.lateness_ms)
+        .count();
+    Ok(Run {
+        produced: tickets.len(),
+        delayed_beyond_lateness,
+        processed,
+        objects: sink.objects_written,
+    })
 }
 
 impl Chapter for InduTech {
@@ -105,13 +176,36 @@ impl Chapter for InduTech {
         // The files land in a folder of this run's own (or an S3 prefix of its own), read
         // back, then removed: runs never share output.
         let out = ctx.scratch_dir("stream-")?;
-        let unique = out.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let target = Target::for_run(ctx.backends.s3_endpoint.as_deref(), ctx.backends.s3_bucket.as_deref(), CHAPTER, &unique, out.path().join("lake")).map_err(Error::Usage)?;
+        let unique = out
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let target = Target::for_run(
+            ctx.backends.s3_endpoint.as_deref(),
+            ctx.backends.s3_bucket.as_deref(),
+            CHAPTER,
+            &unique,
+            out.path().join("lake"),
+        )
+        .map_err(Error::Usage)?;
         // A real cluster gets a topic of its own per run; the in-process one starts empty.
-        let topic = if ctx.backends.kafka_brokers.is_some() { format!("tickets-{unique}") } else { "tickets".to_string() };
-        ctx.progress.step("streaming the tickets through the broker");
+        let topic = if ctx.backends.kafka_brokers.is_some() {
+            format!("tickets-{unique}")
+        } else {
+            "tickets".to_string()
+        };
+        ctx.progress
+            .step("streaming the tickets through the broker");
         let mut started = std::time::Instant::now();
-        let run = run_pipeline(&plan, partitions, ctx.backends.kafka_brokers.as_deref(), &target, &topic).map_err(|e| Error::chapter(CHAPTER, e))?;
+        let run = run_pipeline(
+            &plan,
+            partitions,
+            ctx.backends.kafka_brokers.as_deref(),
+            &target,
+            &topic,
+        )
+        .map_err(|e| Error::chapter(CHAPTER, e))?;
         // Producer → broker → windows → Parquet, wall time: to `bench` only, never the book.
         crate::progress::profile(CHAPTER, "pipeline", &mut started);
 
@@ -120,9 +214,13 @@ impl Chapter for InduTech {
         if let Target::S3 { .. } = &target {
             let sink = Storage::open(&target).map_err(|e| Error::chapter(CHAPTER, e))?;
             for name in sink.list("").map_err(|e| Error::chapter(CHAPTER, e))? {
-                let bytes = sink.get(&name).map_err(|e| Error::chapter(CHAPTER, e))?.unwrap_or_default();
+                let bytes = sink
+                    .get(&name)
+                    .map_err(|e| Error::chapter(CHAPTER, e))?
+                    .unwrap_or_default();
                 let path = lake.join(&name);
-                std::fs::create_dir_all(path.parent().expect("object paths have a folder")).map_err(Error::io(&path))?;
+                std::fs::create_dir_all(path.parent().expect("object paths have a folder"))
+                    .map_err(Error::io(&path))?;
                 std::fs::write(&path, bytes).map_err(Error::io(&path))?;
             }
         }
@@ -137,18 +235,74 @@ impl Chapter for InduTech {
 fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> Result<()> {
     let source = Source::function("indutech::stream::process");
     let w = &run.processed.checkpoint.windows;
-    nb.add_finding("stream.produced", Value::Int(run.produced as i64), Some("tickets"), Source::function("indutech::stream::produce"))?;
-    nb.add_finding("stream.processed", Value::Int(run.processed.checkpoint.next_seq as i64), Some("tickets"), source.clone())?;
-    nb.add_finding("stream.on_time", Value::Int(w.on_time_events), Some("tickets"), source.clone())?;
-    nb.add_finding("stream.late", Value::Int(w.late_events), Some("tickets"), source.clone())?;
-    nb.add_finding("stream.late_windows", Value::Int(w.late.len() as i64), Some("windows"), source.clone())?;
-    nb.add_finding("stream.checkpoints", Value::Int(run.processed.checkpoint.checkpoints as i64), Some("checkpoints"), source.clone())?;
-    nb.add_finding("stream.objects", Value::Int(run.objects as i64), Some("objects"), Source::function("objstore::Storage::put"))?;
-    nb.add_finding("stream.heartbeat_every", Value::Int(stream::HEARTBEAT_EVERY as i64), Some("tickets"), Source::function("indutech::stream::HEARTBEAT_EVERY"))?;
-    nb.add_finding("stream.max_ahead", Value::Int(stream::MAX_AHEAD as i64), Some("tickets"), Source::function("indutech::stream::MAX_AHEAD"))?;
-    nb.add_finding("stream.lateness_s", Value::Int(plan.lateness_ms / 1000), Some("s"), Source::function("indutech::window::Windows::watermark"))?;
-    nb.add_finding("generator.delayed_beyond_lateness", Value::Int(run.delayed_beyond_lateness as i64), Some("tickets"), Source::function("indutech::generate::generate"))?;
-    let all_read = run.processed.finished && run.processed.checkpoint.next_seq as usize == run.produced;
+    nb.add_finding(
+        "stream.produced",
+        Value::Int(run.produced as i64),
+        Some("tickets"),
+        Source::function("indutech::stream::produce"),
+    )?;
+    nb.add_finding(
+        "stream.processed",
+        Value::Int(run.processed.checkpoint.next_seq as i64),
+        Some("tickets"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "stream.on_time",
+        Value::Int(w.on_time_events),
+        Some("tickets"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "stream.late",
+        Value::Int(w.late_events),
+        Some("tickets"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "stream.late_windows",
+        Value::Int(w.late.len() as i64),
+        Some("windows"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "stream.checkpoints",
+        Value::Int(run.processed.checkpoint.checkpoints as i64),
+        Some("checkpoints"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "stream.objects",
+        Value::Int(run.objects as i64),
+        Some("objects"),
+        Source::function("objstore::Storage::put"),
+    )?;
+    nb.add_finding(
+        "stream.heartbeat_every",
+        Value::Int(stream::HEARTBEAT_EVERY as i64),
+        Some("tickets"),
+        Source::function("indutech::stream::HEARTBEAT_EVERY"),
+    )?;
+    nb.add_finding(
+        "stream.max_ahead",
+        Value::Int(stream::MAX_AHEAD as i64),
+        Some("tickets"),
+        Source::function("indutech::stream::MAX_AHEAD"),
+    )?;
+    nb.add_finding(
+        "stream.lateness_s",
+        Value::Int(plan.lateness_ms / 1000),
+        Some("s"),
+        Source::function("indutech::window::Windows::watermark"),
+    )?;
+    nb.add_finding(
+        "generator.delayed_beyond_lateness",
+        Value::Int(run.delayed_beyond_lateness as i64),
+        Some("tickets"),
+        Source::function("indutech::generate::generate"),
+    )?;
+    let all_read =
+        run.processed.finished && run.processed.checkpoint.next_seq as usize == run.produced;
     nb.add_check(
         "stream.every_ticket_read_once",
         "the processor read every produced ticket exactly once, in stream order, to the end markers",
@@ -163,14 +317,44 @@ fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> Result<()> {
 fn readback(nb: &mut Notebook, db: &mut SqlSession, run: &Run) -> Result<()> {
     let back = db.query("readback")?;
     let q = Source::query("readback");
-    nb.add_finding("parquet.windows", Value::Int(get_i64(&back, "readback", 0, "windows")?), Some("windows"), q.clone())?;
-    nb.add_finding("parquet.rows", Value::Int(get_i64(&back, "readback", 0, "rows")?), Some("rows"), q.clone())?;
-    nb.add_finding("parquet.window_tickets", Value::Int(get_i64(&back, "readback", 0, "tickets")?), Some("ticket-windows"), q)?;
+    nb.add_finding(
+        "parquet.windows",
+        Value::Int(get_i64(&back, "readback", 0, "windows")?),
+        Some("windows"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "parquet.rows",
+        Value::Int(get_i64(&back, "readback", 0, "rows")?),
+        Some("rows"),
+        q.clone(),
+    )?;
+    nb.add_finding(
+        "parquet.window_tickets",
+        Value::Int(get_i64(&back, "readback", 0, "tickets")?),
+        Some("ticket-windows"),
+        q,
+    )?;
     let w = &run.processed.checkpoint.windows;
-    nb.add_finding("stream.window_tickets", Value::Int(w.added), Some("ticket-windows"), Source::function("indutech::window::Windows::event"))?;
-    nb.add_finding("stream.late_window_tickets", Value::Int(w.added_late), Some("ticket-windows"), Source::function("indutech::window::Windows::event"))?;
+    nb.add_finding(
+        "stream.window_tickets",
+        Value::Int(w.added),
+        Some("ticket-windows"),
+        Source::function("indutech::window::Windows::event"),
+    )?;
+    nb.add_finding(
+        "stream.late_window_tickets",
+        Value::Int(w.added_late),
+        Some("ticket-windows"),
+        Source::function("indutech::window::Windows::event"),
+    )?;
     let disagreements = db.query("batch_check")?;
-    nb.add_finding("batch.disagreements", Value::Int(disagreements.height() as i64), Some("windows"), Source::query("batch_check"))?;
+    nb.add_finding(
+        "batch.disagreements",
+        Value::Int(disagreements.height() as i64),
+        Some("windows"),
+        Source::query("batch_check"),
+    )?;
     nb.add_check(
         "batch.equals_stream",
         "for every window and priority, the stream's count plus its late count equals the batch count over the raw archive",
@@ -182,7 +366,9 @@ fn readback(nb: &mut Notebook, db: &mut SqlSession, run: &Run) -> Result<()> {
     nb.add_check(
         "parquet.round_trip",
         "the window files read back by DuckDB hold exactly the counts the stream emitted",
-        Status::of(read_back == written, || format!("files {read_back}, stream {written}")),
+        Status::of(read_back == written, || {
+            format!("files {read_back}, stream {written}")
+        }),
         &["parquet.window_tickets", "stream.window_tickets"],
     )?;
     let priorities = db.query("priorities")?;
@@ -191,8 +377,24 @@ fn readback(nb: &mut Notebook, db: &mut SqlSession, run: &Run) -> Result<()> {
     nb.add_table("partitions", partitions, Source::query("partitions"))?;
     let delay = db.query("emission_delay")?;
     let qd = Source::query("emission_delay");
-    nb.add_finding("delay.median_s", Value::Float { value: get_f64(&delay, "emission_delay", 0, "median_s")?, decimals: 1 }, Some("s"), qd.clone())?;
-    nb.add_finding("delay.p95_s", Value::Float { value: get_f64(&delay, "emission_delay", 0, "p95_s")?, decimals: 1 }, Some("s"), qd)?;
+    nb.add_finding(
+        "delay.median_s",
+        Value::Float {
+            value: get_f64(&delay, "emission_delay", 0, "median_s")?,
+            decimals: 1,
+        },
+        Some("s"),
+        qd.clone(),
+    )?;
+    nb.add_finding(
+        "delay.p95_s",
+        Value::Float {
+            value: get_f64(&delay, "emission_delay", 0, "p95_s")?,
+            decimals: 1,
+        },
+        Some("s"),
+        qd,
+    )?;
     timeline_chart(nb, db)?;
     Ok(())
 }
@@ -210,12 +412,23 @@ fn timeline_chart(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
             }
         }
         let p = get_text(&frame, "timeline", r, "priority")?.unwrap_or_default();
-        let i = window::priority_index(&p).ok_or_else(|| Error::chapter(CHAPTER, format!("timeline: unknown priority {p}")))?;
-        *values[i].last_mut().expect("pushed above") = get_i64(&frame, "timeline", r, "tickets")? as f64;
+        let i = window::priority_index(&p)
+            .ok_or_else(|| Error::chapter(CHAPTER, format!("timeline: unknown priority {p}")))?;
+        *values[i].last_mut().expect("pushed above") =
+            get_i64(&frame, "timeline", r, "tickets")? as f64;
     }
-    let series = PRIORITIES.iter().zip(values).map(|(name, values)| Series { name, values }).collect();
-    let svg = chart::line_chart(&LineChart { title: "Tickets per priority in the 1-minute window, every 10 minutes (UTC)", x_labels: labels, y_label: "tickets", series })
-        .map_err(|e| Error::chapter(CHAPTER, e))?;
+    let series = PRIORITIES
+        .iter()
+        .zip(values)
+        .map(|(name, values)| Series { name, values })
+        .collect();
+    let svg = chart::line_chart(&LineChart {
+        title: "Tickets per priority in the 1-minute window, every 10 minutes (UTC)",
+        x_labels: labels,
+        y_label: "tickets",
+        series,
+    })
+    .map_err(|e| Error::chapter(CHAPTER, e))?;
     nb.add_chart("timeline", "Working hours and incident bursts show in every priority; bursts raise the critical tickets most.", svg, Source::query("timeline"))?;
     Ok(())
 }

@@ -16,7 +16,11 @@ use super::window::{Closed, PRIORITIES, SIZE_MS};
 
 fn writer_props() -> Arc<WriterProperties> {
     // Snappy, and the library's own created_by: bytes depend only on the rows.
-    Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build())
+    Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    )
 }
 
 fn parquet_error(e: parquet::errors::ParquetError) -> String {
@@ -34,16 +38,26 @@ fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, String> {
     let schema = Arc::new(parse_message_type(schema).map_err(parquet_error)?);
     let mut out = Vec::new();
     {
-        let mut writer = SerializedFileWriter::new(&mut out, schema, writer_props()).map_err(parquet_error)?;
+        let mut writer =
+            SerializedFileWriter::new(&mut out, schema, writer_props()).map_err(parquet_error)?;
         let mut row_group = writer.next_row_group().map_err(parquet_error)?;
         let mut columns = columns.into_iter();
         while let Some(mut column) = row_group.next_column().map_err(parquet_error)? {
             match columns.next().ok_or("more schema columns than data")? {
-                Col::I64(v) => column.typed::<Int64Type>().write_batch(&v, None, None).map_err(parquet_error)?,
-                Col::I32(v) => column.typed::<Int32Type>().write_batch(&v, None, None).map_err(parquet_error)?,
+                Col::I64(v) => column
+                    .typed::<Int64Type>()
+                    .write_batch(&v, None, None)
+                    .map_err(parquet_error)?,
+                Col::I32(v) => column
+                    .typed::<Int32Type>()
+                    .write_batch(&v, None, None)
+                    .map_err(parquet_error)?,
                 Col::Text(v) => {
                     let v: Vec<ByteArray> = v.iter().map(|s| ByteArray::from(s.as_str())).collect();
-                    column.typed::<ByteArrayType>().write_batch(&v, None, None).map_err(parquet_error)?
+                    column
+                        .typed::<ByteArrayType>()
+                        .write_batch(&v, None, None)
+                        .map_err(parquet_error)?
                 }
             };
             column.close().map_err(parquet_error)?;
@@ -56,7 +70,8 @@ fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, String> {
 
 /// Closed windows as rows: one per window and priority, zero counts included.
 pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, String> {
-    let (mut start, mut end, mut priority, mut tickets, mut closed_at) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut start, mut end, mut priority, mut tickets, mut closed_at) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for c in closed {
         for (p, name) in PRIORITIES.iter().enumerate() {
             start.push(c.start_ms);
@@ -74,14 +89,23 @@ pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, String> {
             required int64 tickets;
             required int64 closed_at (TIMESTAMP(MILLIS,false));
         }",
-        vec![Col::I64(start), Col::I64(end), Col::Text(priority), Col::I64(tickets), Col::I64(closed_at)],
+        vec![
+            Col::I64(start),
+            Col::I64(end),
+            Col::Text(priority),
+            Col::I64(tickets),
+            Col::I64(closed_at),
+        ],
     )
 }
 
 /// Raw tickets with where they were read (partition, offset).
 pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, String> {
-    let col_i64 = |f: &dyn Fn(&(Ticket, i32, i64)) -> i64| Col::I64(tickets.iter().map(f).collect());
-    let col_text = |f: &dyn Fn(&Ticket) -> &str| Col::Text(tickets.iter().map(|t| f(&t.0).to_string()).collect());
+    let col_i64 =
+        |f: &dyn Fn(&(Ticket, i32, i64)) -> i64| Col::I64(tickets.iter().map(f).collect());
+    let col_text = |f: &dyn Fn(&Ticket) -> &str| {
+        Col::Text(tickets.iter().map(|t| f(&t.0).to_string()).collect())
+    };
     write(
         "message tickets {
             required int64 seq;

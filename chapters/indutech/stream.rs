@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::generate::Ticket;
 use super::sink;
+use super::window::{priority_index, Closed, Windows, SIZE_MS, SLIDE_MS};
 use crate::objstore::Storage;
-use super::window::{priority_index, Closed, Windows, SLIDE_MS, SIZE_MS};
 
 /// The key of the end-of-stream marker records.
 const END_KEY: &str = "__end_of_stream__";
@@ -63,10 +63,19 @@ impl Broker {
     pub fn start(brokers: Option<&str>, topic: &str, partitions: i32) -> Result<Broker, String> {
         match brokers {
             None => {
-                let mock = MockCluster::new(3).map_err(|e| format!("starting the in-process broker: {e}"))?;
-                mock.create_topic(topic, partitions, 3).map_err(|e| format!("creating topic {topic}: {e}"))?;
-                let endpoint = Endpoint { bootstrap: mock.bootstrap_servers(), topic: topic.to_string(), partitions };
-                Ok(Broker { endpoint, _mock: Some(mock) })
+                let mock = MockCluster::new(3)
+                    .map_err(|e| format!("starting the in-process broker: {e}"))?;
+                mock.create_topic(topic, partitions, 3)
+                    .map_err(|e| format!("creating topic {topic}: {e}"))?;
+                let endpoint = Endpoint {
+                    bootstrap: mock.bootstrap_servers(),
+                    topic: topic.to_string(),
+                    partitions,
+                };
+                Ok(Broker {
+                    endpoint,
+                    _mock: Some(mock),
+                })
             }
             Some(bootstrap) => {
                 let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -74,18 +83,31 @@ impl Broker {
                     .set("socket.timeout.ms", "10000")
                     .create()
                     .map_err(|e| format!("broker {bootstrap}: {e}"))?;
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-                let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))).request_timeout(Some(Duration::from_secs(15)));
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let options = AdminOptions::new()
+                    .operation_timeout(Some(Duration::from_secs(10)))
+                    .request_timeout(Some(Duration::from_secs(15)));
                 // Tickets carry their own (past) timestamps: keep them whatever their age.
-                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1");
+                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+                    .set("retention.ms", "-1");
                 let results = runtime
                     .block_on(admin.create_topics(&[new_topic], &options))
                     .map_err(|e| format!("broker {bootstrap}: creating topic {topic}: {e}"))?;
                 for r in results {
                     r.map_err(|(t, e)| format!("broker {bootstrap}: creating topic {t}: {e}"))?;
                 }
-                let endpoint = Endpoint { bootstrap: bootstrap.to_string(), topic: topic.to_string(), partitions };
-                Ok(Broker { endpoint, _mock: None })
+                let endpoint = Endpoint {
+                    bootstrap: bootstrap.to_string(),
+                    topic: topic.to_string(),
+                    partitions,
+                };
+                Ok(Broker {
+                    endpoint,
+                    _mock: None,
+                })
             }
         }
     }
@@ -105,9 +127,16 @@ impl rdkafka::producer::ProducerContext for DeliveryWatch {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
         if let Err((e, m)) = result {
-            self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut first = self.first.lock().expect("not poisoned");
-            first.get_or_insert_with(|| format!("partition {} key {:?}: {e}", m.partition(), m.key().map(String::from_utf8_lossy)));
+            first.get_or_insert_with(|| {
+                format!(
+                    "partition {} key {:?}: {e}",
+                    m.partition(),
+                    m.key().map(String::from_utf8_lossy)
+                )
+            });
         }
     }
 }
@@ -117,7 +146,11 @@ impl rdkafka::producer::ProducerContext for DeliveryWatch {
 /// (the processor's position, and how far ahead the producer may run), the producer waits
 /// for the processor: librdkafka's in-process broker keeps only about 5 MB per partition and
 /// drops older records, so a producer far ahead would lose tickets before they are read.
-pub fn produce(broker: &Endpoint, tickets: &[Ticket], throttle: Option<(&std::sync::atomic::AtomicU64, u64)>) -> Result<(), String> {
+pub fn produce(
+    broker: &Endpoint,
+    tickets: &[Ticket],
+    throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
+) -> Result<(), String> {
     let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("enable.idempotence", "true")
@@ -135,7 +168,13 @@ pub fn produce(broker: &Endpoint, tickets: &[Ticket], throttle: Option<(&std::sy
             let position = t.seq.to_string();
             for p in 0..broker.partitions {
                 producer
-                    .send(BaseRecord::to(&broker.topic).key(HEARTBEAT_KEY).payload(position.as_bytes()).partition(p).timestamp(t.arrival_ms))
+                    .send(
+                        BaseRecord::to(&broker.topic)
+                            .key(HEARTBEAT_KEY)
+                            .payload(position.as_bytes())
+                            .partition(p)
+                            .timestamp(t.arrival_ms),
+                    )
                     .map_err(|(e, _)| format!("heartbeat to partition {p}: {e}"))?;
             }
         }
@@ -146,11 +185,19 @@ pub fn produce(broker: &Endpoint, tickets: &[Ticket], throttle: Option<(&std::sy
         }
         payload.clear();
         serde_json::to_writer(&mut payload, t).expect("tickets serialise");
-        let mut record = BaseRecord::to(&broker.topic).key(t.client_id.as_str()).payload(payload.as_slice()).timestamp(t.arrival_ms);
+        let mut record = BaseRecord::to(&broker.topic)
+            .key(t.client_id.as_str())
+            .payload(payload.as_slice())
+            .timestamp(t.arrival_ms);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    r,
+                )) => {
                     record = r;
                     producer.poll(Duration::from_millis(5));
                 }
@@ -166,14 +213,34 @@ pub fn produce(broker: &Endpoint, tickets: &[Ticket], throttle: Option<(&std::sy
     let end_at = tickets.last().map_or(0, |t| t.arrival_ms);
     for p in 0..broker.partitions {
         producer
-            .send(BaseRecord::to(&broker.topic).key(END_KEY).payload(empty).partition(p).timestamp(end_at))
+            .send(
+                BaseRecord::to(&broker.topic)
+                    .key(END_KEY)
+                    .payload(empty)
+                    .partition(p)
+                    .timestamp(end_at),
+            )
             .map_err(|(e, _)| format!("end marker of partition {p}: {e}"))?;
     }
-    producer.flush(Duration::from_secs(120)).map_err(|e| format!("flushing the producer: {e}"))?;
-    let failed = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    producer
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("flushing the producer: {e}"))?;
+    let failed = producer
+        .context()
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed);
     if failed > 0 {
-        let first = producer.context().first.lock().expect("not poisoned").clone().unwrap_or_default();
-        return Err(format!("{failed} records were not delivered to {}; first: {first}", broker.bootstrap));
+        let first = producer
+            .context()
+            .first
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .unwrap_or_default();
+        return Err(format!(
+            "{failed} records were not delivered to {}; first: {first}",
+            broker.bootstrap
+        ));
     }
     Ok(())
 }
@@ -237,10 +304,17 @@ pub struct ProcessorConfig<'a> {
 }
 
 /// Reads the topic from the last checkpoint (or the start) to the end markers.
-pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> Result<Processed, String> {
+pub fn process(
+    broker: &Endpoint,
+    sink: &mut Storage,
+    cfg: &ProcessorConfig,
+) -> Result<Processed, String> {
     let mut state: Checkpoint = match sink.get("checkpoints/latest.json")? {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("checkpoint: {e}"))?,
-        None => Checkpoint { windows: Windows::new(broker.partitions, cfg.lateness_ms), ..Checkpoint::default() },
+        None => Checkpoint {
+            windows: Windows::new(broker.partitions, cfg.lateness_ms),
+            ..Checkpoint::default()
+        },
     };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
@@ -256,12 +330,20 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
     // the whole topic, so the merge sees every partition.
     let mut assignment = TopicPartitionList::new();
     for p in 0..broker.partitions {
-        let offset = state.next_offset.get(&p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
-        assignment.add_partition_offset(&broker.topic, p, offset).map_err(|e| e.to_string())?;
+        let offset = state
+            .next_offset
+            .get(&p)
+            .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        assignment
+            .add_partition_offset(&broker.topic, p, offset)
+            .map_err(|e| e.to_string())?;
     }
-    consumer.assign(&assignment).map_err(|e| format!("assigning {}: {e}", broker.topic))?;
+    consumer
+        .assign(&assignment)
+        .map_err(|e| format!("assigning {}: {e}", broker.topic))?;
 
-    let mut queues: Vec<VecDeque<(Item, i64)>> = (0..broker.partitions).map(|_| VecDeque::new()).collect();
+    let mut queues: Vec<VecDeque<(Item, i64)>> =
+        (0..broker.partitions).map(|_| VecDeque::new()).collect();
     let mut raw: Vec<(Ticket, i32, i64)> = Vec::new();
     let (mut closed_this_run, mut tickets_this_run) = (0usize, 0u64);
     // Idle time is measured only while nothing arrives: reading the clock for every record
@@ -274,7 +356,12 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
                 None => {
                     let since = *idle_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > cfg.idle_timeout {
-                        let waiting: Vec<usize> = queues.iter().enumerate().filter(|(_, q)| q.is_empty()).map(|(p, _)| p).collect();
+                        let waiting: Vec<usize> = queues
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, q)| q.is_empty())
+                            .map(|(p, _)| p)
+                            .collect();
                         return Err(format!("no record from {} for {:?}; partitions {waiting:?} never reached their end marker", broker.bootstrap, cfg.idle_timeout));
                     }
                 }
@@ -286,11 +373,16 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
                     let item = if m.key() == Some(END_KEY.as_bytes()) {
                         Item::End(arrival)
                     } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
-                        let text = String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string();
-                        Item::Heartbeat(text.parse().map_err(|_| format!("partition {p} offset {}: heartbeat `{text}`", m.offset()))?)
+                        let text =
+                            String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string();
+                        Item::Heartbeat(text.parse().map_err(|_| {
+                            format!("partition {p} offset {}: heartbeat `{text}`", m.offset())
+                        })?)
                     } else {
                         let t: Ticket = serde_json::from_slice(m.payload().unwrap_or_default())
-                            .map_err(|e| format!("partition {p} offset {}: not a ticket: {e}", m.offset()))?;
+                            .map_err(|e| {
+                                format!("partition {p} offset {}: not a ticket: {e}", m.offset())
+                            })?;
                         Item::Ticket(Box::new(t), arrival)
                     };
                     queues[p as usize].push_back((item, m.offset()));
@@ -298,7 +390,11 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
             }
         }
         // Merge: the smallest position in the stream goes first.
-        let (p, _) = queues.iter().enumerate().min_by_key(|(_, q)| q.front().map(|(i, _)| i.order())).expect("partitions");
+        let (p, _) = queues
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, q)| q.front().map(|(i, _)| i.order()))
+            .expect("partitions");
         if matches!(queues[p].front(), Some((Item::End(_), _))) {
             break; // every head is an end marker
         }
@@ -317,8 +413,15 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
                 ticket.ticket_id, ticket.seq, state.next_seq
             ));
         }
-        let priority = priority_index(&ticket.priority).ok_or_else(|| format!("ticket {}: unknown priority {}", ticket.ticket_id, ticket.priority))?;
-        let closed = state.windows.event(p as i32, ticket.created_at_ms, priority, arrival);
+        let priority = priority_index(&ticket.priority).ok_or_else(|| {
+            format!(
+                "ticket {}: unknown priority {}",
+                ticket.ticket_id, ticket.priority
+            )
+        })?;
+        let closed = state
+            .windows
+            .event(p as i32, ticket.created_at_ms, priority, arrival);
         closed_this_run += closed.len();
         state.pending.extend(closed);
         state.next_offset.insert(p as i32, offset + 1);
@@ -329,14 +432,24 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
         }
         raw.push((*ticket, p as i32, offset));
         if cfg.crash_after.is_some_and(|n| tickets_this_run >= n) {
-            return Ok(Processed { checkpoint: state, closed_this_run, tickets_this_run, finished: false });
+            return Ok(Processed {
+                checkpoint: state,
+                closed_this_run,
+                tickets_this_run,
+                finished: false,
+            });
         }
         if let Some(upto) = complete_hours(&state) {
             checkpoint(&consumer, broker, sink, &mut state, &mut raw, upto)?;
         }
     }
     // End of stream: every window closes; the end markers' offsets are consumed too.
-    let end_arrival = queues.iter().filter_map(|q| q.front()).map(|(i, _)| if let Item::End(a) = i { *a } else { 0 }).max().unwrap_or(0);
+    let end_arrival = queues
+        .iter()
+        .filter_map(|q| q.front())
+        .map(|(i, _)| if let Item::End(a) = i { *a } else { 0 })
+        .max()
+        .unwrap_or(0);
     for (p, q) in queues.iter().enumerate() {
         if let Some((_, offset)) = q.front() {
             state.next_offset.insert(p as i32, offset + 1);
@@ -346,8 +459,16 @@ pub fn process(broker: &Endpoint, sink: &mut Storage, cfg: &ProcessorConfig) -> 
         state.pending.extend(closed);
     }
     checkpoint(&consumer, broker, sink, &mut state, &mut raw, i64::MAX)?;
-    sink.put("late/late_counts.parquet", sink::late_parquet(&state.windows.late)?)?;
-    Ok(Processed { checkpoint: state, closed_this_run, tickets_this_run, finished: true })
+    sink.put(
+        "late/late_counts.parquet",
+        sink::late_parquet(&state.windows.late)?,
+    )?;
+    Ok(Processed {
+        checkpoint: state,
+        closed_this_run,
+        tickets_this_run,
+        finished: true,
+    })
 }
 
 /// The start of the last hour whose windows are all closed, if later than what is written.
@@ -357,12 +478,24 @@ fn complete_hours(state: &Checkpoint) -> Option<i64> {
     // the last of them: (H + 1) − slide + size.
     let complete_before = (watermark - SIZE_MS + SLIDE_MS).div_euclid(HOUR_MS) * HOUR_MS;
     let upto = complete_before - HOUR_MS;
-    (state.written_upto_hour_ms.is_none_or(|w| upto > w) && state.pending.first().is_some_and(|c| c.start_ms <= upto + HOUR_MS - SLIDE_MS)).then_some(upto)
+    (state.written_upto_hour_ms.is_none_or(|w| upto > w)
+        && state
+            .pending
+            .first()
+            .is_some_and(|c| c.start_ms <= upto + HOUR_MS - SLIDE_MS))
+    .then_some(upto)
 }
 
 /// Writes the complete hours' windows and the raw tickets read since the last checkpoint,
 /// saves the state, commits the offsets.
-fn checkpoint(consumer: &BaseConsumer, broker: &Endpoint, sink: &mut Storage, state: &mut Checkpoint, raw: &mut Vec<(Ticket, i32, i64)>, upto_hour_ms: i64) -> Result<(), String> {
+fn checkpoint(
+    consumer: &BaseConsumer,
+    broker: &Endpoint,
+    sink: &mut Storage,
+    state: &mut Checkpoint,
+    raw: &mut Vec<(Ticket, i32, i64)>,
+    upto_hour_ms: i64,
+) -> Result<(), String> {
     let mut by_hour: BTreeMap<i64, Vec<Closed>> = BTreeMap::new();
     let mut keep = Vec::new();
     for c in state.pending.drain(..) {
@@ -375,23 +508,43 @@ fn checkpoint(consumer: &BaseConsumer, broker: &Endpoint, sink: &mut Storage, st
     }
     state.pending = keep;
     for (hour, closed) in &by_hour {
-        let name = chrono::DateTime::from_timestamp_millis(*hour).map(|d| d.format("%Y-%m-%dT%H").to_string()).unwrap_or_default();
-        sink.put(&format!("windows/hour={name}.parquet"), sink::windows_parquet(closed)?)?;
-        state.written_upto_hour_ms = Some(state.written_upto_hour_ms.map_or(*hour, |w| w.max(*hour)));
+        let name = chrono::DateTime::from_timestamp_millis(*hour)
+            .map(|d| d.format("%Y-%m-%dT%H").to_string())
+            .unwrap_or_default();
+        sink.put(
+            &format!("windows/hour={name}.parquet"),
+            sink::windows_parquet(closed)?,
+        )?;
+        state.written_upto_hour_ms =
+            Some(state.written_upto_hour_ms.map_or(*hour, |w| w.max(*hour)));
     }
     if upto_hour_ms != i64::MAX {
-        state.written_upto_hour_ms = Some(state.written_upto_hour_ms.map_or(upto_hour_ms, |w| w.max(upto_hour_ms)));
+        state.written_upto_hour_ms = Some(
+            state
+                .written_upto_hour_ms
+                .map_or(upto_hour_ms, |w| w.max(upto_hour_ms)),
+        );
     }
     if let (Some(first), Some(last)) = (raw.first(), raw.last()) {
-        sink.put(&format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq), sink::tickets_parquet(raw)?)?;
+        sink.put(
+            &format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq),
+            sink::tickets_parquet(raw)?,
+        )?;
         raw.clear();
     }
     state.checkpoints += 1;
-    sink.put("checkpoints/latest.json", serde_json::to_vec(state).expect("state serialises"))?;
+    sink.put(
+        "checkpoints/latest.json",
+        serde_json::to_vec(state).expect("state serialises"),
+    )?;
     let mut offsets = TopicPartitionList::new();
     for (p, o) in &state.next_offset {
-        offsets.add_partition_offset(&broker.topic, *p, Offset::Offset(*o)).map_err(|e| e.to_string())?;
+        offsets
+            .add_partition_offset(&broker.topic, *p, Offset::Offset(*o))
+            .map_err(|e| e.to_string())?;
     }
-    consumer.commit(&offsets, CommitMode::Sync).map_err(|e| format!("committing offsets: {e}"))?;
+    consumer
+        .commit(&offsets, CommitMode::Sync)
+        .map_err(|e| format!("committing offsets: {e}"))?;
     Ok(())
 }

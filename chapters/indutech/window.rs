@@ -62,7 +62,11 @@ pub struct Windows {
 
 impl Windows {
     pub fn new(partitions: i32, lateness_ms: i64) -> Windows {
-        Windows { lateness_ms, partitions, ..Windows::default() }
+        Windows {
+            lateness_ms,
+            partitions,
+            ..Windows::default()
+        }
     }
 
     /// The watermark: min over partitions of their latest event time, minus the lateness;
@@ -88,12 +92,19 @@ impl Windows {
     /// ended partition stops counting), so a window is closed exactly when the current
     /// watermark has passed its end, whether or not it ever held an event.
     fn is_closed(&self, start: i64) -> bool {
-        self.watermark().is_some_and(|w| start.saturating_add(SIZE_MS) <= w)
+        self.watermark()
+            .is_some_and(|w| start.saturating_add(SIZE_MS) <= w)
     }
 
     /// One event (partition, event time, priority) arriving at `arrival_ms`. Returns the
     /// windows it closed, in start order.
-    pub fn event(&mut self, partition: i32, event_ms: i64, priority: usize, arrival_ms: i64) -> Vec<Closed> {
+    pub fn event(
+        &mut self,
+        partition: i32,
+        event_ms: i64,
+        priority: usize,
+        arrival_ms: i64,
+    ) -> Vec<Closed> {
         let mut was_late = false;
         for start in window_starts(event_ms) {
             if self.is_closed(start) {
@@ -123,14 +134,20 @@ impl Windows {
 
     /// Closes every open window whose end the watermark has passed.
     fn close(&mut self, arrival_ms: i64) -> Vec<Closed> {
-        let Some(watermark) = self.watermark() else { return Vec::new() };
+        let Some(watermark) = self.watermark() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         while let Some((&start, _)) = self.open.first_key_value() {
             if start.saturating_add(SIZE_MS) > watermark {
                 break;
             }
             let counts = self.open.remove(&start).expect("present");
-            out.push(Closed { start_ms: start, counts, closed_at_arrival_ms: arrival_ms });
+            out.push(Closed {
+                start_ms: start,
+                counts,
+                closed_at_arrival_ms: arrival_ms,
+            });
         }
         out
     }
@@ -167,7 +184,10 @@ mod tests {
         assert!(w.event(0, 200_000, 0, 200_000).is_empty());
         let closed = w.event(1, 100_000, 1, 200_001);
         // watermark = min(200 s, 100 s) − 10 s = 90 s: windows [−30, 30) and [0, 60) close.
-        assert_eq!(closed.iter().map(|c| c.start_ms).collect::<Vec<_>>(), [-30_000, 0]);
+        assert_eq!(
+            closed.iter().map(|c| c.start_ms).collect::<Vec<_>>(),
+            [-30_000, 0]
+        );
         // An event at 10 s is now late for both of its windows.
         w.event(1, 10_000, 2, 200_002);
         assert_eq!(w.late[&0][2], 1);

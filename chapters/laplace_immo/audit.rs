@@ -47,17 +47,32 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     let scale: u32 = ctx.params.get("scale")?;
     let seed: u64 = ctx.params.get("seed")?;
     if scale == 0 {
-        return Err(Error::Usage(format!("chapter `{CHAPTER}`: `scale` must be at least 1")));
+        return Err(Error::Usage(format!(
+            "chapter `{CHAPTER}`: `scale` must be at least 1"
+        )));
     }
-    require_files(CHAPTER, dir, &[DVF, POPULATION, CSV_FILES[0], CSV_FILES[1], CSV_FILES[2]])?;
+    require_files(
+        CHAPTER,
+        dir,
+        &[DVF, POPULATION, CSV_FILES[0], CSV_FILES[1], CSV_FILES[2]],
+    )?;
 
     ctx.progress.step("reading the workbooks");
     let dvf = xlsx::read_sheet(CHAPTER, &dir.join(DVF), None)?;
     let population = xlsx::read_sheet(CHAPTER, &dir.join(POPULATION), None)?;
-    nb.datasets.push(dataset_ref(dir, DVF, Some(dvf.rows.len() as u64))?);
-    nb.datasets.push(dataset_ref(dir, POPULATION, Some(population.rows.len() as u64))?);
+    nb.datasets
+        .push(dataset_ref(dir, DVF, Some(dvf.rows.len() as u64))?);
+    nb.datasets.push(dataset_ref(
+        dir,
+        POPULATION,
+        Some(population.rows.len() as u64),
+    )?);
     for file in CSV_FILES {
-        nb.datasets.push(dataset_ref(dir, file, Some(csv_data_rows(&dir.join(file))?))?);
+        nb.datasets.push(dataset_ref(
+            dir,
+            file,
+            Some(csv_data_rows(&dir.join(file))?),
+        )?);
     }
 
     ctx.progress.step("loading the model");
@@ -69,7 +84,10 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     db.execute("load_geography")?;
     db.execute("load_sales")?;
     if scale > 1 {
-        db.execute_unrecorded("scale parameters", &format!("set variable scale = {scale}; set variable seed = {seed};"))?;
+        db.execute_unrecorded(
+            "scale parameters",
+            &format!("set variable scale = {scale}; set variable seed = {seed};"),
+        )?;
         db.execute("scale_up")?;
     }
     db.execute("load_model")?;
@@ -87,7 +105,13 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     Ok(nb)
 }
 
-fn load_report(nb: &mut Notebook, db: &mut SqlSession, dvf_read: u64, population_read: u64, scale: u32) -> Result<()> {
+fn load_report(
+    nb: &mut Notebook,
+    db: &mut SqlSession,
+    dvf_read: u64,
+    population_read: u64,
+    scale: u32,
+) -> Result<()> {
     let q = "load_report";
     let frame = db.query(q)?;
     let (mut dvf_loaded, mut dvf_rejected, mut pop_loaded, mut pop_rejected) = (0, 0, 0, 0);
@@ -103,28 +127,76 @@ fn load_report(nb: &mut Notebook, db: &mut SqlSession, dvf_read: u64, population
         }
     }
     let read_source = Source::function("xlsx::stage");
-    nb.add_finding("load.dvf_rows_read", Value::Int(dvf_read as i64), Some("rows"), read_source.clone())?;
+    nb.add_finding(
+        "load.dvf_rows_read",
+        Value::Int(dvf_read as i64),
+        Some("rows"),
+        read_source.clone(),
+    )?;
     // At scale > 1 the generator's copies come on top of the rows read from the file; they
     // carry source_row ≥ 10,000,000.
     let copies = if scale > 1 {
-        let counted = db.query_generated("scale_up_count", "select count(*) as copies from dvf_checked where source_row >= 10000000")?;
+        let counted = db.query_generated(
+            "scale_up_count",
+            "select count(*) as copies from dvf_checked where source_row >= 10000000",
+        )?;
         get_i64(&counted, "scale_up_count", 0, "copies")?
     } else {
         0
     };
-    let copies_source = if scale > 1 { Source::query("scale_up_count") } else { Source::function("laplace_immo::audit::load_report (scale 1: no copies)") };
-    nb.add_finding("load.dvf_rows_generated", Value::Int(copies), Some("rows"), copies_source)?;
-    nb.add_finding("load.dvf_rows_loaded", Value::Int(dvf_loaded), Some("rows"), Source::query(q))?;
-    nb.add_finding("load.dvf_rows_rejected", Value::Int(dvf_rejected), Some("rows"), Source::query(q))?;
-    nb.add_finding("load.population_rows_read", Value::Int(population_read as i64), Some("rows"), read_source)?;
-    nb.add_finding("load.population_rows_loaded", Value::Int(pop_loaded), Some("rows"), Source::query(q))?;
-    nb.add_finding("load.population_rows_rejected", Value::Int(pop_rejected), Some("rows"), Source::query(q))?;
+    let copies_source = if scale > 1 {
+        Source::query("scale_up_count")
+    } else {
+        Source::function("laplace_immo::audit::load_report (scale 1: no copies)")
+    };
+    nb.add_finding(
+        "load.dvf_rows_generated",
+        Value::Int(copies),
+        Some("rows"),
+        copies_source,
+    )?;
+    nb.add_finding(
+        "load.dvf_rows_loaded",
+        Value::Int(dvf_loaded),
+        Some("rows"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "load.dvf_rows_rejected",
+        Value::Int(dvf_rejected),
+        Some("rows"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "load.population_rows_read",
+        Value::Int(population_read as i64),
+        Some("rows"),
+        read_source,
+    )?;
+    nb.add_finding(
+        "load.population_rows_loaded",
+        Value::Int(pop_loaded),
+        Some("rows"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "load.population_rows_rejected",
+        Value::Int(pop_rejected),
+        Some("rows"),
+        Source::query(q),
+    )?;
     nb.add_table(q, frame, Source::query(q))?;
     Ok(())
 }
 
 /// Records a one-row answer's columns as findings `<prefix>.<column>`.
-fn scalar_findings(nb: &mut Notebook, prefix: &str, query: &str, frame: &DataFrame, units: &[(&str, &str)]) -> Result<()> {
+fn scalar_findings(
+    nb: &mut Notebook,
+    prefix: &str,
+    query: &str,
+    frame: &DataFrame,
+    units: &[(&str, &str)],
+) -> Result<()> {
     for column in frame.get_column_names() {
         let column = column.to_string();
         let unit = units.iter().find(|(c, _)| *c == column).map(|(_, u)| *u);
@@ -132,7 +204,12 @@ fn scalar_findings(nb: &mut Notebook, prefix: &str, query: &str, frame: &DataFra
             Ok(i) => Value::Int(i),
             Err(_) => float(get_f64(frame, query, 0, &column)?),
         };
-        nb.add_finding(&format!("{prefix}.{column}"), value, unit, Source::query(query))?;
+        nb.add_finding(
+            &format!("{prefix}.{column}"),
+            value,
+            unit,
+            Source::query(query),
+        )?;
     }
     Ok(())
 }
@@ -153,7 +230,11 @@ fn questions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
                     ("carrez_difference_pct", "%"),
                 ];
                 let mut units: Vec<(&str, &str)> = units.to_vec();
-                let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+                let names: Vec<String> = frame
+                    .get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
                 for name in &names {
                     if name.ends_with("_eur_m2") {
                         units.push((name.as_str(), "EUR/m²"));
@@ -162,8 +243,18 @@ fn questions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
                 scalar_findings(nb, prefix, query, &frame, &units)?;
             }
             _ => {
-                nb.add_finding(&format!("{prefix}.rows"), Value::Int(frame.height() as i64), Some("rows"), Source::query(query))?;
-                nb.add_finding(&format!("{prefix}.answer"), Value::Rows(rows_json(&frame)), None, Source::query(query))?;
+                nb.add_finding(
+                    &format!("{prefix}.rows"),
+                    Value::Int(frame.height() as i64),
+                    Some("rows"),
+                    Source::query(query),
+                )?;
+                nb.add_finding(
+                    &format!("{prefix}.answer"),
+                    Value::Rows(rows_json(&frame)),
+                    None,
+                    Source::query(query),
+                )?;
             }
         }
         nb.add_table(query, frame, Source::query(query))?;
@@ -188,71 +279,137 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         x_label: "EUR per m² (Σ value ÷ Σ built surface)",
     })
     .map_err(|e| Error::chapter(CHAPTER, format!("chart `price_by_region`: {e}")))?;
-    nb.add_chart("price_by_region", "Weighted price per m² of every sale, by region.", svg, Source::query(q))?;
+    nb.add_chart(
+        "price_by_region",
+        "Weighted price per m² of every sale, by region.",
+        svg,
+        Source::query(q),
+    )?;
 
     // The reading: the dearest region, and among regions with at least MIN_SALES sales, the
     // one whose sales grew most from Q1 to Q2 (a market that is picking up).
     const MIN_SALES: i64 = 500;
     let source = Source::query(q);
-    nb.add_finding("reading.min_sales", Value::Int(MIN_SALES), Some("sales"), Source::function("laplace_immo::audit::regions"))?;
+    nb.add_finding(
+        "reading.min_sales",
+        Value::Int(MIN_SALES),
+        Some("sales"),
+        Source::function("laplace_immo::audit::regions"),
+    )?;
     if frame.height() > 0 {
-        nb.add_finding("reading.dearest_region", Value::Text(get_text(&frame, q, 0, "region")?.unwrap_or_default()), None, source.clone())?;
-        nb.add_finding("reading.dearest_price_eur_m2", float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?), Some("EUR/m²"), source.clone())?;
+        nb.add_finding(
+            "reading.dearest_region",
+            Value::Text(get_text(&frame, q, 0, "region")?.unwrap_or_default()),
+            None,
+            source.clone(),
+        )?;
+        nb.add_finding(
+            "reading.dearest_price_eur_m2",
+            float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?),
+            Some("EUR/m²"),
+            source.clone(),
+        )?;
         let mut best: Option<(f64, usize)> = None;
         for row in 0..frame.height() {
             let sales = get_i64(&frame, q, row, "sales")?;
-            let Ok(growth) = get_f64(&frame, q, row, "q1_q2_growth_pct") else { continue };
+            let Ok(growth) = get_f64(&frame, q, row, "q1_q2_growth_pct") else {
+                continue;
+            };
             if sales >= MIN_SALES && best.map(|(g, _)| growth > g).unwrap_or(true) {
                 best = Some((growth, row));
             }
         }
         if let Some((growth, row)) = best {
-            nb.add_finding("reading.growing_region", Value::Text(get_text(&frame, q, row, "region")?.unwrap_or_default()), None, source.clone())?;
-            nb.add_finding("reading.growing_region_growth_pct", float(growth), Some("%"), source.clone())?;
-            nb.add_finding("reading.growing_region_price_eur_m2", float(get_f64(&frame, q, row, "weighted_price_eur_m2")?), Some("EUR/m²"), source.clone())?;
+            nb.add_finding(
+                "reading.growing_region",
+                Value::Text(get_text(&frame, q, row, "region")?.unwrap_or_default()),
+                None,
+                source.clone(),
+            )?;
+            nb.add_finding(
+                "reading.growing_region_growth_pct",
+                float(growth),
+                Some("%"),
+                source.clone(),
+            )?;
+            nb.add_finding(
+                "reading.growing_region_price_eur_m2",
+                float(get_f64(&frame, q, row, "weighted_price_eur_m2")?),
+                Some("EUR/m²"),
+                source.clone(),
+            )?;
         }
     }
     nb.add_table(q, frame, source)?;
     Ok(())
 }
 
-
 fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
     match nb.findings.get(key).map(|f| &f.value) {
-        Some(Value::Rows(rows)) => rows.iter().filter_map(|r| r.get(column).and_then(|v| v.as_i64())).sum(),
+        Some(Value::Rows(rows)) => rows
+            .iter()
+            .filter_map(|r| r.get(column).and_then(|v| v.as_i64()))
+            .sum(),
         _ => i64::MIN,
     }
 }
 
 fn checks(nb: &mut Notebook) -> Result<()> {
     let read = nb.int("load.dvf_rows_read") + nb.int("load.dvf_rows_generated");
-    let (loaded, rejected) = (nb.int("load.dvf_rows_loaded"), nb.int("load.dvf_rows_rejected"));
+    let (loaded, rejected) = (
+        nb.int("load.dvf_rows_loaded"),
+        nb.int("load.dvf_rows_rejected"),
+    );
     nb.add_check(
         "load.sales_conserved",
         "every DVF row read (or generated) is loaded or rejected with a reason: read = loaded + rejected",
         if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
         &["load.dvf_rows_read", "load.dvf_rows_generated", "load.dvf_rows_loaded", "load.dvf_rows_rejected"],
     )?;
-    let (read, loaded, rejected) = (nb.int("load.population_rows_read"), nb.int("load.population_rows_loaded"), nb.int("load.population_rows_rejected"));
+    let (read, loaded, rejected) = (
+        nb.int("load.population_rows_read"),
+        nb.int("load.population_rows_loaded"),
+        nb.int("load.population_rows_rejected"),
+    );
     nb.add_check(
         "load.population_conserved",
         "every population row read is loaded or rejected with a reason",
-        if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
-        &["load.population_rows_read", "load.population_rows_loaded", "load.population_rows_rejected"],
+        if read == loaded + rejected {
+            Status::Passed
+        } else {
+            Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected"))
+        },
+        &[
+            "load.population_rows_read",
+            "load.population_rows_loaded",
+            "load.population_rows_rejected",
+        ],
     )?;
     let national = nb.int("q1.apartments_sold");
     let by_region = rows_sum(nb, "q2.answer", "apartment_sales");
     nb.add_check(
         "q2.regions_sum_to_national",
         "apartment sales per region add up to the national count of Q1",
-        if national == by_region { Status::Passed } else { Status::Failed(format!("regions sum to {by_region}, national count is {national}")) },
+        if national == by_region {
+            Status::Passed
+        } else {
+            Status::Failed(format!(
+                "regions sum to {by_region}, national count is {national}"
+            ))
+        },
         &["q1.apartments_sold", "q2.answer"],
     )?;
     let by_rooms = rows_sum(nb, "q3.answer", "sales");
     nb.add_check(
         "q3.rooms_sum_to_national",
         "apartment sales by number of rooms add up to the national count of Q1",
-        if national == by_rooms { Status::Passed } else { Status::Failed(format!("rooms sum to {by_rooms}, national count is {national}")) },
+        if national == by_rooms {
+            Status::Passed
+        } else {
+            Status::Failed(format!(
+                "rooms sum to {by_rooms}, national count is {national}"
+            ))
+        },
         &["q1.apartments_sold", "q3.answer"],
     )?;
     Ok(())

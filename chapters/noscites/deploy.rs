@@ -9,7 +9,11 @@ use super::shard::{zones, KeyPart};
 /// Users of the three roles, each built from MongoDB's built-in roles on the `noscites`
 /// database: (user, built-in roles, what the role is for).
 pub const ROLES: [(&str, &[&str], &str); 3] = [
-    ("Admin", &["userAdmin", "readWrite", "dbAdmin"], "manage users and data"),
+    (
+        "Admin",
+        &["userAdmin", "readWrite", "dbAdmin"],
+        "manage users and data",
+    ),
     ("Operator", &["readWrite"], "read and write data"),
     ("Viewer", &["read"], "read only"),
 ];
@@ -28,9 +32,21 @@ pub fn compose_yaml() -> String {
             "  {name}:\n    image: mongo:7.0\n    command: {args} --bind_ip_all --port {port}\n    volumes:\n      - {name}-data:/data/db\n      - ./:/deploy:ro\n"
         )
     };
-    out.push_str(&node("config", "mongod --configsvr --replSet configReplSet", 27019));
-    out.push_str(&node("paris", "mongod --shardsvr --replSet parisReplSet", 27018));
-    out.push_str(&node("lyon", "mongod --shardsvr --replSet lyonReplSet", 27018));
+    out.push_str(&node(
+        "config",
+        "mongod --configsvr --replSet configReplSet",
+        27019,
+    ));
+    out.push_str(&node(
+        "paris",
+        "mongod --shardsvr --replSet parisReplSet",
+        27018,
+    ));
+    out.push_str(&node(
+        "lyon",
+        "mongod --shardsvr --replSet lyonReplSet",
+        27018,
+    ));
     out.push_str(
         "  mongos:\n    image: mongo:7.0\n    command: mongos --configdb configReplSet/config:27019 --bind_ip_all --port 27017\n    ports:\n      - \"27017:27017\"\n    depends_on: [config, paris, lyon]\n    volumes:\n      - ./:/deploy:ro\n",
     );
@@ -66,18 +82,29 @@ pub fn init_js() -> String {
          sh.addShard(\"lyonReplSet/lyon:27018\");\n",
     );
     for z in zones() {
-        out.push_str(&format!("sh.addShardToZone({:?}, {:?});\n", z.shard, z.zone));
+        out.push_str(&format!(
+            "sh.addShardToZone({:?}, {:?});\n",
+            z.shard, z.zone
+        ));
     }
     out.push_str("\nsh.enableSharding(\"noscites\");\n");
     out.push_str("db.getSiblingDB(\"noscites\").listings.createIndex({ city: 1, _id: 1 });\n");
     for z in zones() {
-        out.push_str(&format!("sh.updateZoneKeyRange(\"noscites.listings\", {}, {}, {:?});\n", js_key(&z.min), js_key(&z.max), z.zone));
+        out.push_str(&format!(
+            "sh.updateZoneKeyRange(\"noscites.listings\", {}, {}, {:?});\n",
+            js_key(&z.min),
+            js_key(&z.max),
+            z.zone
+        ));
     }
     out.push_str("sh.shardCollection(\"noscites.listings\", { city: 1, _id: 1 });\n\n");
     out.push_str("// Roles from built-in roles on the noscites database; passwords come from the environment.\n");
     out.push_str("const noscites = db.getSiblingDB(\"noscites\");\n");
     for (user, roles, purpose) in ROLES {
-        let roles: Vec<String> = roles.iter().map(|r| format!("{{ role: {r:?}, db: \"noscites\" }}")).collect();
+        let roles: Vec<String> = roles
+            .iter()
+            .map(|r| format!("{{ role: {r:?}, db: \"noscites\" }}"))
+            .collect();
         out.push_str(&format!(
             "noscites.createUser({{ user: {user:?}, pwd: process.env.NOSCITES_{}_PASSWORD || passwordPrompt(), roles: [{}] }}); // {purpose}\n",
             user.to_uppercase(),

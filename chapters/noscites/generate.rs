@@ -15,16 +15,44 @@ use crate::docstore::dump;
 
 /// Paris's arrondissements as Inside Airbnb names them, with a relative density of listings.
 pub const PARIS: [(&str, f64); 20] = [
-    ("Buttes-Montmartre", 10.0), ("Popincourt", 9.0), ("Vaugirard", 7.5), ("Entrepôt", 7.0), ("Batignolles-Monceau", 7.0),
-    ("Buttes-Chaumont", 6.0), ("Passy", 6.0), ("Ménilmontant", 5.5), ("Temple", 5.0), ("Opéra", 4.5),
-    ("Observatoire", 4.0), ("Reuilly", 4.0), ("Gobelins", 3.5), ("Hôtel-de-Ville", 3.5), ("Panthéon", 3.5),
-    ("Bourse", 3.0), ("Élysée", 3.0), ("Luxembourg", 3.0), ("Palais-Bourbon", 2.5), ("Louvre", 2.0),
+    ("Buttes-Montmartre", 10.0),
+    ("Popincourt", 9.0),
+    ("Vaugirard", 7.5),
+    ("Entrepôt", 7.0),
+    ("Batignolles-Monceau", 7.0),
+    ("Buttes-Chaumont", 6.0),
+    ("Passy", 6.0),
+    ("Ménilmontant", 5.5),
+    ("Temple", 5.0),
+    ("Opéra", 4.5),
+    ("Observatoire", 4.0),
+    ("Reuilly", 4.0),
+    ("Gobelins", 3.5),
+    ("Hôtel-de-Ville", 3.5),
+    ("Panthéon", 3.5),
+    ("Bourse", 3.0),
+    ("Élysée", 3.0),
+    ("Luxembourg", 3.0),
+    ("Palais-Bourbon", 2.5),
+    ("Louvre", 2.0),
 ];
 pub const LYON: [(&str, f64); 9] = [
-    ("1er Arrondissement", 5.0), ("2e Arrondissement", 5.5), ("3e Arrondissement", 6.0), ("4e Arrondissement", 2.5),
-    ("5e Arrondissement", 2.5), ("6e Arrondissement", 4.0), ("7e Arrondissement", 5.0), ("8e Arrondissement", 2.0), ("9e Arrondissement", 1.5),
+    ("1er Arrondissement", 5.0),
+    ("2e Arrondissement", 5.5),
+    ("3e Arrondissement", 6.0),
+    ("4e Arrondissement", 2.5),
+    ("5e Arrondissement", 2.5),
+    ("6e Arrondissement", 4.0),
+    ("7e Arrondissement", 5.0),
+    ("8e Arrondissement", 2.0),
+    ("9e Arrondissement", 1.5),
 ];
-pub const ROOM_TYPES: [(&str, f64); 4] = [("Entire home/apt", 83.0), ("Private room", 15.0), ("Hotel room", 1.2), ("Shared room", 0.8)];
+pub const ROOM_TYPES: [(&str, f64); 4] = [
+    ("Entire home/apt", 83.0),
+    ("Private room", 15.0),
+    ("Hotel room", 1.2),
+    ("Shared room", 0.8),
+];
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -89,18 +117,54 @@ fn hosts(rng: &mut ChaCha8Rng, n: usize, first_id: i64) -> Vec<i64> {
     out
 }
 
-fn listing(rng: &mut ChaCha8Rng, id: i64, host_id: i64, city: &str, superhosts: &std::collections::HashSet<i64>, host_count: usize) -> Document {
-    let (hoods, lat, lon): (&[(&str, f64)], f64, f64) = if city == "Paris" { (&PARIS, 48.8566, 2.3522) } else { (&LYON, 45.7640, 4.8357) };
+fn listing(
+    rng: &mut ChaCha8Rng,
+    id: i64,
+    host_id: i64,
+    city: &str,
+    superhosts: &std::collections::HashSet<i64>,
+    host_count: usize,
+) -> Document {
+    let (hoods, lat, lon): (&[(&str, f64)], f64, f64) = if city == "Paris" {
+        (&PARIS, 48.8566, 2.3522)
+    } else {
+        (&LYON, 45.7640, 4.8357)
+    };
     let neighbourhood = pick(rng, hoods);
     let room_type = pick(rng, &ROOM_TYPES);
-    let accommodates: i32 = if room_type == "Entire home/apt" { rng.random_range(1..9) } else { rng.random_range(1..3) };
-    let base = if city == "Paris" { 95.0 } else { 65.0 } * if room_type == "Entire home/apt" { 1.3 } else { 0.7 };
-    let price = (base * (0.5 + rng.random::<f64>().powf(2.0) * 3.0) * (1.0 + accommodates as f64 / 8.0)).round();
-    let availability_30: i32 = if rng.random_bool(0.35) { 0 } else { rng.random_range(0..31) };
+    let accommodates: i32 = if room_type == "Entire home/apt" {
+        rng.random_range(1..9)
+    } else {
+        rng.random_range(1..3)
+    };
+    let base = if city == "Paris" { 95.0 } else { 65.0 }
+        * if room_type == "Entire home/apt" {
+            1.3
+        } else {
+            0.7
+        };
+    let price =
+        (base * (0.5 + rng.random::<f64>().powf(2.0) * 3.0) * (1.0 + accommodates as f64 / 8.0))
+            .round();
+    let availability_30: i32 = if rng.random_bool(0.35) {
+        0
+    } else {
+        rng.random_range(0..31)
+    };
     let reviews: i32 = (rng.random::<f64>().powf(3.0) * 400.0) as i32;
     let since_days: i64 = rng.random_range(0..4800);
-    let host_since = (chrono::NaiveDate::from_ymd_opt(2024, 9, 1).expect("date") - chrono::Duration::days(since_days)).to_string();
-    let last_review = if reviews == 0 { Bson::Null } else { Bson::String((chrono::NaiveDate::from_ymd_opt(2024, 9, 1).expect("date") - chrono::Duration::days(rng.random_range(0..700))).to_string()) };
+    let host_since = (chrono::NaiveDate::from_ymd_opt(2024, 9, 1).expect("date")
+        - chrono::Duration::days(since_days))
+    .to_string();
+    let last_review = if reviews == 0 {
+        Bson::Null
+    } else {
+        Bson::String(
+            (chrono::NaiveDate::from_ymd_opt(2024, 9, 1).expect("date")
+                - chrono::Duration::days(rng.random_range(0..700)))
+            .to_string(),
+        )
+    };
     doc! {
         "_id": id,
         "name": format!("{} · {} · {} guests", room_type, neighbourhood, accommodates),
@@ -133,17 +197,31 @@ pub fn listings(plan: &Plan) -> Vec<Document> {
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut out = Vec::with_capacity(plan.paris + plan.lyon);
     let mut next_id: i64 = 3_109;
-    for (city, n, first_host) in [("Paris", plan.paris, 2_000_000i64), ("Lyon", plan.lyon, 9_000_000i64)] {
+    for (city, n, first_host) in [
+        ("Paris", plan.paris, 2_000_000i64),
+        ("Lyon", plan.lyon, 9_000_000i64),
+    ] {
         let host_of = hosts(&mut rng, n, first_host);
         let mut counts = std::collections::HashMap::new();
         for h in &host_of {
             *counts.entry(*h).or_insert(0usize) += 1;
         }
         // About one host in five is a superhost, chosen by a hash of the id (independent of the seed).
-        let superhosts: std::collections::HashSet<i64> = counts.keys().copied().filter(|h| (h.wrapping_mul(2_654_435_761) >> 7).rem_euclid(100) < 19).collect();
+        let superhosts: std::collections::HashSet<i64> = counts
+            .keys()
+            .copied()
+            .filter(|h| (h.wrapping_mul(2_654_435_761) >> 7).rem_euclid(100) < 19)
+            .collect();
         for host in host_of {
             next_id += rng.random_range(1..40);
-            out.push(listing(&mut rng, next_id, host, city, &superhosts, counts[&host]));
+            out.push(listing(
+                &mut rng,
+                next_id,
+                host,
+                city,
+                &superhosts,
+                counts[&host],
+            ));
         }
     }
     out
@@ -151,8 +229,14 @@ pub fn listings(plan: &Plan) -> Vec<Document> {
 
 /// Fields every listing must have, with the BSON type the chapter expects.
 pub const REQUIRED: [(&str, &str); 8] = [
-    ("_id", "long"), ("city", "string"), ("neighbourhood", "string"), ("room_type", "string"),
-    ("host_id", "long"), ("price", "double"), ("availability_30", "int"), ("host_is_superhost", "bool"),
+    ("_id", "long"),
+    ("city", "string"),
+    ("neighbourhood", "string"),
+    ("room_type", "string"),
+    ("host_id", "long"),
+    ("price", "double"),
+    ("availability_30", "int"),
+    ("host_is_superhost", "bool"),
 ];
 
 /// Writes the (damaged) dump under `dir` and says what was planted.
@@ -160,7 +244,10 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Planted, String> {
     let mut docs = listings(plan);
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xda3a6e);
     let n = docs.len();
-    let mut planted = Planted { listings: n, ..Planted::default() };
+    let mut planted = Planted {
+        listings: n,
+        ..Planted::default()
+    };
     // Damage distinct documents, none of them the last (which may be truncated).
     let mut victims: Vec<usize> = Vec::new();
     while victims.len() < (plan.missing_fields + plan.wrong_types).min(n.saturating_sub(1)) {
@@ -199,10 +286,18 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Planted, String> {
         copies_after[rng.random_range(i..n - 1)].push(copy);
         planted.duplicate_ids += 1;
     }
-    let docs: Vec<Document> = docs.into_iter().zip(copies_after).flat_map(|(d, copies)| std::iter::once(d).chain(copies)).collect();
+    let docs: Vec<Document> = docs
+        .into_iter()
+        .zip(copies_after)
+        .flat_map(|(d, copies)| std::iter::once(d).chain(copies))
+        .collect();
     let root = dir.join("dump");
     let _ = std::fs::remove_dir_all(&root);
-    let index = dump::IndexSpec { name: "city_1__id_1".into(), keys: doc! {"city": 1, "_id": 1}, unique: false };
+    let index = dump::IndexSpec {
+        name: "city_1__id_1".into(),
+        keys: doc! {"city": 1, "_id": 1},
+        unique: false,
+    };
     dump::write(&root, "noscites", "listings", &docs, &[index])?;
     if plan.truncate_last {
         // The crash: the last document cut in half. The checksums were written before it.

@@ -28,10 +28,20 @@ fn bound(parts: &[KeyPart]) -> Document {
 /// for a query on each city: (city, shards).
 pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     let shards = store.command("admin", doc! {"listShards": 1})?;
-    let names: Vec<String> = shards.get_array("shards").map(|a| a.iter().filter_map(|s| s.as_document()?.get_str("_id").ok().map(str::to_string)).collect()).unwrap_or_default();
+    let names: Vec<String> = shards
+        .get_array("shards")
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_document()?.get_str("_id").ok().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     for z in zones() {
         if !names.iter().any(|n| n == z.shard) {
-            return Err(format!("the cluster has no shard {} (it has {names:?}): run deploy/noscites/init.js first", z.shard));
+            return Err(format!(
+                "the cluster has no shard {} (it has {names:?}): run deploy/noscites/init.js first",
+                z.shard
+            ));
         }
         store.command("admin", doc! {"addShardToZone": z.shard, "zone": z.zone})?;
     }
@@ -41,7 +51,10 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
     for z in zones() {
         store.command("admin", doc! {"updateZoneKeyRange": &namespace, "min": bound(&z.min), "max": bound(&z.max), "zone": z.zone})?;
     }
-    let _ = store.command("admin", doc! {"shardCollection": &namespace, "key": {"city": 1, "_id": 1}});
+    let _ = store.command(
+        "admin",
+        doc! {"shardCollection": &namespace, "key": {"city": 1, "_id": 1}},
+    );
     let mut out = Vec::new();
     for city in ["Paris", "Lyon"] {
         let plan = store.command(db, doc! {"explain": {"find": "listings", "filter": {"city": city}}, "verbosity": "queryPlanner"})?;
@@ -49,7 +62,16 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
             .get_document("queryPlanner")
             .and_then(|q| q.get_document("winningPlan"))
             .and_then(|w| w.get_array("shards"))
-            .map(|a| a.iter().filter_map(|s| s.as_document()?.get_str("shardName").ok().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| {
+                        s.as_document()?
+                            .get_str("shardName")
+                            .ok()
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         reached.sort();
         out.push((city.to_string(), reached));

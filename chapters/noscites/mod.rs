@@ -29,19 +29,61 @@ pub struct NosCites;
 const CHAPTER: &str = "noscites";
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "75", help: "seed of the generated listings" },
-    ParamSpec { name: "paris", default: "95000", help: "Paris listings" },
-    ParamSpec { name: "lyon", default: "10000", help: "Lyon listings" },
-    ParamSpec { name: "duplicate_ids", default: "12", help: "documents written a second time with the same _id" },
-    ParamSpec { name: "missing_fields", default: "21", help: "documents missing a required field" },
-    ParamSpec { name: "wrong_types", default: "16", help: "documents with a field of the wrong type (price as text, availability as a string)" },
-    ParamSpec { name: "truncate_last", default: "true", help: "cut the dump's last document in half (the crash)" },
-    ParamSpec { name: "database", default: "noscites_restored", help: "database the backup is restored into" },
+    ParamSpec {
+        name: "seed",
+        default: "75",
+        help: "seed of the generated listings",
+    },
+    ParamSpec {
+        name: "paris",
+        default: "95000",
+        help: "Paris listings",
+    },
+    ParamSpec {
+        name: "lyon",
+        default: "10000",
+        help: "Lyon listings",
+    },
+    ParamSpec {
+        name: "duplicate_ids",
+        default: "12",
+        help: "documents written a second time with the same _id",
+    },
+    ParamSpec {
+        name: "missing_fields",
+        default: "21",
+        help: "documents missing a required field",
+    },
+    ParamSpec {
+        name: "wrong_types",
+        default: "16",
+        help: "documents with a field of the wrong type (price as text, availability as a string)",
+    },
+    ParamSpec {
+        name: "truncate_last",
+        default: "true",
+        help: "cut the dump's last document in half (the crash)",
+    },
+    ParamSpec {
+        name: "database",
+        default: "noscites_restored",
+        help: "database the backup is restored into",
+    },
 ];
 
-const INPUTS: &[InputFile] = &[InputFile { name: "dump/noscites/listings.bson", required: true, help: "mongodump directory: listings.bson, listings.metadata.json, optional SHA256SUMS" }];
+const INPUTS: &[InputFile] = &[InputFile {
+    name: "dump/noscites/listings.bson",
+    required: true,
+    help: "mongodump directory: listings.bson, listings.metadata.json, optional SHA256SUMS",
+}];
 
-static META: Meta = Meta { id: CHAPTER, number: 7, title: "NosCités: restore, audit and shard a MongoDB backup", params: PARAMS, inputs: INPUTS };
+static META: Meta = Meta {
+    id: CHAPTER,
+    number: 7,
+    title: "NosCités: restore, audit and shard a MongoDB backup",
+    params: PARAMS,
+    inputs: INPUTS,
+};
 
 impl NosCites {
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
@@ -76,12 +118,19 @@ pub fn analyses() -> Vec<(&'static str, Vec<Document>, Vec<&'static str>)> {
             vec![
                 doc! {"$group": {"_id": {"city": "$city", "host": "$host_id"}, "listings": {"$sum": 1}, "superhost": {"$max": "$host_is_superhost"}}},
                 doc! {"$group": {"_id": "$_id.city", "listings": {"$sum": "$listings"}, "hosts": {"$sum": 1},
-                    "superhosts": {"$sum": {"$cond": ["$superhost", 1, 0]}}, "hosts_over_100": {"$sum": {"$cond": [{"$gt": ["$listings", 100]}, 1, 0]}}}},
+                "superhosts": {"$sum": {"$cond": ["$superhost", 1, 0]}}, "hosts_over_100": {"$sum": {"$cond": [{"$gt": ["$listings", 100]}, 1, 0]}}}},
                 doc! {"$project": {"_id": 0, "city": "$_id", "listings": 1, "hosts": 1, "superhosts": 1,
-                    "superhost_pct": {"$round": [{"$multiply": [100, {"$divide": ["$superhosts", "$hosts"]}]}, 2]}, "hosts_over_100": 1}},
+                "superhost_pct": {"$round": [{"$multiply": [100, {"$divide": ["$superhosts", "$hosts"]}]}, 2]}, "hosts_over_100": 1}},
                 doc! {"$sort": {"city": -1}},
             ],
-            vec!["city", "listings", "hosts", "superhosts", "superhost_pct", "hosts_over_100"],
+            vec![
+                "city",
+                "listings",
+                "hosts",
+                "superhosts",
+                "superhost_pct",
+                "hosts_over_100",
+            ],
         ),
         (
             "big_hosts",
@@ -137,16 +186,27 @@ impl Chapter for NosCites {
             None => {
                 ctx.progress.step("generating the damaged backup");
                 let plan = Self::plan(ctx)?;
-                let dir = ctx.generated_dir.join("data").join(&sha256_bytes(format!("{plan:?}").as_bytes())[..16]);
-                let planted = generate::generate(&plan, &dir).map_err(|e| Error::chapter(CHAPTER, e))?;
+                let dir = ctx
+                    .generated_dir
+                    .join("data")
+                    .join(&sha256_bytes(format!("{plan:?}").as_bytes())[..16]);
+                let planted =
+                    generate::generate(&plan, &dir).map_err(|e| Error::chapter(CHAPTER, e))?;
                 (dir.join("dump"), Some(planted))
             }
         };
         let bson = dump_root.join("noscites").join("listings.bson");
         if !bson.is_file() {
-            return Err(Error::Usage(format!("chapter `{CHAPTER}`: no mongodump backup at {}", bson.display())));
+            return Err(Error::Usage(format!(
+                "chapter `{CHAPTER}`: no mongodump backup at {}",
+                bson.display()
+            )));
         }
-        nb.datasets.push(crate::dataset::dataset_ref(&dump_root, "noscites/listings.bson", None)?);
+        nb.datasets.push(crate::dataset::dataset_ref(
+            &dump_root,
+            "noscites/listings.bson",
+            None,
+        )?);
 
         profile(CHAPTER, "generate", &mut clock);
         ctx.progress.step("restoring through the driver");
@@ -159,12 +219,25 @@ impl Chapter for NosCites {
         .map_err(|e| Error::no_document_store(CHAPTER, e))?;
         let db: String = ctx.params.get("database")?;
         if ctx.backends.mongo_uri.is_none() {
-            store.drop_database(&db).map_err(|e| Error::chapter(CHAPTER, e))?;
+            store
+                .drop_database(&db)
+                .map_err(|e| Error::chapter(CHAPTER, e))?;
         }
         profile(CHAPTER, "connect", &mut clock);
-        let report = restore::restore(&store, &dump_root, &db).map_err(|e| Error::chapter(CHAPTER, e))?;
-        nb.add_finding("store.server", Value::Text(store.server.clone()), None, Source::function("docstore::DocStore::connect"))?;
-        nb.add_finding("store_db", Value::Text(db.clone()), None, Source::function("noscites (parameter database)"))?;
+        let report =
+            restore::restore(&store, &dump_root, &db).map_err(|e| Error::chapter(CHAPTER, e))?;
+        nb.add_finding(
+            "store.server",
+            Value::Text(store.server.clone()),
+            None,
+            Source::function("docstore::DocStore::connect"),
+        )?;
+        nb.add_finding(
+            "store_db",
+            Value::Text(db.clone()),
+            None,
+            Source::function("noscites (parameter database)"),
+        )?;
         integrity(&mut nb, &report, planted.as_ref())?;
 
         profile(CHAPTER, "restore", &mut clock);
@@ -173,16 +246,44 @@ impl Chapter for NosCites {
         // One pass over the collection: the analyses run as the branches of one `$facet`
         // (each is shown on its own below its table).
         let analyses = analyses();
-        let facet: Document = analyses.iter().map(|(name, pipeline, _)| (name.to_string(), Bson::Array(pipeline.iter().cloned().map(Bson::Document).collect()))).collect();
-        let projection: Document = ["city", "room_type", "host_id", "host_is_superhost", "availability_30", "neighbourhood"].iter().map(|f| (f.to_string(), Bson::Int32(1))).collect();
+        let facet: Document = analyses
+            .iter()
+            .map(|(name, pipeline, _)| {
+                (
+                    name.to_string(),
+                    Bson::Array(pipeline.iter().cloned().map(Bson::Document).collect()),
+                )
+            })
+            .collect();
+        let projection: Document = [
+            "city",
+            "room_type",
+            "host_id",
+            "host_is_superhost",
+            "availability_30",
+            "neighbourhood",
+        ]
+        .iter()
+        .map(|f| (f.to_string(), Bson::Int32(1)))
+        .collect();
         let combined = vec![doc! {"$project": projection}, doc! {"$facet": facet}];
-        let out = store.aggregate(&listings, combined).map_err(|e| Error::chapter(CHAPTER, format!("analyses: {e}")))?;
+        let out = store
+            .aggregate(&listings, combined)
+            .map_err(|e| Error::chapter(CHAPTER, format!("analyses: {e}")))?;
         let branches = out.into_iter().next().unwrap_or_default();
         let mut results = std::collections::BTreeMap::new();
         for (name, pipeline, columns) in analyses {
-            let docs: Vec<Document> = branches.get_array(name).map(|a| a.iter().filter_map(|d| d.as_document().cloned()).collect()).unwrap_or_default();
-            nb.queries.insert(name.to_string(), pipeline_text(&pipeline));
-            nb.add_table(name, to_frame(&docs, &columns).map_err(|e| Error::chapter(CHAPTER, e))?, Source::query(name))?;
+            let docs: Vec<Document> = branches
+                .get_array(name)
+                .map(|a| a.iter().filter_map(|d| d.as_document().cloned()).collect())
+                .unwrap_or_default();
+            nb.queries
+                .insert(name.to_string(), pipeline_text(&pipeline));
+            nb.add_table(
+                name,
+                to_frame(&docs, &columns).map_err(|e| Error::chapter(CHAPTER, e))?,
+                Source::query(name),
+            )?;
             results.insert(name, docs);
         }
         profile(CHAPTER, "aggregations", &mut clock);
@@ -201,8 +302,17 @@ impl Chapter for NosCites {
 
     fn generate(&self, ctx: &RunContext, dir: &Path) -> Result<Option<Vec<DatasetRef>>> {
         generate::generate(&Self::plan(ctx)?, dir).map_err(|e| Error::chapter(CHAPTER, e))?;
-        let files = ["dump/noscites/listings.bson", "dump/noscites/listings.metadata.json", "dump/SHA256SUMS"];
-        Ok(Some(files.iter().map(|f| crate::dataset::dataset_ref(dir, f, None)).collect::<Result<Vec<_>>>()?))
+        let files = [
+            "dump/noscites/listings.bson",
+            "dump/noscites/listings.metadata.json",
+            "dump/SHA256SUMS",
+        ];
+        Ok(Some(
+            files
+                .iter()
+                .map(|f| crate::dataset::dataset_ref(dir, f, None))
+                .collect::<Result<Vec<_>>>()?,
+        ))
     }
 }
 
@@ -210,20 +320,61 @@ fn int(v: usize) -> Value {
     Value::Int(v as i64)
 }
 
-fn integrity(nb: &mut Notebook, r: &restore::Report, planted: Option<&generate::Planted>) -> Result<()> {
+fn integrity(
+    nb: &mut Notebook,
+    r: &restore::Report,
+    planted: Option<&generate::Planted>,
+) -> Result<()> {
     let src = Source::function("noscites::restore::restore");
     nb.add_finding("restore.read", int(r.read), Some("documents"), src.clone())?;
-    nb.add_finding("restore.restored", int(r.restored), Some("documents"), src.clone())?;
-    nb.add_finding("restore.quarantined", int(r.quarantined()), Some("documents"), src.clone())?;
-    nb.add_finding("restore.bson_bytes", int(r.bson_bytes), Some("bytes"), src.clone())?;
-    nb.add_finding("restore.bson_sha256", Value::Text(r.bson_sha256[..16].to_string()), None, src.clone())?;
-    nb.add_finding("restore.checksum_problems", int(r.checksum_problems.len()), Some("files"), Source::function("docstore::dump::verify_checksums"))?;
+    nb.add_finding(
+        "restore.restored",
+        int(r.restored),
+        Some("documents"),
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "restore.quarantined",
+        int(r.quarantined()),
+        Some("documents"),
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "restore.bson_bytes",
+        int(r.bson_bytes),
+        Some("bytes"),
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "restore.bson_sha256",
+        Value::Text(r.bson_sha256[..16].to_string()),
+        None,
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "restore.checksum_problems",
+        int(r.checksum_problems.len()),
+        Some("files"),
+        Source::function("docstore::dump::verify_checksums"),
+    )?;
     let rows: Vec<Document> = restore::REASONS.iter().map(|reason| doc! {"reason": *reason, "documents": *r.quarantined_by_reason.get(*reason).unwrap_or(&0) as i64}).collect();
     for reason in restore::REASONS {
-        let key = format!("quarantine.{}", reason.replace([' ', '_'], "_").replace("__", "_"));
-        nb.add_finding(&key, int(*r.quarantined_by_reason.get(reason).unwrap_or(&0)), Some("documents"), src.clone())?;
+        let key = format!(
+            "quarantine.{}",
+            reason.replace([' ', '_'], "_").replace("__", "_")
+        );
+        nb.add_finding(
+            &key,
+            int(*r.quarantined_by_reason.get(reason).unwrap_or(&0)),
+            Some("documents"),
+            src.clone(),
+        )?;
     }
-    nb.add_table("quarantine", to_frame(&rows, &["reason", "documents"]).map_err(|e| Error::chapter(CHAPTER, e))?, src)?;
+    nb.add_table(
+        "quarantine",
+        to_frame(&rows, &["reason", "documents"]).map_err(|e| Error::chapter(CHAPTER, e))?,
+        src,
+    )?;
     nb.add_check(
         "restore.conserved",
         "every document read from the backup is restored or quarantined with a reason: read = restored + quarantined",
@@ -234,32 +385,93 @@ fn integrity(nb: &mut Notebook, r: &restore::Report, planted: Option<&generate::
         Some(p) => {
             let got = |k: &str| *r.quarantined_by_reason.get(k).unwrap_or(&0);
             Status::of(
-                got(restore::DUPLICATE_ID) == p.duplicate_ids && got(restore::MISSING_FIELD) == p.missing_fields && got(restore::WRONG_TYPE) == p.wrong_types && got(restore::TRUNCATED) == p.truncated
-                    && r.restored + p.duplicate_ids + p.missing_fields + p.wrong_types + p.truncated == p.listings + p.duplicate_ids,
-                || format!("planted {p:?}, quarantined {:?}, restored {}", r.quarantined_by_reason, r.restored),
+                got(restore::DUPLICATE_ID) == p.duplicate_ids
+                    && got(restore::MISSING_FIELD) == p.missing_fields
+                    && got(restore::WRONG_TYPE) == p.wrong_types
+                    && got(restore::TRUNCATED) == p.truncated
+                    && r.restored
+                        + p.duplicate_ids
+                        + p.missing_fields
+                        + p.wrong_types
+                        + p.truncated
+                        == p.listings + p.duplicate_ids,
+                || {
+                    format!(
+                        "planted {p:?}, quarantined {:?}, restored {}",
+                        r.quarantined_by_reason, r.restored
+                    )
+                },
             )
         }
-        None => Status::NotApplicable("the backup was given with --data: nothing was planted to compare with".into()),
+        None => Status::NotApplicable(
+            "the backup was given with --data: nothing was planted to compare with".into(),
+        ),
     };
     nb.add_check("restore.damage_found", "each planted damage is quarantined with its reason, and every undamaged listing is restored", status, &["restore.quarantined", "restore.restored"])?;
     Ok(())
 }
 
-fn analysis_findings(nb: &mut Notebook, results: &std::collections::BTreeMap<&str, Vec<Document>>, report: &restore::Report) -> Result<()> {
-    let sum = |name: &str, field: &str| results[name].iter().filter_map(|d| number(d, field)).sum::<f64>() as i64;
-    nb.add_finding("analysis.listings", Value::Int(sum("rooms", "listings")), Some("listings"), Source::query("rooms"))?;
-    nb.add_finding("analysis.hosts", Value::Int(sum("hosts", "hosts")), Some("hosts"), Source::query("hosts"))?;
-    nb.add_finding("analysis.hosts_over_100", Value::Int(results["big_hosts"].len() as i64), Some("hosts"), Source::query("big_hosts"))?;
+fn analysis_findings(
+    nb: &mut Notebook,
+    results: &std::collections::BTreeMap<&str, Vec<Document>>,
+    report: &restore::Report,
+) -> Result<()> {
+    let sum = |name: &str, field: &str| {
+        results[name]
+            .iter()
+            .filter_map(|d| number(d, field))
+            .sum::<f64>() as i64
+    };
+    nb.add_finding(
+        "analysis.listings",
+        Value::Int(sum("rooms", "listings")),
+        Some("listings"),
+        Source::query("rooms"),
+    )?;
+    nb.add_finding(
+        "analysis.hosts",
+        Value::Int(sum("hosts", "hosts")),
+        Some("hosts"),
+        Source::query("hosts"),
+    )?;
+    nb.add_finding(
+        "analysis.hosts_over_100",
+        Value::Int(results["big_hosts"].len() as i64),
+        Some("hosts"),
+        Source::query("big_hosts"),
+    )?;
     let superhosts = sum("hosts", "superhosts");
     let hosts = sum("hosts", "hosts");
-    nb.add_finding("analysis.superhost_pct", Value::Float { value: if hosts == 0 { 0.0 } else { 100.0 * superhosts as f64 / hosts as f64 }, decimals: 2 }, Some("%"), Source::query("hosts"))?;
-    let top = results["neighbourhoods"].first().cloned().unwrap_or_default();
-    nb.add_finding("analysis.densest", Value::Text(top.get_str("neighbourhood").unwrap_or_default().to_string()), None, Source::query("neighbourhoods"))?;
+    nb.add_finding(
+        "analysis.superhost_pct",
+        Value::Float {
+            value: if hosts == 0 {
+                0.0
+            } else {
+                100.0 * superhosts as f64 / hosts as f64
+            },
+            decimals: 2,
+        },
+        Some("%"),
+        Source::query("hosts"),
+    )?;
+    let top = results["neighbourhoods"]
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    nb.add_finding(
+        "analysis.densest",
+        Value::Text(top.get_str("neighbourhood").unwrap_or_default().to_string()),
+        None,
+        Source::query("neighbourhoods"),
+    )?;
     let listings = nb.int("analysis.listings");
     nb.add_check(
         "analysis.counts_agree",
         "the listings the aggregations count are the documents restored",
-        Status::of(listings as usize == report.restored, || format!("aggregations {listings}, restored {}", report.restored)),
+        Status::of(listings as usize == report.restored, || {
+            format!("aggregations {listings}, restored {}", report.restored)
+        }),
         &["analysis.listings", "restore.restored"],
     )?;
     Ok(())
@@ -273,13 +485,49 @@ fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<()> {
     for field in restore::KEY_CANDIDATES {
         let (distinct, top) = report.cardinality.get(field).copied().unwrap_or((0, 0));
         let increasing = report.increasing_pct.get(field).copied().unwrap_or(0.0);
-        let top_pct = if report.restored == 0 { 0.0 } else { round2(100.0 * top as f64 / report.restored as f64) };
+        let top_pct = if report.restored == 0 {
+            0.0
+        } else {
+            round2(100.0 * top as f64 / report.restored as f64)
+        };
         rows.push(doc! {"field": field, "distinct_values": distinct as i64, "top_value_pct": top_pct, "increasing_pct": increasing});
     }
     let src = Source::function("noscites::restore::{cardinality, increasing_share}");
-    nb.add_finding("key.id_increasing_pct", Value::Float { value: report.increasing_pct.get("_id").copied().unwrap_or(0.0), decimals: 2 }, Some("%"), src.clone())?;
-    nb.add_finding("key.city_distinct", Value::Int(report.cardinality.get("city").map(|c| c.0 as i64).unwrap_or(0)), Some("values"), src.clone())?;
-    nb.add_table("key_study", to_frame(&rows, &["field", "distinct_values", "top_value_pct", "increasing_pct"]).map_err(|e| Error::chapter(CHAPTER, e))?, src)?;
+    nb.add_finding(
+        "key.id_increasing_pct",
+        Value::Float {
+            value: report.increasing_pct.get("_id").copied().unwrap_or(0.0),
+            decimals: 2,
+        },
+        Some("%"),
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "key.city_distinct",
+        Value::Int(
+            report
+                .cardinality
+                .get("city")
+                .map(|c| c.0 as i64)
+                .unwrap_or(0),
+        ),
+        Some("values"),
+        src.clone(),
+    )?;
+    nb.add_table(
+        "key_study",
+        to_frame(
+            &rows,
+            &[
+                "field",
+                "distinct_values",
+                "top_value_pct",
+                "increasing_pct",
+            ],
+        )
+        .map_err(|e| Error::chapter(CHAPTER, e))?,
+        src,
+    )?;
     Ok(())
 }
 
@@ -290,7 +538,8 @@ pub fn round2(x: f64) -> f64 {
 /// Planned documents per shard, and the routing of each of the chapter's queries.
 fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
     let zones = shard::zones();
-    let mut per_shard: std::collections::BTreeMap<String, i64> = shard::SHARDS.iter().map(|s| (s.to_string(), 0)).collect();
+    let mut per_shard: std::collections::BTreeMap<String, i64> =
+        shard::SHARDS.iter().map(|s| (s.to_string(), 0)).collect();
     let mut unzoned = 0i64;
     for d in per_city {
         let city = d.get_str("city").unwrap_or_default().to_string();
@@ -305,28 +554,72 @@ fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
             _ => unzoned += n,
         }
     }
-    let rows: Vec<Document> = per_shard.iter().map(|(s, n)| doc! {"shard": s, "planned_listings": n}).collect();
+    let rows: Vec<Document> = per_shard
+        .iter()
+        .map(|(s, n)| doc! {"shard": s, "planned_listings": n})
+        .collect();
     for (s, n) in &per_shard {
-        nb.add_finding(&format!("shard.{s}"), Value::Int(*n), Some("listings"), Source::function("noscites::shard::shard_of"))?;
+        nb.add_finding(
+            &format!("shard.{s}"),
+            Value::Int(*n),
+            Some("listings"),
+            Source::function("noscites::shard::shard_of"),
+        )?;
     }
-    nb.add_finding("shard.unzoned", Value::Int(unzoned), Some("listings"), Source::function("noscites::shard::shard_of"))?;
-    nb.add_table("planned_distribution", to_frame(&rows, &["shard", "planned_listings"]).map_err(|e| Error::chapter(CHAPTER, e))?, Source::function("noscites::shard::shard_of"))?;
+    nb.add_finding(
+        "shard.unzoned",
+        Value::Int(unzoned),
+        Some("listings"),
+        Source::function("noscites::shard::shard_of"),
+    )?;
+    nb.add_table(
+        "planned_distribution",
+        to_frame(&rows, &["shard", "planned_listings"]).map_err(|e| Error::chapter(CHAPTER, e))?,
+        Source::function("noscites::shard::shard_of"),
+    )?;
 
     let queries: [(&str, &str, CityFilter); 5] = [
-        ("Paris listings of a neighbourhood", "{city: \"Paris\", neighbourhood: \"Temple\"}", CityFilter::Equals("Paris".into())),
-        ("Lyon booking rate", "{city: \"Lyon\"}", CityFilter::Equals("Lyon".into())),
-        ("both cities", "{city: {$in: [\"Paris\", \"Lyon\"]}}", CityFilter::In(vec!["Paris".into(), "Lyon".into()])),
+        (
+            "Paris listings of a neighbourhood",
+            "{city: \"Paris\", neighbourhood: \"Temple\"}",
+            CityFilter::Equals("Paris".into()),
+        ),
+        (
+            "Lyon booking rate",
+            "{city: \"Lyon\"}",
+            CityFilter::Equals("Lyon".into()),
+        ),
+        (
+            "both cities",
+            "{city: {$in: [\"Paris\", \"Lyon\"]}}",
+            CityFilter::In(vec!["Paris".into(), "Lyon".into()]),
+        ),
         ("a host's listings", "{host_id: 2000001}", CityFilter::None),
-        ("a city no zone covers", "{city: \"Marseille\"}", CityFilter::Equals("Marseille".into())),
+        (
+            "a city no zone covers",
+            "{city: \"Marseille\"}",
+            CityFilter::Equals("Marseille".into()),
+        ),
     ];
     let mut routing = Vec::new();
     for (what, filter, city) in &queries {
         let shards = shard::route(&zones, city);
         routing.push(doc! {"query": *what, "filter": *filter, "shards": shards.join(", "), "targeted": shards.len() == 1});
     }
-    let paris_only = shard::route(&zones, &CityFilter::Equals("Paris".into())) == vec!["parisReplSet"];
-    nb.add_finding("shard.paris_query_shards", Value::Text(shard::route(&zones, &CityFilter::Equals("Paris".into())).join(", ")), None, Source::function("noscites::shard::route"))?;
-    nb.add_table("routing", to_frame(&routing, &["query", "filter", "shards", "targeted"]).map_err(|e| Error::chapter(CHAPTER, e))?, Source::function("noscites::shard::route"))?;
+    let paris_only =
+        shard::route(&zones, &CityFilter::Equals("Paris".into())) == vec!["parisReplSet"];
+    nb.add_finding(
+        "shard.paris_query_shards",
+        Value::Text(shard::route(&zones, &CityFilter::Equals("Paris".into())).join(", ")),
+        None,
+        Source::function("noscites::shard::route"),
+    )?;
+    nb.add_table(
+        "routing",
+        to_frame(&routing, &["query", "filter", "shards", "targeted"])
+            .map_err(|e| Error::chapter(CHAPTER, e))?,
+        Source::function("noscites::shard::route"),
+    )?;
     nb.add_check(
         "shard.paris_never_touches_lyon",
         "in the plan, a query on Paris is routed to the Paris shard only, and every listing lies in a zone",
@@ -340,17 +633,43 @@ fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
 fn live_cluster(nb: &mut Notebook, store: &DocStore, db: &str, uri_given: bool) -> Result<()> {
     let src = Source::function("noscites::live::apply_and_explain");
     if !(uri_given && live::is_router(store).map_err(|e| Error::chapter(CHAPTER, e))?) {
-        nb.add_finding("shard.mode", Value::Text("the plan, computed from the zone ranges (no mongos router was given)".into()), None, src)?;
+        nb.add_finding(
+            "shard.mode",
+            Value::Text(
+                "the plan, computed from the zone ranges (no mongos router was given)".into(),
+            ),
+            None,
+            src,
+        )?;
         return Ok(());
     }
     let reached = live::apply_and_explain(store, db).map_err(|e| Error::chapter(CHAPTER, e))?;
-    nb.add_finding("shard.mode", Value::Text("a live cluster: zones applied through the router, targeting read from explain()".into()), None, src.clone())?;
-    let paris = reached.iter().find(|(c, _)| c == "Paris").map(|(_, s)| s.join(", ")).unwrap_or_default();
-    nb.add_finding("shard.live_paris_shards", Value::Text(paris.clone()), None, src)?;
+    nb.add_finding(
+        "shard.mode",
+        Value::Text(
+            "a live cluster: zones applied through the router, targeting read from explain()"
+                .into(),
+        ),
+        None,
+        src.clone(),
+    )?;
+    let paris = reached
+        .iter()
+        .find(|(c, _)| c == "Paris")
+        .map(|(_, s)| s.join(", "))
+        .unwrap_or_default();
+    nb.add_finding(
+        "shard.live_paris_shards",
+        Value::Text(paris.clone()),
+        None,
+        src,
+    )?;
     nb.add_check(
         "shard.live_paris_targeted",
         "on the live cluster, explain() of a Paris query names the Paris shard only",
-        Status::of(paris == "parisReplSet", || format!("explain() names {paris:?}")),
+        Status::of(paris == "parisReplSet", || {
+            format!("explain() names {paris:?}")
+        }),
         &["shard.live_paris_shards"],
     )?;
     Ok(())
@@ -358,19 +677,31 @@ fn live_cluster(nb: &mut Notebook, store: &DocStore, db: &str, uri_given: bool) 
 
 fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
     let rows: Vec<Document> = deploy::ROLES.iter().map(|(user, roles, purpose)| doc! {"role": *user, "built_in_roles": roles.join(", "), "may": *purpose}).collect();
-    nb.add_table("roles", to_frame(&rows, &["role", "built_in_roles", "may"]).map_err(|e| Error::chapter(CHAPTER, e))?, Source::function("noscites::deploy::ROLES"))?;
+    nb.add_table(
+        "roles",
+        to_frame(&rows, &["role", "built_in_roles", "may"])
+            .map_err(|e| Error::chapter(CHAPTER, e))?,
+        Source::function("noscites::deploy::ROLES"),
+    )?;
     let yes_no = |b: bool| if b { "allowed" } else { "refused" };
     let mut matrix = Vec::new();
     for operation in roles::OPERATIONS {
         let mut row = doc! {"operation": operation};
         for (user, _, _) in deploy::ROLES {
-            let cell = cells.iter().find(|c| c.role == user && c.operation == operation);
+            let cell = cells
+                .iter()
+                .find(|c| c.role == user && c.operation == operation);
             row.insert(user, cell.map(|c| yes_no(c.allowed)).unwrap_or("not tried"));
         }
         matrix.push(row);
     }
     let src = Source::function("noscites::roles::probe");
-    nb.add_table("role_matrix", to_frame(&matrix, &["operation", "Admin", "Operator", "Viewer"]).map_err(|e| Error::chapter(CHAPTER, e))?, src.clone())?;
+    nb.add_table(
+        "role_matrix",
+        to_frame(&matrix, &["operation", "Admin", "Operator", "Viewer"])
+            .map_err(|e| Error::chapter(CHAPTER, e))?,
+        src.clone(),
+    )?;
     let agree = cells.iter().filter(|c| c.allowed == c.expected).count();
     let refused = cells.iter().filter(|c| !c.allowed).count();
     let matrix_rows: Vec<serde_json::Map<String, serde_json::Value>> = cells
@@ -385,10 +716,24 @@ fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
         })
         .collect();
     nb.add_finding("roles.matrix", Value::Rows(matrix_rows), None, src.clone())?;
-    nb.add_finding("roles.cells", int(cells.len()), Some("operations"), src.clone())?;
-    nb.add_finding("roles.as_expected", int(agree), Some("operations"), src.clone())?;
+    nb.add_finding(
+        "roles.cells",
+        int(cells.len()),
+        Some("operations"),
+        src.clone(),
+    )?;
+    nb.add_finding(
+        "roles.as_expected",
+        int(agree),
+        Some("operations"),
+        src.clone(),
+    )?;
     nb.add_finding("roles.refused", int(refused), Some("operations"), src)?;
-    let wrong: Vec<String> = cells.iter().filter(|c| c.allowed != c.expected).map(|c| format!("{} {} was {}", c.role, c.operation, yes_no(c.allowed))).collect();
+    let wrong: Vec<String> = cells
+        .iter()
+        .filter(|c| c.allowed != c.expected)
+        .map(|c| format!("{} {} was {}", c.role, c.operation, yes_no(c.allowed)))
+        .collect();
     nb.add_check(
         "roles.enforced",
         "every role was allowed exactly its operations by the server: the forbidden ones were refused",

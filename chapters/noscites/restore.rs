@@ -35,7 +35,13 @@ pub const MISSING_FIELD: &str = "missing required field";
 pub const WRONG_TYPE: &str = "wrong field type";
 pub const TRUNCATED: &str = "truncated document";
 pub const UNREADABLE: &str = "unreadable bytes";
-pub const REASONS: [&str; 5] = [DUPLICATE_ID, MISSING_FIELD, WRONG_TYPE, TRUNCATED, UNREADABLE];
+pub const REASONS: [&str; 5] = [
+    DUPLICATE_ID,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    TRUNCATED,
+    UNREADABLE,
+];
 
 /// The candidate shard-key fields the chapter studies.
 pub const KEY_CANDIDATES: [&str; 5] = ["city", "neighbourhood", "host_id", "room_type", "_id"];
@@ -43,7 +49,10 @@ pub const KEY_CANDIDATES: [&str; 5] = ["city", "neighbourhood", "host_id", "room
 fn greater(a: &Bson, b: &Bson) -> bool {
     match (a, b) {
         (Bson::String(x), Bson::String(y)) => x.as_bytes() > y.as_bytes(),
-        (x, y) => match (x.as_i64().or(x.as_i32().map(i64::from)), y.as_i64().or(y.as_i32().map(i64::from))) {
+        (x, y) => match (
+            x.as_i64().or(x.as_i32().map(i64::from)),
+            y.as_i64().or(y.as_i32().map(i64::from)),
+        ) {
             (Some(x), Some(y)) => x > y,
             _ => false,
         },
@@ -55,11 +64,17 @@ pub fn cardinality(docs: &[&Document]) -> BTreeMap<String, (usize, usize)> {
     KEY_CANDIDATES
         .iter()
         .map(|field| {
-            let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+            let mut counts: std::collections::HashMap<String, usize> =
+                std::collections::HashMap::new();
             for d in docs {
-                *counts.entry(d.get(field).map(|v| v.to_string()).unwrap_or_default()).or_insert(0) += 1;
+                *counts
+                    .entry(d.get(field).map(|v| v.to_string()).unwrap_or_default())
+                    .or_insert(0) += 1;
             }
-            (field.to_string(), (counts.len(), counts.values().copied().max().unwrap_or(0)))
+            (
+                field.to_string(),
+                (counts.len(), counts.values().copied().max().unwrap_or(0)),
+            )
         })
         .collect()
 }
@@ -107,7 +122,9 @@ pub fn invalid(d: &Document) -> Option<String> {
                 let found = type_name(v);
                 let ok = found == expected || (expected == "long" && found == "int");
                 if !ok {
-                    return Some(format!("wrong type for {field}: {found}, expected {expected}"));
+                    return Some(format!(
+                        "wrong type for {field}: {found}, expected {expected}"
+                    ));
                 }
             }
         }
@@ -123,27 +140,52 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
     let mut report = Report {
         bson_bytes: bytes.len(),
         bson_sha256: crate::dataset::sha256_bytes(&bytes),
-        checksum_problems: if dump_root.join("SHA256SUMS").exists() { dump::verify_checksums(dump_root)? } else { vec!["no SHA256SUMS in the dump".into()] },
+        checksum_problems: if dump_root.join("SHA256SUMS").exists() {
+            dump::verify_checksums(dump_root)?
+        } else {
+            vec!["no SHA256SUMS in the dump".into()]
+        },
         ..Report::default()
     };
     let contents = dump::parse(&bytes);
     report.read = contents.docs.len() + contents.unreadable.len();
     let mut quarantine: Vec<Document> = Vec::new();
     let mut reason_of = |reason: String, record: Document, quarantine: &mut Vec<Document>| {
-        *report.quarantined_by_reason.entry(reason.split(':').next().unwrap_or(&reason).to_string()).or_insert(0) += 1;
+        *report
+            .quarantined_by_reason
+            .entry(reason.split(':').next().unwrap_or(&reason).to_string())
+            .or_insert(0) += 1;
         quarantine.push(record);
     };
     for bad in &contents.unreadable {
-        let reason = if bad.reason.starts_with("truncated") { TRUNCATED } else { UNREADABLE }.to_string();
-        reason_of(reason.clone(), doc! {"_id": format!("offset {}", bad.offset), "reason": reason, "detail": &bad.reason, "offset": bad.offset as i64, "bytes": bad.bytes as i64}, &mut quarantine);
+        let reason = if bad.reason.starts_with("truncated") {
+            TRUNCATED
+        } else {
+            UNREADABLE
+        }
+        .to_string();
+        reason_of(
+            reason.clone(),
+            doc! {"_id": format!("offset {}", bad.offset), "reason": reason, "detail": &bad.reason, "offset": bad.offset as i64, "bytes": bad.bytes as i64},
+            &mut quarantine,
+        );
     }
     let mut valid = Vec::new();
     let mut offsets = Vec::new();
     for read in contents.docs {
         match invalid(&read.doc) {
             Some(reason) => {
-                let key = if reason.starts_with("missing") { MISSING_FIELD } else { WRONG_TYPE }.to_string();
-                reason_of(key.clone(), doc! {"_id": format!("offset {}", read.offset), "reason": key, "detail": reason, "offset": read.offset as i64, "document": read.doc}, &mut quarantine);
+                let key = if reason.starts_with("missing") {
+                    MISSING_FIELD
+                } else {
+                    WRONG_TYPE
+                }
+                .to_string();
+                reason_of(
+                    key.clone(),
+                    doc! {"_id": format!("offset {}", read.offset), "reason": key, "detail": reason, "offset": read.offset as i64, "document": read.doc},
+                    &mut quarantine,
+                );
             }
             None => {
                 offsets.push(read.offset);
@@ -157,11 +199,20 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
     for i in &outcome.duplicates {
         let d = &valid[*i];
         let reason = DUPLICATE_ID.to_string();
-        reason_of(reason.clone(), doc! {"_id": format!("offset {}", offsets[*i]), "reason": reason, "detail": format!("_id {} already restored", d.get("_id").cloned().unwrap_or(Bson::Null)), "offset": offsets[*i] as i64, "document": d.clone()}, &mut quarantine);
+        reason_of(
+            reason.clone(),
+            doc! {"_id": format!("offset {}", offsets[*i]), "reason": reason, "detail": format!("_id {} already restored", d.get("_id").cloned().unwrap_or(Bson::Null)), "offset": offsets[*i] as i64, "document": d.clone()},
+            &mut quarantine,
+        );
     }
     report.restored = outcome.inserted;
     let refused: std::collections::HashSet<usize> = outcome.duplicates.iter().copied().collect();
-    let restored: Vec<&Document> = valid.iter().enumerate().filter(|(i, _)| !refused.contains(i)).map(|(_, d)| d).collect();
+    let restored: Vec<&Document> = valid
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !refused.contains(i))
+        .map(|(_, d)| d)
+        .collect();
     report.cardinality = cardinality(&restored);
     store.insert_unordered(&store.collection(db, "quarantine"), quarantine)?;
     Ok(report)

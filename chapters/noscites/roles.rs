@@ -9,7 +9,13 @@ use super::deploy::ROLES;
 use crate::docstore::DocStore;
 
 /// The operations tried, in the matrix's order.
-pub const OPERATIONS: [&str; 5] = ["read listings", "insert a document", "update a document", "create a user", "read another database"];
+pub const OPERATIONS: [&str; 5] = [
+    "read listings",
+    "insert a document",
+    "update a document",
+    "create a user",
+    "read another database",
+];
 
 /// What each role should be allowed, by [`OPERATIONS`] index.
 pub fn expected(role: &str) -> [bool; 5] {
@@ -41,31 +47,67 @@ fn password(role: &str) -> String {
 pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
     for (user, roles, _) in ROLES {
         let _ = admin.command(db, doc! {"dropUser": user});
-        let roles: Vec<Bson> = roles.iter().map(|r| Bson::Document(doc! {"role": *r, "db": db})).collect();
-        admin.command(db, doc! {"createUser": user, "pwd": password(user), "roles": roles}).map_err(|e| format!("creating role user {user}: {e}"))?;
+        let roles: Vec<Bson> = roles
+            .iter()
+            .map(|r| Bson::Document(doc! {"role": *r, "db": db}))
+            .collect();
+        admin
+            .command(
+                db,
+                doc! {"createUser": user, "pwd": password(user), "roles": roles},
+            )
+            .map_err(|e| format!("creating role user {user}: {e}"))?;
     }
     let mut cells = Vec::new();
     for (user, _, _) in ROLES {
-        let client = admin.connect_as(user, &password(user), db).map_err(|e| format!("connecting as {user}: {e}"))?;
+        let client = admin
+            .connect_as(user, &password(user), db)
+            .map_err(|e| format!("connecting as {user}: {e}"))?;
         let probe = client.collection(db, "role_probe");
         let outcomes: [Result<(), String>; 5] = [
-            client.block_on(client.collection(db, "listings").find_one(doc! {})).map(|_| ()).map_err(|e| e.to_string()),
-            client.block_on(probe.insert_one(doc! {"by": user})).map(|_| ()).map_err(|e| e.to_string()),
-            client.block_on(probe.update_one(doc! {"by": user}, doc! {"$set": {"seen": true}})).map(|_| ()).map_err(|e| e.to_string()),
             client
-                .command(db, doc! {"createUser": format!("{user}_created"), "pwd": "x-probe", "roles": []})
+                .block_on(client.collection(db, "listings").find_one(doc! {}))
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            client
+                .block_on(probe.insert_one(doc! {"by": user}))
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            client
+                .block_on(probe.update_one(doc! {"by": user}, doc! {"$set": {"seen": true}}))
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            client
+                .command(
+                    db,
+                    doc! {"createUser": format!("{user}_created"), "pwd": "x-probe", "roles": []},
+                )
                 .map(|_| {
                     let _ = client.command(db, doc! {"dropUser": format!("{user}_created")});
                 }),
-            client.block_on(client.collection("auditbook_elsewhere", "any").find_one(doc! {})).map(|_| ()).map_err(|e| e.to_string()),
+            client
+                .block_on(
+                    client
+                        .collection("auditbook_elsewhere", "any")
+                        .find_one(doc! {}),
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         ];
-        for ((operation, outcome), expected) in OPERATIONS.iter().zip(outcomes).zip(expected(user)) {
+        for ((operation, outcome), expected) in OPERATIONS.iter().zip(outcomes).zip(expected(user))
+        {
             let refusal = outcome.err().map(|e| {
                 // Keep the server's reason, not the driver's wrapping.
                 let short = e.split(", full error").next().unwrap_or(&e).to_string();
                 short.chars().take(120).collect()
             });
-            cells.push(Cell { role: user, operation, expected, allowed: refusal.is_none(), refusal });
+            cells.push(Cell {
+                role: user,
+                operation,
+                expected,
+                allowed: refusal.is_none(),
+                refusal,
+            });
         }
     }
     let _ = admin.block_on(admin.collection(db, "role_probe").drop());

@@ -74,8 +74,18 @@ pub fn zones() -> Vec<ZoneRange> {
     let city = |name: &str| vec![KeyPart::Str(name.into()), KeyPart::MinKey];
     let city_end = |name: &str| vec![KeyPart::Str(name.into()), KeyPart::MaxKey];
     vec![
-        ZoneRange { zone: "PARIS", shard: "parisReplSet", min: city("Paris"), max: city_end("Paris") },
-        ZoneRange { zone: "LYON", shard: "lyonReplSet", min: city("Lyon"), max: city_end("Lyon") },
+        ZoneRange {
+            zone: "PARIS",
+            shard: "parisReplSet",
+            min: city("Paris"),
+            max: city_end("Paris"),
+        },
+        ZoneRange {
+            zone: "LYON",
+            shard: "lyonReplSet",
+            min: city("Lyon"),
+            max: city_end("Lyon"),
+        },
     ]
 }
 
@@ -108,8 +118,15 @@ pub fn route(zones: &[ZoneRange], filter: &CityFilter) -> Vec<&'static str> {
         let low = vec![KeyPart::Str(v.clone()), KeyPart::MinKey];
         let high = vec![KeyPart::Str(v.clone()), KeyPart::MaxKey];
         // Every key of the city lies in [low, high]; a zone is hit if it overlaps that span.
-        let hit: Vec<&ZoneRange> = zones.iter().filter(|z| compare(&z.min, &high) == Ordering::Less && compare(&low, &z.max) == Ordering::Less).collect();
-        let covered = hit.iter().any(|z| z.contains(&low) && compare(&high, &z.max) != Ordering::Greater);
+        let hit: Vec<&ZoneRange> = zones
+            .iter()
+            .filter(|z| {
+                compare(&z.min, &high) == Ordering::Less && compare(&low, &z.max) == Ordering::Less
+            })
+            .collect();
+        let covered = hit
+            .iter()
+            .any(|z| z.contains(&low) && compare(&high, &z.max) != Ordering::Greater);
         if !covered {
             return SHARDS.to_vec();
         }

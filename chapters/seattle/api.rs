@@ -41,7 +41,10 @@ pub struct App {
 impl App {
     pub fn load(path: &Path) -> Result<App, String> {
         let doc = ModelDocument::load(path)?;
-        Ok(App { predictor: Predictor::from_document(doc).map_err(|e| format!("model file {}: {e}", path.display()))? })
+        Ok(App {
+            predictor: Predictor::from_document(doc)
+                .map_err(|e| format!("model file {}: {e}", path.display()))?,
+        })
     }
 }
 
@@ -108,16 +111,31 @@ pub struct Health {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "auditbook Seattle GHG model", description = "Predicts a non-residential Seattle building's greenhouse-gas emission intensity from facts known before any metering (2016 benchmarking data)."),
+    info(
+        title = "auditbook Seattle GHG model",
+        description = "Predicts a non-residential Seattle building's greenhouse-gas emission intensity from facts known before any metering (2016 benchmarking data)."
+    ),
     paths(predict, predict_batch, health, model_info),
-    components(schemas(BuildingInput, BatchInput, Prediction, BatchPrediction, ErrorBody, FieldError, Health))
+    components(schemas(
+        BuildingInput,
+        BatchInput,
+        Prediction,
+        BatchPrediction,
+        ErrorBody,
+        FieldError,
+        Health
+    ))
 )]
 struct ApiDoc;
 
 /// Predict one building.
 #[utoipa::path(post, path = "/predict", request_body = BuildingInput,
     responses((status = 200, body = Prediction), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn predict(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn predict(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let value = match json_body(&headers, body) {
         Ok(v) => v,
         Err(r) => return r,
@@ -135,7 +153,11 @@ async fn predict(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<B
 /// Predict up to 1,000 buildings.
 #[utoipa::path(post, path = "/predict/batch", request_body = BatchInput,
     responses((status = 200, body = BatchPrediction), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn predict_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn predict_batch(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let value = match json_body(&headers, body) {
         Ok(v) => v,
         Err(r) => return r,
@@ -153,7 +175,11 @@ async fn predict_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Re
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
 async fn health(State(app): State<Arc<App>>) -> Json<Health> {
     let m = &app.predictor.metadata;
-    Json(Health { status: "ok".into(), model: m.model.name().into(), model_version: m.version.clone() })
+    Json(Health {
+        status: "ok".into(),
+        model: m.model.name().into(),
+        model_version: m.version.clone(),
+    })
 }
 
 /// The model's metadata: features, encoder, accepted values, cross-validation metrics,
@@ -165,13 +191,33 @@ async fn model_info(State(app): State<Arc<App>>) -> Json<ModelMetadata> {
 
 /// The body as JSON, or the answer that rejects it.
 fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
-    let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = declared.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if mime != "application/json" {
-        return Err(rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![FieldError::new("body", format!("content type must be application/json, got {declared:?}"))]));
+        return Err(rejected(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            vec![FieldError::new(
+                "body",
+                format!("content type must be application/json, got {declared:?}"),
+            )],
+        ));
     }
-    let bytes = body.map_err(|e| rejected(e.status(), vec![FieldError::new("body", e.body_text())]))?;
-    serde_json::from_slice(&bytes).map_err(|e| rejected(StatusCode::UNPROCESSABLE_ENTITY, vec![FieldError::new("body", format!("invalid JSON: {e}"))]))
+    let bytes =
+        body.map_err(|e| rejected(e.status(), vec![FieldError::new("body", e.body_text())]))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        rejected(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![FieldError::new("body", format!("invalid JSON: {e}"))],
+        )
+    })
 }
 
 fn rejected(status: StatusCode, errors: Vec<FieldError>) -> Response {
@@ -182,7 +228,12 @@ fn rejected(status: StatusCode, errors: Vec<FieldError>) -> Response {
 /// server's fault and says so (500) rather than sending a NaN.
 fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Response> {
     let m = &app.predictor.metadata;
-    let failed = |message: String| rejected(StatusCode::INTERNAL_SERVER_ERROR, vec![FieldError::new("model", message)]);
+    let failed = |message: String| {
+        rejected(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            vec![FieldError::new("model", message)],
+        )
+    };
     let raw = app.predictor.predict_log1p(buildings).map_err(failed)?;
     raw.into_iter()
         .zip(buildings)
@@ -206,12 +257,23 @@ fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Res
 /// written in from [`FIELDS`] and the model's domains (what the validator enforces).
 pub fn openapi(metadata: &ModelMetadata) -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
-    let schemas = &mut doc.components.as_mut().expect("components are declared").schemas;
+    let schemas = &mut doc
+        .components
+        .as_mut()
+        .expect("components are declared")
+        .schemas;
     if let Some(RefOr::T(Schema::Object(building))) = schemas.get_mut("BuildingInput") {
         building.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
-        building.required = FIELDS.iter().filter(|f| f.required).map(|f| f.name.to_string()).collect();
+        building.required = FIELDS
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name.to_string())
+            .collect();
         for field in FIELDS {
-            let Some(RefOr::T(Schema::Object(property))) = building.properties.get_mut(field.name) else { continue };
+            let Some(RefOr::T(Schema::Object(property))) = building.properties.get_mut(field.name)
+            else {
+                continue;
+            };
             property.description = Some(field.help.to_string());
             match field.rule {
                 Rule::OneOf { domain } => {
@@ -227,7 +289,11 @@ pub fn openapi(metadata: &ModelMetadata) -> OpenApiDoc {
                     property.minimum = Some(min.into());
                     property.maximum = Some(max.into());
                 }
-                Rule::Number { min, max, exclusive_min } => {
+                Rule::Number {
+                    min,
+                    max,
+                    exclusive_min,
+                } => {
                     if exclusive_min {
                         property.exclusive_minimum = Some(min.into());
                     } else {
@@ -252,22 +318,41 @@ pub fn router(app: Arc<App>) -> Router {
         .url("/openapi.json", spec)
         .config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none"));
     Router::new()
-        .route("/predict", post(predict).layer(DefaultBodyLimit::max(SINGLE_LIMIT)))
-        .route("/predict/batch", post(predict_batch).layer(DefaultBodyLimit::max(BATCH_LIMIT)))
+        .route(
+            "/predict",
+            post(predict).layer(DefaultBodyLimit::max(SINGLE_LIMIT)),
+        )
+        .route(
+            "/predict/batch",
+            post(predict_batch).layer(DefaultBodyLimit::max(BATCH_LIMIT)),
+        )
         .route("/health", get(health))
         .route("/model", get(model_info))
         .with_state(app)
         .merge(docs)
-        .fallback(|| async { rejected(StatusCode::NOT_FOUND, vec![FieldError::new("path", "no such route; see /docs")]) })
+        .fallback(|| async {
+            rejected(
+                StatusCode::NOT_FOUND,
+                vec![FieldError::new("path", "no such route; see /docs")],
+            )
+        })
 }
 
 /// Serves `app` on `addr` until Ctrl-C; `model` names the file in the log line.
 pub fn serve(app: Arc<App>, addr: SocketAddr, model: &Path) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listening on {addr}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("listening on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        eprintln!("seattle api: serving {} on http://{bound} (docs at /docs); Ctrl-C stops", model.display());
+        eprintln!(
+            "seattle api: serving {} on http://{bound} (docs at /docs); Ctrl-C stops",
+            model.display()
+        );
         axum::serve(listener, router(app))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -285,7 +370,15 @@ mod tests {
     #[test]
     fn the_documented_body_is_the_validated_one() {
         let doc = ApiDoc::openapi();
-        let Some(RefOr::T(Schema::Object(o))) = doc.components.as_ref().unwrap().schemas.get("BuildingInput") else { panic!("no BuildingInput") };
+        let Some(RefOr::T(Schema::Object(o))) = doc
+            .components
+            .as_ref()
+            .unwrap()
+            .schemas
+            .get("BuildingInput")
+        else {
+            panic!("no BuildingInput")
+        };
         let mut documented: Vec<&String> = o.properties.keys().collect();
         documented.sort();
         let mut validated: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
@@ -293,7 +386,11 @@ mod tests {
         assert_eq!(documented, validated);
         let mut required: Vec<&str> = o.required.iter().map(String::as_str).collect();
         required.sort();
-        let mut declared: Vec<&str> = FIELDS.iter().filter(|f| f.required).map(|f| f.name).collect();
+        let mut declared: Vec<&str> = FIELDS
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
         declared.sort();
         assert_eq!(required, declared);
     }

@@ -52,11 +52,16 @@ pub struct ModelDocument {
 impl ModelDocument {
     /// Reads and checks a model file; the error names the file.
     pub fn load(path: &Path) -> Result<ModelDocument, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("model file {}: {e}", path.display()))?;
-        let doc: ModelDocument = serde_json::from_slice(&bytes).map_err(|e| format!("model file {}: not a model document: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("model file {}: {e}", path.display()))?;
+        let doc: ModelDocument = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("model file {}: not a model document: {e}", path.display()))?;
         for c in CATEGORICAL {
             if !doc.metadata.domains.contains_key(c) {
-                return Err(format!("model file {}: no domain for `{c}`", path.display()));
+                return Err(format!(
+                    "model file {}: no domain for `{c}`",
+                    path.display()
+                ));
             }
         }
         Ok(doc)
@@ -74,25 +79,40 @@ impl Predictor {
         let fitted = match doc.metadata.model {
             Kind::RandomForest => {
                 let f: RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-                    serde_json::from_value(doc.parameters).map_err(|e| format!("random forest parameters: {e}"))?;
+                    serde_json::from_value(doc.parameters)
+                        .map_err(|e| format!("random forest parameters: {e}"))?;
                 Fitted::Forest(f)
             }
             Kind::Linear => {
                 let l: LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-                    serde_json::from_value(doc.parameters).map_err(|e| format!("linear parameters: {e}"))?;
-                Fitted::Linear(l, doc.standardizer.ok_or("linear model without its standardizer")?)
+                    serde_json::from_value(doc.parameters)
+                        .map_err(|e| format!("linear parameters: {e}"))?;
+                Fitted::Linear(
+                    l,
+                    doc.standardizer
+                        .ok_or("linear model without its standardizer")?,
+                )
             }
         };
         let width = doc.metadata.encoder.names().len();
         if width != doc.metadata.features.len() {
-            return Err(format!("the encoder makes {width} features, the file lists {}", doc.metadata.features.len()));
+            return Err(format!(
+                "the encoder makes {width} features, the file lists {}",
+                doc.metadata.features.len()
+            ));
         }
-        Ok(Predictor { metadata: doc.metadata, fitted })
+        Ok(Predictor {
+            metadata: doc.metadata,
+            fitted,
+        })
     }
 
     /// Predicted intensity on the model's scale, ln(1 + kg CO2e per sq ft), for each building.
     pub fn predict_log1p(&self, buildings: &[Building]) -> Result<Vec<f64>, String> {
-        let x: Vec<Vec<f64>> = buildings.iter().map(|b| self.metadata.encoder.encode(&b.row(f64::NAN))).collect();
+        let x: Vec<Vec<f64>> = buildings
+            .iter()
+            .map(|b| self.metadata.encoder.encode(&b.row(f64::NAN)))
+            .collect();
         self.fitted.predict(&x)
     }
 

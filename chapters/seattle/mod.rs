@@ -29,14 +29,36 @@ const CHAPTER: &str = "seattle";
 const DATA: &str = "2016_Building_Energy_Benchmarking.csv";
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "42", help: "seed of the fold shuffle and of the forest" },
-    ParamSpec { name: "folds", default: "5", help: "folds of the cross-validation" },
-    ParamSpec { name: "trees", default: "100", help: "trees of the random forest" },
+    ParamSpec {
+        name: "seed",
+        default: "42",
+        help: "seed of the fold shuffle and of the forest",
+    },
+    ParamSpec {
+        name: "folds",
+        default: "5",
+        help: "folds of the cross-validation",
+    },
+    ParamSpec {
+        name: "trees",
+        default: "100",
+        help: "trees of the random forest",
+    },
 ];
 
-const INPUTS: &[InputFile] = &[InputFile { name: DATA, required: true, help: "City of Seattle 2016 building energy benchmarking, 46 columns" }];
+const INPUTS: &[InputFile] = &[InputFile {
+    name: DATA,
+    required: true,
+    help: "City of Seattle 2016 building energy benchmarking, 46 columns",
+}];
 
-static META: Meta = Meta { id: CHAPTER, number: 6, title: "Seattle: a greenhouse-gas model", params: PARAMS, inputs: INPUTS };
+static META: Meta = Meta {
+    id: CHAPTER,
+    number: 6,
+    title: "Seattle: a greenhouse-gas model",
+    params: PARAMS,
+    inputs: INPUTS,
+};
 
 /// Column names that measure energy or emissions: never features (they leak the target).
 const LEAKY: [&str; 6] = ["eui", "energy", "electricity", "gas", "steam", "ghg"];
@@ -52,52 +74,119 @@ impl Chapter for Seattle {
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {
         let dir = ctx.data_dir_or(&ctx.dataset_dir());
-        let (seed, k, trees): (u64, usize, usize) = (ctx.params.get("seed")?, ctx.params.get("folds")?, ctx.params.get("trees")?);
+        let (seed, k, trees): (u64, usize, usize) = (
+            ctx.params.get("seed")?,
+            ctx.params.get("folds")?,
+            ctx.params.get("trees")?,
+        );
         if k < 2 || trees == 0 {
-            return Err(Error::Usage(format!("chapter `{CHAPTER}`: need at least 2 folds and 1 tree")));
+            return Err(Error::Usage(format!(
+                "chapter `{CHAPTER}`: need at least 2 folds and 1 tree"
+            )));
         }
         require_files(CHAPTER, &dir, &[DATA])?;
         let mut nb = Notebook::new(CHAPTER);
         nb.params = ctx.params.all().clone();
-        nb.datasets.push(dataset_ref(&dir, DATA, Some(crate::dataset::csv_data_rows(&dir.join(DATA))?))?);
+        nb.datasets.push(dataset_ref(
+            &dir,
+            DATA,
+            Some(crate::dataset::csv_data_rows(&dir.join(DATA))?),
+        )?);
 
         ctx.progress.step("loading and filtering");
         let mut db = SqlSession::open(CHAPTER, &dir)?;
         db.execute("load")?;
         let width = db.query("source_columns")?;
-        nb.add_finding("data.columns", Value::Int(get_i64(&width, "source_columns", 0, "columns")?), Some("columns"), Source::query("source_columns"))?;
+        nb.add_finding(
+            "data.columns",
+            Value::Int(get_i64(&width, "source_columns", 0, "columns")?),
+            Some("columns"),
+            Source::query("source_columns"),
+        )?;
         let filters = db.query("filters")?;
         for row in 0..filters.height() {
             let step = get_i64(&filters, "filters", row, "step")?;
-            nb.add_finding(&format!("filters.step{step}_rows"), Value::Int(get_i64(&filters, "filters", row, "rows_left")?), Some("rows"), Source::query("filters"))?;
+            nb.add_finding(
+                &format!("filters.step{step}_rows"),
+                Value::Int(get_i64(&filters, "filters", row, "rows_left")?),
+                Some("rows"),
+                Source::query("filters"),
+            )?;
         }
         nb.add_table("filters", filters, Source::query("filters"))?;
         let training = db.query("training_set")?;
         let rows = training_rows(&training)?;
-        nb.add_finding("model.training_rows", Value::Int(rows.len() as i64), Some("rows"), Source::query("training_set"))?;
+        nb.add_finding(
+            "model.training_rows",
+            Value::Int(rows.len() as i64),
+            Some("rows"),
+            Source::query("training_set"),
+        )?;
         dictionary::document(&mut nb, &mut db)?;
 
         ctx.progress.step("cross-validating the models");
-        nb.add_finding("cv.folds", Value::Int(k as i64), Some("folds"), Source::function("seattle::model::folds"))?;
+        nb.add_finding(
+            "cv.folds",
+            Value::Int(k as i64),
+            Some("folds"),
+            Source::function("seattle::model::folds"),
+        )?;
         let mut results = Vec::new();
         for kind in [Kind::Linear, Kind::RandomForest] {
-            let cv = model::cross_validate(kind, &rows, k, seed, trees).map_err(|e| Error::chapter(CHAPTER, format!("{}: {e}", kind.name())))?;
+            let cv = model::cross_validate(kind, &rows, k, seed, trees)
+                .map_err(|e| Error::chapter(CHAPTER, format!("{}: {e}", kind.name())))?;
             let source = Source::function("seattle::model::cross_validate");
-            for (metric, value) in [("r2", cv.mean.r2), ("mae", cv.mean.mae), ("rmse", cv.mean.rmse)] {
-                nb.add_finding(&format!("cv.{}.{metric}_mean", kind.name()), float(value, 4), None, source.clone())?;
+            for (metric, value) in [
+                ("r2", cv.mean.r2),
+                ("mae", cv.mean.mae),
+                ("rmse", cv.mean.rmse),
+            ] {
+                nb.add_finding(
+                    &format!("cv.{}.{metric}_mean", kind.name()),
+                    float(value, 4),
+                    None,
+                    source.clone(),
+                )?;
             }
             results.push(cv);
         }
-        nb.add_table("cv_scores", cv_table(&results)?, Source::function("seattle::model::cross_validate"))?;
-        let best = results.iter().max_by(|a, b| a.mean.r2.total_cmp(&b.mean.r2)).expect("two models");
-        nb.add_finding("model.chosen", Value::Text(best.kind.name().to_string()), None, Source::function("seattle::run (highest mean R²)"))?;
-        nb.add_finding("model.chosen_r2_mean", float(best.mean.r2, 4), None, Source::function("seattle::model::cross_validate"))?;
+        nb.add_table(
+            "cv_scores",
+            cv_table(&results)?,
+            Source::function("seattle::model::cross_validate"),
+        )?;
+        let best = results
+            .iter()
+            .max_by(|a, b| a.mean.r2.total_cmp(&b.mean.r2))
+            .expect("two models");
+        nb.add_finding(
+            "model.chosen",
+            Value::Text(best.kind.name().to_string()),
+            None,
+            Source::function("seattle::run (highest mean R²)"),
+        )?;
+        nb.add_finding(
+            "model.chosen_r2_mean",
+            float(best.mean.r2, 4),
+            None,
+            Source::function("seattle::model::cross_validate"),
+        )?;
 
         charts(&mut nb, &rows, best)?;
         let encoder = model::Encoder::fit(&rows);
         let names = encoder.names();
-        nb.add_finding("model.features", Value::Int(names.len() as i64), Some("features"), Source::function("seattle::model::Encoder::names"))?;
-        nb.add_finding("model.rare_category_rows", Value::Int(model::RARE as i64), Some("rows"), Source::function("seattle::model::Encoder::fit"))?;
+        nb.add_finding(
+            "model.features",
+            Value::Int(names.len() as i64),
+            Some("features"),
+            Source::function("seattle::model::Encoder::names"),
+        )?;
+        nb.add_finding(
+            "model.rare_category_rows",
+            Value::Int(model::RARE as i64),
+            Some("rows"),
+            Source::function("seattle::model::Encoder::fit"),
+        )?;
         save_model(ctx, &mut nb, &rows, &encoder, best, seed, trees)?;
         document_api(&mut nb, &ctx.artifact_dir.join("model.json"))?;
         checks(&mut nb, &results, &names, k)?;
@@ -169,7 +258,11 @@ fn cv_table(results: &[model::CrossValidation]) -> Result<DataFrame> {
 }
 
 fn charts(nb: &mut Notebook, rows: &[Row], best: &model::CrossValidation) -> Result<()> {
-    let pairs: Vec<(f64, f64)> = rows.iter().zip(&best.out_of_fold).map(|(r, p)| (r.target, *p)).collect();
+    let pairs: Vec<(f64, f64)> = rows
+        .iter()
+        .zip(&best.out_of_fold)
+        .map(|(r, p)| (r.target, *p))
+        .collect();
     let source = Source::function("seattle::model::cross_validate");
     let svg = chart::scatter_chart(&ScatterChart {
         title: "Out-of-fold prediction against the truth (log1p of kg CO2e per sq ft)",
@@ -189,28 +282,44 @@ fn charts(nb: &mut Notebook, rows: &[Row], best: &model::CrossValidation) -> Res
         reference_line: Some(false),
     })
     .map_err(|e| Error::chapter(CHAPTER, e))?;
-    nb.add_chart("residuals", "Residuals of the out-of-fold predictions: no structure left is what a good model leaves.", svg, source)?;
+    nb.add_chart(
+        "residuals",
+        "Residuals of the out-of-fold predictions: no structure left is what a good model leaves.",
+        svg,
+        source,
+    )?;
     Ok(())
 }
 
 /// The chosen model fitted on every row, saved as JSON with its metadata.
-fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model::Encoder, best: &model::CrossValidation, seed: u64, trees: usize) -> Result<()> {
+fn save_model(
+    ctx: &RunContext,
+    nb: &mut Notebook,
+    rows: &[Row],
+    encoder: &model::Encoder,
+    best: &model::CrossValidation,
+    seed: u64,
+    trees: usize,
+) -> Result<()> {
     let x: Vec<Vec<f64>> = rows.iter().map(|r| encoder.encode(r)).collect();
     let y: Vec<f64> = rows.iter().map(|r| r.target).collect();
     let mut started = std::time::Instant::now();
-    let fitted = model::fit(best.kind, &x, &y, seed, trees).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let fitted =
+        model::fit(best.kind, &x, &y, seed, trees).map_err(|e| Error::chapter(CHAPTER, e))?;
     // Fit time is wall-clock: it goes to `bench` through the profile channel, never to the book.
     crate::progress::profile(CHAPTER, &format!("fit_{}", best.kind.name()), &mut started);
     let (parameters, standardizer) = match &fitted {
         model::Fitted::Forest(f) => (serde_json::to_value(f), None),
         model::Fitted::Linear(l, s) => (serde_json::to_value(l), Some(s.clone())),
     };
-    let parameters = parameters.map_err(|e| Error::chapter(CHAPTER, format!("model serialisation: {e}")))?;
+    let parameters =
+        parameters.map_err(|e| Error::chapter(CHAPTER, format!("model serialisation: {e}")))?;
     let domains = model::CATEGORICAL
         .iter()
         .enumerate()
         .map(|(c, name)| {
-            let values: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r.categories[c]).collect();
+            let values: std::collections::BTreeSet<&String> =
+                rows.iter().map(|r| &r.categories[c]).collect();
             (name.to_string(), values.into_iter().cloned().collect())
         })
         .collect();
@@ -222,7 +331,12 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
             features: encoder.names(),
             encoder: encoder.clone(),
             domains,
-            cv: CvSummary { folds: best.per_fold.len(), seed, mean: best.mean, per_fold: best.per_fold.clone() },
+            cv: CvSummary {
+                folds: best.per_fold.len(),
+                seed,
+                mean: best.mean,
+                per_fold: best.per_fold.clone(),
+            },
             training_rows: rows.len(),
             training_data_sha256: nb.datasets.first().map(|d| d.sha256.clone()),
         },
@@ -234,10 +348,20 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
     let path = ctx.artifact_dir.join("model.json");
     // Written beside, under a name of its own, and renamed: a server or test reading the
     // model never sees half a file, and two runs writing it at once never share a file.
-    let mut partial = tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    let mut partial =
+        tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
     std::io::Write::write_all(&mut partial, &bytes).map_err(Error::io(partial.path()))?;
-    partial.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
-    nb.artifacts.insert("model".into(), Artifact { name: "model".into(), file: "model.json".into(), sha256: sha256_bytes(&bytes) });
+    partial
+        .persist(&path)
+        .map_err(|e| Error::io(&path)(e.error))?;
+    nb.artifacts.insert(
+        "model".into(),
+        Artifact {
+            name: "model".into(),
+            file: "model.json".into(),
+            sha256: sha256_bytes(&bytes),
+        },
+    );
 
     // The file is what the API serves: read it back and predict every training row again.
     let reloaded = ModelDocument::load(&path).and_then(Predictor::from_document);
@@ -249,7 +373,11 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
                 Ok(a) if a == before => Status::Passed,
                 Ok(a) => {
                     let differ = a.iter().zip(&before).filter(|(x, y)| x != y).count();
-                    Status::Failed(format!("{differ} of {} predictions differ after reloading {}", a.len(), path.display()))
+                    Status::Failed(format!(
+                        "{differ} of {} predictions differ after reloading {}",
+                        a.len(),
+                        path.display()
+                    ))
                 }
                 Err(e) => Status::Failed(format!("reloaded model cannot predict: {e}")),
             }
@@ -269,7 +397,9 @@ fn save_model(ctx: &RunContext, nb: &mut Notebook, rows: &[Row], encoder: &model
 /// domains (the answer must name that field), and the example body predicted.
 fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
     use validate::{Rule, FIELDS};
-    let predictor = ModelDocument::load(model_path).and_then(Predictor::from_document).map_err(|e| Error::chapter(CHAPTER, e))?;
+    let predictor = ModelDocument::load(model_path)
+        .and_then(Predictor::from_document)
+        .map_err(|e| Error::chapter(CHAPTER, e))?;
     let domains = &predictor.metadata.domains;
     let source = Source::function("seattle::validate::FIELDS");
     let (mut name, mut kind, mut required, mut accepted) = (vec![], vec![], vec![], vec![]);
@@ -277,10 +407,21 @@ fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
         name.push(f.name.to_string());
         required.push(if f.required { "yes" } else { "no" }.to_string());
         let (k, a) = match f.rule {
-            Rule::OneOf { domain } => ("string", format!("one of {} values", domains.get(domain).map_or(0, Vec::len))),
+            Rule::OneOf { domain } => (
+                "string",
+                format!("one of {} values", domains.get(domain).map_or(0, Vec::len)),
+            ),
             Rule::Integer { min, max } => ("integer", format!("{min} to {max}")),
-            Rule::Number { min, max, exclusive_min: true } => ("number", format!("> {min}, ≤ {max}")),
-            Rule::Number { min, max, exclusive_min: false } => ("number", format!("{min} to {max}")),
+            Rule::Number {
+                min,
+                max,
+                exclusive_min: true,
+            } => ("number", format!("> {min}, ≤ {max}")),
+            Rule::Number {
+                min,
+                max,
+                exclusive_min: false,
+            } => ("number", format!("{min} to {max}")),
         };
         kind.push(k.to_string());
         accepted.push(format!("{a}; {}", f.help));
@@ -310,7 +451,11 @@ fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
             body[f.name] = match f.rule {
                 Rule::OneOf { .. } => serde_json::Value::from("NOT A KNOWN VALUE"),
                 Rule::Integer { min, .. } => serde_json::Value::from(min - 1),
-                Rule::Number { min, exclusive_min: true, .. } => serde_json::Value::from(min),
+                Rule::Number {
+                    min,
+                    exclusive_min: true,
+                    ..
+                } => serde_json::Value::from(min),
                 Rule::Number { min, .. } => serde_json::Value::from(min - 1.0),
             };
             (f.name.to_string(), body)
@@ -321,32 +466,74 @@ fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
     broken.push(("energy_use_kbtu".to_string(), unknown));
     for f in FIELDS.iter().filter(|f| f.required) {
         let mut body = example.clone();
-        body.as_object_mut().expect("the example is an object").remove(f.name);
+        body.as_object_mut()
+            .expect("the example is an object")
+            .remove(f.name);
         broken.push((f.name.to_string(), body));
     }
     for (field, body) in &broken {
         match validate::building(body, "", domains) {
             Ok(_) => problems.push(format!("{field}: a broken value is accepted")),
-            Err(errors) if !errors.iter().any(|e| e.field == *field) => problems.push(format!("{field}: rejected, but the errors name {errors:?}")),
+            Err(errors) if !errors.iter().any(|e| e.field == *field) => {
+                problems.push(format!("{field}: rejected, but the errors name {errors:?}"))
+            }
             Err(_) => {}
         }
     }
     let limits = Source::function("seattle::api (limits)");
-    nb.add_finding("api.batch_max", Value::Int(api::BATCH_MAX as i64), Some("buildings"), limits.clone())?;
-    nb.add_finding("api.body_limit_kib", Value::Int((api::SINGLE_LIMIT / 1024) as i64), Some("KiB"), limits.clone())?;
-    nb.add_finding("api.batch_body_limit_kib", Value::Int((api::BATCH_LIMIT / 1024) as i64), Some("KiB"), limits)?;
-    nb.add_finding("api.rules_exercised", Value::Int(broken.len() as i64), Some("bodies"), source.clone())?;
+    nb.add_finding(
+        "api.batch_max",
+        Value::Int(api::BATCH_MAX as i64),
+        Some("buildings"),
+        limits.clone(),
+    )?;
+    nb.add_finding(
+        "api.body_limit_kib",
+        Value::Int((api::SINGLE_LIMIT / 1024) as i64),
+        Some("KiB"),
+        limits.clone(),
+    )?;
+    nb.add_finding(
+        "api.batch_body_limit_kib",
+        Value::Int((api::BATCH_LIMIT / 1024) as i64),
+        Some("KiB"),
+        limits,
+    )?;
+    nb.add_finding(
+        "api.rules_exercised",
+        Value::Int(broken.len() as i64),
+        Some("bodies"),
+        source.clone(),
+    )?;
     let Some(building) = building else {
-        return nb.add_check("api.every_rule_enforced", "the example body passes and each broken rule is rejected naming its field", Status::Failed(problems.join("; ")), &["api.rules_exercised"]);
+        return nb.add_check(
+            "api.every_rule_enforced",
+            "the example body passes and each broken rule is rejected naming its field",
+            Status::Failed(problems.join("; ")),
+            &["api.rules_exercised"],
+        );
     };
     nb.add_finding(
         "api.example_building",
-        Value::Text(format!("{} of {} built in {}, {} floors", building.primary_property_type, group(building.gfa_total_sqft), building.year_built, building.number_of_floors)),
+        Value::Text(format!(
+            "{} of {} built in {}, {} floors",
+            building.primary_property_type,
+            group(building.gfa_total_sqft),
+            building.year_built,
+            building.number_of_floors
+        )),
         None,
         Source::function("seattle::validate::example"),
     )?;
-    let log1p = predictor.predict_log1p(&[building]).map_err(|e| Error::chapter(CHAPTER, e))?[0];
-    nb.add_finding("api.example_intensity", float(log1p.exp_m1(), 3), Some("kg CO2e/sq ft"), Source::function("seattle::artifact::Predictor::predict_log1p"))?;
+    let log1p = predictor
+        .predict_log1p(&[building])
+        .map_err(|e| Error::chapter(CHAPTER, e))?[0];
+    nb.add_finding(
+        "api.example_intensity",
+        float(log1p.exp_m1(), 3),
+        Some("kg CO2e/sq ft"),
+        Source::function("seattle::artifact::Predictor::predict_log1p"),
+    )?;
     nb.add_check(
         "api.every_rule_enforced",
         "the example body passes and a body breaking any one rule (range, enumeration, unknown or missing field) is rejected naming that field",
@@ -358,38 +545,77 @@ fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
 
 /// Square feet with thousands separators.
 fn group(sqft: f64) -> String {
-    format!("{} sq ft", crate::frame::group_digits(&format!("{:.0}", sqft)))
+    format!(
+        "{} sq ft",
+        crate::frame::group_digits(&format!("{:.0}", sqft))
+    )
 }
 
-fn checks(nb: &mut Notebook, results: &[model::CrossValidation], features: &[String], k: usize) -> Result<()> {
-    let steps: Vec<i64> = (1..=4).map(|s| nb.int(&format!("filters.step{s}_rows"))).collect();
+fn checks(
+    nb: &mut Notebook,
+    results: &[model::CrossValidation],
+    features: &[String],
+    k: usize,
+) -> Result<()> {
+    let steps: Vec<i64> = (1..=4)
+        .map(|s| nb.int(&format!("filters.step{s}_rows")))
+        .collect();
     let monotone = steps.windows(2).all(|w| w[1] <= w[0]) && steps.iter().all(|s| *s >= 0);
     let rows = nb.int("model.training_rows");
     nb.add_check(
         "filters.counted",
         "each filter only removes rows, and the last one leaves exactly the training rows",
-        if monotone && steps[3] == rows { Status::Passed } else { Status::Failed(format!("rows after each step: {steps:?}, training rows {rows}")) },
-        &["filters.step1_rows", "filters.step2_rows", "filters.step3_rows", "filters.step4_rows", "model.training_rows"],
+        if monotone && steps[3] == rows {
+            Status::Passed
+        } else {
+            Status::Failed(format!(
+                "rows after each step: {steps:?}, training rows {rows}"
+            ))
+        },
+        &[
+            "filters.step1_rows",
+            "filters.step2_rows",
+            "filters.step3_rows",
+            "filters.step4_rows",
+            "model.training_rows",
+        ],
     )?;
-    let leaky: Vec<&String> = features.iter().filter(|f| LEAKY.iter().any(|l| f.to_lowercase().contains(l))).collect();
+    let leaky: Vec<&String> = features
+        .iter()
+        .filter(|f| LEAKY.iter().any(|l| f.to_lowercase().contains(l)))
+        .collect();
     nb.add_check(
         "features.no_energy_columns",
         "no feature is an energy or emission measurement (they would leak the target)",
-        if leaky.is_empty() { Status::Passed } else { Status::Failed(format!("leaky features: {leaky:?}")) },
+        if leaky.is_empty() {
+            Status::Passed
+        } else {
+            Status::Failed(format!("leaky features: {leaky:?}"))
+        },
         &["model.features"],
     )?;
-    let covered = results.iter().all(|cv| cv.out_of_fold.iter().all(|p| p.is_finite()) && cv.per_fold.len() == k);
+    let covered = results
+        .iter()
+        .all(|cv| cv.out_of_fold.iter().all(|p| p.is_finite()) && cv.per_fold.len() == k);
     nb.add_check(
         "cv.every_row_predicted_once",
         "every row gets exactly one out-of-fold prediction from each model",
-        if covered { Status::Passed } else { Status::Failed("a row has no out-of-fold prediction".into()) },
+        if covered {
+            Status::Passed
+        } else {
+            Status::Failed("a row has no out-of-fold prediction".into())
+        },
         &["model.training_rows"],
     )?;
     let best = results.iter().map(|cv| cv.mean.r2).fold(f64::MIN, f64::max);
     nb.add_check(
         "cv.r2_floor",
         "the chosen model's mean cross-validated R² on log1p intensity is at least 0.30",
-        if best >= 0.30 { Status::Passed } else { Status::Failed(format!("mean R² {best:.4}")) },
+        if best >= 0.30 {
+            Status::Passed
+        } else {
+            Status::Failed(format!("mean R² {best:.4}"))
+        },
         &["model.chosen_r2_mean"],
     )?;
     Ok(())

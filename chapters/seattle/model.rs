@@ -9,9 +9,13 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
+use smartcore::ensemble::random_forest_regressor::{
+    RandomForestRegressor, RandomForestRegressorParameters,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linear::linear_regression::{LinearRegression, LinearRegressionParameters, LinearRegressionSolverName};
+use smartcore::linear::linear_regression::{
+    LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
+};
 
 /// A building as the city describes it before any metering: what the training set holds
 /// per row and what the API accepts. Both become model rows through [`Building::row`], so
@@ -45,7 +49,11 @@ impl Building {
             self.gfa_parking_sqft.ln_1p(),
             self.gfa_building_sqft.ln_1p(),
             self.largest_use_gfa_sqft.ln_1p(),
-            if self.gfa_total_sqft > 0.0 { self.gfa_parking_sqft / self.gfa_total_sqft } else { 0.0 },
+            if self.gfa_total_sqft > 0.0 {
+                self.gfa_parking_sqft / self.gfa_total_sqft
+            } else {
+                0.0
+            },
             self.latitude,
             self.longitude,
         ];
@@ -55,7 +63,11 @@ impl Building {
             self.neighborhood.clone(),
             self.largest_use_type.clone(),
         ];
-        Row { numeric, categories, target }
+        Row {
+            numeric,
+            categories,
+            target,
+        }
     }
 }
 
@@ -80,7 +92,12 @@ pub const NUMERIC: [&str; 10] = [
     "latitude",
     "longitude",
 ];
-pub const CATEGORICAL: [&str; 4] = ["building_type", "primary_property_type", "neighborhood", "largest_use_type"];
+pub const CATEGORICAL: [&str; 4] = [
+    "building_type",
+    "primary_property_type",
+    "neighborhood",
+    "largest_use_type",
+];
 
 /// A category seen fewer times than this in the training rows joins `other`.
 pub const RARE: usize = 5;
@@ -99,7 +116,11 @@ impl Encoder {
                 for r in rows {
                     *counts.entry(r.categories[c].as_str()).or_default() += 1;
                 }
-                counts.into_iter().filter(|(_, n)| *n >= RARE).map(|(l, _)| l.to_string()).collect()
+                counts
+                    .into_iter()
+                    .filter(|(_, n)| *n >= RARE)
+                    .map(|(l, _)| l.to_string())
+                    .collect()
             })
             .collect();
         Encoder { levels }
@@ -142,9 +163,22 @@ pub fn scores(truth: &[f64], predicted: &[f64]) -> Scores {
     let n = truth.len().max(1) as f64;
     let mean = truth.iter().sum::<f64>() / n;
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
-    let ss_res: f64 = truth.iter().zip(predicted).map(|(t, p)| (t - p).powi(2)).sum();
-    let mae = truth.iter().zip(predicted).map(|(t, p)| (t - p).abs()).sum::<f64>() / n;
-    Scores { r2: 1.0 - ss_res / ss_tot.max(1e-12), mae, rmse: (ss_res / n).sqrt() }
+    let ss_res: f64 = truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).powi(2))
+        .sum();
+    let mae = truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).abs())
+        .sum::<f64>()
+        / n;
+    Scores {
+        r2: 1.0 - ss_res / ss_tot.max(1e-12),
+        mae,
+        rmse: (ss_res / n).sqrt(),
+    }
 }
 
 /// The models compared.
@@ -167,7 +201,10 @@ impl Kind {
 
 /// A fitted model of either kind.
 pub enum Fitted {
-    Linear(LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>, Standardizer),
+    Linear(
+        LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>,
+        Standardizer,
+    ),
     Forest(RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>),
 }
 
@@ -183,16 +220,33 @@ impl Standardizer {
     fn fit(x: &[Vec<f64>]) -> Standardizer {
         let n = x.len().max(1) as f64;
         let width = NUMERIC.len();
-        let mean: Vec<f64> = (0..width).map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n).collect();
+        let mean: Vec<f64> = (0..width)
+            .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n)
+            .collect();
         let sd = (0..width)
-            .map(|j| (x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n).sqrt().max(1e-9))
+            .map(|j| {
+                (x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n)
+                    .sqrt()
+                    .max(1e-9)
+            })
             .collect();
         Standardizer { mean, sd }
     }
 
     fn apply(&self, x: &[Vec<f64>]) -> Vec<Vec<f64>> {
         x.iter()
-            .map(|r| r.iter().enumerate().map(|(j, v)| if j < self.mean.len() { (v - self.mean[j]) / self.sd[j] } else { *v }).collect())
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(j, v)| {
+                        if j < self.mean.len() {
+                            (v - self.mean[j]) / self.sd[j]
+                        } else {
+                            *v
+                        }
+                    })
+                    .collect()
+            })
             .collect()
     }
 }
@@ -202,19 +256,31 @@ fn matrix(x: &[Vec<f64>]) -> Result<DenseMatrix<f64>, String> {
 }
 
 /// Fits `kind` on `x`, `y`.
-pub fn fit(kind: Kind, x: &[Vec<f64>], y: &[f64], seed: u64, trees: usize) -> Result<Fitted, String> {
+pub fn fit(
+    kind: Kind,
+    x: &[Vec<f64>],
+    y: &[f64],
+    seed: u64,
+    trees: usize,
+) -> Result<Fitted, String> {
     match kind {
         Kind::Linear => {
             let standardizer = Standardizer::fit(x);
             let m = matrix(&standardizer.apply(x))?;
-            let params = LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::SVD);
-            let model = LinearRegression::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
+            let params =
+                LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::SVD);
+            let model =
+                LinearRegression::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
             Ok(Fitted::Linear(model, standardizer))
         }
         Kind::RandomForest => {
             let m = matrix(x)?;
-            let params = RandomForestRegressorParameters::default().with_n_trees(trees).with_seed(seed).with_min_samples_leaf(2);
-            let model = RandomForestRegressor::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
+            let params = RandomForestRegressorParameters::default()
+                .with_n_trees(trees)
+                .with_seed(seed)
+                .with_min_samples_leaf(2);
+            let model =
+                RandomForestRegressor::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
             Ok(Fitted::Forest(model))
         }
     }
@@ -223,7 +289,9 @@ pub fn fit(kind: Kind, x: &[Vec<f64>], y: &[f64], seed: u64, trees: usize) -> Re
 impl Fitted {
     pub fn predict(&self, x: &[Vec<f64>]) -> Result<Vec<f64>, String> {
         match self {
-            Fitted::Linear(model, standardizer) => model.predict(&matrix(&standardizer.apply(x))?).map_err(|e| e.to_string()),
+            Fitted::Linear(model, standardizer) => model
+                .predict(&matrix(&standardizer.apply(x))?)
+                .map_err(|e| e.to_string()),
             Fitted::Forest(model) => model.predict(&matrix(x)?).map_err(|e| e.to_string()),
         }
     }
@@ -233,7 +301,17 @@ impl Fitted {
 pub fn folds(n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    (0..k).map(|f| order.iter().copied().enumerate().filter(|(i, _)| i % k == f).map(|(_, r)| r).collect()).collect()
+    (0..k)
+        .map(|f| {
+            order
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(i, _)| i % k == f)
+                .map(|(_, r)| r)
+                .collect()
+        })
+        .collect()
 }
 
 /// Cross-validation of one model: scores per fold, and each row's out-of-fold prediction.
@@ -244,12 +322,23 @@ pub struct CrossValidation {
     pub out_of_fold: Vec<f64>,
 }
 
-pub fn cross_validate(kind: Kind, rows: &[Row], k: usize, seed: u64, trees: usize) -> Result<CrossValidation, String> {
+pub fn cross_validate(
+    kind: Kind,
+    rows: &[Row],
+    k: usize,
+    seed: u64,
+    trees: usize,
+) -> Result<CrossValidation, String> {
     let mut out_of_fold = vec![f64::NAN; rows.len()];
     let mut per_fold = Vec::new();
     for test in folds(rows.len(), k, seed) {
         let in_test: std::collections::BTreeSet<usize> = test.iter().copied().collect();
-        let train: Vec<&Row> = rows.iter().enumerate().filter(|(i, _)| !in_test.contains(i)).map(|(_, r)| r).collect();
+        let train: Vec<&Row> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !in_test.contains(i))
+            .map(|(_, r)| r)
+            .collect();
         let train_rows: Vec<Row> = train.iter().map(|r| (*r).clone()).collect();
         // The encoder learns its categories from the training fold only.
         let encoder = Encoder::fit(&train_rows);
@@ -270,7 +359,12 @@ pub fn cross_validate(kind: Kind, rows: &[Row], k: usize, seed: u64, trees: usiz
         mae: per_fold.iter().map(|s| s.mae).sum::<f64>() / n,
         rmse: per_fold.iter().map(|s| s.rmse).sum::<f64>() / n,
     };
-    Ok(CrossValidation { kind, per_fold, mean, out_of_fold })
+    Ok(CrossValidation {
+        kind,
+        per_fold,
+        mean,
+        out_of_fold,
+    })
 }
 
 #[cfg(test)]

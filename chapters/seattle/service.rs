@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 use crate::loadgen::{self, LoadReport, Request};
 
 #[derive(Parser)]
-#[command(name = "auditbook api", about = "Serve the Seattle GHG model over HTTP (docs at /docs)")]
+#[command(
+    name = "auditbook api",
+    about = "Serve the Seattle GHG model over HTTP (docs at /docs)"
+)]
 struct ApiArgs {
     /// Model file; the chapter's own (trained if absent) by default.
     #[arg(long)]
@@ -43,7 +46,9 @@ enum ApiCommand {
 }
 
 pub fn run(chapter: &dyn Chapter, ctx: &RunContext, args: &[String]) -> Result<()> {
-    let args = match ApiArgs::try_parse_from(std::iter::once("auditbook api".to_string()).chain(args.iter().cloned())) {
+    let args = match ApiArgs::try_parse_from(
+        std::iter::once("auditbook api".to_string()).chain(args.iter().cloned()),
+    ) {
         Ok(a) => a,
         Err(e) if e.use_stderr() => return Err(Error::Usage(e.to_string())),
         Err(e) => {
@@ -57,9 +62,14 @@ pub fn run(chapter: &dyn Chapter, ctx: &RunContext, args: &[String]) -> Result<(
     };
     let app = App::load(&model).map_err(|e| Error::chapter(ctx.meta.id, e))?;
     match args.command {
-        None => api::serve(Arc::new(app), SocketAddr::new(args.host, args.port), &model).map_err(|e| Error::chapter(ctx.meta.id, e)),
-        Some(ApiCommand::Bench { seconds, connections }) => {
-            let report = bench(app, Duration::from_secs(seconds), connections).map_err(|e| Error::chapter(ctx.meta.id, e))?;
+        None => api::serve(Arc::new(app), SocketAddr::new(args.host, args.port), &model)
+            .map_err(|e| Error::chapter(ctx.meta.id, e)),
+        Some(ApiCommand::Bench {
+            seconds,
+            connections,
+        }) => {
+            let report = bench(app, Duration::from_secs(seconds), connections)
+                .map_err(|e| Error::chapter(ctx.meta.id, e))?;
             let path = crate::bench::save(&ctx.root, "seattle-api.md", &report)?;
             println!("{report}\n(saved to {})", path.display());
             Ok(())
@@ -71,11 +81,17 @@ pub fn run(chapter: &dyn Chapter, ctx: &RunContext, args: &[String]) -> Result<(
 fn chapter_model(chapter: &dyn Chapter, ctx: &RunContext) -> Result<PathBuf> {
     let path = ctx.artifact_dir.join("model.json");
     if !path.exists() {
-        eprintln!("seattle api: no model at {}; training it (the chapter's run, checks included)", path.display());
+        eprintln!(
+            "seattle api: no model at {}; training it (the chapter's run, checks included)",
+            path.display()
+        );
         let nb = chapter.run(ctx)?;
         let failed = nb.failures();
         if !failed.is_empty() {
-            return Err(Error::ChecksFailed { chapter: ctx.meta.id.to_string(), failed });
+            return Err(Error::ChecksFailed {
+                chapter: ctx.meta.id.to_string(),
+                failed,
+            });
         }
     }
     Ok(path)
@@ -90,18 +106,59 @@ fn bench(app: App, duration: Duration, connections: usize) -> std::result::Resul
     invalid["year_built"] = serde_json::Value::from(1700);
     invalid["neighborhood"] = serde_json::Value::from("ATLANTIS");
     let batch = serde_json::json!({ "buildings": vec![example.clone(); 100] });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let router = api::router(Arc::new(app));
     runtime.spawn(async move { axum::serve(listener, router).await });
 
     let json = Some("application/json");
     let cases: Vec<(&str, Request, u16)> = vec![
-        ("GET /health (baseline)", Request { method: "GET", path: "/health".into(), content_type: None, body: vec![] }, 200),
-        ("POST /predict, valid", Request { method: "POST", path: "/predict".into(), content_type: json, body: example.to_string().into_bytes() }, 200),
-        ("POST /predict, invalid", Request { method: "POST", path: "/predict".into(), content_type: json, body: invalid.to_string().into_bytes() }, 422),
-        ("POST /predict/batch, 100 buildings", Request { method: "POST", path: "/predict/batch".into(), content_type: json, body: batch.to_string().into_bytes() }, 200),
+        (
+            "GET /health (baseline)",
+            Request {
+                method: "GET",
+                path: "/health".into(),
+                content_type: None,
+                body: vec![],
+            },
+            200,
+        ),
+        (
+            "POST /predict, valid",
+            Request {
+                method: "POST",
+                path: "/predict".into(),
+                content_type: json,
+                body: example.to_string().into_bytes(),
+            },
+            200,
+        ),
+        (
+            "POST /predict, invalid",
+            Request {
+                method: "POST",
+                path: "/predict".into(),
+                content_type: json,
+                body: invalid.to_string().into_bytes(),
+            },
+            422,
+        ),
+        (
+            "POST /predict/batch, 100 buildings",
+            Request {
+                method: "POST",
+                path: "/predict/batch".into(),
+                content_type: json,
+                body: batch.to_string().into_bytes(),
+            },
+            200,
+        ),
     ];
     let mut out = format!(
         "# Seattle API under load\n\n{connections} keep-alive connections on loopback, {} s per case, client and server on the same {}-core machine.\n\n| case | requests/s | p50 ms | p99 ms | max ms | ratio to baseline | statuses |\n|---|---:|---:|---:|---:|---:|---|\n",
@@ -110,10 +167,19 @@ fn bench(app: App, duration: Duration, connections: usize) -> std::result::Resul
     );
     let mut baseline = None;
     for (name, request, expected) in cases {
-        let r: LoadReport = loadgen::run(addr, &request, connections, duration).map_err(|e| format!("{name}: {e}"))?;
-        let unexpected: u64 = r.statuses.iter().filter(|(s, _)| **s != expected).map(|(_, n)| n).sum();
+        let r: LoadReport = loadgen::run(addr, &request, connections, duration)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let unexpected: u64 = r
+            .statuses
+            .iter()
+            .filter(|(s, _)| **s != expected)
+            .map(|(_, n)| n)
+            .sum();
         if unexpected > 0 {
-            return Err(format!("{name}: {unexpected} answers were not {expected}: {:?}", r.statuses));
+            return Err(format!(
+                "{name}: {unexpected} answers were not {expected}: {:?}",
+                r.statuses
+            ));
         }
         let rps = r.requests_per_second();
         let base = *baseline.get_or_insert(rps);

@@ -34,7 +34,11 @@ fn money(v: Decimal) -> Value {
 
 fn pct(part: Decimal, whole: Decimal) -> Value {
     use rust_decimal::prelude::ToPrimitive;
-    let value = if whole.is_zero() { 0.0 } else { (part / whole * Decimal::from(100)).to_f64().unwrap_or(0.0) };
+    let value = if whole.is_zero() {
+        0.0
+    } else {
+        (part / whole * Decimal::from(100)).to_f64().unwrap_or(0.0)
+    };
     Value::Float { value, decimals: 2 }
 }
 
@@ -49,7 +53,10 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
     require_files(CHAPTER, dir, &required)?;
     let has_log = dir.join(generate::LOG).is_file();
     let mut read_rows = Vec::new();
-    for (file, _) in LOADS.iter().chain(has_log.then_some(&(generate::LOG, "insertion_log"))) {
+    for (file, _) in LOADS
+        .iter()
+        .chain(has_log.then_some(&(generate::LOG, "insertion_log")))
+    {
         let rows = csv_data_rows(&dir.join(file))?;
         read_rows.push(rows);
         nb.datasets.push(dataset_ref(dir, file, Some(rows))?);
@@ -67,7 +74,12 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
     ctx.progress.step("running the audit queries");
     calendar(&mut nb, &mut db)?;
     dashboard(&mut nb, &mut db)?;
-    nb.add_finding("log.available", Value::Bool(has_log), None, Source::function("supersmartmarket::audit::run"))?;
+    nb.add_finding(
+        "log.available",
+        Value::Bool(has_log),
+        None,
+        Source::function("supersmartmarket::audit::run"),
+    )?;
     if has_log {
         db.execute("sale_timeline")?;
         history(&mut nb, &mut db)?;
@@ -86,9 +98,17 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
 
 /// Rows read (counted in Rust from the files) against rows loaded (counted by DuckDB) and
 /// rows kept aside by the loader, per file.
-fn load_report(nb: &mut Notebook, db: &mut SqlSession, has_log: bool, read_rows: &[u64]) -> Result<()> {
-    let loads: Vec<(&str, &str)> =
-        LOADS.iter().copied().chain(has_log.then_some((generate::LOG, "insertion_log"))).collect();
+fn load_report(
+    nb: &mut Notebook,
+    db: &mut SqlSession,
+    has_log: bool,
+    read_rows: &[u64],
+) -> Result<()> {
+    let loads: Vec<(&str, &str)> = LOADS
+        .iter()
+        .copied()
+        .chain(has_log.then_some((generate::LOG, "insertion_log")))
+        .collect();
     let counts_sql = loads
         .iter()
         .enumerate()
@@ -110,9 +130,18 @@ fn load_report(nb: &mut Notebook, db: &mut SqlSession, has_log: bool, read_rows:
         loaded.push(get_i64(&counts, "load_counts", row, "rows_loaded")?);
     }
     let frame = DataFrame::new(vec![
-        Column::new("file".into(), loads.iter().map(|(f, _)| f.to_string()).collect::<Vec<_>>()),
-        Column::new("table".into(), loads.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>()),
-        Column::new("rows_read".into(), read_rows.iter().map(|r| *r as i64).collect::<Vec<_>>()),
+        Column::new(
+            "file".into(),
+            loads.iter().map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "table".into(),
+            loads.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "rows_read".into(),
+            read_rows.iter().map(|r| *r as i64).collect::<Vec<_>>(),
+        ),
         Column::new("rows_loaded".into(), loaded.clone()),
         Column::new("rows_rejected".into(), rejected_per_file.clone()),
     ])
@@ -121,9 +150,24 @@ fn load_report(nb: &mut Notebook, db: &mut SqlSession, has_log: bool, read_rows:
     nb.add_table("load_report", frame, source.clone())?;
     nb.add_table("load_rejects", rejects, Source::query("load_rejects"))?;
     let total_read: u64 = read_rows.iter().sum();
-    nb.add_finding("load.rows_read", Value::Int(total_read as i64), Some("rows"), source.clone())?;
-    nb.add_finding("load.rows_loaded", Value::Int(loaded.iter().sum()), Some("rows"), Source::query("load_counts"))?;
-    nb.add_finding("load.rows_rejected", Value::Int(rejected_per_file.iter().sum()), Some("rows"), Source::query("load_rejects"))?;
+    nb.add_finding(
+        "load.rows_read",
+        Value::Int(total_read as i64),
+        Some("rows"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "load.rows_loaded",
+        Value::Int(loaded.iter().sum()),
+        Some("rows"),
+        Source::query("load_counts"),
+    )?;
+    nb.add_finding(
+        "load.rows_rejected",
+        Value::Int(rejected_per_file.iter().sum()),
+        Some("rows"),
+        Source::query("load_rejects"),
+    )?;
     Ok(())
 }
 
@@ -132,12 +176,24 @@ fn calendar(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let q = "calendar_consistency";
     let frame = db.query(q)?;
     let mismatched = get_i64(&frame, q, 0, "mismatched_days")?;
-    nb.add_finding("calendar.days", Value::Int(get_i64(&frame, q, 0, "days")?), Some("days"), Source::query(q))?;
-    nb.add_finding("calendar.mismatched_serials", Value::Int(mismatched), Some("days"), Source::query(q))?;
+    nb.add_finding(
+        "calendar.days",
+        Value::Int(get_i64(&frame, q, 0, "days")?),
+        Some("days"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "calendar.mismatched_serials",
+        Value::Int(mismatched),
+        Some("days"),
+        Source::query(q),
+    )?;
     nb.add_check(
         "calendar.serials_match_dates",
         "every calendar key is the Excel serial of its date (days since 1899-12-30)",
-        Status::of(mismatched == 0, || format!("{mismatched} day(s) whose date_id is not the Excel serial of calendar_date")),
+        Status::of(mismatched == 0, || {
+            format!("{mismatched} day(s) whose date_id is not the Excel serial of calendar_date")
+        }),
         &["calendar.mismatched_serials"],
     )?;
     nb.add_table(q, frame, Source::query(q))?;
@@ -154,13 +210,33 @@ fn dashboard(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         sales += get_i64(&frame, q, row, "sales")?;
         revenue += get_decimal(&frame, q, row, "dashboard_revenue_eur")?;
     }
-    nb.add_finding("sales.rows", Value::Int(sales), Some("sales"), Source::query(q))?;
-    nb.add_finding("sales.days", Value::Int(frame.height() as i64), Some("days"), Source::query(q))?;
-    nb.add_finding("sales.dashboard_revenue_eur", money(revenue), Some("EUR"), Source::query(q))?;
+    nb.add_finding(
+        "sales.rows",
+        Value::Int(sales),
+        Some("sales"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "sales.days",
+        Value::Int(frame.height() as i64),
+        Some("days"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "sales.dashboard_revenue_eur",
+        money(revenue),
+        Some("EUR"),
+        Source::query(q),
+    )?;
     if frame.height() > 0 {
         let first = get_text(&frame, q, 0, "sold_on")?.unwrap_or_default();
         let last = get_text(&frame, q, frame.height() - 1, "sold_on")?.unwrap_or_default();
-        nb.add_finding("sales.first_day", Value::Text(first), None, Source::query(q))?;
+        nb.add_finding(
+            "sales.first_day",
+            Value::Text(first),
+            None,
+            Source::query(q),
+        )?;
         nb.add_finding("sales.last_day", Value::Text(last), None, Source::query(q))?;
     }
     nb.add_table(q, frame, Source::query(q))?;
@@ -186,15 +262,31 @@ fn history(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         }
         drift += day_drift;
     }
-    nb.add_finding("history.days_rewritten", Value::Int(rewritten), Some("days"), Source::query(q))?;
-    nb.add_finding("history.total_drift_eur", money(drift), Some("EUR"), Source::query(q))?;
+    nb.add_finding(
+        "history.days_rewritten",
+        Value::Int(rewritten),
+        Some("days"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "history.total_drift_eur",
+        money(drift),
+        Some("EUR"),
+        Source::query(q),
+    )?;
     let svg = chart::line_chart(&LineChart {
         title: "Revenue per day: dashboard (today's prices) vs sale-time prices",
         x_labels: labels.iter().map(|l| l[5..].to_string()).collect(),
         y_label: "revenue (EUR)",
         series: vec![
-            Series { name: "dashboard, today's prices", values: dashboard },
-            Series { name: "at sale-time prices", values: sale_time },
+            Series {
+                name: "dashboard, today's prices",
+                values: dashboard,
+            },
+            Series {
+                name: "at sale-time prices",
+                values: sale_time,
+            },
         ],
     })
     .map_err(|e| Error::chapter(CHAPTER, format!("chart `revenue_by_day`: {e}")))?;
@@ -214,22 +306,67 @@ fn late_batch(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         rows += get_i64(&frame, q, row, "sales")?;
         revenue += get_decimal(&frame, q, row, "revenue_eur")?;
     }
-    nb.add_finding("late_batch.rows", Value::Int(rows), Some("sales"), source.clone())?;
-    nb.add_finding("late_batch.batches", Value::Int(frame.height() as i64), Some("batches"), source.clone())?;
-    nb.add_finding("late_batch.revenue_eur", money(revenue), Some("EUR"), source.clone())?;
+    nb.add_finding(
+        "late_batch.rows",
+        Value::Int(rows),
+        Some("sales"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.batches",
+        Value::Int(frame.height() as i64),
+        Some("batches"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.revenue_eur",
+        money(revenue),
+        Some("EUR"),
+        source.clone(),
+    )?;
     // The largest batch is the incident the chapter tells; every batch is in the table.
-    let biggest = (0..frame.height()).max_by_key(|r| (get_i64(&frame, q, *r, "sales").unwrap_or(0), std::cmp::Reverse(*r)));
+    let biggest = (0..frame.height()).max_by_key(|r| {
+        (
+            get_i64(&frame, q, *r, "sales").unwrap_or(0),
+            std::cmp::Reverse(*r),
+        )
+    });
     let text = |column: &str| -> Result<Value> {
         Ok(Value::Text(match biggest {
             Some(r) => get_text(&frame, q, r, column)?.unwrap_or_default(),
             None => "none".to_string(),
         }))
     };
-    nb.add_finding("late_batch.sale_day", text("sold_on")?, None, source.clone())?;
-    nb.add_finding("late_batch.inserted_on", text("inserted_on")?, None, source.clone())?;
-    nb.add_finding("late_batch.inserted_by", text("inserted_by")?, None, source.clone())?;
-    nb.add_finding("late_batch.first_inserted_at", text("first_inserted_at")?, None, source.clone())?;
-    nb.add_finding("late_batch.last_inserted_at", text("last_inserted_at")?, None, source.clone())?;
+    nb.add_finding(
+        "late_batch.sale_day",
+        text("sold_on")?,
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.inserted_on",
+        text("inserted_on")?,
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.inserted_by",
+        text("inserted_by")?,
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.first_inserted_at",
+        text("first_inserted_at")?,
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "late_batch.last_inserted_at",
+        text("last_inserted_at")?,
+        None,
+        source.clone(),
+    )?;
     nb.add_table(q, frame, source)?;
     Ok(())
 }
@@ -243,9 +380,24 @@ fn price_updates(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         updates += get_i64(&frame, q, row, "updates")?;
         products += get_i64(&frame, q, row, "products")?;
     }
-    nb.add_finding("price_updates.count", Value::Int(updates), Some("updates"), Source::query(q))?;
-    nb.add_finding("price_updates.products", Value::Int(products), Some("products"), Source::query(q))?;
-    nb.add_finding("price_updates.days", Value::Int(frame.height() as i64), Some("days"), Source::query(q))?;
+    nb.add_finding(
+        "price_updates.count",
+        Value::Int(updates),
+        Some("updates"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "price_updates.products",
+        Value::Int(products),
+        Some("products"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "price_updates.days",
+        Value::Int(frame.height() as i64),
+        Some("days"),
+        Source::query(q),
+    )?;
     nb.add_table(q, frame, Source::query(q))?;
     Ok(())
 }
@@ -255,20 +407,64 @@ fn refresh_gap(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let q = "refresh_gap";
     let frame = db.query(q)?;
     if frame.height() != 1 {
-        return Err(Error::Query { chapter: CHAPTER.into(), query: q.into(), message: format!("expected one row, got {}", frame.height()) });
+        return Err(Error::Query {
+            chapter: CHAPTER.into(),
+            query: q.into(),
+            message: format!("expected one row, got {}", frame.height()),
+        });
     }
     let source = Source::query(q);
     let d = |c: &str| get_decimal(&frame, q, 0, c);
     let (gap, late, price) = (d("gap_eur")?, d("late_batch_eur")?, d("price_effect_eur")?);
-    nb.add_finding("gap.audit_day", Value::Text(get_text(&frame, q, 0, "audit_day")?.unwrap_or_default()), None, source.clone())?;
-    nb.add_finding("gap.r1_revenue_eur", money(d("r1_revenue_eur")?), Some("EUR"), source.clone())?;
-    nb.add_finding("gap.r2_revenue_eur", money(d("r2_revenue_eur")?), Some("EUR"), source.clone())?;
+    nb.add_finding(
+        "gap.audit_day",
+        Value::Text(get_text(&frame, q, 0, "audit_day")?.unwrap_or_default()),
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.r1_revenue_eur",
+        money(d("r1_revenue_eur")?),
+        Some("EUR"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.r2_revenue_eur",
+        money(d("r2_revenue_eur")?),
+        Some("EUR"),
+        source.clone(),
+    )?;
     nb.add_finding("gap.total_eur", money(gap), Some("EUR"), source.clone())?;
-    nb.add_finding("gap.late_batch_eur", money(late), Some("EUR"), source.clone())?;
-    nb.add_finding("gap.price_effect_eur", money(price), Some("EUR"), source.clone())?;
-    nb.add_finding("gap.residual_eur", money(d("residual_eur")?), Some("EUR"), source.clone())?;
-    nb.add_finding("gap.late_batch_share_pct", pct(late, gap), Some("%"), source.clone())?;
-    nb.add_finding("gap.price_effect_share_pct", pct(price, gap), Some("%"), source.clone())?;
+    nb.add_finding(
+        "gap.late_batch_eur",
+        money(late),
+        Some("EUR"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.price_effect_eur",
+        money(price),
+        Some("EUR"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.residual_eur",
+        money(d("residual_eur")?),
+        Some("EUR"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.late_batch_share_pct",
+        pct(late, gap),
+        Some("%"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "gap.price_effect_share_pct",
+        pct(price, gap),
+        Some("%"),
+        source.clone(),
+    )?;
     nb.add_table(q, frame, source)?;
     Ok(())
 }
@@ -283,7 +479,12 @@ fn monitoring_late_loads(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
             alarm_days.push(get_text(&frame, q, row, "inserted_on")?.unwrap_or_default());
         }
     }
-    nb.add_finding("monitoring.late_load_alarms", Value::Int(alarm_days.len() as i64), Some("alarms"), Source::query(q))?;
+    nb.add_finding(
+        "monitoring.late_load_alarms",
+        Value::Int(alarm_days.len() as i64),
+        Some("alarms"),
+        Source::query(q),
+    )?;
     nb.add_finding(
         "monitoring.first_alarm_on",
         Value::Text(alarm_days.first().cloned().unwrap_or_else(|| "none".into())),
@@ -302,12 +503,21 @@ fn monitoring_closing_days(nb: &mut Notebook, db: &mut SqlSession) -> Result<()>
     for row in 0..frame.height() {
         sales += get_i64(&frame, q, row, "sales")?;
     }
-    nb.add_finding("monitoring.closing_day_sales", Value::Int(sales), Some("sales"), Source::query(q))?;
-    nb.add_finding("monitoring.closing_days_with_sales", Value::Int(frame.height() as i64), Some("days"), Source::query(q))?;
+    nb.add_finding(
+        "monitoring.closing_day_sales",
+        Value::Int(sales),
+        Some("sales"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "monitoring.closing_days_with_sales",
+        Value::Int(frame.height() as i64),
+        Some("days"),
+        Source::query(q),
+    )?;
     nb.add_table(q, frame, Source::query(q))?;
     Ok(())
 }
-
 
 /// The chapter's checks. Those that need the insertion log, or a plant to compare with, are
 /// reported not applicable with the reason when the data has neither.
@@ -315,24 +525,52 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
     // Load: nothing lost, nothing kept aside.
     let rejects = nb.table("load_rejects")?.frame.clone();
     let first_reject = if rejects.height() > 0 {
-        let t = |c: &str| get_text(&rejects, "load_rejects", 0, c).ok().flatten().unwrap_or_default();
-        format!("first: file `{}`, line {}, column `{}`: {}", t("file"), t("line"), t("column_name"), t("error_message"))
+        let t = |c: &str| {
+            get_text(&rejects, "load_rejects", 0, c)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        format!(
+            "first: file `{}`, line {}, column `{}`: {}",
+            t("file"),
+            t("line"),
+            t("column_name"),
+            t("error_message")
+        )
     } else {
         String::new()
     };
-    let (read, loaded, rejected) = (nb.int("load.rows_read"), nb.int("load.rows_loaded"), nb.int("load.rows_rejected"));
+    let (read, loaded, rejected) = (
+        nb.int("load.rows_read"),
+        nb.int("load.rows_loaded"),
+        nb.int("load.rows_rejected"),
+    );
     nb.add_check(
         "load.complete",
         "every row read is loaded: rows read = rows loaded, none rejected",
-        Status::of(read == loaded && rejected == 0, || format!("{read} rows read, {loaded} loaded, {rejected} rejected; {first_reject}")),
+        Status::of(read == loaded && rejected == 0, || {
+            format!("{read} rows read, {loaded} loaded, {rejected} rejected; {first_reject}")
+        }),
         &["load.rows_read", "load.rows_loaded", "load.rows_rejected"],
     )?;
 
-    let no_log = || Status::NotApplicable(format!("the data has no insertion log (`{}`): sale-time prices and insertion times are unknown", generate::LOG));
-    let not_generated = || Status::NotApplicable("the data was not generated by the chapter: nothing was planted to compare with".to_string());
+    let no_log = || {
+        Status::NotApplicable(format!("the data has no insertion log (`{}`): sale-time prices and insertion times are unknown", generate::LOG))
+    };
+    let not_generated = || {
+        Status::NotApplicable(
+            "the data was not generated by the chapter: nothing was planted to compare with"
+                .to_string(),
+        )
+    };
 
     // The decomposition: (a) + (b) = gap, to the cent.
-    let residual = if has_log { nb.decimal("gap.residual_eur") } else { None };
+    let residual = if has_log {
+        nb.decimal("gap.residual_eur")
+    } else {
+        None
+    };
     nb.add_check(
         "gap.decomposition_sums",
         "the late batch and the price effect add up to the gap between the two refreshes, to the cent",
@@ -352,19 +590,32 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
             let found_day = nb.text("late_batch.sale_day");
             let found_revenue = nb.decimal("late_batch.revenue_eur").unwrap_or_default();
             let day_ok = p.late_batch_rows == 0 || found_day == p.late_day.to_string();
-            Status::of(found_rows == p.late_batch_rows as i64 && day_ok && found_revenue == p.late_batch_revenue, || {
-                format!(
+            Status::of(
+                found_rows == p.late_batch_rows as i64
+                    && day_ok
+                    && found_revenue == p.late_batch_revenue,
+                || {
+                    format!(
                     "found {found_rows} sales of {found_day} worth {found_revenue} EUR; planted {} sales of {} worth {} EUR",
                     p.late_batch_rows, p.late_day, p.late_batch_revenue
                 )
-            })
+                },
+            )
         }
     };
     nb.add_check(
         "late_batch.found_equals_planted",
         "the late batch found from the log is the one planted: same size, day and value",
         late_status,
-        if has_log { &["late_batch.rows", "late_batch.sale_day", "late_batch.revenue_eur"] } else { &[] },
+        if has_log {
+            &[
+                "late_batch.rows",
+                "late_batch.sale_day",
+                "late_batch.revenue_eur",
+            ]
+        } else {
+            &[]
+        },
     )?;
     let price_status = match (has_log, planted) {
         (false, _) => no_log(),
@@ -399,12 +650,18 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         let alarms = nb.int("monitoring.late_load_alarms");
         let batches = nb.table("late_batch")?.frame.clone();
         let mut days: Vec<String> = (0..batches.height())
-            .filter_map(|r| get_text(&batches, "late_batch", r, "inserted_on").ok().flatten())
+            .filter_map(|r| {
+                get_text(&batches, "late_batch", r, "inserted_on")
+                    .ok()
+                    .flatten()
+            })
             .collect();
         days.dedup();
-        Status::of(alarms == days.len() as i64 && (days.is_empty() || nb.text("monitoring.first_alarm_on") == days[0]), || {
-            format!("{alarms} alarm day(s) for late batches inserted on {days:?}")
-        })
+        Status::of(
+            alarms == days.len() as i64
+                && (days.is_empty() || nb.text("monitoring.first_alarm_on") == days[0]),
+            || format!("{alarms} alarm day(s) for late batches inserted on {days:?}"),
+        )
     } else {
         no_log()
     };

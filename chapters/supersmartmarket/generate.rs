@@ -57,23 +57,124 @@ pub const LOG: &str = "Log_insertion.csv";
 
 /// Departments and aisles of a French supermarket (names as in the export's `Categorie`).
 const DEPARTMENTS: &[(&str, &[&str], f64)] = &[
-    ("Produits Secs & Conserves", &["pates", "riz", "conserves", "biscuits", "tablettes chocolat", "cafe"], 2.6),
-    ("Hygiène & Parfumerie", &["shampooings", "gels douche", "dentifrices", "deodorants"], 4.5),
-    ("Cosmétiques & Maquillage", &["l'oreal", "gemey", "rimmel", "soins visage"], 9.0),
+    (
+        "Produits Secs & Conserves",
+        &[
+            "pates",
+            "riz",
+            "conserves",
+            "biscuits",
+            "tablettes chocolat",
+            "cafe",
+        ],
+        2.6,
+    ),
+    (
+        "Hygiène & Parfumerie",
+        &["shampooings", "gels douche", "dentifrices", "deodorants"],
+        4.5,
+    ),
+    (
+        "Cosmétiques & Maquillage",
+        &["l'oreal", "gemey", "rimmel", "soins visage"],
+        9.0,
+    ),
     ("Boissons", &["eaux", "jus", "sodas", "vins", "bieres"], 3.2),
-    ("Produits Laitiers & Crèmerie", &["yaourts", "fromages", "beurres", "laits"], 2.4),
-    ("Charcuterie & Plats Traiteur", &["jambons", "plats cuisines", "saucissons"], 4.1),
-    ("Bricolage & Outillage", &["outils", "visserie", "peinture", "electricite"], 18.0),
-    ("Boulangerie & Viennoiseries", &["pains", "viennoiseries", "patisseries"], 2.1),
-    ("Produits Surgelés & Préparés", &["pizzas", "legumes surgeles", "glaces"], 4.0),
-    ("Jouets & Jeux", &["jeux de societe", "peluches", "construction"], 21.0),
-    ("Soins de la Maison", &["lessives", "vaisselle", "nettoyants"], 5.0),
+    (
+        "Produits Laitiers & Crèmerie",
+        &["yaourts", "fromages", "beurres", "laits"],
+        2.4,
+    ),
+    (
+        "Charcuterie & Plats Traiteur",
+        &["jambons", "plats cuisines", "saucissons"],
+        4.1,
+    ),
+    (
+        "Bricolage & Outillage",
+        &["outils", "visserie", "peinture", "electricite"],
+        18.0,
+    ),
+    (
+        "Boulangerie & Viennoiseries",
+        &["pains", "viennoiseries", "patisseries"],
+        2.1,
+    ),
+    (
+        "Produits Surgelés & Préparés",
+        &["pizzas", "legumes surgeles", "glaces"],
+        4.0,
+    ),
+    (
+        "Jouets & Jeux",
+        &["jeux de societe", "peluches", "construction"],
+        21.0,
+    ),
+    (
+        "Soins de la Maison",
+        &["lessives", "vaisselle", "nettoyants"],
+        5.0,
+    ),
 ];
-const BRANDS: &[&str] = &["panzani", "lustucru", "bonne maman", "carrefour", "danone", "president", "lu", "nestle", "evian", "herta", "fleury michon", "dop", "colgate", "ushuaia", "bic", "stanley", "lego", "ariel"];
-const SIZES: &[&str] = &["250g", "500g", "1kg", "1l", "1.5l", "6x1l", "x4", "x12", "200ml", "lot de 2"];
-const FIRST_NAMES: &[&str] = &["Laure", "Christian", "Solène", "Amand", "Emmanuel", "Claire", "Karim", "Julie", "Thomas", "Nadia", "Hugo", "Inès", "Marc", "Sophie", "Yanis", "Léa"];
-const LAST_NAMES: &[&str] = &["Maret", "Vérany", "Deslys", "Coquelin", "Grosjean", "Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Girard", "Roux", "Fournier", "Lambert"];
-const MONTHS: &[&str] = &["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
+const BRANDS: &[&str] = &[
+    "panzani",
+    "lustucru",
+    "bonne maman",
+    "carrefour",
+    "danone",
+    "president",
+    "lu",
+    "nestle",
+    "evian",
+    "herta",
+    "fleury michon",
+    "dop",
+    "colgate",
+    "ushuaia",
+    "bic",
+    "stanley",
+    "lego",
+    "ariel",
+];
+const SIZES: &[&str] = &[
+    "250g", "500g", "1kg", "1l", "1.5l", "6x1l", "x4", "x12", "200ml", "lot de 2",
+];
+const FIRST_NAMES: &[&str] = &[
+    "Laure",
+    "Christian",
+    "Solène",
+    "Amand",
+    "Emmanuel",
+    "Claire",
+    "Karim",
+    "Julie",
+    "Thomas",
+    "Nadia",
+    "Hugo",
+    "Inès",
+    "Marc",
+    "Sophie",
+    "Yanis",
+    "Léa",
+];
+const LAST_NAMES: &[&str] = &[
+    "Maret", "Vérany", "Deslys", "Coquelin", "Grosjean", "Martin", "Bernard", "Dubois", "Lefèvre",
+    "Moreau", "Girard", "Roux", "Fournier", "Lambert",
+];
+const MONTHS: &[&str] = &[
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
 /// Calendar range of the export's `Dim_Date`.
 const CALENDAR_FIRST: (i32, u32, u32) = (2020, 1, 1);
 const CALENDAR_LAST: (i32, u32, u32) = (2025, 6, 21);
@@ -88,7 +189,16 @@ pub fn excel_serial(date: NaiveDate) -> i64 {
 
 /// The store is closed on Sundays and on French fixed-date public holidays.
 pub fn is_closing_day(date: NaiveDate) -> bool {
-    const HOLIDAYS: &[(u32, u32)] = &[(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)];
+    const HOLIDAYS: &[(u32, u32)] = &[
+        (1, 1),
+        (5, 1),
+        (5, 8),
+        (7, 14),
+        (8, 15),
+        (11, 1),
+        (11, 11),
+        (12, 25),
+    ];
     date.weekday() == chrono::Weekday::Sun || HOLIDAYS.contains(&(date.month(), date.day()))
 }
 
@@ -115,9 +225,16 @@ fn write_export(dir: &Path, name: &str, header: &str, rows: &[String]) -> Result
 /// An EAN-13 with a valid check digit, as the integer the export stores (leading zeros lost).
 fn ean13(rng: &mut ChaCha8Rng) -> u64 {
     let digits: Vec<u32> = (0..12).map(|_| rng.random_range(0..10)).collect();
-    let sum: u32 = digits.iter().enumerate().map(|(i, d)| if i % 2 == 0 { *d } else { d * 3 }).sum();
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { *d } else { d * 3 })
+        .sum();
     let check = (10 - sum % 10) % 10;
-    digits.iter().chain(std::iter::once(&check)).fold(0u64, |acc, d| acc * 10 + *d as u64)
+    digits
+        .iter()
+        .chain(std::iter::once(&check))
+        .fold(0u64, |acc, d| acc * 10 + *d as u64)
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, items: &'a [&'a str]) -> &'a str {
@@ -125,7 +242,9 @@ fn pick<'a>(rng: &mut ChaCha8Rng, items: &'a [&'a str]) -> &'a str {
 }
 
 fn code(rng: &mut ChaCha8Rng, alphabet: &[u8], len: usize) -> String {
-    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// A price in cents: log-normal around the department's typical price, at least 0.10 €.
@@ -157,10 +276,21 @@ struct Inserts {
 impl Inserts {
     /// One sale: its fact row and the five INSERT rows of the log, one per field.
     #[allow(clippy::too_many_arguments)]
-    fn sale(&mut self, ean: u64, date: NaiveDate, user: &str, at: NaiveDateTime, ticket: u64, customer: &str, employee: &str) {
+    fn sale(
+        &mut self,
+        ean: u64,
+        date: NaiveDate,
+        user: &str,
+        at: NaiveDateTime,
+        ticket: u64,
+        customer: &str,
+        employee: &str,
+    ) {
         self.sale_id += 1;
         let (sale_id, serial) = (self.sale_id, excel_serial(date));
-        self.sales.push(format!("{sale_id};{ean};{customer};{employee};{serial};t_{ticket}"));
+        self.sales.push(format!(
+            "{sale_id};{ean};{customer};{employee};{serial};t_{ticket}"
+        ));
         let at = at.format("%Y-%m-%d %H:%M:%S");
         for (field, value) in [
             ("produit_id", ean.to_string()),
@@ -169,7 +299,9 @@ impl Inserts {
             ("date_id", serial.to_string()),
             ("ticket_id", format!("t_{ticket}")),
         ] {
-            self.log.push(format!("{user};{at};INSERT;Fact_vente;{sale_id};{field};{value}"));
+            self.log.push(format!(
+                "{user};{at};INSERT;Fact_vente;{sale_id};{field};{value}"
+            ));
         }
     }
 }
@@ -191,15 +323,26 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
         )));
     }
     if is_closing_day(plan.late_day) {
-        return Err(bad(format!("`late_day={}` is a closing day: the store sold nothing that day", plan.late_day)));
+        return Err(bad(format!(
+            "`late_day={}` is a closing day: the store sold nothing that day",
+            plan.late_day
+        )));
     }
-    if plan.products < 10 || plan.customers < 1 || plan.staff < 1 || plan.price_updates > plan.products {
+    if plan.products < 10
+        || plan.customers < 1
+        || plan.staff < 1
+        || plan.price_updates > plan.products
+    {
         return Err(bad("need at least 10 products, 1 customer, 1 employee, and no more price updates than products".into()));
     }
-    let calendar_first = NaiveDate::from_ymd_opt(CALENDAR_FIRST.0, CALENDAR_FIRST.1, CALENDAR_FIRST.2).unwrap();
-    let calendar_last = NaiveDate::from_ymd_opt(CALENDAR_LAST.0, CALENDAR_LAST.1, CALENDAR_LAST.2).unwrap();
+    let calendar_first =
+        NaiveDate::from_ymd_opt(CALENDAR_FIRST.0, CALENDAR_FIRST.1, CALENDAR_FIRST.2).unwrap();
+    let calendar_last =
+        NaiveDate::from_ymd_opt(CALENDAR_LAST.0, CALENDAR_LAST.1, CALENDAR_LAST.2).unwrap();
     if plan.start < calendar_first || end > calendar_last {
-        return Err(bad(format!("the sales period must lie within the calendar {calendar_first} … {calendar_last}")));
+        return Err(bad(format!(
+            "the sales period must lie within the calendar {calendar_first} … {calendar_last}"
+        )));
     }
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
@@ -234,28 +377,46 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
         let (department, aisles, typical) = DEPARTMENTS[rng.random_range(0..DEPARTMENTS.len())];
         let aisle = pick(&mut rng, aisles);
         let cents = price_cents(&mut rng, typical);
-        let label = format!("{} {} {}", aisle, pick(&mut rng, BRANDS), pick(&mut rng, SIZES));
+        let label = format!(
+            "{} {} {}",
+            aisle,
+            pick(&mut rng, BRANDS),
+            pick(&mut rng, SIZES)
+        );
         products.push(Product { ean, cents });
         product_rows.push((department, aisle, label));
     }
 
     let customers: Vec<String> = (0..plan.customers)
-        .map(|_| format!("CUST-{}", code(&mut rng, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 12)))
+        .map(|_| {
+            format!(
+                "CUST-{}",
+                code(&mut rng, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 12)
+            )
+        })
         .collect();
     let customer_rows: Vec<String> = customers
         .iter()
         .map(|c| {
-            let signed_up = calendar_first + Duration::days(rng.random_range(0..(plan.start - calendar_first).num_days()));
+            let signed_up = calendar_first
+                + Duration::days(rng.random_range(0..(plan.start - calendar_first).num_days()));
             format!("{c};{signed_up}")
         })
         .collect();
-    let staff: Vec<String> = (0..plan.staff).map(|_| code(&mut rng, b"0123456789abcdef", 32)).collect();
+    let staff: Vec<String> = (0..plan.staff)
+        .map(|_| code(&mut rng, b"0123456789abcdef", 32))
+        .collect();
     let staff_rows: Vec<String> = staff
         .iter()
         .map(|id| {
             let (first, last) = (pick(&mut rng, FIRST_NAMES), pick(&mut rng, LAST_NAMES));
-            let hired = calendar_first + Duration::days(rng.random_range(0..(plan.start - calendar_first).num_days()));
-            let email = format!("{}{}@supersmartmarket.fr", first.chars().next().unwrap().to_lowercase(), last.to_lowercase());
+            let hired = calendar_first
+                + Duration::days(rng.random_range(0..(plan.start - calendar_first).num_days()));
+            let email = format!(
+                "{}{}@supersmartmarket.fr",
+                first.chars().next().unwrap().to_lowercase(),
+                last.to_lowercase()
+            );
             format!("{id};{first};{last};{};{email}", excel_serial(hired))
         })
         .collect();
@@ -281,20 +442,30 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
                 let customer = customers[rng.random_range(0..customers.len())].clone();
                 let employee = staff[rng.random_range(0..staff.len())].clone();
                 // Tickets spread over the 12 opening hours.
-                let at = opening + Duration::seconds((written as i64 * 43_200) / volume.max(1) as i64);
+                let at =
+                    opening + Duration::seconds((written as i64 * 43_200) / volume.max(1) as i64);
                 for _ in 0..items {
                     let product = popular(&mut rng, products.len());
                     if date == plan.late_day {
                         late_day_sales.push(product);
                     }
-                    out.sale(products[product].ean, date, &employee, at, ticket, &customer, &employee);
+                    out.sale(
+                        products[product].ean,
+                        date,
+                        &employee,
+                        at,
+                        ticket,
+                        &customer,
+                        &employee,
+                    );
                 }
                 written += items;
             }
         }
         if date == plan.late_day {
             // The late batch: one till's sales of `late_day`, inserted at 06:00 the next day.
-            let next_morning = (date + Duration::days(1)).and_time(NaiveTime::from_hms_opt(6, 0, 0).unwrap());
+            let next_morning =
+                (date + Duration::days(1)).and_time(NaiveTime::from_hms_opt(6, 0, 0).unwrap());
             let employee = staff[rng.random_range(0..staff.len())].clone();
             let mut in_ticket = 0;
             for i in 0..plan.late_batch {
@@ -308,7 +479,15 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
                 late_day_sales.push(product);
                 late_batch_revenue += products[product].cents;
                 let at = next_morning + Duration::seconds(i as i64 / 10);
-                out.sale(products[product].ean, date, BATCH_USER, at, ticket, &customer, &employee);
+                out.sale(
+                    products[product].ean,
+                    date,
+                    BATCH_USER,
+                    at,
+                    ticket,
+                    &customer,
+                    &employee,
+                );
             }
         }
         if date == plan.late_day + Duration::days(1) {
@@ -329,7 +508,8 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
                     new += 1;
                 }
                 products[p].cents = new.max(1);
-                let at = date.and_time(NaiveTime::from_hms_opt(7, 0, 0).unwrap()) + Duration::seconds(k * 20);
+                let at = date.and_time(NaiveTime::from_hms_opt(7, 0, 0).unwrap())
+                    + Duration::seconds(k * 20);
                 out.log.push(format!(
                     "{PRICING_USER};{};UPDATE;Dim_Produit;{};Prix;{} -> {}",
                     at.format("%Y-%m-%d %H:%M:%S"),
@@ -347,21 +527,46 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     // price of each of that day's sales is the price before the next day's updates.
     let price_effect: i64 = late_day_sales
         .iter()
-        .map(|p| original_cents.get(p).map(|old| products[*p].cents - old).unwrap_or(0))
+        .map(|p| {
+            original_cents
+                .get(p)
+                .map(|old| products[*p].cents - old)
+                .unwrap_or(0)
+        })
         .sum();
 
     let mut product_lines = Vec::with_capacity(products.len());
     for (p, (department, aisle, label)) in products.iter().zip(&product_rows) {
-        product_lines.push(format!("{};{department};{aisle};{label};{}", p.ean, money(p.cents)));
+        product_lines.push(format!(
+            "{};{department};{aisle};{label};{}",
+            p.ean,
+            money(p.cents)
+        ));
     }
 
     let files: [(&str, &str, &Vec<String>); 6] = [
-        (FACT, "vente_id;produit_id;customer_id;employee_id;date_id;ticket_id", &out.sales),
-        (PRODUCTS, "Produit_id;Categorie;Rayon;Libelle_produit;Prix", &product_lines),
+        (
+            FACT,
+            "vente_id;produit_id;customer_id;employee_id;date_id;ticket_id",
+            &out.sales,
+        ),
+        (
+            PRODUCTS,
+            "Produit_id;Categorie;Rayon;Libelle_produit;Prix",
+            &product_lines,
+        ),
         (CUSTOMERS, "Customer_id;date_inscription", &customer_rows),
-        (CALENDAR, "Date_id;Annee;Mois;Jour;Mois_nom;Jour_semaine;Trimestre;Date_form", &calendar),
+        (
+            CALENDAR,
+            "Date_id;Annee;Mois;Jour;Mois_nom;Jour_semaine;Trimestre;Date_form",
+            &calendar,
+        ),
         (STAFF, "Employee_id;Prenom;Nom;Date_id;Email", &staff_rows),
-        (LOG, "id_user;date;action;table_insert;id_ligne;champs;detail", &out.log),
+        (
+            LOG,
+            "id_user;date;action;table_insert;id_ligne;champs;detail",
+            &out.log,
+        ),
     ];
     let mut refs = Vec::new();
     for (name, header, rows) in files {

@@ -19,16 +19,56 @@ use crate::notebook::{DatasetRef, Notebook};
 pub struct SuperSmartMarket;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "20240815", help: "seed of the data generator" },
-    ParamSpec { name: "start", default: "2024-08-01", help: "first day of the generated sales period" },
-    ParamSpec { name: "days", default: "17", help: "length of the sales period in days (closing days included)" },
-    ParamSpec { name: "late_day", default: "2024-08-14", help: "the day whose batch of sales is inserted the next day" },
-    ParamSpec { name: "late_batch", default: "1379", help: "number of sales in the late batch (0: no late load)" },
-    ParamSpec { name: "price_updates", default: "600", help: "products repriced the day after `late_day`" },
-    ParamSpec { name: "sales_per_day", default: "2860", help: "typical sales (ticket lines) per open day" },
-    ParamSpec { name: "products", default: "18040", help: "products in the catalogue" },
-    ParamSpec { name: "customers", default: "2297", help: "customers" },
-    ParamSpec { name: "staff", default: "56", help: "employees" },
+    ParamSpec {
+        name: "seed",
+        default: "20240815",
+        help: "seed of the data generator",
+    },
+    ParamSpec {
+        name: "start",
+        default: "2024-08-01",
+        help: "first day of the generated sales period",
+    },
+    ParamSpec {
+        name: "days",
+        default: "17",
+        help: "length of the sales period in days (closing days included)",
+    },
+    ParamSpec {
+        name: "late_day",
+        default: "2024-08-14",
+        help: "the day whose batch of sales is inserted the next day",
+    },
+    ParamSpec {
+        name: "late_batch",
+        default: "1379",
+        help: "number of sales in the late batch (0: no late load)",
+    },
+    ParamSpec {
+        name: "price_updates",
+        default: "600",
+        help: "products repriced the day after `late_day`",
+    },
+    ParamSpec {
+        name: "sales_per_day",
+        default: "2860",
+        help: "typical sales (ticket lines) per open day",
+    },
+    ParamSpec {
+        name: "products",
+        default: "18040",
+        help: "products in the catalogue",
+    },
+    ParamSpec {
+        name: "customers",
+        default: "2297",
+        help: "customers",
+    },
+    ParamSpec {
+        name: "staff",
+        default: "56",
+        help: "employees",
+    },
 ];
 
 const INPUTS: &[InputFile] = &[
@@ -67,7 +107,9 @@ impl SuperSmartMarket {
     }
 
     /// Generates the data for these parameters into its own folder under `generated_dir`.
-    fn generated(ctx: &RunContext) -> Result<(std::path::PathBuf, Vec<DatasetRef>, generate::Planted)> {
+    fn generated(
+        ctx: &RunContext,
+    ) -> Result<(std::path::PathBuf, Vec<DatasetRef>, generate::Planted)> {
         let plan = Self::plan(ctx)?;
         // One folder per parameter set, so runs with different plants never share files.
         let fingerprint = sha256_bytes(format!("{:?}", ctx.params.all()).as_bytes());
@@ -86,7 +128,8 @@ impl Chapter for SuperSmartMarket {
         match &ctx.data_override {
             Some(dir) => audit::run(ctx, dir, None),
             None => {
-                ctx.progress.step("generating the export and its insertion log");
+                ctx.progress
+                    .step("generating the export and its insertion log");
                 let (dir, _, planted) = Self::generated(ctx)?;
                 audit::run(ctx, &dir, Some(&planted))
             }

@@ -40,22 +40,40 @@ pub fn parse(bytes: &[u8]) -> Contents {
     while at < bytes.len() {
         let remaining = bytes.len() - at;
         if remaining < 5 {
-            out.unreadable.push(Unreadable { offset: at, bytes: remaining, reason: format!("truncated: {remaining} trailing bytes, too few for a document") });
+            out.unreadable.push(Unreadable {
+                offset: at,
+                bytes: remaining,
+                reason: format!("truncated: {remaining} trailing bytes, too few for a document"),
+            });
             break;
         }
         let declared = i32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")) as i64;
         if declared < 5 {
-            out.unreadable.push(Unreadable { offset: at, bytes: remaining, reason: format!("invalid document length {declared}") });
+            out.unreadable.push(Unreadable {
+                offset: at,
+                bytes: remaining,
+                reason: format!("invalid document length {declared}"),
+            });
             break;
         }
         let declared = declared as usize;
         if declared > remaining {
-            out.unreadable.push(Unreadable { offset: at, bytes: remaining, reason: format!("truncated: document declares {declared} bytes, {remaining} remain") });
+            out.unreadable.push(Unreadable {
+                offset: at,
+                bytes: remaining,
+                reason: format!(
+                    "truncated: document declares {declared} bytes, {remaining} remain"
+                ),
+            });
             break;
         }
         match Document::from_reader(&bytes[at..at + declared]) {
             Ok(doc) => out.docs.push(Read { offset: at, doc }),
-            Err(e) => out.unreadable.push(Unreadable { offset: at, bytes: declared, reason: format!("not a BSON document: {e}") }),
+            Err(e) => out.unreadable.push(Unreadable {
+                offset: at,
+                bytes: declared,
+                reason: format!("not a BSON document: {e}"),
+            }),
         }
         at += declared;
     }
@@ -81,13 +99,21 @@ pub struct IndexSpec {
 
 /// Writes one collection as mongodump would (plus `SHA256SUMS` at the dump's root) and
 /// returns the paths written.
-pub fn write(root: &Path, db: &str, collection: &str, docs: &[Document], indexes: &[IndexSpec]) -> Result<Vec<PathBuf>, String> {
+pub fn write(
+    root: &Path,
+    db: &str,
+    collection: &str,
+    docs: &[Document],
+    indexes: &[IndexSpec],
+) -> Result<Vec<PathBuf>, String> {
     let dir = root.join(db);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let bson_path = dir.join(format!("{collection}.bson"));
     let meta_path = dir.join(format!("{collection}.metadata.json"));
-    std::fs::write(&bson_path, encode(docs)).map_err(|e| format!("{}: {e}", bson_path.display()))?;
-    std::fs::write(&meta_path, metadata_json(db, collection, indexes)).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    std::fs::write(&bson_path, encode(docs))
+        .map_err(|e| format!("{}: {e}", bson_path.display()))?;
+    std::fs::write(&meta_path, metadata_json(db, collection, indexes))
+        .map_err(|e| format!("{}: {e}", meta_path.display()))?;
     write_checksums(root)?;
     Ok(vec![bson_path, meta_path, root.join("SHA256SUMS")])
 }
@@ -99,11 +125,16 @@ pub fn metadata_json(db: &str, collection: &str, indexes: &[IndexSpec]) -> Strin
         let keys: serde_json::Map<String, serde_json::Value> = index
             .keys
             .iter()
-            .map(|(k, v)| (k.clone(), match v {
-                Bson::Int32(n) => serde_json::json!({"$numberInt": n.to_string()}),
-                Bson::Int64(n) => serde_json::json!({"$numberLong": n.to_string()}),
-                other => serde_json::Value::String(other.to_string()),
-            }))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    match v {
+                        Bson::Int32(n) => serde_json::json!({"$numberInt": n.to_string()}),
+                        Bson::Int64(n) => serde_json::json!({"$numberLong": n.to_string()}),
+                        other => serde_json::Value::String(other.to_string()),
+                    },
+                )
+            })
             .collect();
         let mut entry = serde_json::json!({"v": 2, "key": keys, "name": index.name});
         if index.unique {
@@ -125,7 +156,12 @@ fn files_under(root: &Path) -> Result<Vec<String>, String> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.file_name().is_some_and(|n| n != "SHA256SUMS") {
-                out.push(path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/"));
+                out.push(
+                    path.strip_prefix(root)
+                        .expect("under root")
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -144,14 +180,16 @@ pub fn write_checksums(root: &Path) -> Result<(), String> {
     for rel in files_under(root)? {
         text.push_str(&format!("{}  {rel}\n", sha256_file(&root.join(&rel))?));
     }
-    std::fs::write(root.join("SHA256SUMS"), text).map_err(|e| format!("{}: {e}", root.join("SHA256SUMS").display()))
+    std::fs::write(root.join("SHA256SUMS"), text)
+        .map_err(|e| format!("{}: {e}", root.join("SHA256SUMS").display()))
 }
 
 /// Checks every file against `SHA256SUMS`: the files that differ, are missing, or are not
 /// listed. An empty list means the dump is as written.
 pub fn verify_checksums(root: &Path) -> Result<Vec<String>, String> {
     let sums_path = root.join("SHA256SUMS");
-    let sums = std::fs::read_to_string(&sums_path).map_err(|e| format!("{}: {e}", sums_path.display()))?;
+    let sums =
+        std::fs::read_to_string(&sums_path).map_err(|e| format!("{}: {e}", sums_path.display()))?;
     let mut problems = Vec::new();
     let mut listed = Vec::new();
     for (n, line) in sums.lines().enumerate() {
@@ -181,17 +219,31 @@ mod tests {
 
     #[test]
     fn documents_round_trip_and_truncation_is_reported() {
-        let docs = vec![doc! {"_id": 1, "a": "x"}, doc! {"_id": 2, "b": 2.5}, doc! {"_id": 3}];
+        let docs = vec![
+            doc! {"_id": 1, "a": "x"},
+            doc! {"_id": 2, "b": 2.5},
+            doc! {"_id": 3},
+        ];
         let bytes = encode(&docs);
         let read = parse(&bytes);
-        assert_eq!(read.docs.iter().map(|r| r.doc.clone()).collect::<Vec<_>>(), docs);
+        assert_eq!(
+            read.docs.iter().map(|r| r.doc.clone()).collect::<Vec<_>>(),
+            docs
+        );
         assert!(read.unreadable.is_empty());
 
         let cut = parse(&bytes[..bytes.len() - 3]);
         assert_eq!(cut.docs.len(), 2);
         assert_eq!(cut.unreadable.len(), 1);
-        assert!(cut.unreadable[0].reason.starts_with("truncated"), "{:?}", cut.unreadable);
-        assert_eq!(cut.unreadable[0].offset, cut.docs[1].offset + encode(&docs[1..2]).len());
+        assert!(
+            cut.unreadable[0].reason.starts_with("truncated"),
+            "{:?}",
+            cut.unreadable
+        );
+        assert_eq!(
+            cut.unreadable[0].offset,
+            cut.docs[1].offset + encode(&docs[1..2]).len()
+        );
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub struct LocalServer {
 impl LocalServer {
     /// Installs the server if needed, starts it and returns once it accepts connections.
     pub fn start() -> Result<LocalServer, ConnectError> {
-        let dir = tempfile::Builder::new().prefix("auditbook-docstore-").tempdir().map_err(|e| ConnectError::Start(format!("temporary directory: {e}")))?;
+        let dir = tempfile::Builder::new()
+            .prefix("auditbook-docstore-")
+            .tempdir()
+            .map_err(|e| ConnectError::Start(format!("temporary directory: {e}")))?;
         LocalServer::spawn(dir, false)
     }
 
@@ -54,13 +57,29 @@ impl LocalServer {
         LocalServer::launch(&python, dir, auth).map_err(ConnectError::Start)
     }
 
-    fn launch(python: &std::path::Path, dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, String> {
+    fn launch(
+        python: &std::path::Path,
+        dir: tempfile::TempDir,
+        auth: bool,
+    ) -> Result<LocalServer, String> {
         let port = free_port()?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).map_err(|e| format!("server log: {e}"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("server.log"))
+            .map_err(|e| format!("server log: {e}"))?;
         let mut command = Command::new(python);
         command
             .args(["-c", LAUNCHER])
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "WARNING", "--storage-path"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "WARNING",
+                "--storage-path",
+            ])
             .arg(dir.path().join("data"));
         if auth {
             command.arg("--auth");
@@ -71,8 +90,16 @@ impl LocalServer {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("starting SecantusDB with {}: {e}", python.display()))?;
-        let _interrupt = [crate::interrupt::stop_on_interrupt(child.id()), crate::interrupt::remove_on_interrupt(dir.path().to_path_buf())];
-        let mut server = LocalServer { child, port, dir: Some(dir), _interrupt };
+        let _interrupt = [
+            crate::interrupt::stop_on_interrupt(child.id()),
+            crate::interrupt::remove_on_interrupt(dir.path().to_path_buf()),
+        ];
+        let mut server = LocalServer {
+            child,
+            port,
+            dir: Some(dir),
+            _interrupt,
+        };
         server.wait_until_listening(Duration::from_secs(60))?;
         Ok(server)
     }
@@ -80,7 +107,9 @@ impl LocalServer {
     /// Stops the server cleanly (SIGTERM, so what it holds is on disk) and starts it again on
     /// the same data with authentication required: the way to turn auth on once users exist.
     pub fn restart_with_auth(mut self) -> Result<LocalServer, ConnectError> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
@@ -90,7 +119,10 @@ impl LocalServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let dir = self.dir.take().expect("a running server holds its directory");
+        let dir = self
+            .dir
+            .take()
+            .expect("a running server holds its directory");
         LocalServer::spawn(dir, true)
     }
 
@@ -104,20 +136,29 @@ impl LocalServer {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the local SecantusDB server exited ({status}) before listening: {}", self.log_tail()));
+                return Err(format!(
+                    "the local SecantusDB server exited ({status}) before listening: {}",
+                    self.log_tail()
+                ));
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("the local SecantusDB server did not listen on port {} within {timeout:?}: {}", self.port, self.log_tail()));
+                return Err(format!(
+                    "the local SecantusDB server did not listen on port {} within {timeout:?}: {}",
+                    self.port,
+                    self.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     fn log_tail(&self) -> String {
-        let Some(dir) = &self.dir else { return String::new() };
+        let Some(dir) = &self.dir else {
+            return String::new();
+        };
         let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().rev().take(8).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
@@ -134,7 +175,10 @@ impl Drop for LocalServer {
 /// The install of the server: a venv under the tool's cache folder (shared with
 /// `scripts/test`, which installs the same venv the same way).
 pub fn install() -> Install {
-    Install { name: format!("secantusdb-{SECANTUS_VERSION}"), what: format!("SecantusDB {SECANTUS_VERSION} (a MongoDB-wire server, from PyPI)") }
+    Install {
+        name: format!("secantusdb-{SECANTUS_VERSION}"),
+        what: format!("SecantusDB {SECANTUS_VERSION} (a MongoDB-wire server, from PyPI)"),
+    }
 }
 
 /// The virtualenv the server lives in.
@@ -145,10 +189,19 @@ pub fn venv_dir() -> PathBuf {
 /// The venv's python, installing `secantusdb==VERSION` from PyPI the first time, once for
 /// every thread and process (see [`crate::install`]).
 fn ensure_installed() -> Result<PathBuf, InstallError> {
-    install::python_venv(&install::cache_dir(), &install(), &[&format!("secantusdb=={SECANTUS_VERSION}")], &[])
+    install::python_venv(
+        &install::cache_dir(),
+        &install(),
+        &[&format!("secantusdb=={SECANTUS_VERSION}")],
+        &[],
+    )
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }

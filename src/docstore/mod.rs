@@ -65,11 +65,26 @@ impl DocStore {
             None => {
                 let local = LocalServer::start()?;
                 let uri = local.uri();
-                (Some(local), uri, format!("local SecantusDB {} (started by auditbook)", local::SECANTUS_VERSION))
+                (
+                    Some(local),
+                    uri,
+                    format!(
+                        "local SecantusDB {} (started by auditbook)",
+                        local::SECANTUS_VERSION
+                    ),
+                )
             }
         };
-        let client = runtime.block_on(client_for(&uri, None)).map_err(ConnectError::Unreachable)?;
-        Ok(DocStore { client, runtime, server, uri, _local: local })
+        let client = runtime
+            .block_on(client_for(&uri, None))
+            .map_err(ConnectError::Unreachable)?;
+        Ok(DocStore {
+            client,
+            runtime,
+            server,
+            uri,
+            _local: local,
+        })
     }
 
     /// Starts the local server with authentication on and connects as its administrator
@@ -89,16 +104,40 @@ impl DocStore {
         .map_err(ConnectError::Start)?;
         let local = open.restart_with_auth()?;
         let uri = local.uri();
-        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin")))).map_err(ConnectError::Unreachable)?;
-        let server = format!("local SecantusDB {} with authentication on (started by auditbook)", local::SECANTUS_VERSION);
-        Ok(DocStore { client, runtime, server, uri, _local: Some(local) })
+        let client = runtime
+            .block_on(client_for(&uri, Some((admin, password, "admin"))))
+            .map_err(ConnectError::Unreachable)?;
+        let server = format!(
+            "local SecantusDB {} with authentication on (started by auditbook)",
+            local::SECANTUS_VERSION
+        );
+        Ok(DocStore {
+            client,
+            runtime,
+            server,
+            uri,
+            _local: Some(local),
+        })
     }
 
     /// Another client to the same server, authenticated as `user` against `source`.
-    pub fn connect_as(&self, user: &str, password: &str, source: &str) -> Result<DocStore, ConnectError> {
+    pub fn connect_as(
+        &self,
+        user: &str,
+        password: &str,
+        source: &str,
+    ) -> Result<DocStore, ConnectError> {
         let runtime = runtime()?;
-        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source)))).map_err(ConnectError::Unreachable)?;
-        Ok(DocStore { client, runtime, server: format!("{} as {user}", self.server), uri: self.uri.clone(), _local: None })
+        let client = runtime
+            .block_on(client_for(&self.uri, Some((user, password, source))))
+            .map_err(ConnectError::Unreachable)?;
+        Ok(DocStore {
+            client,
+            runtime,
+            server: format!("{} as {user}", self.server),
+            uri: self.uri.clone(),
+            _local: None,
+        })
     }
 
     /// Runs a driver future to completion.
@@ -120,39 +159,73 @@ impl DocStore {
     }
 
     pub fn drop_database(&self, db: &str) -> Result<(), String> {
-        self.block_on(self.client.database(db).drop()).map_err(|e| format!("dropping database {db}: {e}"))
+        self.block_on(self.client.database(db).drop())
+            .map_err(|e| format!("dropping database {db}: {e}"))
     }
 
     /// Runs a database command.
     pub fn command(&self, db: &str, command: Document) -> Result<Document, String> {
         let name = command.keys().next().cloned().unwrap_or_default();
-        self.block_on(self.client.database(db).run_command(command)).map_err(|e| format!("command {name} on {db}: {e}"))
+        self.block_on(self.client.database(db).run_command(command))
+            .map_err(|e| format!("command {name} on {db}: {e}"))
     }
 
     /// Creates a unique index on `keys` (idempotent).
-    pub fn unique_index(&self, coll: &Collection<Document>, keys: Document, name: &str) -> Result<(), String> {
-        let model = IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).name(name.to_string()).build()).build();
-        self.block_on(coll.create_index(model)).map(|_| ()).map_err(|e| format!("index {name} on {}: {e}", coll.namespace()))
+    pub fn unique_index(
+        &self,
+        coll: &Collection<Document>,
+        keys: Document,
+        name: &str,
+    ) -> Result<(), String> {
+        let model = IndexModel::builder()
+            .keys(keys)
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name(name.to_string())
+                    .build(),
+            )
+            .build();
+        self.block_on(coll.create_index(model))
+            .map(|_| ())
+            .map_err(|e| format!("index {name} on {}: {e}", coll.namespace()))
     }
 
     /// Inserts without stopping at the first refusal: documents whose key already exists are
     /// counted as duplicates, any other write error fails the call.
-    pub fn insert_unordered(&self, coll: &Collection<Document>, docs: Vec<Document>) -> Result<InsertOutcome, String> {
+    pub fn insert_unordered(
+        &self,
+        coll: &Collection<Document>,
+        docs: Vec<Document>,
+    ) -> Result<InsertOutcome, String> {
         if docs.is_empty() {
             return Ok(InsertOutcome::default());
         }
         let total = docs.len();
         match self.block_on(coll.insert_many(docs).ordered(false)) {
-            Ok(result) => Ok(InsertOutcome { inserted: result.inserted_ids.len(), duplicates: vec![] }),
+            Ok(result) => Ok(InsertOutcome {
+                inserted: result.inserted_ids.len(),
+                duplicates: vec![],
+            }),
             Err(e) => match *e.kind {
-                mongodb::error::ErrorKind::InsertMany(ref failure) if failure.write_concern_error.is_none() => {
+                mongodb::error::ErrorKind::InsertMany(ref failure)
+                    if failure.write_concern_error.is_none() =>
+                {
                     let errors = failure.write_errors.clone().unwrap_or_default();
                     if let Some(other) = errors.iter().find(|w| w.code != 11000) {
-                        return Err(format!("insert into {}: document {} refused: {}", coll.namespace(), other.index, other.message));
+                        return Err(format!(
+                            "insert into {}: document {} refused: {}",
+                            coll.namespace(),
+                            other.index,
+                            other.message
+                        ));
                     }
                     let mut duplicates: Vec<usize> = errors.iter().map(|w| w.index).collect();
                     duplicates.sort_unstable();
-                    Ok(InsertOutcome { inserted: total - duplicates.len(), duplicates })
+                    Ok(InsertOutcome {
+                        inserted: total - duplicates.len(),
+                        duplicates,
+                    })
                 }
                 _ => Err(format!("insert into {}: {e}", coll.namespace())),
             },
@@ -160,27 +233,52 @@ impl DocStore {
     }
 
     /// Runs an aggregation pipeline and collects its documents.
-    pub fn aggregate(&self, coll: &Collection<Document>, pipeline: Vec<Document>) -> Result<Vec<Document>, String> {
-        self.block_on(async { coll.aggregate(pipeline).await?.try_collect::<Vec<_>>().await })
-            .map_err(|e| format!("aggregation on {}: {e}", coll.namespace()))
+    pub fn aggregate(
+        &self,
+        coll: &Collection<Document>,
+        pipeline: Vec<Document>,
+    ) -> Result<Vec<Document>, String> {
+        self.block_on(async {
+            coll.aggregate(pipeline)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .map_err(|e| format!("aggregation on {}: {e}", coll.namespace()))
     }
 
     /// Every document of the collection in `_id` order.
     pub fn all_by_id(&self, coll: &Collection<Document>) -> Result<Vec<Document>, String> {
-        self.block_on(async { coll.find(doc! {}).sort(doc! {"_id": 1}).await?.try_collect::<Vec<_>>().await })
-            .map_err(|e| format!("reading {}: {e}", coll.namespace()))
+        self.block_on(async {
+            coll.find(doc! {})
+                .sort(doc! {"_id": 1})
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .map_err(|e| format!("reading {}: {e}", coll.namespace()))
     }
 
     /// Every `_id` of the collection (one round of the cursor, no document bodies).
     pub fn ids(&self, coll: &Collection<Document>) -> Result<Vec<Bson>, String> {
         let docs: Vec<Document> = self
-            .block_on(async { coll.find(doc! {}).projection(doc! {"_id": 1}).await?.try_collect::<Vec<_>>().await })
+            .block_on(async {
+                coll.find(doc! {})
+                    .projection(doc! {"_id": 1})
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
             .map_err(|e| format!("reading the ids of {}: {e}", coll.namespace()))?;
-        Ok(docs.into_iter().filter_map(|mut d| d.remove("_id")).collect())
+        Ok(docs
+            .into_iter()
+            .filter_map(|mut d| d.remove("_id"))
+            .collect())
     }
 
     pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, String> {
-        self.block_on(coll.count_documents(filter)).map_err(|e| format!("counting {}: {e}", coll.namespace()))
+        self.block_on(coll.count_documents(filter))
+            .map_err(|e| format!("counting {}: {e}", coll.namespace()))
     }
 }
 
@@ -188,19 +286,37 @@ impl DocStore {
 /// database) replacing any in the URI.
 /// The driver's private runtime (one worker: the calls are blocking for the chapters).
 fn runtime() -> Result<tokio::runtime::Runtime, ConnectError> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| ConnectError::Start(format!("tokio runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| ConnectError::Start(format!("tokio runtime: {e}")))
 }
 
 async fn client_for(uri: &str, credential: Option<(&str, &str, &str)>) -> Result<Client, String> {
-    let mut options = ClientOptions::parse(uri).await.map_err(|e| format!("document store URI {}: {e}", redact(uri)))?;
-    options.server_selection_timeout.get_or_insert(Duration::from_secs(10));
+    let mut options = ClientOptions::parse(uri)
+        .await
+        .map_err(|e| format!("document store URI {}: {e}", redact(uri)))?;
+    options
+        .server_selection_timeout
+        .get_or_insert(Duration::from_secs(10));
     options.app_name = Some("auditbook".into());
     if let Some((user, password, source)) = credential {
-        options.credential = Some(Credential::builder().username(user.to_string()).password(password.to_string()).source(source.to_string()).build());
+        options.credential = Some(
+            Credential::builder()
+                .username(user.to_string())
+                .password(password.to_string())
+                .source(source.to_string())
+                .build(),
+        );
     }
     let client = Client::with_options(options).map_err(|e| e.to_string())?;
     // A ping needs no privilege; a wrong password fails the handshake here.
-    client.database("admin").run_command(doc! {"ping": 1}).await.map_err(|e| format!("{}: no answer to ping: {e}", redact(uri)))?;
+    client
+        .database("admin")
+        .run_command(doc! {"ping": 1})
+        .await
+        .map_err(|e| format!("{}: no answer to ping: {e}", redact(uri)))?;
     Ok(client)
 }
 
@@ -211,7 +327,8 @@ pub fn content_hash(docs: &[Document]) -> String {
     let mut bytes = Vec::new();
     for d in docs {
         bytes.clear();
-        d.to_writer(&mut bytes).expect("a document read from the store serialises");
+        d.to_writer(&mut bytes)
+            .expect("a document read from the store serialises");
         hasher.update(&bytes);
     }
     hex::encode(hasher.finalize())
@@ -234,7 +351,10 @@ pub fn as_f64(v: &Bson) -> Option<f64> {
 
 /// A pipeline as the book shows it: MongoDB's relaxed extended JSON, indented.
 pub fn pipeline_text(pipeline: &[Document]) -> String {
-    let json: Vec<serde_json::Value> = pipeline.iter().map(|d| Bson::Document(d.clone()).into_relaxed_extjson()).collect();
+    let json: Vec<serde_json::Value> = pipeline
+        .iter()
+        .map(|d| Bson::Document(d.clone()).into_relaxed_extjson())
+        .collect();
     serde_json::to_string_pretty(&json).expect("a pipeline serialises")
 }
 
@@ -243,20 +363,51 @@ pub fn pipeline_text(pipeline: &[Document]) -> String {
 pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String> {
     let mut series: Vec<Column> = Vec::new();
     for name in columns {
-        let values: Vec<Option<&Bson>> = docs.iter().map(|d| d.get(*name).filter(|v| !matches!(v, Bson::Null))).collect();
+        let values: Vec<Option<&Bson>> = docs
+            .iter()
+            .map(|d| d.get(*name).filter(|v| !matches!(v, Bson::Null)))
+            .collect();
         let all = |f: fn(&Bson) -> bool| values.iter().flatten().all(|v| f(v));
         let column = if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_))) {
-            Column::new((*name).into(), values.iter().map(|v| v.and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))).collect::<Vec<_>>())
+            Column::new(
+                (*name).into(),
+                values
+                    .iter()
+                    .map(|v| v.and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))))
+                    .collect::<Vec<_>>(),
+            )
         } else if all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) {
-            Column::new((*name).into(), values.iter().map(|v| v.and_then(as_f64)).collect::<Vec<_>>())
+            Column::new(
+                (*name).into(),
+                values
+                    .iter()
+                    .map(|v| v.and_then(as_f64))
+                    .collect::<Vec<_>>(),
+            )
         } else if all(|v| matches!(v, Bson::Boolean(_))) {
-            Column::new((*name).into(), values.iter().map(|v| v.and_then(Bson::as_bool)).collect::<Vec<_>>())
+            Column::new(
+                (*name).into(),
+                values
+                    .iter()
+                    .map(|v| v.and_then(Bson::as_bool))
+                    .collect::<Vec<_>>(),
+            )
         } else {
-            Column::new((*name).into(), values.iter().map(|v| v.map(|v| match v {
-                Bson::String(s) => s.clone(),
-                Bson::DateTime(t) => t.try_to_rfc3339_string().unwrap_or_else(|_| t.to_string()),
-                other => other.clone().into_relaxed_extjson().to_string(),
-            })).collect::<Vec<_>>())
+            Column::new(
+                (*name).into(),
+                values
+                    .iter()
+                    .map(|v| {
+                        v.map(|v| match v {
+                            Bson::String(s) => s.clone(),
+                            Bson::DateTime(t) => {
+                                t.try_to_rfc3339_string().unwrap_or_else(|_| t.to_string())
+                            }
+                            other => other.clone().into_relaxed_extjson().to_string(),
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )
         };
         series.push(column);
     }
@@ -266,7 +417,9 @@ pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String
 /// The URI without its password, for messages.
 pub fn redact(uri: &str) -> String {
     match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &uri[..scheme], &uri[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &uri[..scheme], &uri[at + 1..])
+        }
         _ => uri.to_string(),
     }
 }
@@ -277,7 +430,10 @@ mod tests {
 
     #[test]
     fn redact_hides_credentials() {
-        assert_eq!(redact("mongodb://admin:secret@host:27017/db"), "mongodb://***@host:27017/db");
+        assert_eq!(
+            redact("mongodb://admin:secret@host:27017/db"),
+            "mongodb://***@host:27017/db"
+        );
         assert_eq!(redact("mongodb://host:27017"), "mongodb://host:27017");
     }
 
@@ -287,6 +443,9 @@ mod tests {
         let b = vec![doc! {"_id": 2, "v": "x"}, doc! {"_id": 1, "v": 1.5}];
         assert_ne!(content_hash(&a), content_hash(&b));
         assert_eq!(content_hash(&a), content_hash(&a.clone()));
-        assert_ne!(content_hash(&a), content_hash(&[doc! {"_id": 1, "v": 1.5000001}, doc! {"_id": 2, "v": "x"}]));
+        assert_ne!(
+            content_hash(&a),
+            content_hash(&[doc! {"_id": 1, "v": 1.5000001}, doc! {"_id": 2, "v": "x"}])
+        );
     }
 }

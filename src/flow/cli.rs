@@ -18,12 +18,20 @@ use crate::error::{Error, Result};
 /// The chapter's flow, or a usage error saying it has none.
 pub fn spec_of(chapter: &dyn Chapter) -> Result<FlowSpec> {
     let id = chapter.meta().id;
-    chapter_flow(id)?.ok_or_else(|| Error::Usage(format!("chapter `{id}` declares no flow (chapters/{id}/flow.yaml)")))
+    chapter_flow(id)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "chapter `{id}` declares no flow (chapters/{id}/flow.yaml)"
+        ))
+    })
 }
 
 /// The default work folder of a chapter's flow commands.
 pub fn default_work_dir(ctx: &RunContext) -> PathBuf {
-    ctx.root.join("target").join("auditbook").join("flows").join(ctx.meta.id)
+    ctx.root
+        .join("target")
+        .join("auditbook")
+        .join("flows")
+        .join(ctx.meta.id)
 }
 
 /// The data a flow reads: `--data`, else the chapter's generated data.
@@ -34,21 +42,51 @@ pub fn data_dir(chapter: &dyn Chapter, ctx: &RunContext) -> Result<PathBuf> {
     let dir = ctx.generated_dir.join("flow-data");
     match chapter.generate(ctx, &dir)? {
         Some(_) => Ok(dir),
-        None => Err(Error::Usage(format!("chapter `{}` generates no data: give --data DIR", ctx.meta.id))),
+        None => Err(Error::Usage(format!(
+            "chapter `{}` generates no data: give --data DIR",
+            ctx.meta.id
+        ))),
     }
 }
 
 /// Runs (or resumes) the flow once and prints each task's outcome. A failed run is an error
 /// naming the task, after the state is saved.
-pub fn run_once(chapter: &dyn Chapter, ctx: &RunContext, work_dir: &Path, variables: BTreeMap<String, String>, resume: bool) -> Result<RunReport> {
+pub fn run_once(
+    chapter: &dyn Chapter,
+    ctx: &RunContext,
+    work_dir: &Path,
+    variables: BTreeMap<String, String>,
+    resume: bool,
+) -> Result<RunReport> {
     let spec = spec_of(chapter)?;
     let data_dir = data_dir(chapter, ctx)?;
     let sql_file = chapter_sql(ctx.meta.id);
-    let report = runner::run(&FlowRun { spec: &spec, chapter: ctx.meta.id, sql_file: &sql_file, data_dir, work_dir: work_dir.to_path_buf(), variables, resume })
-        .map_err(|e| Error::Usage(format!("chapter `{}`: {e}", ctx.meta.id)))?;
-    println!("flow {} run {}{}", report.flow, report.run_id, report.resumed_from.map(|r| format!(" (resuming run {r})")).unwrap_or_default());
+    let report = runner::run(&FlowRun {
+        spec: &spec,
+        chapter: ctx.meta.id,
+        sql_file: &sql_file,
+        data_dir,
+        work_dir: work_dir.to_path_buf(),
+        variables,
+        resume,
+    })
+    .map_err(|e| Error::Usage(format!("chapter `{}`: {e}", ctx.meta.id)))?;
+    println!(
+        "flow {} run {}{}",
+        report.flow,
+        report.run_id,
+        report
+            .resumed_from
+            .map(|r| format!(" (resuming run {r})"))
+            .unwrap_or_default()
+    );
     for t in &report.tasks {
-        let gates_failed = t.gates.iter().filter(|g| !g.passed()).map(|g| format!("{}={}", g.id, g.failing)).collect::<Vec<_>>();
+        let gates_failed = t
+            .gates
+            .iter()
+            .filter(|g| !g.passed())
+            .map(|g| format!("{}={}", g.id, g.failing))
+            .collect::<Vec<_>>();
         println!(
             "  {:<14} {:<12} attempts {} rows {} → {} {:>8.1} ms{}",
             t.id,
@@ -57,13 +95,20 @@ pub fn run_once(chapter: &dyn Chapter, ctx: &RunContext, work_dir: &Path, variab
             t.rows_in.map_or("-".into(), |r| r.to_string()),
             t.rows_out.map_or("-".into(), |r| r.to_string()),
             t.duration_ms,
-            if gates_failed.is_empty() { String::new() } else { format!("  gates with rows: {}", gates_failed.join(", ")) }
+            if gates_failed.is_empty() {
+                String::new()
+            } else {
+                format!("  gates with rows: {}", gates_failed.join(", "))
+            }
         );
     }
     if let Some(failure) = report.failure() {
         return Err(Error::chapter(
             ctx.meta.id,
-            format!("flow `{}` run {} failed: {failure}\nresume with: auditbook flow run {} --resume", report.flow, report.run_id, ctx.meta.id),
+            format!(
+                "flow `{}` run {} failed: {failure}\nresume with: auditbook flow run {} --resume",
+                report.flow, report.run_id, ctx.meta.id
+            ),
         ));
     }
     println!("  outputs in {}", runner::out_dir(work_dir).display());
@@ -73,10 +118,21 @@ pub fn run_once(chapter: &dyn Chapter, ctx: &RunContext, work_dir: &Path, variab
 /// Prints the next `n` fire times after `from`.
 pub fn next(chapter: &dyn Chapter, from: DateTime<Utc>, n: usize) -> Result<()> {
     let spec = spec_of(chapter)?;
-    let schedule = Schedule::new(&spec.trigger).map_err(|e| Error::chapter(chapter.meta().id, e))?;
-    println!("flow {}: cron `{}` in {}", spec.id, spec.trigger.cron, spec.trigger.timezone);
-    for t in schedule.next(from, n).map_err(|e| Error::chapter(chapter.meta().id, e))? {
-        println!("  {}  ({})", t.format("%Y-%m-%d %H:%M %Z"), t.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC"));
+    let schedule =
+        Schedule::new(&spec.trigger).map_err(|e| Error::chapter(chapter.meta().id, e))?;
+    println!(
+        "flow {}: cron `{}` in {}",
+        spec.id, spec.trigger.cron, spec.trigger.timezone
+    );
+    for t in schedule
+        .next(from, n)
+        .map_err(|e| Error::chapter(chapter.meta().id, e))?
+    {
+        println!(
+            "  {}  ({})",
+            t.format("%Y-%m-%d %H:%M %Z"),
+            t.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC")
+        );
     }
     Ok(())
 }
@@ -85,22 +141,42 @@ pub fn next(chapter: &dyn Chapter, from: DateTime<Utc>, n: usize) -> Result<()> 
 /// change or a suspended machine is noticed), runs the flow once per fire time owed, and
 /// keeps going after a failed run (the next one may succeed; the failure is printed and kept
 /// in the state and history).
-pub fn serve(chapter: &dyn Chapter, ctx: &RunContext, work_dir: &Path, variables: BTreeMap<String, String>) -> Result<()> {
+pub fn serve(
+    chapter: &dyn Chapter,
+    ctx: &RunContext,
+    work_dir: &Path,
+    variables: BTreeMap<String, String>,
+) -> Result<()> {
     let spec = spec_of(chapter)?;
     let schedule = Schedule::new(&spec.trigger).map_err(|e| Error::chapter(ctx.meta.id, e))?;
     let mut since = Utc::now();
-    eprintln!("flow {}: scheduler started; next run {}", spec.id, schedule.next(since, 1).map_err(|e| Error::chapter(ctx.meta.id, e))?[0]);
+    eprintln!(
+        "flow {}: scheduler started; next run {}",
+        spec.id,
+        schedule
+            .next(since, 1)
+            .map_err(|e| Error::chapter(ctx.meta.id, e))?[0]
+    );
     loop {
         let now = Utc::now();
-        for fire in schedule.due(since, now).map_err(|e| Error::chapter(ctx.meta.id, e))? {
+        for fire in schedule
+            .due(since, now)
+            .map_err(|e| Error::chapter(ctx.meta.id, e))?
+        {
             eprintln!("flow {}: run for {fire}", spec.id);
             if let Err(e) = run_once(chapter, ctx, work_dir, variables.clone(), false) {
                 eprintln!("{e}");
             }
         }
         since = now;
-        let next = schedule.next(now, 1).map_err(|e| Error::chapter(ctx.meta.id, e))?[0].with_timezone(&Utc);
-        let wait = (next - Utc::now()).to_std().unwrap_or_default().min(Duration::from_secs(60));
+        let next = schedule
+            .next(now, 1)
+            .map_err(|e| Error::chapter(ctx.meta.id, e))?[0]
+            .with_timezone(&Utc);
+        let wait = (next - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .min(Duration::from_secs(60));
         std::thread::sleep(wait.max(Duration::from_millis(200)));
     }
 }
@@ -108,7 +184,8 @@ pub fn serve(chapter: &dyn Chapter, ctx: &RunContext, work_dir: &Path, variables
 /// Writes the Kestra export to `out` (stdout when absent).
 pub fn export_kestra(chapter: &dyn Chapter, out: Option<&Path>) -> Result<()> {
     let spec = spec_of(chapter)?;
-    let yaml = kestra::export(&spec, &chapter_sql(chapter.meta().id)).map_err(|e| Error::chapter(chapter.meta().id, e))?;
+    let yaml = kestra::export(&spec, &chapter_sql(chapter.meta().id))
+        .map_err(|e| Error::chapter(chapter.meta().id, e))?;
     match out {
         Some(path) => {
             std::fs::write(path, yaml).map_err(Error::io(path))?;
@@ -123,10 +200,16 @@ pub fn export_kestra(chapter: &dyn Chapter, out: Option<&Path>) -> Result<()> {
 pub fn history(work_dir: &Path) -> Result<()> {
     let db = runner::database_path(work_dir);
     if !db.exists() {
-        return Err(Error::Usage(format!("no flow database at {}: run the flow first", db.display())));
+        return Err(Error::Usage(format!(
+            "no flow database at {}: run the flow first",
+            db.display()
+        )));
     }
-    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).map_err(|e| Error::Usage(e.to_string()))?;
-    let conn = Connection::open_with_flags(&db, config).map_err(|e| Error::Usage(format!("{}: {e}", db.display())))?;
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let conn = Connection::open_with_flags(&db, config)
+        .map_err(|e| Error::Usage(format!("{}: {e}", db.display())))?;
     let mut stmt = conn
         .prepare("select run_id, task_id, status, attempts, coalesce(cast(rows_in as varchar), '-'), coalesce(cast(rows_out as varchar), '-'), duration_ms, gates_reported, gates_failed, coalesce(error, '') from flow_history order by run_id, rowid")
         .map_err(|e| Error::Usage(e.to_string()))?;
@@ -157,7 +240,8 @@ pub fn history(work_dir: &Path) -> Result<()> {
 /// Holds a DuckDB database open (and so its lock) for `ms`: a second process in the way, to
 /// rehearse the failure handling. Prints `locked` once the lock is held.
 pub fn hold_lock(database: &Path, ms: u64) -> Result<()> {
-    let conn = Connection::open(database).map_err(|e| Error::Usage(format!("{}: {e}", database.display())))?;
+    let conn = Connection::open(database)
+        .map_err(|e| Error::Usage(format!("{}: {e}", database.display())))?;
     println!("locked");
     use std::io::Write;
     let _ = std::io::stdout().flush();

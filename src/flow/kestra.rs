@@ -34,7 +34,10 @@ fn iso(ms: u64) -> String {
 }
 
 /// The Kestra YAML of `spec`; `sql_file` gives each SQL task's text.
-pub fn export(spec: &FlowSpec, sql_file: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn export(
+    spec: &FlowSpec,
+    sql_file: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     const DATABASE: &str = "{{ workingDir }}/flow.duckdb";
     let mut variables: BTreeMap<String, String> = spec.variables.clone();
     variables.insert("out_dir".into(), "{{ workingDir }}/out".into());
@@ -55,11 +58,19 @@ pub fn export(spec: &FlowSpec, sql_file: &dyn Fn(&str) -> Option<String>) -> Res
                     map(vec![
                         ("type", s("exponential")),
                         ("interval", s(&iso(retry.backoff_ms))),
-                        ("maxInterval", s(&iso(retry.wait_before(retry.max_attempts).as_millis() as u64))),
+                        (
+                            "maxInterval",
+                            s(&iso(
+                                retry.wait_before(retry.max_attempts).as_millis() as u64
+                            )),
+                        ),
                         ("maxAttempts", Value::from(retry.max_attempts)),
                     ]),
                 ),
-                ("timeout", s(&format!("PT{}S", spec.timeout(task).as_secs()))),
+                (
+                    "timeout",
+                    s(&format!("PT{}S", spec.timeout(task).as_secs())),
+                ),
             ])
         };
         const QUERY: &str = "io.kestra.plugin.jdbc.duckdb.Query";
@@ -88,8 +99,12 @@ pub fn export(spec: &FlowSpec, sql_file: &dyn Fn(&str) -> Option<String>) -> Res
         };
         tasks.push(common(QUERY, &task.id, sql, "NONE"));
         for gate in &task.gates {
-            let failing = substitute(&gate.failing_rows, &variables).map_err(|e| format!("gate `{}`: {e}", gate.id))?;
-            let count = format!("select count(*) as failing from (\n{}\n)", failing.trim().trim_end_matches(';'));
+            let failing = substitute(&gate.failing_rows, &variables)
+                .map_err(|e| format!("gate `{}`: {e}", gate.id))?;
+            let count = format!(
+                "select count(*) as failing from (\n{}\n)",
+                failing.trim().trim_end_matches(';')
+            );
             tasks.push(common(QUERY, &gate.id, count, "FETCH_ONE"));
             let condition = format!("{{{{ outputs['{}'].row.failing > 0 }}}}", gate.id);
             tasks.push(match gate.on_fail {
@@ -97,12 +112,24 @@ pub fn export(spec: &FlowSpec, sql_file: &dyn Fn(&str) -> Option<String>) -> Res
                     ("id", s(&format!("{}_stop", gate.id))),
                     ("type", s("io.kestra.plugin.core.execution.Fail")),
                     ("condition", s(&condition)),
-                    ("errorMessage", s(&format!("quality gate {} failed: {}", gate.id, gate.description))),
+                    (
+                        "errorMessage",
+                        s(&format!(
+                            "quality gate {} failed: {}",
+                            gate.id, gate.description
+                        )),
+                    ),
                 ]),
                 OnFail::Report => map(vec![
                     ("id", s(&format!("{}_report", gate.id))),
                     ("type", s("io.kestra.plugin.core.log.Log")),
-                    ("message", s(&format!("{}: {{{{ outputs['{}'].row.failing }}}} rows ({})", gate.id, gate.id, gate.description))),
+                    (
+                        "message",
+                        s(&format!(
+                            "{}: {{{{ outputs['{}'].row.failing }}}} rows ({})",
+                            gate.id, gate.id, gate.description
+                        )),
+                    ),
                 ]),
             });
         }

@@ -28,21 +28,33 @@ pub fn input_file(chapter: &str, data_dir: &Path, name: &str) -> Result<PathBuf,
     } else if csv_path.is_file() {
         Ok(csv_path)
     } else {
-        Err(format!("chapter `{chapter}`: neither {} nor {} exists", xlsx_path.display(), csv_path.display()))
+        Err(format!(
+            "chapter `{chapter}`: neither {} nor {} exists",
+            xlsx_path.display(),
+            csv_path.display()
+        ))
     }
 }
 
 /// Loads the [`input_file`] of `name` into `table`, replacing it. Returns the file read and
 /// the rows loaded.
-pub fn load(conn: &Connection, chapter: &str, data_dir: &Path, name: &str, table: &str) -> Result<(PathBuf, i64), LoadError> {
+pub fn load(
+    conn: &Connection,
+    chapter: &str,
+    data_dir: &Path,
+    name: &str,
+    table: &str,
+) -> Result<(PathBuf, i64), LoadError> {
     let path = input_file(chapter, data_dir, name).map_err(LoadError::Missing)?;
     let sheet = if path.extension().is_some_and(|e| e == "xlsx") {
         xlsx::read_sheet(chapter, &path, None).map_err(|e| LoadError::Data(e.to_string()))?
     } else {
         read_csv(conn, &path)?
     };
-    conn.execute_batch(&format!("drop table if exists {table}")).map_err(|e| LoadError::Database(e.to_string()))?;
-    let rows = xlsx::stage_on(conn, chapter, table, &sheet).map_err(|e| LoadError::Database(e.to_string()))?;
+    conn.execute_batch(&format!("drop table if exists {table}"))
+        .map_err(|e| LoadError::Database(e.to_string()))?;
+    let rows = xlsx::stage_on(conn, chapter, table, &sheet)
+        .map_err(|e| LoadError::Database(e.to_string()))?;
     Ok((path, rows as i64))
 }
 
@@ -50,19 +62,27 @@ pub fn load(conn: &Connection, chapter: &str, data_dir: &Path, name: &str, table
 fn read_csv(conn: &Connection, path: &Path) -> Result<Sheet, LoadError> {
     let target = path.display().to_string().replace('\'', "''");
     let sql = format!("select * from read_csv('{target}', header = true, all_varchar = true)");
-    let (header, rows) = text_rows(conn, &sql).map_err(|e| LoadError::Data(format!("{}: {e}", path.display())))?;
+    let (header, rows) =
+        text_rows(conn, &sql).map_err(|e| LoadError::Data(format!("{}: {e}", path.display())))?;
     Ok(Sheet { header, rows })
 }
 
 /// A query's column names and rows, every value as text (NULL as `None`).
-pub fn text_rows(conn: &Connection, sql: &str) -> duckdb::Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
+pub fn text_rows(
+    conn: &Connection,
+    sql: &str,
+) -> duckdb::Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     let mut width = None;
     while let Some(row) = rows.next()? {
         let n = *width.get_or_insert_with(|| row.as_ref().column_count());
-        out.push((0..n).map(|i| row.get::<_, Option<String>>(i)).collect::<duckdb::Result<Vec<_>>>()?);
+        out.push(
+            (0..n)
+                .map(|i| row.get::<_, Option<String>>(i))
+                .collect::<duckdb::Result<Vec<_>>>()?,
+        );
     }
     drop(rows);
     Ok((stmt.column_names(), out))

@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 pub fn chapter_flow(chapter: &str) -> Result<Option<FlowSpec>> {
     match crate::embedded::chapter_file(chapter, "flow.yaml") {
         None => Ok(None),
-        Some(text) => FlowSpec::parse(text).map(Some).map_err(|e| Error::chapter(chapter, e)),
+        Some(text) => FlowSpec::parse(text)
+            .map(Some)
+            .map_err(|e| Error::chapter(chapter, e)),
     }
 }
 

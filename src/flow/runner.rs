@@ -118,24 +118,39 @@ impl RunReport {
 
     /// Every gate of every task, in run order.
     pub fn gates(&self) -> impl Iterator<Item = (&TaskReport, &GateReport)> {
-        self.tasks.iter().flat_map(|t| t.gates.iter().map(move |g| (t, g)))
+        self.tasks
+            .iter()
+            .flat_map(|t| t.gates.iter().map(move |g| (t, g)))
     }
 
     /// The first failure in words, for error messages.
     pub fn failure(&self) -> Option<String> {
-        self.tasks.iter().find(|t| matches!(t.status, TaskStatus::Failed | TaskStatus::GateFailed)).map(|t| {
-            let detail = match t.status {
-                TaskStatus::GateFailed => t
-                    .gates
-                    .iter()
-                    .filter(|g| !g.passed() && g.on_fail == OnFail::Stop)
-                    .map(|g| format!("gate `{}` found {} rows ({})", g.id, g.failing, g.description))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                _ => t.error.clone().unwrap_or_default(),
-            };
-            format!("task `{}` {} after {} attempt(s): {detail}", t.id, t.status.label(), t.attempts)
-        })
+        self.tasks
+            .iter()
+            .find(|t| matches!(t.status, TaskStatus::Failed | TaskStatus::GateFailed))
+            .map(|t| {
+                let detail = match t.status {
+                    TaskStatus::GateFailed => t
+                        .gates
+                        .iter()
+                        .filter(|g| !g.passed() && g.on_fail == OnFail::Stop)
+                        .map(|g| {
+                            format!(
+                                "gate `{}` found {} rows ({})",
+                                g.id, g.failing, g.description
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    _ => t.error.clone().unwrap_or_default(),
+                };
+                format!(
+                    "task `{}` {} after {} attempt(s): {detail}",
+                    t.id,
+                    t.status.label(),
+                    t.attempts
+                )
+            })
     }
 }
 
@@ -159,7 +174,9 @@ impl State {
     pub fn load(work_dir: &Path) -> Result<Option<State>, String> {
         let path = State::path(work_dir);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: not a flow state: {e}", path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{}: not a flow state: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
@@ -169,7 +186,9 @@ impl State {
         let path = State::path(work_dir);
         let partial = work_dir.join("state.json.partial");
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
-        std::fs::write(&partial, bytes).and_then(|_| std::fs::rename(&partial, &path)).map_err(|e| format!("saving {}: {e}", path.display()))
+        std::fs::write(&partial, bytes)
+            .and_then(|_| std::fs::rename(&partial, &path))
+            .map_err(|e| format!("saving {}: {e}", path.display()))
     }
 }
 
@@ -194,7 +213,13 @@ enum AttemptError {
 /// DuckDB reports the database being unusable as I/O, lock and interrupt errors; anything
 /// else (parser, binder, catalog, conversion) is the SQL's own fault.
 fn classify(message: String) -> AttemptError {
-    const UNAVAILABLE: [&str; 5] = ["IO Error", "Could not set lock", "No space left", "Conflicting lock", "Interrupted"];
+    const UNAVAILABLE: [&str; 5] = [
+        "IO Error",
+        "Could not set lock",
+        "No space left",
+        "Conflicting lock",
+        "Interrupted",
+    ];
     if UNAVAILABLE.iter().any(|m| message.contains(m)) {
         AttemptError::Unavailable(message)
     } else {
@@ -205,18 +230,35 @@ fn classify(message: String) -> AttemptError {
 /// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
 /// start (bad state, nothing to resume); task failures are in the report.
 pub fn run(r: &FlowRun) -> Result<RunReport, String> {
-    std::fs::create_dir_all(out_dir(&r.work_dir)).map_err(|e| format!("{}: {e}", r.work_dir.display()))?;
+    std::fs::create_dir_all(out_dir(&r.work_dir))
+        .map_err(|e| format!("{}: {e}", r.work_dir.display()))?;
     let previous = State::load(&r.work_dir)?;
     if let Some(p) = &previous {
         if p.flow != r.spec.id {
-            return Err(format!("{} belongs to flow `{}`, not `{}`", State::path(&r.work_dir).display(), p.flow, r.spec.id));
+            return Err(format!(
+                "{} belongs to flow `{}`, not `{}`",
+                State::path(&r.work_dir).display(),
+                p.flow,
+                r.spec.id
+            ));
         }
     }
     let resumed = if r.resume {
         match &previous {
             Some(p) if !p.succeeded => Some(p),
-            Some(p) => return Err(format!("flow `{}`: run {} succeeded; there is nothing to resume", r.spec.id, p.run_id)),
-            None => return Err(format!("flow `{}`: no earlier run in {} to resume", r.spec.id, r.work_dir.display())),
+            Some(p) => {
+                return Err(format!(
+                    "flow `{}`: run {} succeeded; there is nothing to resume",
+                    r.spec.id, p.run_id
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "flow `{}`: no earlier run in {} to resume",
+                    r.spec.id,
+                    r.work_dir.display()
+                ))
+            }
         }
     } else {
         None
@@ -232,13 +274,30 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
         run_id,
         succeeded: false,
         tasks: BTreeMap::new(),
-        pending_history: previous.as_ref().map(|p| p.pending_history.clone()).unwrap_or_default(),
+        pending_history: previous
+            .as_ref()
+            .map(|p| p.pending_history.clone())
+            .unwrap_or_default(),
     };
     let mut reports: Vec<TaskReport> = Vec::new();
     for task in r.spec.order()? {
-        let report = if resumed.is_some_and(|p| p.tasks.get(&task.id).is_some_and(|s| s.finished())) {
-            TaskReport { id: task.id.clone(), status: TaskStatus::Reused, attempts: 0, rows_in: None, rows_out: None, duration_ms: 0.0, gates: vec![], error: None }
-        } else if let Some(blocker) = task.depends_on.iter().find(|d| !state.tasks.get(*d).is_some_and(|s| s.finished())) {
+        let report = if resumed.is_some_and(|p| p.tasks.get(&task.id).is_some_and(|s| s.finished()))
+        {
+            TaskReport {
+                id: task.id.clone(),
+                status: TaskStatus::Reused,
+                attempts: 0,
+                rows_in: None,
+                rows_out: None,
+                duration_ms: 0.0,
+                gates: vec![],
+                error: None,
+            }
+        } else if let Some(blocker) = task
+            .depends_on
+            .iter()
+            .find(|d| !state.tasks.get(*d).is_some_and(|s| s.finished()))
+        {
             TaskReport {
                 id: task.id.clone(),
                 status: TaskStatus::Skipped,
@@ -256,9 +315,16 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
         state.save(&r.work_dir)?;
         reports.push(report);
     }
-    let report = RunReport { flow: r.spec.id.clone(), run_id, resumed_from: resumed.map(|p| p.run_id), tasks: reports };
+    let report = RunReport {
+        flow: r.spec.id.clone(),
+        run_id,
+        resumed_from: resumed.map(|p| p.run_id),
+        tasks: reports,
+    };
     state.succeeded = report.succeeded();
-    state.pending_history.extend(report.tasks.iter().map(|t| (run_id, t.clone())));
+    state
+        .pending_history
+        .extend(report.tasks.iter().map(|t| (run_id, t.clone())));
     // The history goes to the database when it can be opened; otherwise it waits in the state.
     if write_history(&database_path(&r.work_dir), &state.pending_history).is_ok() {
         state.pending_history.clear();
@@ -277,12 +343,28 @@ fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> T
         let started = Instant::now();
         let outcome = attempt(r, task, variables, timeout);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let base = TaskReport { id: task.id.clone(), status: TaskStatus::Succeeded, attempts, rows_in: None, rows_out: None, duration_ms, gates: vec![], error: None };
+        let base = TaskReport {
+            id: task.id.clone(),
+            status: TaskStatus::Succeeded,
+            attempts,
+            rows_in: None,
+            rows_out: None,
+            duration_ms,
+            gates: vec![],
+            error: None,
+        };
         match outcome {
             Ok(done) => {
-                let stopped = done.gates.iter().any(|g| !g.passed() && g.on_fail == OnFail::Stop);
+                let stopped = done
+                    .gates
+                    .iter()
+                    .any(|g| !g.passed() && g.on_fail == OnFail::Stop);
                 return TaskReport {
-                    status: if stopped { TaskStatus::GateFailed } else { TaskStatus::Succeeded },
+                    status: if stopped {
+                        TaskStatus::GateFailed
+                    } else {
+                        TaskStatus::Succeeded
+                    },
                     rows_in: done.rows_in,
                     rows_out: done.rows_out,
                     gates: done.gates,
@@ -291,7 +373,13 @@ fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> T
             }
             Err(AttemptError::Unavailable(e)) if attempts < retry.max_attempts => {
                 let wait = retry.wait_before(attempts + 1);
-                eprintln!("{}: flow `{}`, task `{}`: attempt {attempts} failed ({e}); retrying in {} ms", r.chapter, r.spec.id, task.id, wait.as_millis());
+                eprintln!(
+                    "{}: flow `{}`, task `{}`: attempt {attempts} failed ({e}); retrying in {} ms",
+                    r.chapter,
+                    r.spec.id,
+                    task.id,
+                    wait.as_millis()
+                );
                 std::thread::sleep(wait);
             }
             Err(AttemptError::Unavailable(e)) => {
@@ -301,9 +389,19 @@ fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> T
                     db.display(),
                     State::path(&r.work_dir).display()
                 );
-                return TaskReport { status: TaskStatus::Failed, error: Some(error), ..base };
+                return TaskReport {
+                    status: TaskStatus::Failed,
+                    error: Some(error),
+                    ..base
+                };
             }
-            Err(AttemptError::Fatal(e)) => return TaskReport { status: TaskStatus::Failed, error: Some(e), ..base },
+            Err(AttemptError::Fatal(e)) => {
+                return TaskReport {
+                    status: TaskStatus::Failed,
+                    error: Some(e),
+                    ..base
+                }
+            }
         }
     }
 }
@@ -316,10 +414,17 @@ struct Done {
 
 /// One attempt: open the database, do the action, count rows, run the gates. A watchdog
 /// interrupts DuckDB when the task's timeout passes.
-fn attempt(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, timeout: Duration) -> Result<Done, AttemptError> {
+fn attempt(
+    r: &FlowRun,
+    task: &Task,
+    variables: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<Done, AttemptError> {
     let db = database_path(&r.work_dir);
-    let conn = Connection::open(&db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
-    conn.execute_batch("set threads = 2").map_err(|e| classify(e.to_string()))?;
+    let conn =
+        Connection::open(&db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
+    conn.execute_batch("set threads = 2")
+        .map_err(|e| classify(e.to_string()))?;
     let (stop, stopped) = mpsc::channel::<()>();
     let handle = conn.interrupt_handle();
     let watchdog = std::thread::spawn(move || {
@@ -333,12 +438,19 @@ fn attempt(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, timeo
     let _ = stop.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     match result {
-        Err(AttemptError::Unavailable(e) | AttemptError::Fatal(e)) if timed_out => Err(AttemptError::Unavailable(format!("timed out after {} s ({e})", timeout.as_secs()))),
+        Err(AttemptError::Unavailable(e) | AttemptError::Fatal(e)) if timed_out => Err(
+            AttemptError::Unavailable(format!("timed out after {} s ({e})", timeout.as_secs())),
+        ),
         other => other,
     }
 }
 
-fn act(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, conn: &Connection) -> Result<Done, AttemptError> {
+fn act(
+    r: &FlowRun,
+    task: &Task,
+    variables: &BTreeMap<String, String>,
+    conn: &Connection,
+) -> Result<Done, AttemptError> {
     let count_tables = |tables: &[String]| -> Result<Option<i64>, AttemptError> {
         if tables.is_empty() {
             return Ok(None);
@@ -351,17 +463,25 @@ fn act(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, conn: &Co
     };
     let (rows_in, rows_out) = match task.action() {
         Action::Load(l) => {
-            let (_, loaded) = load::load(conn, r.chapter, &r.data_dir, &l.file, &l.table).map_err(|e| match e {
-                load::LoadError::Missing(m) | load::LoadError::Data(m) => AttemptError::Fatal(m),
-                load::LoadError::Database(m) => classify(m),
-            })?;
+            let (_, loaded) = load::load(conn, r.chapter, &r.data_dir, &l.file, &l.table).map_err(
+                |e| match e {
+                    load::LoadError::Missing(m) | load::LoadError::Data(m) => {
+                        AttemptError::Fatal(m)
+                    }
+                    load::LoadError::Database(m) => classify(m),
+                },
+            )?;
             (Some(loaded), count_tables(&task.writes)?)
         }
         Action::Sql(name) => {
             let rows_in = count_tables(&task.reads)?;
-            let text = (r.sql_file)(name).ok_or_else(|| AttemptError::Fatal(format!("task `{}`: no SQL file `{name}`", task.id)))?;
-            let sql = substitute(&text, variables).map_err(|e| AttemptError::Fatal(format!("task `{}`, {name}: {e}", task.id)))?;
-            conn.execute_batch(&sql).map_err(|e| classify(format!("task `{}`, {name}: {e}", task.id)))?;
+            let text = (r.sql_file)(name).ok_or_else(|| {
+                AttemptError::Fatal(format!("task `{}`: no SQL file `{name}`", task.id))
+            })?;
+            let sql = substitute(&text, variables)
+                .map_err(|e| AttemptError::Fatal(format!("task `{}`, {name}: {e}", task.id)))?;
+            conn.execute_batch(&sql)
+                .map_err(|e| classify(format!("task `{}`, {name}: {e}", task.id)))?;
             (rows_in, count_tables(&task.writes)?)
         }
         Action::Extract(extractions) => {
@@ -378,8 +498,17 @@ fn act(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, conn: &Co
                         Format::Csv => "format csv, header true, use_tmp_file false",
                         Format::Parquet => "format parquet, use_tmp_file false",
                     };
-                    conn.execute_batch(&format!("copy (select * from {} order by {}) to '{target}' ({options})", x.table, x.order_by))
-                        .map_err(|e| classify(format!("task `{}`, writing {}: {e}", task.id, path.display())))?;
+                    conn.execute_batch(&format!(
+                        "copy (select * from {} order by {}) to '{target}' ({options})",
+                        x.table, x.order_by
+                    ))
+                    .map_err(|e| {
+                        classify(format!(
+                            "task `{}`, writing {}: {e}",
+                            task.id,
+                            path.display()
+                        ))
+                    })?;
                     let reader = match format {
                         Format::Csv => "read_csv",
                         Format::Parquet => "read_parquet",
@@ -392,25 +521,40 @@ fn act(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>, conn: &Co
     };
     let mut gates = Vec::new();
     for gate in &task.gates {
-        let sql = substitute(&gate.failing_rows, variables).map_err(|e| AttemptError::Fatal(format!("gate `{}`: {e}", gate.id)))?;
+        let sql = substitute(&gate.failing_rows, variables)
+            .map_err(|e| AttemptError::Fatal(format!("gate `{}`: {e}", gate.id)))?;
         let sql = sql.trim().trim_end_matches(';');
-        let failing = count(conn, &format!("select count(*) from ({sql})")).map_err(|e| match e {
-            AttemptError::Fatal(m) => AttemptError::Fatal(format!("gate `{}`: {m}", gate.id)),
-            other => other,
-        })?;
+        let failing =
+            count(conn, &format!("select count(*) from ({sql})")).map_err(|e| match e {
+                AttemptError::Fatal(m) => AttemptError::Fatal(format!("gate `{}`: {m}", gate.id)),
+                other => other,
+            })?;
         let (columns, sample) = if failing > 0 {
             let sample_sql = format!("select columns(*)::varchar from ({sql}) limit 20");
-            load::text_rows(conn, &sample_sql).map_err(|e| classify(format!("gate `{}`: {e}", gate.id)))?
+            load::text_rows(conn, &sample_sql)
+                .map_err(|e| classify(format!("gate `{}`: {e}", gate.id)))?
         } else {
             (vec![], vec![])
         };
-        gates.push(GateReport { id: gate.id.clone(), description: gate.description.clone(), on_fail: gate.on_fail, failing, columns, sample });
+        gates.push(GateReport {
+            id: gate.id.clone(),
+            description: gate.description.clone(),
+            on_fail: gate.on_fail,
+            failing,
+            columns,
+            sample,
+        });
     }
-    Ok(Done { rows_in, rows_out, gates })
+    Ok(Done {
+        rows_in,
+        rows_out,
+        gates,
+    })
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<i64, AttemptError> {
-    conn.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(|e| classify(format!("{sql}: {e}")))
+    conn.query_row(sql, [], |row| row.get::<_, i64>(0))
+        .map_err(|e| classify(format!("{sql}: {e}")))
 }
 
 /// A path as a single-quoted SQL string's content.
@@ -442,10 +586,26 @@ fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     for (run_id, t) in rows {
         let clear = t.gates.iter().filter(|g| g.passed()).count() as i64;
-        let reported = t.gates.iter().filter(|g| !g.passed() && g.on_fail == OnFail::Report).count() as i64;
+        let reported = t
+            .gates
+            .iter()
+            .filter(|g| !g.passed() && g.on_fail == OnFail::Report)
+            .count() as i64;
         let failed = t.gates.len() as i64 - clear - reported;
         insert
-            .execute(duckdb::params![run_id, t.id, t.status.label(), t.attempts, t.rows_in, t.rows_out, t.duration_ms, clear, reported, failed, t.error])
+            .execute(duckdb::params![
+                run_id,
+                t.id,
+                t.status.label(),
+                t.attempts,
+                t.rows_in,
+                t.rows_out,
+                t.duration_ms,
+                clear,
+                reported,
+                failed,
+                t.error
+            ])
             .map_err(|e| e.to_string())?;
     }
     Ok(())

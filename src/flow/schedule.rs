@@ -17,8 +17,14 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(trigger: &Trigger) -> Result<Schedule, String> {
-        let cron: Cron = trigger.cron.parse().map_err(|e| format!("cron `{}`: {e}", trigger.cron))?;
-        let zone: Tz = trigger.timezone.parse().map_err(|_| format!("unknown time zone `{}`", trigger.timezone))?;
+        let cron: Cron = trigger
+            .cron
+            .parse()
+            .map_err(|e| format!("cron `{}`: {e}", trigger.cron))?;
+        let zone: Tz = trigger
+            .timezone
+            .parse()
+            .map_err(|_| format!("unknown time zone `{}`", trigger.timezone))?;
         Ok(Schedule { cron, zone })
     }
 
@@ -31,7 +37,10 @@ impl Schedule {
         let mut out = Vec::with_capacity(n);
         let mut cursor = after.with_timezone(&self.zone);
         for _ in 0..n {
-            cursor = self.cron.find_next_occurrence(&cursor, false).map_err(|e| format!("next fire time after {cursor}: {e}"))?;
+            cursor = self
+                .cron
+                .find_next_occurrence(&cursor, false)
+                .map_err(|e| format!("next fire time after {cursor}: {e}"))?;
             out.push(cursor);
         }
         Ok(out)
@@ -39,11 +48,18 @@ impl Schedule {
 
     /// Fire times in `(since, now]`: what a scheduler that last looked at `since` owes now.
     /// Several when it slept through more than one (each run is then done in turn).
-    pub fn due(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<DateTime<Tz>>, String> {
+    pub fn due(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Tz>>, String> {
         let mut out = Vec::new();
         let mut cursor = since.with_timezone(&self.zone);
         loop {
-            let next = self.cron.find_next_occurrence(&cursor, false).map_err(|e| e.to_string())?;
+            let next = self
+                .cron
+                .find_next_occurrence(&cursor, false)
+                .map_err(|e| e.to_string())?;
             if next.with_timezone(&Utc) > now {
                 return Ok(out);
             }
@@ -59,22 +75,42 @@ mod tests {
     use chrono::TimeZone;
 
     fn monthly() -> Schedule {
-        Schedule::new(&Trigger { cron: "0 9 15 * *".into(), timezone: "Europe/Paris".into() }).unwrap()
+        Schedule::new(&Trigger {
+            cron: "0 9 15 * *".into(),
+            timezone: "Europe/Paris".into(),
+        })
+        .unwrap()
     }
 
     #[test]
     fn nine_in_paris_is_eight_utc_in_winter_and_seven_in_summer() {
         let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let utc: Vec<String> = monthly().next(from, 4).unwrap().iter().map(|t| t.with_timezone(&Utc).format("%Y-%m-%d %H:%M").to_string()).collect();
+        let utc: Vec<String> = monthly()
+            .next(from, 4)
+            .unwrap()
+            .iter()
+            .map(|t| t.with_timezone(&Utc).format("%Y-%m-%d %H:%M").to_string())
+            .collect();
         // Paris moves to summer time on 29 March 2026.
-        assert_eq!(utc, ["2026-01-15 08:00", "2026-02-15 08:00", "2026-03-15 08:00", "2026-04-15 07:00"]);
+        assert_eq!(
+            utc,
+            [
+                "2026-01-15 08:00",
+                "2026-02-15 08:00",
+                "2026-03-15 08:00",
+                "2026-04-15 07:00"
+            ]
+        );
     }
 
     #[test]
     fn a_scheduler_that_slept_owes_every_missed_run_once() {
         let s = monthly();
         let since = Utc.with_ymd_and_hms(2026, 1, 15, 8, 0, 0).unwrap();
-        assert!(s.due(since, since).unwrap().is_empty(), "the run at `since` was already done");
+        assert!(
+            s.due(since, since).unwrap().is_empty(),
+            "the run at `since` was already done"
+        );
         let now = Utc.with_ymd_and_hms(2026, 3, 15, 8, 0, 0).unwrap();
         assert_eq!(s.due(since, now).unwrap().len(), 2);
     }

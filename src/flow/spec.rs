@@ -45,12 +45,19 @@ pub struct TaskDefaults {
 
 impl Default for TaskDefaults {
     fn default() -> Self {
-        TaskDefaults { retry: default_retry(), timeout_s: default_timeout() }
+        TaskDefaults {
+            retry: default_retry(),
+            timeout_s: default_timeout(),
+        }
     }
 }
 
 fn default_retry() -> Retry {
-    Retry { max_attempts: 3, backoff_ms: 500, factor: 2.0 }
+    Retry {
+        max_attempts: 3,
+        backoff_ms: 500,
+        factor: 2.0,
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -193,23 +200,42 @@ impl FlowSpec {
         let mut ids = BTreeSet::new();
         let mut gates = BTreeSet::new();
         for task in &spec.tasks {
-            let actions = [task.load.is_some(), task.sql.is_some(), task.extract.is_some()].iter().filter(|a| **a).count();
+            let actions = [
+                task.load.is_some(),
+                task.sql.is_some(),
+                task.extract.is_some(),
+            ]
+            .iter()
+            .filter(|a| **a)
+            .count();
             if actions != 1 {
-                return Err(format!("flow `{}`: task `{}` needs exactly one of `load`, `sql`, `extract`", spec.id, task.id));
+                return Err(format!(
+                    "flow `{}`: task `{}` needs exactly one of `load`, `sql`, `extract`",
+                    spec.id, task.id
+                ));
             }
             if !ids.insert(task.id.as_str()) {
-                return Err(format!("flow `{}`: task `{}` is declared twice", spec.id, task.id));
+                return Err(format!(
+                    "flow `{}`: task `{}` is declared twice",
+                    spec.id, task.id
+                ));
             }
             for gate in &task.gates {
                 if !gates.insert(gate.id.as_str()) {
-                    return Err(format!("flow `{}`: gate `{}` is declared twice", spec.id, gate.id));
+                    return Err(format!(
+                        "flow `{}`: gate `{}` is declared twice",
+                        spec.id, gate.id
+                    ));
                 }
             }
         }
         for task in &spec.tasks {
             for dep in &task.depends_on {
                 if !ids.contains(dep.as_str()) {
-                    return Err(format!("flow `{}`: task `{}` depends on unknown task `{dep}`", spec.id, task.id));
+                    return Err(format!(
+                        "flow `{}`: task `{}` depends on unknown task `{dep}`",
+                        spec.id, task.id
+                    ));
                 }
             }
         }
@@ -226,7 +252,10 @@ impl FlowSpec {
             let next = self
                 .tasks
                 .iter()
-                .find(|t| !done.contains(t.id.as_str()) && t.depends_on.iter().all(|d| done.contains(d.as_str())))
+                .find(|t| {
+                    !done.contains(t.id.as_str())
+                        && t.depends_on.iter().all(|d| done.contains(d.as_str()))
+                })
                 .ok_or_else(|| format!("flow `{}`: the dependencies form a cycle", self.id))?;
             done.insert(&next.id);
             order.push(next);
@@ -268,9 +297,16 @@ pub fn substitute(text: &str, variables: &BTreeMap<String, String>) -> Result<St
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in: {}", &rest[start..rest.len().min(start + 40)]))?;
+        let end = after.find('}').ok_or_else(|| {
+            format!(
+                "unclosed `${{` in: {}",
+                &rest[start..rest.len().min(start + 40)]
+            )
+        })?;
         let name = &after[..end];
-        let value = variables.get(name).ok_or_else(|| format!("unknown variable `${{{name}}}`"))?;
+        let value = variables
+            .get(name)
+            .ok_or_else(|| format!("unknown variable `${{{name}}}`"))?;
         out.push_str(value);
         rest = &after[end + 1..];
     }
@@ -301,30 +337,58 @@ tasks:
     #[test]
     fn tasks_run_after_what_they_depend_on() {
         let spec = FlowSpec::parse(FLOW).unwrap();
-        let order: Vec<&str> = spec.order().unwrap().iter().map(|t| t.id.as_str()).collect();
+        let order: Vec<&str> = spec
+            .order()
+            .unwrap()
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
         assert_eq!(order, ["a", "b", "c"]);
-        assert_eq!(spec.downstream("a").into_iter().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            spec.downstream("a").into_iter().collect::<Vec<_>>(),
+            ["b", "c"]
+        );
     }
 
     #[test]
     fn cycles_unknown_dependencies_and_bad_triggers_are_refused() {
-        assert!(FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [c]")).unwrap_err().contains("cycle"));
-        assert!(FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [z]")).unwrap_err().contains("unknown task `z`"));
+        assert!(
+            FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [c]"))
+                .unwrap_err()
+                .contains("cycle")
+        );
+        assert!(
+            FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [z]"))
+                .unwrap_err()
+                .contains("unknown task `z`")
+        );
         assert!(FlowSpec::parse(&FLOW.replace("Europe/Paris", "Europe/Atlantis")).is_err());
         assert!(FlowSpec::parse(&FLOW.replace("0 9 15 * *", "0 25 15 * *")).is_err());
-        assert!(FlowSpec::parse(&FLOW.replace("sql: b.sql", "sql: b.sql\n    colour: red")).is_err());
+        assert!(
+            FlowSpec::parse(&FLOW.replace("sql: b.sql", "sql: b.sql\n    colour: red")).is_err()
+        );
     }
 
     #[test]
     fn variables_are_substituted_or_named() {
         let vars: BTreeMap<String, String> = [("out".to_string(), "/tmp/x".to_string())].into();
-        assert_eq!(substitute("read '${out}/a.csv'", &vars).unwrap(), "read '/tmp/x/a.csv'");
+        assert_eq!(
+            substitute("read '${out}/a.csv'", &vars).unwrap(),
+            "read '/tmp/x/a.csv'"
+        );
         assert!(substitute("${nope}", &vars).unwrap_err().contains("nope"));
     }
 
     #[test]
     fn backoff_grows_by_its_factor() {
-        let r = Retry { max_attempts: 4, backoff_ms: 100, factor: 2.0 };
-        assert_eq!([2, 3, 4].map(|n| r.wait_before(n).as_millis()), [100, 200, 400]);
+        let r = Retry {
+            max_attempts: 4,
+            backoff_ms: 100,
+            factor: 2.0,
+        };
+        assert_eq!(
+            [2, 3, 4].map(|n| r.wait_before(n).as_millis()),
+            [100, 200, 400]
+        );
     }
 }

@@ -34,7 +34,11 @@ const HEIGHT: u32 = 380;
 /// Draws `chart` and returns the SVG text.
 pub fn line_chart(chart: &LineChart) -> Result<String, String> {
     let n = chart.x_labels.len().max(1) as i32;
-    let max = chart.series.iter().flat_map(|s| s.values.iter().copied()).fold(0f64, f64::max);
+    let max = chart
+        .series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0f64, f64::max);
     // Headroom above the highest point, and a non-empty range when everything is zero.
     let y_max = if max > 0.0 { max * 1.12 } else { 1.0 };
     let mut svg = String::new();
@@ -60,12 +64,20 @@ pub fn line_chart(chart: &LineChart) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         for (i, series) in chart.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let points: Vec<(i32, f64)> = series.values.iter().enumerate().map(|(x, y)| (x as i32, *y)).collect();
+            let points: Vec<(i32, f64)> = series
+                .values
+                .iter()
+                .enumerate()
+                .map(|(x, y)| (x as i32, *y))
+                .collect();
             plot.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(|e| e.to_string())?
                 .label(series.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled()))).map_err(|e| e.to_string())?;
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(|e| e.to_string())?;
         }
         plot.configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
@@ -109,7 +121,10 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
             .y_labels(n as usize)
             .y_label_formatter(&|v| match v {
                 // Segment 0 is at the bottom: the first category is drawn on top.
-                SegmentValue::CenterOf(i) => labels.get((n - 1 - *i) as usize).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) => labels
+                    .get((n - 1 - *i) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .x_label_formatter(&|v| format!("{v:.0}"))
@@ -121,7 +136,13 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
         let color = PALETTE[0];
         plot.draw_series(chart.values.iter().enumerate().map(|(i, v)| {
             let i = n - 1 - i as i32;
-            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*v, SegmentValue::Exact(i + 1))], color.filled());
+            let mut bar = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (*v, SegmentValue::Exact(i + 1)),
+                ],
+                color.filled(),
+            );
             bar.set_margin(3, 3, 0, 0);
             bar
         }))
@@ -184,13 +205,27 @@ pub fn scatter_chart(chart: &ScatterChart) -> Result<String, String> {
             .draw()
             .map_err(|e| e.to_string())?;
         let color = PALETTE[0];
-        plot.draw_series(chart.points.iter().map(|p| Circle::new(*p, 2, color.mix(0.55).filled()))).map_err(|e| e.to_string())?;
+        plot.draw_series(
+            chart
+                .points
+                .iter()
+                .map(|p| Circle::new(*p, 2, color.mix(0.55).filled())),
+        )
+        .map_err(|e| e.to_string())?;
         match chart.reference_line {
             Some(true) => {
-                plot.draw_series(LineSeries::new(vec![(x0, x0), (x1, x1)], PALETTE[5].stroke_width(1))).map_err(|e| e.to_string())?;
+                plot.draw_series(LineSeries::new(
+                    vec![(x0, x0), (x1, x1)],
+                    PALETTE[5].stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?;
             }
             Some(false) => {
-                plot.draw_series(LineSeries::new(vec![(x0, 0.0), (x1, 0.0)], PALETTE[5].stroke_width(1))).map_err(|e| e.to_string())?;
+                plot.draw_series(LineSeries::new(
+                    vec![(x0, 0.0), (x1, 0.0)],
+                    PALETTE[5].stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?;
             }
             None => {}
         }

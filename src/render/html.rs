@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    html, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd,
+};
 use serde::Serialize;
 use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
@@ -49,9 +51,16 @@ pub fn highlight(code: &str, lang: &str) -> String {
     let Some(syntax) = set.find_syntax_by_token(lang) else {
         return html_escape(code);
     };
-    let mut generator = ClassedHTMLGenerator::new_with_class_style(syntax, set, ClassStyle::SpacedPrefixed { prefix: "hl-" });
+    let mut generator = ClassedHTMLGenerator::new_with_class_style(
+        syntax,
+        set,
+        ClassStyle::SpacedPrefixed { prefix: "hl-" },
+    );
     for line in LinesWithEndings::from(code) {
-        if generator.parse_html_for_line_which_includes_newline(line).is_err() {
+        if generator
+            .parse_html_for_line_which_includes_newline(line)
+            .is_err()
+        {
             return html_escape(code);
         }
     }
@@ -64,12 +73,21 @@ pub fn highlight_css(theme: &str) -> String {
     themes
         .themes
         .get(theme)
-        .and_then(|t| syntect::html::css_for_theme_with_class_style(t, ClassStyle::SpacedPrefixed { prefix: "hl-" }).ok())
+        .and_then(|t| {
+            syntect::html::css_for_theme_with_class_style(
+                t,
+                ClassStyle::SpacedPrefixed { prefix: "hl-" },
+            )
+            .ok()
+        })
         .unwrap_or_default()
 }
 
 pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `Revenue per day (R1)` → `revenue-per-day-r1`; repeated titles get `-2`, `-3`.
@@ -85,13 +103,18 @@ fn slug(title: &str, used: &mut BTreeMap<String, usize>) -> String {
     let slug = slug.trim_end_matches('-').to_string();
     let count = used.entry(slug.clone()).or_insert(0);
     *count += 1;
-    if *count == 1 { slug } else { format!("{slug}-{count}") }
+    if *count == 1 {
+        slug
+    } else {
+        format!("{slug}-{count}")
+    }
 }
 
 /// Converts Markdown to an HTML body. `charts` maps a chart's path (`assets/<id>/<name>.svg`)
 /// to its SVG text, which replaces the image.
 pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> HtmlBody {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
     let events: Vec<Event> = Parser::new_ext(markdown, options).collect();
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     let mut toc = Vec::new();
@@ -128,10 +151,20 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
                     _ => 4,
                 };
                 if (2..=3).contains(&n) {
-                    toc.push(TocEntry { level: n, id: id.clone(), title: title.clone() });
+                    toc.push(TocEntry {
+                        level: n,
+                        id: id.clone(),
+                        title: title.clone(),
+                    });
                 }
-                sections.push(Section { id: id.clone(), heading: title.clone(), text: String::new() });
-                out.push(Event::Html(CowStr::from(format!("<h{n} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\">#</a> "))));
+                sections.push(Section {
+                    id: id.clone(),
+                    heading: title.clone(),
+                    text: String::new(),
+                });
+                out.push(Event::Html(CowStr::from(format!(
+                    "<h{n} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\">#</a> "
+                ))));
                 out.extend(events[i + 1..j].iter().cloned());
                 out.push(Event::Html(CowStr::from(format!("</h{n}>\n"))));
                 i = j + 1;
@@ -149,7 +182,11 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
                     }
                     j += 1;
                 }
-                let body = if lang.is_empty() { html_escape(&code) } else { highlight(&code, &lang) };
+                let body = if lang.is_empty() {
+                    html_escape(&code)
+                } else {
+                    highlight(&code, &lang)
+                };
                 out.push(Event::Html(CowStr::from(format!(
                     "<pre class=\"code lang-{lang}\"><code>{body}</code></pre>\n"
                 ))));
@@ -161,7 +198,9 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
                 while !matches!(events[j], Event::End(TagEnd::Image)) {
                     j += 1;
                 }
-                out.push(Event::Html(CowStr::from(format!("<span class=\"chart\">{svg}</span>"))));
+                out.push(Event::Html(CowStr::from(format!(
+                    "<span class=\"chart\">{svg}</span>"
+                ))));
                 i = j + 1;
             }
             Event::Start(Tag::Table(_)) => {
@@ -184,9 +223,17 @@ pub fn markdown_to_html(markdown: &str, charts: &BTreeMap<String, String>) -> Ht
     let mut body = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut body, out.into_iter());
     for section in &mut sections {
-        section.text = section.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        section.text = section
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
     }
-    HtmlBody { html: body, toc, sections }
+    HtmlBody {
+        html: body,
+        toc,
+        sections,
+    }
 }
 
 #[cfg(test)]
@@ -195,7 +242,10 @@ mod tests {
 
     #[test]
     fn headings_get_unique_ids_and_a_toc() {
-        let body = markdown_to_html("## Revenue (R1)\n\n## Revenue (R1)\n\n### Why\n", &BTreeMap::new());
+        let body = markdown_to_html(
+            "## Revenue (R1)\n\n## Revenue (R1)\n\n### Why\n",
+            &BTreeMap::new(),
+        );
         let ids: Vec<&str> = body.toc.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, ["revenue-r1", "revenue-r1-2", "why"]);
         assert!(body.html.contains("<h2 id=\"revenue-r1\">"));

@@ -45,12 +45,26 @@ pub type Refs = std::collections::BTreeMap<String, RefTarget>;
 
 /// Splits `---\n<yaml>\n---\n<body>`; returns the front matter, the body and the number of
 /// lines before the body (so template errors report the file's own line numbers).
-fn split_front_matter(chapter: &str, file: &str, text: &str) -> Result<(FrontMatter, String, usize)> {
-    let reference = |line: usize, message: String| Error::Reference { chapter: chapter.into(), file: file.into(), line, message };
-    let rest = text.strip_prefix("---\n").ok_or_else(|| reference(1, "the file must start with `---` front matter".into()))?;
-    let end = rest.find("\n---\n").ok_or_else(|| reference(1, "front matter is not closed by `---`".into()))?;
+fn split_front_matter(
+    chapter: &str,
+    file: &str,
+    text: &str,
+) -> Result<(FrontMatter, String, usize)> {
+    let reference = |line: usize, message: String| Error::Reference {
+        chapter: chapter.into(),
+        file: file.into(),
+        line,
+        message,
+    };
+    let rest = text
+        .strip_prefix("---\n")
+        .ok_or_else(|| reference(1, "the file must start with `---` front matter".into()))?;
+    let end = rest
+        .find("\n---\n")
+        .ok_or_else(|| reference(1, "front matter is not closed by `---`".into()))?;
     let yaml = &rest[..end];
-    let front: FrontMatter = serde_yaml::from_str(yaml).map_err(|e| reference(2, format!("front matter: {e}")))?;
+    let front: FrontMatter =
+        serde_yaml::from_str(yaml).map_err(|e| reference(2, format!("front matter: {e}")))?;
     let offset = yaml.lines().count() + 2;
     Ok((front, rest[end + 5..].to_string(), offset))
 }
@@ -62,8 +76,16 @@ pub fn anchor(kind: &str, name: &str) -> String {
 
 fn query_block(name: &str, text: &str) -> String {
     // SQL for DuckDB, or a document-store pipeline (JSON).
-    let language = if text.trim_start().starts_with(['[', '{']) { "json" } else { "sql" };
-    format!("<span id=\"{}\"></span>\n\n```{language}\n{}\n```\n", anchor("query", name), text.trim_end())
+    let language = if text.trim_start().starts_with(['[', '{']) {
+        "json"
+    } else {
+        "sql"
+    };
+    format!(
+        "<span id=\"{}\"></span>\n\n```{language}\n{}\n```\n",
+        anchor("query", name),
+        text.trim_end()
+    )
 }
 
 /// A source as the book names it: a query links to its text, a function is named.
@@ -76,14 +98,30 @@ fn source_link(source: &Source) -> String {
 
 fn provenance_line(p: &Provenance) -> String {
     let source = source_link(&p.source);
-    format!("{source}, over {} dataset file(s) ([provenance](#provenance))", p.datasets.len())
+    format!(
+        "{source}, over {} dataset file(s) ([provenance](#provenance))",
+        p.datasets.len()
+    )
 }
 
 fn tooltip(nb: &Notebook, key: &str) -> String {
     let finding = &nb.findings[key];
-    let checks: Vec<String> = nb.checks_of(key).iter().map(|c| format!("{} ({})", c.id, c.status.label())).collect();
-    let mut text = format!("{}: {}", key, finding.provenance.source.label().replace('`', ""));
-    let datasets: Vec<String> = finding.provenance.datasets.iter().map(|d| format!("{} sha256 {}…", d.file, &d.sha256[..12])).collect();
+    let checks: Vec<String> = nb
+        .checks_of(key)
+        .iter()
+        .map(|c| format!("{} ({})", c.id, c.status.label()))
+        .collect();
+    let mut text = format!(
+        "{}: {}",
+        key,
+        finding.provenance.source.label().replace('`', "")
+    );
+    let datasets: Vec<String> = finding
+        .provenance
+        .datasets
+        .iter()
+        .map(|d| format!("{} sha256 {}…", d.file, &d.sha256[..12]))
+        .collect();
     if !datasets.is_empty() {
         text.push_str(&format!("; over {}", datasets.join(", ")));
     }
@@ -112,7 +150,14 @@ fn not_found(kind: &str, name: &str, known: Vec<&String>) -> minijinja::Error {
     let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
     minijinja::Error::new(
         ErrorKind::InvalidOperation,
-        format!("unknown {kind} `{name}` (the notebook has: {})", if known.is_empty() { "none".into() } else { known.join(", ") }),
+        format!(
+            "unknown {kind} `{name}` (the notebook has: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        ),
     )
 }
 
@@ -123,7 +168,11 @@ fn checks_markdown(nb: &Notebook) -> String {
             Status::Passed => String::new(),
             Status::Failed(reason) | Status::NotApplicable(reason) => reason.clone(),
         };
-        let asserts: Vec<String> = check.findings.iter().map(|k| format!("[`{k}`](#{})", anchor("finding", k))).collect();
+        let asserts: Vec<String> = check
+            .findings
+            .iter()
+            .map(|k| format!("[`{k}`](#{})", anchor("finding", k)))
+            .collect();
         out.push_str(&format!(
             "| <span id=\"{}\"></span>{} | **{}** | {} | {} |\n",
             anchor("check", &check.id),
@@ -146,7 +195,14 @@ fn provenance_appendix(nb: &Notebook) -> String {
         let checks: Vec<String> = nb
             .checks_of(key)
             .iter()
-            .map(|c| format!("[{}](#{}) ({})", c.id, anchor("check", &c.id), c.status.label()))
+            .map(|c| {
+                format!(
+                    "[{}](#{}) ({})",
+                    c.id,
+                    anchor("check", &c.id),
+                    c.status.label()
+                )
+            })
             .collect();
         let value = finding.value.display();
         out.push_str(&format!(
@@ -158,7 +214,14 @@ fn provenance_appendix(nb: &Notebook) -> String {
     }
     out.push_str("\nDataset files read, with the sha256 of the bytes read:\n\n| file | rows | sha256 |\n|:---|---:|:---|\n");
     for d in &nb.datasets {
-        out.push_str(&format!("| `{}` | {} | `{}` |\n", d.file, d.rows.map(|r| frame::group_digits(&r.to_string())).unwrap_or_default(), d.sha256));
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` |\n",
+            d.file,
+            d.rows
+                .map(|r| frame::group_digits(&r.to_string()))
+                .unwrap_or_default(),
+            d.sha256
+        ));
     }
     out
 }
@@ -167,7 +230,12 @@ fn provenance_appendix(nb: &Notebook) -> String {
 ///
 /// `refs` holds every chapter's reference targets; `None` is the first of two passes, which
 /// numbers tables and figures and leaves cross-references unresolved.
-pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Option<&Refs>) -> Result<RenderedChapter> {
+pub fn render_chapter(
+    meta: &Meta,
+    notebook: &Notebook,
+    source: &str,
+    refs: Option<&Refs>,
+) -> Result<RenderedChapter> {
     let file = format!("chapters/{}/chapter.md", meta.id);
     let (front, body, offset) = split_front_matter(meta.id, &file, source)?;
     let nb = Arc::new(notebook.clone());
@@ -176,10 +244,17 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Opti
     // Tables and figures are numbered in the order the prose shows them: Table 2.3.
     let targets = Arc::new(std::sync::Mutex::new(Refs::new()));
     for (key, finding) in &nb.findings {
-        let unit = finding.unit.as_deref().map(|u| unit_text(&finding.value, u)).unwrap_or_default();
+        let unit = finding
+            .unit
+            .as_deref()
+            .map(|u| unit_text(&finding.value, u))
+            .unwrap_or_default();
         targets.lock().expect("targets").insert(
             format!("{}.{key}", meta.id),
-            RefTarget { label: format!("{}{unit}", finding.value.display()), href: format!("{}.html#{}", meta.id, anchor("finding", key)) },
+            RefTarget {
+                label: format!("{}{unit}", finding.value.display()),
+                href: format!("{}.html#{}", meta.id, anchor("finding", key)),
+            },
         );
     }
     // Keys: a table is `<chapter>.<name>` (or `<chapter>.table.<name>`), a figure
@@ -190,16 +265,27 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Opti
         move |kind: &str, name: &str| -> String {
             let mut targets = targets.lock().expect("targets");
             let is_table = kind == "Table";
-            let key = if is_table { format!("{}.table.{name}", meta.id) } else { format!("{}.figure.{name}", meta.id) };
+            let key = if is_table {
+                format!("{}.table.{name}", meta.id)
+            } else {
+                format!("{}.figure.{name}", meta.id)
+            };
             if let Some(existing) = targets.get(&key) {
                 return existing.label.clone();
             }
             let mut counts = counts.lock().expect("counts");
-            let count = if is_table { &mut counts.0 } else { &mut counts.1 };
+            let count = if is_table {
+                &mut counts.0
+            } else {
+                &mut counts.1
+            };
             *count += 1;
             let label = format!("{kind} {}.{}", meta.number, count);
             let id = anchor(if is_table { "table" } else { "figure" }, name);
-            let target = RefTarget { label: label.clone(), href: format!("{}.html#{id}", meta.id) };
+            let target = RefTarget {
+                label: label.clone(),
+                href: format!("{}.html#{id}", meta.id),
+            };
             if is_table {
                 targets.insert(format!("{}.{name}", meta.id), target.clone());
             }
@@ -212,52 +298,97 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Opti
     env.set_keep_trailing_newline(true);
 
     let n = nb.clone();
-    env.add_function("value", move |key: &str| -> Result<String, minijinja::Error> {
-        let f = n.findings.get(key).ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
-        let unit = f.unit.as_deref().map(|u| unit_text(&f.value, u)).unwrap_or_default();
-        Ok(format!("[{}{}](#{} \"{}\")", f.value.display(), unit, anchor("finding", key), tooltip(&n, key)))
-    });
+    env.add_function(
+        "value",
+        move |key: &str| -> Result<String, minijinja::Error> {
+            let f = n
+                .findings
+                .get(key)
+                .ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
+            let unit = f
+                .unit
+                .as_deref()
+                .map(|u| unit_text(&f.value, u))
+                .unwrap_or_default();
+            Ok(format!(
+                "[{}{}](#{} \"{}\")",
+                f.value.display(),
+                unit,
+                anchor("finding", key),
+                tooltip(&n, key)
+            ))
+        },
+    );
     let n = nb.clone();
-    env.add_function("finding", move |key: &str| -> Result<minijinja::Value, minijinja::Error> {
-        let f = n.findings.get(key).ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
-        Ok(minijinja::Value::from_serialize(f.value.to_json()))
-    });
+    env.add_function(
+        "finding",
+        move |key: &str| -> Result<minijinja::Value, minijinja::Error> {
+            let f = n
+                .findings
+                .get(key)
+                .ok_or_else(|| not_found("finding", key, n.findings.keys().collect()))?;
+            Ok(minijinja::Value::from_serialize(f.value.to_json()))
+        },
+    );
     let n = nb.clone();
     let numbered = number.clone();
-    env.add_function("table", move |name: &str, max_rows: Option<usize>| -> Result<String, minijinja::Error> {
-        let t = n.tables.get(name).ok_or_else(|| not_found("table", name, n.tables.keys().collect()))?;
-        let label = numbered("Table", name);
-        Ok(format!(
-            "<span id=\"{}\"></span>\n\n{}\n*{label}. `{name}`: {} rows, from {}.*\n",
-            anchor("table", name),
-            frame::markdown_table(&t.frame, max_rows.unwrap_or(40)),
-            t.frame.height(),
-            provenance_line(&t.provenance)
-        ))
-    });
+    env.add_function(
+        "table",
+        move |name: &str, max_rows: Option<usize>| -> Result<String, minijinja::Error> {
+            let t = n
+                .tables
+                .get(name)
+                .ok_or_else(|| not_found("table", name, n.tables.keys().collect()))?;
+            let label = numbered("Table", name);
+            Ok(format!(
+                "<span id=\"{}\"></span>\n\n{}\n*{label}. `{name}`: {} rows, from {}.*\n",
+                anchor("table", name),
+                frame::markdown_table(&t.frame, max_rows.unwrap_or(40)),
+                t.frame.height(),
+                provenance_line(&t.provenance)
+            ))
+        },
+    );
     let n = nb.clone();
-    let shown_queries = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::<String>::new()));
+    let shown_queries = Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeSet::<String>::new(),
+    ));
     let shown = shown_queries.clone();
-    env.add_function("query", move |name: &str| -> Result<String, minijinja::Error> {
-        let sql = n.queries.get(name).ok_or_else(|| not_found("query", name, n.queries.keys().collect()))?;
-        shown.lock().expect("query list").insert(name.to_string());
-        Ok(query_block(name, sql))
-    });
+    env.add_function(
+        "query",
+        move |name: &str| -> Result<String, minijinja::Error> {
+            let sql = n
+                .queries
+                .get(name)
+                .ok_or_else(|| not_found("query", name, n.queries.keys().collect()))?;
+            shown.lock().expect("query list").insert(name.to_string());
+            Ok(query_block(name, sql))
+        },
+    );
     let n = nb.clone();
     let chart_files = charts.clone();
-    env.add_function("chart", move |name: &str| -> Result<String, minijinja::Error> {
-        let c = n.charts.get(name).ok_or_else(|| not_found("chart", name, n.charts.keys().collect()))?;
-        let path = format!("assets/{}/{name}.svg", n.chapter);
-        chart_files.lock().expect("chart list").push((path.clone(), c.svg.clone()));
-        let label = number("Figure", name);
-        Ok(format!(
-            "<span id=\"{}\"></span>\n\n![{}]({path})\n\n*{label}. {} From {}.*\n",
-            anchor("figure", name),
-            c.caption,
-            c.caption,
-            provenance_line(&c.provenance)
-        ))
-    });
+    env.add_function(
+        "chart",
+        move |name: &str| -> Result<String, minijinja::Error> {
+            let c = n
+                .charts
+                .get(name)
+                .ok_or_else(|| not_found("chart", name, n.charts.keys().collect()))?;
+            let path = format!("assets/{}/{name}.svg", n.chapter);
+            chart_files
+                .lock()
+                .expect("chart list")
+                .push((path.clone(), c.svg.clone()));
+            let label = number("Figure", name);
+            Ok(format!(
+                "<span id=\"{}\"></span>\n\n![{}]({path})\n\n*{label}. {} From {}.*\n",
+                anchor("figure", name),
+                c.caption,
+                c.caption,
+                provenance_line(&c.provenance)
+            ))
+        },
+    );
     // `{{ ref("laplace_immo.q04_top_departments_price_m2") }}`: a table, a figure or a finding
     // of any chapter, as a link with its number or value. Unknown targets fail the build.
     let all_refs = refs.cloned();
@@ -272,37 +403,61 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Opti
     env.add_function("checks", move || -> String { checks_markdown(&n) });
     let n = nb.clone();
     env.add_function("params", move || -> String {
-        let mut out = String::from("| parameter | default | this run | meaning |\n|:---|:---|:---|:---|\n");
+        let mut out =
+            String::from("| parameter | default | this run | meaning |\n|:---|:---|:---|:---|\n");
         for p in meta.params {
             let value = n.params.get(p.name).cloned().unwrap_or_default();
-            out.push_str(&format!("| `{}` | `{}` | `{}` | {} |\n", p.name, p.default, value, p.help));
+            out.push_str(&format!(
+                "| `{}` | `{}` | `{}` | {} |\n",
+                p.name, p.default, value, p.help
+            ));
         }
         out
     });
     env.add_function("inputs", move || -> String {
         let mut out = String::from("| file | required | content |\n|:---|:---|:---|\n");
         for i in meta.inputs {
-            out.push_str(&format!("| `{}` | {} | {} |\n", i.name, if i.required { "yes" } else { "no" }, i.help));
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                i.name,
+                if i.required { "yes" } else { "no" },
+                i.help
+            ));
         }
         out
     });
 
     let render_error = |e: minijinja::Error| {
-        let mut message = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+        let mut message = e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.kind().to_string());
         let mut source = std::error::Error::source(&e);
         while let Some(inner) = source {
             message.push_str(&format!(": {inner}"));
             source = inner.source();
         }
-        Error::Reference { chapter: meta.id.to_string(), file: file.clone(), line: e.line().unwrap_or(0) + offset, message }
+        Error::Reference {
+            chapter: meta.id.to_string(),
+            file: file.clone(),
+            line: e.line().unwrap_or(0) + offset,
+            message,
+        }
     };
-    env.add_template_owned("chapter.md", body).map_err(render_error)?;
+    env.add_template_owned("chapter.md", body)
+        .map_err(render_error)?;
     let template = env.get_template("chapter.md").map_err(render_error)?;
-    let mut markdown = template.render(minijinja::context! {}).map_err(render_error)?;
+    let mut markdown = template
+        .render(minijinja::context! {})
+        .map_err(render_error)?;
     // Every query that ran is in the book: those the prose did not show close the chapter,
     // so every provenance link has a target.
     let shown = shown_queries.lock().expect("query list").clone();
-    let rest: Vec<(&String, &String)> = nb.queries.iter().filter(|(name, _)| !shown.contains(*name)).collect();
+    let rest: Vec<(&String, &String)> = nb
+        .queries
+        .iter()
+        .filter(|(name, _)| !shown.contains(*name))
+        .collect();
     if !rest.is_empty() {
         markdown.push_str("\n\n## Every other query that ran\n\nThe prose above does not show these, but findings or tables come from them.\n");
         for (name, sql) in rest {
@@ -312,5 +467,10 @@ pub fn render_chapter(meta: &Meta, notebook: &Notebook, source: &str, refs: Opti
     markdown.push_str(&provenance_appendix(&nb));
     let charts = charts.lock().expect("chart list").clone();
     let targets = targets.lock().expect("targets").clone();
-    Ok(RenderedChapter { front, markdown, charts, targets })
+    Ok(RenderedChapter {
+        front,
+        markdown,
+        charts,
+        targets,
+    })
 }

@@ -20,7 +20,11 @@ fn layout(tables: &[TableInfo]) -> (Vec<(i32, i32)>, (u32, u32)) {
     let mut y = 20;
     let mut width = 0;
     for chunk in tables.chunks(PER_ROW) {
-        let tallest = chunk.iter().map(|t| HEADER + ROW * t.columns.len() as i32).max().unwrap_or(0);
+        let tallest = chunk
+            .iter()
+            .map(|t| HEADER + ROW * t.columns.len() as i32)
+            .max()
+            .unwrap_or(0);
         for (i, _) in chunk.iter().enumerate() {
             let x = 20 + i as i32 * (BOX_WIDTH + GAP_X);
             positions.push((x, y));
@@ -41,13 +45,23 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-        let row_y = |table: usize, column: usize| positions[table].1 + HEADER + ROW * column as i32 + ROW / 2;
+        let row_y = |table: usize, column: usize| {
+            positions[table].1 + HEADER + ROW * column as i32 + ROW / 2
+        };
         // Arrows first, so boxes are drawn over their ends.
         for (ti, table) in tables.iter().enumerate() {
             for (ci, column) in table.columns.iter().enumerate() {
-                let Some((ref_table, ref_column)) = &column.references else { continue };
-                let Some(target) = tables.iter().position(|t| &t.name == ref_table) else { continue };
-                let target_row = tables[target].columns.iter().position(|c| &c.name == ref_column).unwrap_or(0);
+                let Some((ref_table, ref_column)) = &column.references else {
+                    continue;
+                };
+                let Some(target) = tables.iter().position(|t| &t.name == ref_table) else {
+                    continue;
+                };
+                let target_row = tables[target]
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == ref_column)
+                    .unwrap_or(0);
                 let (sx, sy) = (positions[ti].0, row_y(ti, ci));
                 let (tx, ty) = (positions[target].0 + BOX_WIDTH, row_y(target, target_row));
                 // Leave from the left edge, arrive at the right edge of the referenced key,
@@ -57,20 +71,46 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
                 } else {
                     ((sx + BOX_WIDTH, sy), (positions[target].0, ty))
                 };
-                let elbow = if start.0 > end.0 { start.0 - GAP_X / 2 } else { start.0 + GAP_X / 2 };
+                let elbow = if start.0 > end.0 {
+                    start.0 - GAP_X / 2
+                } else {
+                    start.0 + GAP_X / 2
+                };
                 let path = vec![start, (elbow, start.1), (elbow, end.1), end];
-                root.draw(&PathElement::new(path, key_color.mix(0.8).stroke_width(1))).map_err(err)?;
-                root.draw(&Circle::new(end, 3, key_color.filled())).map_err(err)?;
+                root.draw(&PathElement::new(path, key_color.mix(0.8).stroke_width(1)))
+                    .map_err(err)?;
+                root.draw(&Circle::new(end, 3, key_color.filled()))
+                    .map_err(err)?;
             }
         }
         for (ti, table) in tables.iter().enumerate() {
             let (x, y) = positions[ti];
             let height = HEADER + ROW * table.columns.len() as i32;
-            root.draw(&Rectangle::new([(x, y), (x + BOX_WIDTH, y + height)], WHITE.filled())).map_err(err)?;
-            root.draw(&Rectangle::new([(x, y), (x + BOX_WIDTH, y + HEADER)], header_color.filled())).map_err(err)?;
-            root.draw(&Rectangle::new([(x, y), (x + BOX_WIDTH, y + height)], BLACK.mix(0.5).stroke_width(1))).map_err(err)?;
-            let title = ("sans-serif", 14).into_font().color(&WHITE).pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(table.name.clone(), (x + 8, y + HEADER / 2), title)).map_err(err)?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + BOX_WIDTH, y + height)],
+                WHITE.filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + BOX_WIDTH, y + HEADER)],
+                header_color.filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + BOX_WIDTH, y + height)],
+                BLACK.mix(0.5).stroke_width(1),
+            ))
+            .map_err(err)?;
+            let title = ("sans-serif", 14)
+                .into_font()
+                .color(&WHITE)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            root.draw(&Text::new(
+                table.name.clone(),
+                (x + 8, y + HEADER / 2),
+                title,
+            ))
+            .map_err(err)?;
             for (ci, column) in table.columns.iter().enumerate() {
                 let cy = row_y(ti, ci);
                 let mark = match (column.primary_key, column.references.is_some()) {
@@ -79,12 +119,28 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
                     (false, true) => "FK",
                     (false, false) => "",
                 };
-                let left = ("sans-serif", 12).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
-                let right = ("sans-serif", 11).into_font().color(&BLACK.mix(0.6)).pos(Pos::new(HPos::Right, VPos::Center));
-                let keyed = ("sans-serif", 10).into_font().color(&key_color).pos(Pos::new(HPos::Left, VPos::Center));
-                root.draw(&Text::new(mark.to_string(), (x + 6, cy), keyed)).map_err(err)?;
-                root.draw(&Text::new(column.name.clone(), (x + 44, cy), left)).map_err(err)?;
-                root.draw(&Text::new(column.data_type.to_lowercase(), (x + BOX_WIDTH - 8, cy), right)).map_err(err)?;
+                let left = ("sans-serif", 12)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center));
+                let right = ("sans-serif", 11)
+                    .into_font()
+                    .color(&BLACK.mix(0.6))
+                    .pos(Pos::new(HPos::Right, VPos::Center));
+                let keyed = ("sans-serif", 10)
+                    .into_font()
+                    .color(&key_color)
+                    .pos(Pos::new(HPos::Left, VPos::Center));
+                root.draw(&Text::new(mark.to_string(), (x + 6, cy), keyed))
+                    .map_err(err)?;
+                root.draw(&Text::new(column.name.clone(), (x + 44, cy), left))
+                    .map_err(err)?;
+                root.draw(&Text::new(
+                    column.data_type.to_lowercase(),
+                    (x + BOX_WIDTH - 8, cy),
+                    right,
+                ))
+                .map_err(err)?;
             }
         }
         root.present().map_err(|e| e.to_string())?;

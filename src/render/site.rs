@@ -68,10 +68,17 @@ pub struct ChapterInput<'a> {
 fn template_env() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    for name in ["layout.html", "chapter.html", "index.html", "verification.html"] {
-        let text = embedded::file(&format!("templates/{name}"))
-            .ok_or_else(|| Error::chapter("-", format!("template `templates/{name}` is missing")))?;
-        env.add_template(name, text).map_err(|e| template_error(name, e))?;
+    for name in [
+        "layout.html",
+        "chapter.html",
+        "index.html",
+        "verification.html",
+    ] {
+        let text = embedded::file(&format!("templates/{name}")).ok_or_else(|| {
+            Error::chapter("-", format!("template `templates/{name}` is missing"))
+        })?;
+        env.add_template(name, text)
+            .map_err(|e| template_error(name, e))?;
     }
     Ok(env)
 }
@@ -81,7 +88,10 @@ fn template_error(name: &str, e: minijinja::Error) -> Error {
         chapter: "-".into(),
         file: format!("templates/{name}"),
         line: e.line().unwrap_or(0),
-        message: e.detail().map(str::to_string).unwrap_or_else(|| e.to_string()),
+        message: e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string()),
     }
 }
 
@@ -114,9 +124,19 @@ pub fn changed_params(chapters: &[ChapterInput]) -> Vec<ChangedParam> {
     let mut changed = Vec::new();
     for input in chapters {
         for p in input.meta.params {
-            let value = input.notebook.params.get(p.name).map(String::as_str).unwrap_or(p.default);
+            let value = input
+                .notebook
+                .params
+                .get(p.name)
+                .map(String::as_str)
+                .unwrap_or(p.default);
             if value != p.default {
-                changed.push(ChangedParam { chapter: input.meta.id.to_string(), name: p.name.to_string(), value: value.to_string(), default: p.default.to_string() });
+                changed.push(ChangedParam {
+                    chapter: input.meta.id.to_string(),
+                    name: p.name.to_string(),
+                    value: value.to_string(),
+                    default: p.default.to_string(),
+                });
             }
         }
     }
@@ -128,11 +148,27 @@ fn changed_params_note(changed: &[ChangedParam]) -> String {
     if changed.is_empty() {
         return String::new();
     }
-    let list: Vec<String> = changed.iter().map(|p| format!("`{}.{}={}` (default `{}`)", p.chapter, p.name, p.value, p.default)).collect();
-    format!("> **Not the default book.** Built with parameters that differ from the defaults: {}.\n\n", list.join(", "))
+    let list: Vec<String> = changed
+        .iter()
+        .map(|p| {
+            format!(
+                "`{}.{}={}` (default `{}`)",
+                p.chapter, p.name, p.value, p.default
+            )
+        })
+        .collect();
+    format!(
+        "> **Not the default book.** Built with parameters that differ from the defaults: {}.\n\n",
+        list.join(", ")
+    )
 }
 
-pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs, changed: &[ChangedParam]) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
+pub fn chapter_files(
+    all: &[&Meta],
+    input: &ChapterInput,
+    refs: &markdown::Refs,
+    changed: &[ChangedParam],
+) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
     let meta = input.meta;
     let rendered = markdown::render_chapter(meta, input.notebook, input.prose, Some(refs))?;
     let full_markdown = format!(
@@ -177,7 +213,13 @@ pub fn chapter_files(all: &[&Meta], input: &ChapterInput, refs: &markdown::Refs,
     let search = body
         .sections
         .into_iter()
-        .map(|s| SearchEntry { page: format!("{}.html", meta.id), page_title: page_title.clone(), id: s.id, heading: s.heading, text: s.text })
+        .map(|s| SearchEntry {
+            page: format!("{}.html", meta.id),
+            page_title: page_title.clone(),
+            id: s.id,
+            heading: s.heading,
+            text: s.text,
+        })
         .collect();
     Ok((rendered, files, search))
 }
@@ -218,16 +260,27 @@ pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
             for part in text.split(attr).skip(1) {
                 let Some(end) = part.find('"') else { continue };
                 let link = &part[..end];
-                if link.starts_with("http:") || link.starts_with("https:") || link.starts_with("mailto:") || link.is_empty() {
+                if link.starts_with("http:")
+                    || link.starts_with("https:")
+                    || link.starts_with("mailto:")
+                    || link.is_empty()
+                {
                     continue;
                 }
-                let (file, fragment) = link.split_once('#').map(|(f, x)| (f, Some(x))).unwrap_or((link, None));
+                let (file, fragment) = link
+                    .split_once('#')
+                    .map(|(f, x)| (f, Some(x)))
+                    .unwrap_or((link, None));
                 let target = if file.is_empty() { path.as_str() } else { file };
                 if !files.contains_key(target) {
                     broken.insert(format!("{path}: `{link}` leads to no file of the book"));
                 } else if let Some(fragment) = fragment {
-                    if target.ends_with(".html") && !ids.get(target).is_some_and(|set| set.contains(fragment)) {
-                        broken.insert(format!("{path}: `{link}` leads to no element with id `{fragment}`"));
+                    if target.ends_with(".html")
+                        && !ids.get(target).is_some_and(|set| set.contains(fragment))
+                    {
+                        broken.insert(format!(
+                            "{path}: `{link}` leads to no element with id `{fragment}`"
+                        ));
                     }
                 }
             }
@@ -236,7 +289,16 @@ pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
     if broken.is_empty() {
         Ok(())
     } else {
-        Err(Error::Reference { chapter: "-".into(), file: "book".into(), line: 0, message: format!("{} broken link(s): {}", broken.len(), broken.into_iter().collect::<Vec<_>>().join("; ")) })
+        Err(Error::Reference {
+            chapter: "-".into(),
+            file: "book".into(),
+            line: 0,
+            message: format!(
+                "{} broken link(s): {}",
+                broken.len(),
+                broken.into_iter().collect::<Vec<_>>().join("; ")
+            ),
+        })
     }
 }
 
@@ -244,24 +306,37 @@ pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
 pub fn reference_targets(chapters: &[ChapterInput]) -> Result<markdown::Refs> {
     let mut refs = markdown::Refs::new();
     for input in chapters {
-        refs.extend(markdown::render_chapter(input.meta, input.notebook, input.prose, None)?.targets);
+        refs.extend(
+            markdown::render_chapter(input.meta, input.notebook, input.prose, None)?.targets,
+        );
     }
     Ok(refs)
 }
 
 /// The licence and origin the manifest records for a file a chapter read.
 fn licence_of(manifest: &Manifest, chapter: &str, file: &str) -> (String, String) {
-    if let Some(f) = manifest.files.iter().find(|f| f.chapter == chapter && f.path.ends_with(file)) {
+    if let Some(f) = manifest
+        .files
+        .iter()
+        .find(|f| f.chapter == chapter && f.path.ends_with(file))
+    {
         return (f.licence.clone(), f.origin.clone());
     }
     if let Some(g) = manifest.generated_for(chapter) {
-        return (g.licence.clone(), format!("generated by `{}`, seed {}", g.generator, g.seed));
+        return (
+            g.licence.clone(),
+            format!("generated by `{}`, seed {}", g.generator, g.seed),
+        );
     }
     ("unknown".into(), "not in the manifest".into())
 }
 
 /// Every file of the book.
-pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>> {
+pub fn site_files(
+    all: &[&Meta],
+    chapters: &[ChapterInput],
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, Vec<u8>>> {
     let changed = changed_params(chapters);
     let mut files = BTreeMap::new();
     let mut cards = Vec::new();
@@ -293,7 +368,11 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
             };
             checks.push(CheckRow {
                 chapter: input.meta.id.to_string(),
-                chapter_href: format!("{}.html#{}", input.meta.id, markdown::anchor("check", &c.id)),
+                chapter_href: format!(
+                    "{}.html#{}",
+                    input.meta.id,
+                    markdown::anchor("check", &c.id)
+                ),
                 id: c.id.clone(),
                 title: c.title.clone(),
                 status: c.status.label().to_string(),
@@ -305,7 +384,10 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
             datasets.push(DatasetRow {
                 chapter: input.meta.id.to_string(),
                 file: d.file.clone(),
-                rows: d.rows.map(|r| crate::frame::group_digits(&r.to_string())).unwrap_or_default(),
+                rows: d
+                    .rows
+                    .map(|r| crate::frame::group_digits(&r.to_string()))
+                    .unwrap_or_default(),
                 sha256: d.sha256.clone(),
                 licence,
                 origin,
@@ -314,7 +396,17 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
         findings.insert(input.meta.id.to_string(), nb.findings_json());
         check_results.insert(
             input.meta.id.to_string(),
-            serde_json::Value::Object(nb.checks.iter().map(|c| (c.id.clone(), serde_json::Value::String(c.status.label().to_string()))).collect()),
+            serde_json::Value::Object(
+                nb.checks
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.id.clone(),
+                            serde_json::Value::String(c.status.label().to_string()),
+                        )
+                    })
+                    .collect(),
+            ),
         );
     }
     let index_js = search_index(&search);
@@ -325,7 +417,10 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
         checks.iter().filter(|c| c.status == "FAIL").count(),
         checks.iter().filter(|c| c.status == "n/a").count(),
     );
-    for (template, page, title) in [("index.html", "index.html", "Contents"), ("verification.html", "verification.html", "Verification")] {
+    for (template, page, title) in [
+        ("index.html", "index.html", "Contents"),
+        ("verification.html", "verification.html", "Verification"),
+    ] {
         let html = env
             .get_template(template)
             .and_then(|t| {
@@ -349,11 +444,13 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
         files.insert(page.into(), html.into_bytes());
     }
     files.insert("assets/search-index.js".into(), index_js);
-    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(findings)).expect("findings serialise");
+    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(findings))
+        .expect("findings serialise");
     json.push('\n');
     files.insert("findings.json".into(), json.into_bytes());
     // Every check's result (pass, FAIL, n/a) by chapter, beside the findings: `diff` reads both.
-    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(check_results)).expect("check results serialise");
+    let mut json = serde_json::to_string_pretty(&serde_json::Value::Object(check_results))
+        .expect("check results serialise");
     json.push('\n');
     files.insert("checks.json".into(), json.into_bytes());
     files.extend(assets()?);
@@ -363,11 +460,16 @@ pub fn site_files(all: &[&Meta], chapters: &[ChapterInput], manifest: &Manifest)
 
 /// The static assets: the stylesheet and the SQL highlighting classes.
 pub fn assets() -> Result<BTreeMap<String, Vec<u8>>> {
-    let css = embedded::file("templates/style.css").ok_or_else(|| Error::chapter("-", "template `templates/style.css` is missing"))?;
-    let script = embedded::file("templates/book.js").ok_or_else(|| Error::chapter("-", "template `templates/book.js` is missing"))?;
+    let css = embedded::file("templates/style.css")
+        .ok_or_else(|| Error::chapter("-", "template `templates/style.css` is missing"))?;
+    let script = embedded::file("templates/book.js")
+        .ok_or_else(|| Error::chapter("-", "template `templates/book.js` is missing"))?;
     let mut files = BTreeMap::new();
     files.insert("assets/style.css".into(), css.as_bytes().to_vec());
     files.insert("assets/book.js".into(), script.as_bytes().to_vec());
-    files.insert("assets/highlight.css".into(), html::highlight_css("InspiredGitHub").into_bytes());
+    files.insert(
+        "assets/highlight.css".into(),
+        html::highlight_css("InspiredGitHub").into_bytes(),
+    );
     Ok(files)
 }

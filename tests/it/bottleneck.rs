@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use auditbook::chapters::bottleneck::generate::{self, Plan};
-use auditbook::flow::runner::{self, database_path, out_dir, FlowRun, RunReport, State, TaskStatus};
+use auditbook::flow::runner::{
+    self, database_path, out_dir, FlowRun, RunReport, State, TaskStatus,
+};
 use auditbook::flow::{chapter_flow, chapter_sql, FlowSpec};
 use auditbook::notebook::{Status, Value};
 use proptest::prelude::*;
@@ -38,7 +40,11 @@ fn quick_spec(attempts: u32, backoff_ms: u64) -> FlowSpec {
 }
 
 fn runner_retry(max_attempts: u32, backoff_ms: u64) -> auditbook::flow::spec::Retry {
-    auditbook::flow::spec::Retry { max_attempts, backoff_ms, factor: 2.0 }
+    auditbook::flow::spec::Retry {
+        max_attempts,
+        backoff_ms,
+        factor: 2.0,
+    }
 }
 
 /// Generated data in `dir/data`, the flow's work folder `dir/work`.
@@ -48,7 +54,13 @@ fn setup(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     (data, dir.join("work"))
 }
 
-fn run(spec: &FlowSpec, data: &Path, work: &Path, variables: &[(&str, &str)], resume: bool) -> RunReport {
+fn run(
+    spec: &FlowSpec,
+    data: &Path,
+    work: &Path,
+    variables: &[(&str, &str)],
+    resume: bool,
+) -> RunReport {
     let sql = chapter_sql("bottleneck");
     runner::run(&FlowRun {
         spec,
@@ -56,7 +68,10 @@ fn run(spec: &FlowSpec, data: &Path, work: &Path, variables: &[(&str, &str)], re
         sql_file: &sql,
         data_dir: data.to_path_buf(),
         work_dir: work.to_path_buf(),
-        variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        variables: variables
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
         resume,
     })
     .unwrap_or_else(|e| panic!("{e}"))
@@ -66,29 +81,57 @@ fn run(spec: &FlowSpec, data: &Path, work: &Path, variables: &[(&str, &str)], re
 fn hold_lock(db: &Path, ms: u64) -> Child {
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .args(["flow", "hold-lock", db.to_str().unwrap(), "--ms", &ms.to_string()])
+        .args([
+            "flow",
+            "hold-lock",
+            db.to_str().unwrap(),
+            "--ms",
+            &ms.to_string(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert_eq!(line.trim(), "locked");
     child
 }
 
 fn statuses(report: &RunReport) -> Vec<(&str, TaskStatus)> {
-    report.tasks.iter().map(|t| (t.id.as_str(), t.status)).collect()
+    report
+        .tasks
+        .iter()
+        .map(|t| (t.id.as_str(), t.status))
+        .collect()
 }
 
 #[test]
 fn the_book_run_passes_every_gate_and_check() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "bottleneck").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "bottleneck")
+        .unwrap()
+        .1;
     assert!(nb.failures().is_empty(), "{:?}", nb.failures());
-    for id in ["flow.every_gate_passed", "revenue.conserved", "traps.each_caught", "kestra.equivalent", "schedule.nine_in_paris"] {
-        let check = nb.checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}"));
+    for id in [
+        "flow.every_gate_passed",
+        "revenue.conserved",
+        "traps.each_caught",
+        "kestra.equivalent",
+        "schedule.nine_in_paris",
+    ] {
+        let check = nb
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id}"));
         assert_eq!(check.status, Status::Passed, "{id}");
     }
-    assert!(matches!(nb.findings["revenue.total"].value, Value::Decimal(d) if d > rust_decimal::Decimal::ZERO));
+    assert!(
+        matches!(nb.findings["revenue.total"].value, Value::Decimal(d) if d > rust_decimal::Decimal::ZERO)
+    );
 }
 
 #[test]
@@ -99,7 +142,11 @@ fn a_lock_released_during_the_retries_costs_only_a_retry() {
     let report = run(&quick_spec(5, 150), &data, &work, &[], false);
     holder.wait().unwrap();
     assert!(report.succeeded(), "{:?}", report.failure());
-    assert!(report.tasks[0].attempts > 1, "the first task met the lock: {:?}", report.tasks[0]);
+    assert!(
+        report.tasks[0].attempts > 1,
+        "the first task met the lock: {:?}",
+        report.tasks[0]
+    );
 }
 
 #[test]
@@ -113,11 +160,20 @@ fn a_lock_held_throughout_fails_with_a_clear_message_then_resumes() {
     let first = &failed.tasks[0];
     assert_eq!((first.status, first.attempts), (TaskStatus::Failed, 3));
     let message = first.error.clone().unwrap();
-    assert!(message.contains("DuckDB unavailable after 3 attempt(s)") && message.contains("lock"), "{message}");
-    assert!(failed.tasks.iter().any(|t| t.status == TaskStatus::Skipped), "downstream tasks are skipped");
+    assert!(
+        message.contains("DuckDB unavailable after 3 attempt(s)") && message.contains("lock"),
+        "{message}"
+    );
+    assert!(
+        failed.tasks.iter().any(|t| t.status == TaskStatus::Skipped),
+        "downstream tasks are skipped"
+    );
     let state = State::load(&work).unwrap().expect("state recorded");
     assert!(!state.succeeded);
-    assert!(!state.pending_history.is_empty(), "the history waits in the state while the database is locked");
+    assert!(
+        !state.pending_history.is_empty(),
+        "the history waits in the state while the database is locked"
+    );
 
     let resumed = run(&quick_spec(3, 50), &data, &work, &[], true);
     assert!(resumed.succeeded(), "{:?}", resumed.failure());
@@ -133,7 +189,10 @@ fn a_corrupt_database_fails_then_resumes_once_replaced() {
     let failed = run(&quick_spec(2, 10), &data, &work, &[], false);
     assert!(!failed.succeeded());
     let message = failed.failure().unwrap();
-    assert!(message.contains("DuckDB unavailable") && message.contains("flow.duckdb"), "{message}");
+    assert!(
+        message.contains("DuckDB unavailable") && message.contains("flow.duckdb"),
+        "{message}"
+    );
     std::fs::remove_file(database_path(&work)).unwrap();
     let resumed = run(&quick_spec(2, 10), &data, &work, &[], true);
     assert!(resumed.succeeded(), "{:?}", resumed.failure());
@@ -153,19 +212,37 @@ fn a_full_disk_fails_the_extraction_and_resume_redoes_only_it() {
     let failed = run(&quick_spec(2, 10), &data, &work, &[], false);
     let extract = failed.task("extract").unwrap();
     assert_eq!(extract.status, TaskStatus::Failed);
-    assert!(extract.error.as_ref().unwrap().contains("No space left"), "{:?}", extract.error);
-    assert!(failed.tasks.iter().filter(|t| t.id != "extract").all(|t| t.status == TaskStatus::Succeeded));
+    assert!(
+        extract.error.as_ref().unwrap().contains("No space left"),
+        "{:?}",
+        extract.error
+    );
+    assert!(failed
+        .tasks
+        .iter()
+        .filter(|t| t.id != "extract")
+        .all(|t| t.status == TaskStatus::Succeeded));
 
     std::fs::remove_file(&target).unwrap();
     let resumed = run(&quick_spec(2, 10), &data, &work, &[], true);
     assert!(resumed.succeeded(), "{:?}", resumed.failure());
     for (id, status) in statuses(&resumed) {
-        let expected = if id == "extract" { TaskStatus::Succeeded } else { TaskStatus::Reused };
+        let expected = if id == "extract" {
+            TaskStatus::Succeeded
+        } else {
+            TaskStatus::Reused
+        };
         assert_eq!(status, expected, "{id}");
     }
     // The history holds both runs, the second with the finished tasks marked reused.
     let conn = duckdb::Connection::open(database_path(&work)).unwrap();
-    let reused: i64 = conn.query_row("select count(*) from flow_history where run_id = 2 and status = 'reused'", [], |r| r.get(0)).unwrap();
+    let reused: i64 = conn
+        .query_row(
+            "select count(*) from flow_history where run_id = 2 and status = 'reused'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(reused as usize, resumed.tasks.len() - 1);
 }
 
@@ -173,13 +250,23 @@ fn a_full_disk_fails_the_extraction_and_resume_redoes_only_it() {
 fn a_failed_gate_stops_what_depends_on_it_and_only_that() {
     let dir = tempfile::tempdir().unwrap();
     let (data, work) = setup(dir.path(), 5);
-    let report = run(&quick_spec(2, 10), &data, &work, &[("premium_share_max", "0.001")], false);
+    let report = run(
+        &quick_spec(2, 10),
+        &data,
+        &work,
+        &[("premium_share_max", "0.001")],
+        false,
+    );
     let premium = report.task("premium").unwrap();
     assert_eq!(premium.status, TaskStatus::GateFailed);
     assert_eq!(premium.attempts, 1, "a gate is not retried");
     assert!(report.failure().unwrap().contains("premium_share_bounded"));
     assert_eq!(report.task("extract").unwrap().status, TaskStatus::Skipped);
-    assert_eq!(report.task("revenue").unwrap().status, TaskStatus::Succeeded, "not downstream of the premium split");
+    assert_eq!(
+        report.task("revenue").unwrap().status,
+        TaskStatus::Succeeded,
+        "not downstream of the premium split"
+    );
 }
 
 #[test]
@@ -188,7 +275,17 @@ fn resume_refuses_when_there_is_nothing_to_resume() {
     let (data, work) = setup(dir.path(), 6);
     let sql = chapter_sql("bottleneck");
     let spec = quick_spec(1, 1);
-    let attempt = |resume| runner::run(&FlowRun { spec: &spec, chapter: "bottleneck", sql_file: &sql, data_dir: data.clone(), work_dir: work.clone(), variables: BTreeMap::new(), resume });
+    let attempt = |resume| {
+        runner::run(&FlowRun {
+            spec: &spec,
+            chapter: "bottleneck",
+            sql_file: &sql,
+            data_dir: data.clone(),
+            work_dir: work.clone(),
+            variables: BTreeMap::new(),
+            resume,
+        })
+    };
     assert!(attempt(true).unwrap_err().contains("no earlier run"));
     assert!(attempt(false).unwrap().succeeded());
     assert!(attempt(true).unwrap_err().contains("nothing to resume"));

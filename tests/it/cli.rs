@@ -12,13 +12,19 @@ fn auditbook(args: &[&str]) -> Output {
 }
 
 fn stdout_json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
 fn findings_prints_plain_json_numbers() {
     let out = auditbook(&["findings", "supersmartmarket"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = stdout_json(&out);
     assert_eq!(json["late_batch.rows"], 1379);
     assert!(json["gap.total_eur"].is_number());
@@ -28,15 +34,30 @@ fn findings_prints_plain_json_numbers() {
 #[test]
 fn a_parameter_plants_another_batch() {
     let out = auditbook(&["findings", "supersmartmarket", "--param", "late_batch=777"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout_json(&out)["late_batch.rows"], 777);
 }
 
 #[test]
 fn the_real_layout_runs_through_data() {
     let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
-    let out = auditbook(&["findings", "supersmartmarket", "--data", fixture.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = auditbook(&[
+        "findings",
+        "supersmartmarket",
+        "--data",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout_json(&out)["sales.rows"], 4);
 }
 
@@ -45,7 +66,10 @@ fn usage_errors_exit_2_and_name_the_problem() {
     let out = auditbook(&["findings", "supersmartmarket", "--param", "late_bach=3"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("late_bach") && err.contains("late_batch"), "{err}");
+    assert!(
+        err.contains("late_bach") && err.contains("late_batch"),
+        "{err}"
+    );
 
     let out = auditbook(&["findings", "nochapter"]);
     assert_eq!(out.status.code(), Some(2));
@@ -59,7 +83,13 @@ fn usage_errors_exit_2_and_name_the_problem() {
 fn findings_help_lists_the_parameters() {
     let out = auditbook(&["findings", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for name in ["late_batch", "late_day", "price_updates", "seed", "Fact_vente.csv"] {
+    for name in [
+        "late_batch",
+        "late_day",
+        "price_updates",
+        "seed",
+        "Fact_vente.csv",
+    ] {
         assert!(help.contains(name), "{name} missing from --help");
     }
 }
@@ -69,51 +99,121 @@ fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
     let scratch = tempfile::tempdir().unwrap();
     let out_dir = scratch.path().join("book");
     let ok = auditbook(&["build", "--out", out_dir.to_str().unwrap()]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = std::fs::read(out_dir.join("supersmartmarket.html")).unwrap();
 
     // Bad data: a malformed sale row makes `load.complete` fail.
     let data = scratch.path().join("data");
-    auditbook::book::copy_dir(&super::root().join("tests/fixtures/supersmartmarket_real_layout"), &data).unwrap();
+    auditbook::book::copy_dir(
+        &super::root().join("tests/fixtures/supersmartmarket_real_layout"),
+        &data,
+    )
+    .unwrap();
     let fact = data.join("Fact_vente.csv");
-    let text = std::fs::read_to_string(&fact).unwrap().replacen("\r\n2;", "\r\nx2;", 1);
+    let text = std::fs::read_to_string(&fact)
+        .unwrap()
+        .replacen("\r\n2;", "\r\nx2;", 1);
     std::fs::write(&fact, text).unwrap();
-    let out = auditbook(&["check", "--chapter", "supersmartmarket", "--data", data.to_str().unwrap()]);
+    let out = auditbook(&[
+        "check",
+        "--chapter",
+        "supersmartmarket",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("supersmartmarket") && err.contains("Fact_vente.csv") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("supersmartmarket")
+            && err.contains("Fact_vente.csv")
+            && err.contains("line 3"),
+        "{err}"
+    );
 
     // A build that fails (unknown parameter value) writes nothing.
-    let bad = auditbook(&["build", "--out", out_dir.to_str().unwrap(), "--param", "supersmartmarket.late_day=2030-01-01"]);
+    let bad = auditbook(&[
+        "build",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--param",
+        "supersmartmarket.late_day=2030-01-01",
+    ]);
     assert_ne!(bad.status.code(), Some(0));
-    assert_eq!(std::fs::read(out_dir.join("supersmartmarket.html")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(out_dir.join("supersmartmarket.html")).unwrap(),
+        before
+    );
 }
 
 #[test]
 fn data_verify_checks_the_generated_datasets() {
     let out = auditbook(&["data", "verify"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok   supersmartmarket (generated) Fact_vente.csv"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("ok   supersmartmarket (generated) Fact_vente.csv"));
 }
 
 #[test]
 fn flow_next_prints_paris_nine_oclock_in_utc_across_dst() {
-    let out = auditbook(&["flow", "next", "bottleneck", "--from", "2026-02-20T00:00:00Z", "-n", "2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = auditbook(&[
+        "flow",
+        "next",
+        "bottleneck",
+        "--from",
+        "2026-02-20T00:00:00Z",
+        "-n",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2026-03-15 09:00 CET  (2026-03-15 08:00 UTC)"), "{text}");
-    assert!(text.contains("2026-04-15 09:00 CEST  (2026-04-15 07:00 UTC)"), "{text}");
+    assert!(
+        text.contains("2026-03-15 09:00 CET  (2026-03-15 08:00 UTC)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2026-04-15 09:00 CEST  (2026-04-15 07:00 UTC)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn flow_export_writes_a_kestra_flow_with_the_same_trigger() {
     let out = auditbook(&["flow", "export", "bottleneck", "--kestra"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
     assert_eq!(yaml["id"], "bottleneck_monthly_revenue");
     assert_eq!(yaml["triggers"][0]["cron"], "0 9 15 * *");
     assert_eq!(yaml["triggers"][0]["timezone"], "Europe/Paris");
-    let sql = yaml["tasks"].as_sequence().unwrap().iter().find(|t| t["id"] == "clean_erp").unwrap()["sql"].as_str().unwrap().to_string();
+    let sql = yaml["tasks"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "clean_erp")
+        .unwrap()["sql"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(sql.contains("create or replace table erp_clean"));
 }
 
@@ -121,8 +221,21 @@ fn flow_export_writes_a_kestra_flow_with_the_same_trigger() {
 fn flow_run_then_resume_is_refused_when_nothing_failed() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path().to_str().unwrap();
-    let out = auditbook(&["flow", "run", "bottleneck", "--work", w, "--param", "products=200"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = auditbook(&[
+        "flow",
+        "run",
+        "bottleneck",
+        "--work",
+        w,
+        "--param",
+        "products=200",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("extract"));
     let again = auditbook(&["flow", "run", "bottleneck", "--work", w, "--resume"]);
     assert_eq!(again.status.code(), Some(2));
@@ -149,7 +262,10 @@ fn a_document_server_that_cannot_be_installed_exits_2_naming_the_command() {
         .expect("the binary runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("chapter `greencoop`: no document store"), "{err}");
+    assert!(
+        err.contains("chapter `greencoop`: no document store"),
+        "{err}"
+    );
     assert!(err.contains("could not run `python3 -m venv"), "{err}");
     assert!(err.contains("not found on PATH"), "{err}");
     assert!(!cache.path().join("secantusdb-0.7.0b3").exists());
@@ -173,7 +289,10 @@ fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("another auditbook run is using this checkout"), "{err}");
+    assert!(
+        err.contains("another auditbook run is using this checkout"),
+        "{err}"
+    );
     assert_eq!(stdout_json(&out)["late_batch.rows"], 1379);
 }
 
@@ -183,16 +302,46 @@ fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
 fn diff_lists_what_a_run_changes_in_the_committed_book() {
     let same = auditbook(&["diff", "--chapter", "supersmartmarket"]);
     let err = String::from_utf8_lossy(&same.stderr);
-    assert_eq!(same.status.code(), Some(0), "{}{err}", String::from_utf8_lossy(&same.stdout));
-    assert!(err.contains("no finding or check result differs from book/"), "{err}");
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{err}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    assert!(
+        err.contains("no finding or check result differs from book/"),
+        "{err}"
+    );
 
-    let other = auditbook(&["diff", "--chapter", "supersmartmarket", "--param", "supersmartmarket.late_batch=777"]);
-    assert_eq!(other.status.code(), Some(1), "{}", String::from_utf8_lossy(&other.stderr));
+    let other = auditbook(&[
+        "diff",
+        "--chapter",
+        "supersmartmarket",
+        "--param",
+        "supersmartmarket.late_batch=777",
+    ]);
+    assert_eq!(
+        other.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
     let out = String::from_utf8_lossy(&other.stdout);
-    let line = out.lines().find(|l| l.contains("late_batch.rows")).unwrap_or_else(|| panic!("{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("late_batch.rows"))
+        .unwrap_or_else(|| panic!("{out}"));
     assert!(line.contains("1379 → 777"), "{line}");
-    assert!(out.lines().all(|l| l.starts_with("supersmartmarket ")), "only the chapter run is compared: {out}");
+    assert!(
+        out.lines().all(|l| l.starts_with("supersmartmarket ")),
+        "only the chapter run is compared: {out}"
+    );
 
     let bad = auditbook(&["diff", "--against", "no-such-revision"]);
-    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

@@ -7,7 +7,9 @@ use mongodb::bson::{doc, Document};
 fn exercise(store: &DocStore, db: &str) {
     store.drop_database(db).unwrap();
     let coll = store.collection(db, "readings");
-    store.unique_index(&coll, doc! {"station": 1, "ts": 1}, "station_ts").unwrap();
+    store
+        .unique_index(&coll, doc! {"station": 1, "ts": 1}, "station_ts")
+        .unwrap();
     let docs: Vec<Document> = (0..50).map(|i| doc! {"_id": format!("s{}/{i}", i % 2), "station": format!("s{}", i % 2), "ts": i, "v": i as f64 / 4.0}).collect();
     let first = store.insert_unordered(&coll, docs.clone()).unwrap();
     assert_eq!((first.inserted, first.duplicates.len()), (50, 0));
@@ -17,13 +19,28 @@ fn exercise(store: &DocStore, db: &str) {
     let second = store.insert_unordered(&coll, again).unwrap();
     assert_eq!((second.inserted, second.duplicates.len()), (1, 50));
     // Same key under another _id: refused by the (station, ts) index, not the _id one.
-    let third = store.insert_unordered(&coll, vec![doc! {"_id": "other", "station": "s0", "ts": 0}]).unwrap();
+    let third = store
+        .insert_unordered(&coll, vec![doc! {"_id": "other", "station": "s0", "ts": 0}])
+        .unwrap();
     assert_eq!(third.duplicates, vec![0]);
 
     let groups = store
-        .aggregate(&coll, vec![doc! {"$group": {"_id": "$station", "n": {"$sum": 1}}}, doc! {"$sort": {"_id": 1}}])
+        .aggregate(
+            &coll,
+            vec![
+                doc! {"$group": {"_id": "$station", "n": {"$sum": 1}}},
+                doc! {"$sort": {"_id": 1}},
+            ],
+        )
         .unwrap();
-    assert_eq!(groups, vec![doc! {"_id": "s0", "n": 25}, doc! {"_id": "s1", "n": 25}, doc! {"_id": "s9", "n": 1}]);
+    assert_eq!(
+        groups,
+        vec![
+            doc! {"_id": "s0", "n": 25},
+            doc! {"_id": "s1", "n": 25},
+            doc! {"_id": "s9", "n": 1}
+        ]
+    );
 
     // Dump, restore into an empty database, compare.
     let original = store.all_by_id(&coll).unwrap();
@@ -34,7 +51,9 @@ fn exercise(store: &DocStore, db: &str) {
     let restored_db = format!("{db}_restored");
     store.drop_database(&restored_db).unwrap();
     let restored = store.collection(&restored_db, "readings");
-    store.insert_unordered(&restored, read.docs.into_iter().map(|r| r.doc).collect()).unwrap();
+    store
+        .insert_unordered(&restored, read.docs.into_iter().map(|r| r.doc).collect())
+        .unwrap();
     let back = store.all_by_id(&restored).unwrap();
     assert_eq!(back.len(), 51);
     assert_eq!(content_hash(&back), content_hash(&original));
@@ -51,7 +70,9 @@ fn the_local_server_the_tool_starts_serves_the_driver() {
 
 #[test]
 fn the_test_server_serves_the_same_code_path() {
-    let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_URI") else { return };
+    let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_URI") else {
+        return;
+    };
     let store = DocStore::connect(Some(&uri)).unwrap();
     exercise(&store, "auditbook_docstore_it");
 }
@@ -59,7 +80,10 @@ fn the_test_server_serves_the_same_code_path() {
 #[test]
 fn an_unreachable_server_is_a_clear_error_not_a_hang() {
     let started = std::time::Instant::now();
-    let err = DocStore::connect(Some("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500")).err().expect("nothing listens on port 1").to_string();
+    let err = DocStore::connect(Some("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"))
+        .err()
+        .expect("nothing listens on port 1")
+        .to_string();
     assert!(err.contains("127.0.0.1:1"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
@@ -75,15 +99,28 @@ fn a_local_server_does_not_outlive_its_process() {
         std::process::exit(0);
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "docstore::a_local_server_does_not_outlive_its_process", "--nocapture"])
+        .args([
+            "--exact",
+            "docstore::a_local_server_does_not_outlive_its_process",
+            "--nocapture",
+        ])
         .env("AUDITBOOK_LEAK_A_SERVER", "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let port: u16 = text.lines().find_map(|l| l.strip_prefix("PORT ")).expect("the child printed its server's port").trim().parse().unwrap();
+    let port: u16 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("PORT "))
+        .expect("the child printed its server's port")
+        .trim()
+        .parse()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "the server on {port} outlived the process that started it");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server on {port} outlived the process that started it"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use auditbook::chapters::indutech::generate::{self, Plan};
-use auditbook::objstore::{Storage, Target};
+use auditbook::chapters::indutech::run_pipeline;
 use auditbook::chapters::indutech::stream::{self, Broker, ProcessorConfig};
 use auditbook::chapters::indutech::window::{batch_counts, priority_index};
-use auditbook::chapters::indutech::run_pipeline;
 use auditbook::notebook::Status;
+use auditbook::objstore::{Storage, Target};
 use proptest::prelude::*;
 
 fn plan(seed: u64, tickets: usize) -> Plan {
@@ -30,7 +30,13 @@ fn plan(seed: u64, tickets: usize) -> Plan {
 }
 
 fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
-    ProcessorConfig { group: "indutech-test", lateness_ms: 120_000, crash_after, idle_timeout: Duration::from_secs(20), progress: None }
+    ProcessorConfig {
+        group: "indutech-test",
+        lateness_ms: 120_000,
+        crash_after,
+        idle_timeout: Duration::from_secs(20),
+        progress: None,
+    }
 }
 
 /// Every object the sink wrote but the checkpoint (which counts checkpoints), by name.
@@ -49,20 +55,42 @@ fn objects(sink: &Storage) -> BTreeMap<String, Vec<u8>> {
 /// The pipeline on the in-process broker into a fresh folder, and what it wrote.
 fn local_run(p: &Plan, partitions: i32) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
-    run_pipeline(p, partitions, None, &Target::Local(dir.path().to_path_buf()), "tickets").unwrap();
+    run_pipeline(
+        p,
+        partitions,
+        None,
+        &Target::Local(dir.path().to_path_buf()),
+        "tickets",
+    )
+    .unwrap();
     let objects = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
     (dir, objects)
 }
 
 #[test]
 fn the_book_run_passes_its_checks() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "indutech").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "indutech")
+        .unwrap()
+        .1;
     assert!(nb.failures().is_empty(), "{:?}", nb.failures());
-    for id in ["stream.every_ticket_read_once", "batch.equals_stream", "parquet.round_trip"] {
-        let check = nb.checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}"));
+    for id in [
+        "stream.every_ticket_read_once",
+        "batch.equals_stream",
+        "parquet.round_trip",
+    ] {
+        let check = nb
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id}"));
         assert_eq!(check.status, Status::Passed, "{id}");
     }
-    assert!(nb.int("stream.late") > 0, "the default plan has late tickets");
+    assert!(
+        nb.int("stream.late") > 0,
+        "the default plan has late tickets"
+    );
 }
 
 #[test]
@@ -81,12 +109,22 @@ fn a_crash_and_restart_writes_what_an_uninterrupted_run_writes() {
     let mut crashed = Storage::open(&Target::Local(crashed_dir.path().to_path_buf())).unwrap();
     let first = stream::process(&broker.endpoint, &mut crashed, &config(Some(4000))).unwrap();
     assert!(!first.finished);
-    assert_eq!(first.checkpoint.next_seq, 4000, "stopped after 4000 tickets");
+    assert_eq!(
+        first.checkpoint.next_seq, 4000,
+        "stopped after 4000 tickets"
+    );
     let second = stream::process(&broker.endpoint, &mut crashed, &config(None)).unwrap();
     assert!(second.finished);
-    assert!(second.tickets_this_run < 6000, "the restart re-read only what followed its checkpoint");
+    assert!(
+        second.tickets_this_run < 6000,
+        "the restart re-read only what followed its checkpoint"
+    );
     assert_eq!(second.checkpoint.next_seq as usize, tickets.len());
-    assert_eq!(objects(&crashed), objects(&whole), "same objects, same bytes");
+    assert_eq!(
+        objects(&crashed),
+        objects(&whole),
+        "same objects, same bytes"
+    );
     assert_eq!(second.checkpoint.windows, done.checkpoint.windows);
 }
 
@@ -101,18 +139,31 @@ fn a_broker_that_goes_away_is_a_clear_error() {
     drop(broker); // the in-process cluster shuts down with everything it held
     let dir = tempfile::tempdir().unwrap();
     let mut sink = Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap();
-    let cfg = ProcessorConfig { idle_timeout: Duration::from_secs(5), ..config(None) };
+    let cfg = ProcessorConfig {
+        idle_timeout: Duration::from_secs(5),
+        ..config(None)
+    };
     let started = std::time::Instant::now();
-    let error = stream::process(&endpoint, &mut sink, &cfg).err().expect("nothing can be read from a broker that is gone");
-    assert!(error.contains(&endpoint.bootstrap) || error.contains("consuming"), "{error}");
+    let error = stream::process(&endpoint, &mut sink, &cfg)
+        .err()
+        .expect("nothing can be read from a broker that is gone");
+    assert!(
+        error.contains(&endpoint.bootstrap) || error.contains("consuming"),
+        "{error}"
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert!(sink.list("checkpoints").unwrap().is_empty(), "no checkpoint claims tickets that were not read");
+    assert!(
+        sink.list("checkpoints").unwrap().is_empty(),
+        "no checkpoint claims tickets that were not read"
+    );
 }
 
 #[test]
 fn an_unreachable_broker_is_a_clear_error() {
     let started = std::time::Instant::now();
-    let error = Broker::start(Some("127.0.0.1:9"), "tickets-x", 2).err().expect("no broker listens on port 9");
+    let error = Broker::start(Some("127.0.0.1:9"), "tickets-x", 2)
+        .err()
+        .expect("no broker listens on port 9");
     assert!(error.contains("127.0.0.1:9"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(40));
 }
@@ -157,21 +208,35 @@ proptest! {
 
 #[test]
 fn a_real_broker_gives_the_same_files_as_the_in_process_one() {
-    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
+        return;
+    };
     let p = plan(5, 3000);
     let dir = tempfile::tempdir().unwrap();
     let topic = format!("tickets-same-{}", std::process::id());
-    let run = run_pipeline(&p, 3, Some(&brokers), &Target::Local(dir.path().to_path_buf()), &topic).unwrap();
+    let run = run_pipeline(
+        &p,
+        3,
+        Some(&brokers),
+        &Target::Local(dir.path().to_path_buf()),
+        &topic,
+    )
+    .unwrap();
     assert!(run.processed.finished);
     let real = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
     let (_keep, mock) = local_run(&p, 3);
-    assert_eq!(real.keys().collect::<Vec<_>>(), mock.keys().collect::<Vec<_>>());
+    assert_eq!(
+        real.keys().collect::<Vec<_>>(),
+        mock.keys().collect::<Vec<_>>()
+    );
     assert!(real == mock, "same partitions, offsets, windows and bytes");
 }
 
 #[test]
 fn a_restart_from_committed_offsets_on_a_real_broker() {
-    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
+        return;
+    };
     let p = plan(6, 3000);
     let tickets = generate::generate(&p);
     let topic = format!("tickets-restart-{}", std::process::id());
@@ -179,12 +244,33 @@ fn a_restart_from_committed_offsets_on_a_real_broker() {
     stream::produce(&broker.endpoint, &tickets, None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut sink = Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap();
-    let crash = ProcessorConfig { group: "indutech-restart", lateness_ms: p.lateness_ms, crash_after: Some(2000), idle_timeout: Duration::from_secs(30), progress: None };
-    assert!(!stream::process(&broker.endpoint, &mut sink, &crash).unwrap().finished);
-    let resumed = stream::process(&broker.endpoint, &mut sink, &ProcessorConfig { crash_after: None, ..crash }).unwrap();
+    let crash = ProcessorConfig {
+        group: "indutech-restart",
+        lateness_ms: p.lateness_ms,
+        crash_after: Some(2000),
+        idle_timeout: Duration::from_secs(30),
+        progress: None,
+    };
+    assert!(
+        !stream::process(&broker.endpoint, &mut sink, &crash)
+            .unwrap()
+            .finished
+    );
+    let resumed = stream::process(
+        &broker.endpoint,
+        &mut sink,
+        &ProcessorConfig {
+            crash_after: None,
+            ..crash
+        },
+    )
+    .unwrap();
     assert!(resumed.finished && resumed.tickets_this_run < 3000);
     let (_keep, mock) = local_run(&p, 3);
-    assert!(objects(&sink) == mock, "the restarted run wrote what an uninterrupted one writes");
+    assert!(
+        objects(&sink) == mock,
+        "the restarted run wrote what an uninterrupted one writes"
+    );
 }
 
 #[test]
@@ -192,7 +278,9 @@ fn two_consumers_of_one_group_share_the_partitions() {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::message::Message;
-    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
+        return;
+    };
     let tickets = generate::generate(&plan(7, 2000));
     let topic = format!("tickets-group-{}", std::process::id());
     let broker = Broker::start(Some(&brokers), &topic, 4).unwrap();
@@ -211,7 +299,9 @@ fn two_consumers_of_one_group_share_the_partitions() {
     let (a, b) = (consumer(), consumer());
     let mut seen: Vec<Vec<u64>> = vec![vec![], vec![]];
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while seen.iter().map(Vec::len).sum::<usize>() < tickets.len() && std::time::Instant::now() < deadline {
+    while seen.iter().map(Vec::len).sum::<usize>() < tickets.len()
+        && std::time::Instant::now() < deadline
+    {
         for (i, c) in [&a, &b].into_iter().enumerate() {
             if let Some(Ok(m)) = c.poll(Duration::from_millis(50)) {
                 // Tickets only: end markers and heartbeats carry keys starting with "__".
@@ -224,22 +314,53 @@ fn two_consumers_of_one_group_share_the_partitions() {
             }
         }
     }
-    assert!(!seen[0].is_empty() && !seen[1].is_empty(), "both consumers got a share: {} and {}", seen[0].len(), seen[1].len());
-    let owned = |c: &BaseConsumer| c.assignment().unwrap().elements().iter().map(|e| e.partition()).collect::<std::collections::BTreeSet<i32>>();
+    assert!(
+        !seen[0].is_empty() && !seen[1].is_empty(),
+        "both consumers got a share: {} and {}",
+        seen[0].len(),
+        seen[1].len()
+    );
+    let owned = |c: &BaseConsumer| {
+        c.assignment()
+            .unwrap()
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect::<std::collections::BTreeSet<i32>>()
+    };
     let (pa, pb) = (owned(&a), owned(&b));
-    assert!(pa.is_disjoint(&pb) && pa.len() + pb.len() == 4, "the group split the 4 partitions: {pa:?} {pb:?}");
+    assert!(
+        pa.is_disjoint(&pb) && pa.len() + pb.len() == 4,
+        "the group split the 4 partitions: {pa:?} {pb:?}"
+    );
     let mut all: Vec<u64> = seen.concat();
     all.sort();
-    assert_eq!(all, (0..tickets.len() as u64).collect::<Vec<_>>(), "every ticket once");
+    assert_eq!(
+        all,
+        (0..tickets.len() as u64).collect::<Vec<_>>(),
+        "every ticket once"
+    );
 }
 
 #[test]
 fn the_lake_on_s3_holds_the_same_objects() {
-    let (Some(endpoint), Some(bucket)) = (crate::server("AUDITBOOK_TEST_S3_ENDPOINT"), crate::server("AUDITBOOK_TEST_S3_BUCKET")) else { return };
+    let (Some(endpoint), Some(bucket)) = (
+        crate::server("AUDITBOOK_TEST_S3_ENDPOINT"),
+        crate::server("AUDITBOOK_TEST_S3_BUCKET"),
+    ) else {
+        return;
+    };
     let p = plan(8, 2000);
-    let target = Target::S3 { endpoint, bucket, prefix: format!("test-{}", std::process::id()) };
+    let target = Target::S3 {
+        endpoint,
+        bucket,
+        prefix: format!("test-{}", std::process::id()),
+    };
     run_pipeline(&p, 3, None, &target, "tickets").unwrap();
     let on_s3 = objects(&Storage::open(&target).unwrap());
     let (_keep, local) = local_run(&p, 3);
-    assert!(on_s3 == local, "the same objects on S3 as in the local folder");
+    assert!(
+        on_s3 == local,
+        "the same objects on S3 as in the local folder"
+    );
 }

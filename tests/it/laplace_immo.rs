@@ -17,11 +17,17 @@ fn int(nb: &auditbook::notebook::Notebook, key: &str) -> i64 {
 fn the_real_extract_loads_with_every_rejection_explained() {
     let nb = run("laplace_immo", &[], None);
     assert_eq!(int(&nb, "load.dvf_rows_read"), 34169);
-    assert_eq!(int(&nb, "load.dvf_rows_loaded") + int(&nb, "load.dvf_rows_rejected"), 34169);
+    assert_eq!(
+        int(&nb, "load.dvf_rows_loaded") + int(&nb, "load.dvf_rows_rejected"),
+        34169
+    );
     // The 18 sales without a value are rejected, with that reason.
     let report = &nb.tables["load_report"].frame;
     let rows = auditbook::frame::rows_json(report);
-    let no_value = rows.iter().find(|r| r["outcome"] == "no value (Valeur fonciere empty)").expect("a no-value line");
+    let no_value = rows
+        .iter()
+        .find(|r| r["outcome"] == "no value (Valeur fonciere empty)")
+        .expect("a no-value line");
     assert_eq!(no_value["rows"], 18);
     assert!(nb.failures().is_empty(), "{:?}", nb.failures());
     assert!(nb.checks.iter().all(|c| c.status == Status::Passed));
@@ -31,8 +37,13 @@ fn the_real_extract_loads_with_every_rejection_explained() {
 fn leading_zeros_are_restored() {
     let nb = run("laplace_immo", &[], None);
     // Q11 names departments 06, 13, 33, 59 and 69 with their leading zero.
-    let Value::Rows(rows) = &nb.findings["q11.answer"].value else { panic!() };
-    assert!(rows.iter().any(|r| r["code_department"] == "06"), "{rows:?}");
+    let Value::Rows(rows) = &nb.findings["q11.answer"].value else {
+        panic!()
+    };
+    assert!(
+        rows.iter().any(|r| r["code_department"] == "06"),
+        "{rows:?}"
+    );
     assert_eq!(rows.len(), 15);
 }
 

@@ -34,16 +34,35 @@ pub fn options(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) ->
     let mut by_chapter = BTreeMap::new();
     by_chapter.insert(
         chapter.to_string(),
-        params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
     );
-    RunOptions { root: root(), data, params: by_chapter, ..RunOptions::default() }
+    RunOptions {
+        root: root(),
+        data,
+        params: by_chapter,
+        ..RunOptions::default()
+    }
 }
 
 /// Every chapter run once at its defaults, checked, shared by the tests that only read the
 /// result (the determinism test runs its own two builds).
 pub fn book_notebooks() -> &'static Vec<(&'static dyn auditbook::chapter::Chapter, Notebook)> {
-    static NOTEBOOKS: std::sync::OnceLock<Vec<(&'static dyn auditbook::chapter::Chapter, Notebook)>> = std::sync::OnceLock::new();
-    NOTEBOOKS.get_or_init(|| book::run_and_check(None, &RunOptions { root: root(), ..RunOptions::default() }).unwrap_or_else(|e| panic!("{e}")))
+    static NOTEBOOKS: std::sync::OnceLock<
+        Vec<(&'static dyn auditbook::chapter::Chapter, Notebook)>,
+    > = std::sync::OnceLock::new();
+    NOTEBOOKS.get_or_init(|| {
+        book::run_and_check(
+            None,
+            &RunOptions {
+                root: root(),
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 /// The site rendered from `book_notebooks()`.
@@ -63,7 +82,9 @@ pub fn run(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> Not
 pub fn server(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) => Some(v),
-        Err(_) if std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_some() => panic!("{var} is not set, but AUDITBOOK_REQUIRE_SERVERS is"),
+        Err(_) if std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_some() => {
+            panic!("{var} is not set, but AUDITBOOK_REQUIRE_SERVERS is")
+        }
         Err(_) => {
             eprintln!("{var} not set: skipped (scripts/test starts the test servers)");
             None

@@ -3,7 +3,9 @@
 //! what the chapter writes, and the restore: any planted damage quarantined with its reason,
 //! nothing lost between dump and store.
 
-use auditbook::chapters::noscites::shard::{route, shard_of, zones, CityFilter, KeyPart, ZoneRange};
+use auditbook::chapters::noscites::shard::{
+    route, shard_of, zones, CityFilter, KeyPart, ZoneRange,
+};
 use auditbook::chapters::noscites::{deploy, generate, restore};
 use auditbook::docstore::DocStore;
 use proptest::prelude::*;
@@ -16,7 +18,12 @@ fn key(city: &str, id: i64) -> Vec<KeyPart> {
 /// Zones): a range [{x: 10}, {x: 20}) holds 10 and 19, not 20.
 #[test]
 fn bounds_are_inclusive_min_exclusive_max() {
-    let z = ZoneRange { zone: "Z", shard: "s", min: vec![KeyPart::Int(10)], max: vec![KeyPart::Int(20)] };
+    let z = ZoneRange {
+        zone: "Z",
+        shard: "s",
+        min: vec![KeyPart::Int(10)],
+        max: vec![KeyPart::Int(20)],
+    };
     assert!(z.contains(&vec![KeyPart::Int(10)]));
     assert!(z.contains(&vec![KeyPart::Int(19)]));
     assert!(!z.contains(&vec![KeyPart::Int(20)]));
@@ -36,7 +43,11 @@ fn a_city_zone_holds_exactly_that_city() {
     assert_eq!(shard_of(&z, &key("Paris ", 0)), None);
     assert_eq!(shard_of(&z, &key("Marseille", 0)), None);
     let with_string_id = vec![KeyPart::Str("Paris".into()), KeyPart::Str("abc".into())];
-    assert_eq!(shard_of(&z, &with_string_id), Some("parisReplSet"), "MaxKey is above strings too");
+    assert_eq!(
+        shard_of(&z, &with_string_id),
+        Some("parisReplSet"),
+        "MaxKey is above strings too"
+    );
 }
 
 /// "If the query does not include the shard key [prefix], mongos must broadcast it to all
@@ -45,9 +56,18 @@ fn a_city_zone_holds_exactly_that_city() {
 #[test]
 fn queries_are_targeted_by_the_prefix_or_broadcast() {
     let z = zones();
-    assert_eq!(route(&z, &CityFilter::Equals("Paris".into())), vec!["parisReplSet"]);
-    assert_eq!(route(&z, &CityFilter::Equals("Lyon".into())), vec!["lyonReplSet"]);
-    assert_eq!(route(&z, &CityFilter::None), vec!["parisReplSet", "lyonReplSet"]);
+    assert_eq!(
+        route(&z, &CityFilter::Equals("Paris".into())),
+        vec!["parisReplSet"]
+    );
+    assert_eq!(
+        route(&z, &CityFilter::Equals("Lyon".into())),
+        vec!["lyonReplSet"]
+    );
+    assert_eq!(
+        route(&z, &CityFilter::None),
+        vec!["parisReplSet", "lyonReplSet"]
+    );
     let both = route(&z, &CityFilter::In(vec!["Lyon".into(), "Paris".into()]));
     assert_eq!(both, vec!["lyonReplSet", "parisReplSet"]);
     // Keys outside every zone may be on any shard: no targeting possible.
@@ -57,7 +77,10 @@ fn queries_are_targeted_by_the_prefix_or_broadcast() {
 #[test]
 fn the_committed_deployment_is_what_the_chapter_writes() {
     let dir = crate::root().join("deploy/noscites");
-    let files = [("docker-compose.yml", deploy::compose_yaml()), ("init.js", deploy::init_js())];
+    let files = [
+        ("docker-compose.yml", deploy::compose_yaml()),
+        ("init.js", deploy::init_js()),
+    ];
     if std::env::var_os("AUDITBOOK_WRITE_DEPLOY").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in &files {
@@ -66,7 +89,10 @@ fn the_committed_deployment_is_what_the_chapter_writes() {
     }
     for (name, text) in &files {
         let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        assert_eq!(&committed, text, "deploy/noscites/{name} is stale: rerun this test with AUDITBOOK_WRITE_DEPLOY=1");
+        assert_eq!(
+            &committed, text,
+            "deploy/noscites/{name} is stale: rerun this test with AUDITBOOK_WRITE_DEPLOY=1"
+        );
     }
     let init = deploy::init_js();
     for command in ["sh.addShard(", "sh.addShardToZone(\"parisReplSet\", \"PARIS\")", "sh.updateZoneKeyRange(\"noscites.listings\", { city: \"Paris\", _id: MinKey }, { city: \"Paris\", _id: MaxKey }, \"PARIS\")", "sh.shardCollection(\"noscites.listings\", { city: 1, _id: 1 })", "role: \"read\""] {
@@ -76,7 +102,9 @@ fn the_committed_deployment_is_what_the_chapter_writes() {
 
 fn store() -> &'static DocStore {
     static STORE: std::sync::OnceLock<DocStore> = std::sync::OnceLock::new();
-    STORE.get_or_init(|| DocStore::connect(std::env::var("AUDITBOOK_TEST_MONGO_URI").ok().as_deref()).unwrap())
+    STORE.get_or_init(|| {
+        DocStore::connect(std::env::var("AUDITBOOK_TEST_MONGO_URI").ok().as_deref()).unwrap()
+    })
 }
 
 proptest! {
@@ -111,22 +139,41 @@ proptest! {
 /// each allowed operation succeeds and each forbidden one is refused by the server.
 #[test]
 fn the_roles_are_enforced_by_the_test_server() {
-    let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_AUTH_URI") else { return };
+    let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_AUTH_URI") else {
+        return;
+    };
     let admin = DocStore::connect(Some(&uri)).unwrap();
     let db = format!("noscites_roles_{}", std::process::id());
     admin.drop_database(&db).unwrap();
-    admin.insert_unordered(&admin.collection(&db, "listings"), vec![mongodb::bson::doc! {"_id": 1i64, "city": "Paris"}]).unwrap();
+    admin
+        .insert_unordered(
+            &admin.collection(&db, "listings"),
+            vec![mongodb::bson::doc! {"_id": 1i64, "city": "Paris"}],
+        )
+        .unwrap();
     let cells = auditbook::chapters::noscites::roles::probe(&admin, &db).unwrap();
     assert_eq!(cells.len(), 15);
     for c in &cells {
-        assert_eq!(c.allowed, c.expected, "{} / {}: {:?}", c.role, c.operation, c.refusal);
+        assert_eq!(
+            c.allowed, c.expected,
+            "{} / {}: {:?}",
+            c.role, c.operation, c.refusal
+        );
     }
     // Refusals are the server's authorisation errors, not connection failures.
-    assert!(cells.iter().filter(|c| !c.allowed).all(|c| c.refusal.as_deref().is_some_and(|r| r.contains("not authorized"))), "{cells:?}");
+    assert!(
+        cells.iter().filter(|c| !c.allowed).all(|c| c
+            .refusal
+            .as_deref()
+            .is_some_and(|r| r.contains("not authorized"))),
+        "{cells:?}"
+    );
     // Without credentials nothing is readable.
     let anonymous = uri.replace("ci-admin:ci-admin-pw@", "");
     if let Ok(anon) = DocStore::connect(Some(&anonymous)) {
-        assert!(anon.count(&anon.collection(&db, "listings"), mongodb::bson::doc! {}).is_err());
+        assert!(anon
+            .count(&anon.collection(&db, "listings"), mongodb::bson::doc! {})
+            .is_err());
     }
     admin.drop_database(&db).unwrap();
 }
@@ -136,8 +183,16 @@ fn the_roles_are_enforced_by_the_test_server() {
 fn the_local_server_with_auth_enforces_the_roles() {
     let admin = DocStore::connect_local_with_auth("root-test", "root-test-pw").unwrap();
     assert!(admin.server.contains("authentication on"));
-    admin.insert_unordered(&admin.collection("nc", "listings"), vec![mongodb::bson::doc! {"_id": 1i64}]).unwrap();
+    admin
+        .insert_unordered(
+            &admin.collection("nc", "listings"),
+            vec![mongodb::bson::doc! {"_id": 1i64}],
+        )
+        .unwrap();
     let cells = auditbook::chapters::noscites::roles::probe(&admin, "nc").unwrap();
     assert!(cells.iter().all(|c| c.allowed == c.expected), "{cells:?}");
-    assert!(admin.connect_as("root-test", "wrong", "admin").is_err(), "a wrong password is refused");
+    assert!(
+        admin.connect_as("root-test", "wrong", "admin").is_err(),
+        "a wrong password is refused"
+    );
 }

@@ -33,23 +33,47 @@ fn two_builds_are_byte_identical() {
 #[test]
 fn the_site_has_every_page_and_no_absolute_path() {
     let files = site();
-    for path in ["index.html", "verification.html", "supersmartmarket.html", "supersmartmarket.md", "laplace_immo.html", "findings.json", "assets/style.css", "assets/highlight.css", "assets/book.js", "assets/search-index.js", "assets/supersmartmarket/schema.svg"] {
+    for path in [
+        "index.html",
+        "verification.html",
+        "supersmartmarket.html",
+        "supersmartmarket.md",
+        "laplace_immo.html",
+        "findings.json",
+        "assets/style.css",
+        "assets/highlight.css",
+        "assets/book.js",
+        "assets/search-index.js",
+        "assets/supersmartmarket/schema.svg",
+    ] {
         assert!(files.contains_key(path), "missing {path}");
     }
     let root = super::root().to_string_lossy().to_string();
     for (path, bytes) in &files {
         let text = String::from_utf8_lossy(bytes);
-        assert!(!text.contains(&root), "{path} contains the absolute path {root}");
+        assert!(
+            !text.contains(&root),
+            "{path} contains the absolute path {root}"
+        );
         // Works from file:// with no network: nothing is fetched from elsewhere.
         for remote in ["src=\"http", "href=\"http", "url(http", "@import"] {
-            assert!(!text.contains(remote), "{path} fetches something remote ({remote})");
+            assert!(
+                !text.contains(remote),
+                "{path} fetches something remote ({remote})"
+            );
         }
     }
     let html = String::from_utf8_lossy(&files["supersmartmarket.html"]);
     assert!(html.contains("<svg"), "charts are inline SVG");
     assert!(html.contains("hl-"), "SQL is highlighted");
-    assert!(html.contains("href=\"#finding-late-batch-rows\""), "numbers link to their provenance");
-    assert!(html.contains("id=\"finding-late-batch-rows\""), "the provenance entry exists");
+    assert!(
+        html.contains("href=\"#finding-late-batch-rows\""),
+        "numbers link to their provenance"
+    );
+    assert!(
+        html.contains("id=\"finding-late-batch-rows\""),
+        "the provenance entry exists"
+    );
 }
 
 #[test]
@@ -58,7 +82,12 @@ fn an_unknown_reference_fails_with_chapter_and_line() {
     let meta = book::chapter_by_id("supersmartmarket").unwrap().meta();
     let prose = "---\ntitle: t\nsummary: s\n---\nline one\n\n{{ value(\"late_batch.rowz\") }}\n";
     match render_chapter(meta, &nb, prose, Some(&Default::default())) {
-        Err(Error::Reference { chapter, file, line, message }) => {
+        Err(Error::Reference {
+            chapter,
+            file,
+            line,
+            message,
+        }) => {
             assert_eq!(chapter, "supersmartmarket");
             assert_eq!(file, "chapters/supersmartmarket/chapter.md");
             assert_eq!(line, 7, "{message}");
@@ -67,7 +96,10 @@ fn an_unknown_reference_fails_with_chapter_and_line() {
         other => panic!("expected a reference error, got {other:?}"),
     }
     let undefined = "---\ntitle: t\nsummary: s\n---\n{{ nothing_here }}\n";
-    assert!(matches!(render_chapter(meta, &nb, undefined, Some(&Default::default())), Err(Error::Reference { line: 5, .. })));
+    assert!(matches!(
+        render_chapter(meta, &nb, undefined, Some(&Default::default())),
+        Err(Error::Reference { line: 5, .. })
+    ));
 }
 
 #[test]
@@ -77,7 +109,10 @@ fn the_committed_book_is_current() {
     let book_dir = super::root().join("book");
     for (path, bytes) in &files {
         let committed = std::fs::read(book_dir.join(path)).unwrap_or_default();
-        assert!(&committed == bytes, "book/{path} is stale: run `cargo run -- build` and commit book/");
+        assert!(
+            &committed == bytes,
+            "book/{path} is stale: run `cargo run -- build` and commit book/"
+        );
     }
 }
 
@@ -87,10 +122,15 @@ fn a_broken_internal_link_fails_the_build() {
     let mut files = site();
     assert!(check_links(&files).is_ok());
     let page = files.get_mut("index.html").unwrap();
-    page.extend_from_slice(b"<a href=\"supersmartmarket.html#no-such-anchor\">x</a><img src=\"assets/missing.svg\">");
+    page.extend_from_slice(
+        b"<a href=\"supersmartmarket.html#no-such-anchor\">x</a><img src=\"assets/missing.svg\">",
+    );
     match check_links(&files) {
         Err(Error::Reference { message, .. }) => {
-            assert!(message.contains("no-such-anchor") && message.contains("assets/missing.svg"), "{message}");
+            assert!(
+                message.contains("no-such-anchor") && message.contains("assets/missing.svg"),
+                "{message}"
+            );
         }
         other => panic!("expected a broken-link error, got {other:?}"),
     }
@@ -102,19 +142,43 @@ fn cross_references_resolve_across_chapters_and_fail_when_broken() {
     let notebooks = super::book_notebooks();
     let inputs: Vec<ChapterInput> = notebooks
         .iter()
-        .map(|(c, nb)| ChapterInput { meta: c.meta(), notebook: nb, prose: auditbook::embedded::chapter_file(c.meta().id, "chapter.md").unwrap() })
+        .map(|(c, nb)| ChapterInput {
+            meta: c.meta(),
+            notebook: nb,
+            prose: auditbook::embedded::chapter_file(c.meta().id, "chapter.md").unwrap(),
+        })
         .collect();
     let refs = reference_targets(&inputs).unwrap();
-    assert_eq!(refs["laplace_immo.q04_top_departments_price_m2"].label, "Table 2.4", "{:?}", refs.keys().collect::<Vec<_>>());
-    assert!(refs["laplace_immo.figure.price_by_region"].label.starts_with("Figure 2."));
-    assert!(refs["laplace_immo.table.price_by_region"].label.starts_with("Table 2."));
-    assert_eq!(refs["supersmartmarket.late_batch.rows"].href, "supersmartmarket.html#finding-late-batch-rows");
+    assert_eq!(
+        refs["laplace_immo.q04_top_departments_price_m2"].label,
+        "Table 2.4",
+        "{:?}",
+        refs.keys().collect::<Vec<_>>()
+    );
+    assert!(refs["laplace_immo.figure.price_by_region"]
+        .label
+        .starts_with("Figure 2."));
+    assert!(refs["laplace_immo.table.price_by_region"]
+        .label
+        .starts_with("Table 2."));
+    assert_eq!(
+        refs["supersmartmarket.late_batch.rows"].href,
+        "supersmartmarket.html#finding-late-batch-rows"
+    );
 
     let (meta, nb) = (notebooks[0].0.meta(), &notebooks[0].1);
     let prose = "---\ntitle: t\nsummary: s\n---\nSee {{ ref(\"laplace_immo.q04_top_departments_price_m2\") }} and {{ ref(\"supersmartmarket.late_batch.rows\") }}.\n";
-    let md = render_chapter(meta, nb, prose, Some(&refs)).unwrap().markdown;
-    assert!(md.contains("[Table 2.4](laplace_immo.html#table-q04-top-departments-price-m2)"), "{md}");
-    assert!(md.contains("[1,379\u{a0}sales](supersmartmarket.html#finding-late-batch-rows)"), "{md}");
+    let md = render_chapter(meta, nb, prose, Some(&refs))
+        .unwrap()
+        .markdown;
+    assert!(
+        md.contains("[Table 2.4](laplace_immo.html#table-q04-top-departments-price-m2)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("[1,379\u{a0}sales](supersmartmarket.html#finding-late-batch-rows)"),
+        "{md}"
+    );
     let broken = "---\ntitle: t\nsummary: s\n---\n{{ ref(\"laplace_immo.q99\") }}\n";
     match render_chapter(meta, nb, broken, Some(&refs)) {
         Err(Error::Reference { line, message, .. }) => {
@@ -131,28 +195,59 @@ fn cross_references_resolve_across_chapters_and_fail_when_broken() {
 #[test]
 fn every_page_of_a_book_with_other_parameters_says_so_first() {
     let note = "Not the default book.";
-    for (path, bytes) in site().iter().filter(|(p, _)| p.ends_with(".html") || p.ends_with(".md")) {
-        assert!(!String::from_utf8_lossy(bytes).contains(note), "{path} says it is not the default book");
+    for (path, bytes) in site()
+        .iter()
+        .filter(|(p, _)| p.ends_with(".html") || p.ends_with(".md"))
+    {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(note),
+            "{path} says it is not the default book"
+        );
     }
     let mut notebooks = super::book_notebooks().clone();
-    let ssm = notebooks.iter_mut().find(|(c, _)| c.meta().id == "supersmartmarket").unwrap();
+    let ssm = notebooks
+        .iter_mut()
+        .find(|(c, _)| c.meta().id == "supersmartmarket")
+        .unwrap();
     ssm.1.params.insert("late_batch".into(), "777".into());
     let manifest = auditbook::dataset::Manifest::load(&super::root()).unwrap();
     let files = auditbook::book::render(&notebooks, &manifest, false).unwrap();
     let said = "`supersmartmarket.late_batch=777` (default `1379`)";
     let said_html = "<code>supersmartmarket.late_batch=777</code> (default <code>1379</code>)";
-    let pages: Vec<&String> = files.keys().filter(|p| p.ends_with(".html") || p.ends_with(".md")).collect();
+    let pages: Vec<&String> = files
+        .keys()
+        .filter(|p| p.ends_with(".html") || p.ends_with(".md"))
+        .collect();
     assert!(pages.len() >= 16, "{pages:?}");
     for path in pages {
         let text = String::from_utf8_lossy(&files[path]);
-        let at = text.find(note).unwrap_or_else(|| panic!("{path} does not say it is not the default book"));
-        assert!(text.contains(if path.ends_with(".md") { said } else { said_html }), "{path} does not name the parameter and its default");
+        let at = text
+            .find(note)
+            .unwrap_or_else(|| panic!("{path} does not say it is not the default book"));
+        assert!(
+            text.contains(if path.ends_with(".md") {
+                said
+            } else {
+                said_html
+            }),
+            "{path} does not name the parameter and its default"
+        );
         if path.ends_with(".md") {
             // Right under the title and summary, before the prose.
-            let prose = text.lines().filter(|l| !l.is_empty()).nth(2).unwrap_or_default();
-            assert!(prose.starts_with("> **Not the default book.**"), "{path}: {prose}");
+            let prose = text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .nth(2)
+                .unwrap_or_default();
+            assert!(
+                prose.starts_with("> **Not the default book.**"),
+                "{path}: {prose}"
+            );
         } else {
-            assert!(at < text.find("<h2").unwrap_or(text.len()), "{path}: the note comes before the prose");
+            assert!(
+                at < text.find("<h2").unwrap_or(text.len()),
+                "{path}: the note comes before the prose"
+            );
         }
     }
 }

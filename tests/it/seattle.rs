@@ -4,10 +4,13 @@
 
 use auditbook::notebook::{Status, Value};
 
-
 #[test]
 fn the_scope_and_the_model_on_the_real_data() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "seattle").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "seattle")
+        .unwrap()
+        .1;
     let int = |k: &str| match &nb.findings[k].value {
         Value::Int(v) => *v,
         other => panic!("{k}: {other:?}"),

@@ -25,11 +25,21 @@ fn app() -> Arc<App> {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// One request through the router: the status and the body (JSON when it parses).
-fn call(method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (StatusCode, Value, String) {
+fn call(
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value, String) {
     let router = api::router(app());
     let mut request = Request::builder().method(method).uri(path);
     if let Some(ct) = content_type {
@@ -39,14 +49,25 @@ fn call(method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> 
     runtime().block_on(async {
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let text = String::from_utf8_lossy(&bytes).to_string();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), text)
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        )
     })
 }
 
 fn post(path: &str, body: &Value) -> (StatusCode, Value) {
-    let (s, v, _) = call("POST", path, Some("application/json"), body.to_string().into_bytes());
+    let (s, v, _) = call(
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string().into_bytes(),
+    );
     (s, v)
 }
 
@@ -55,7 +76,12 @@ fn example() -> Value {
 }
 
 fn error_fields(body: &Value) -> Vec<String> {
-    body["errors"].as_array().unwrap_or_else(|| panic!("no errors list in {body}")).iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors list in {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -88,7 +114,11 @@ fn each_invalid_field_is_answered_422_naming_it() {
         ("latitude", json!(48.5), "latitude"),
         ("longitude", json!(2.35), "longitude"),
         ("neighborhood", json!("Downtown"), "neighborhood"),
-        ("building_type", json!("Multifamily LR (1-4)"), "building_type"),
+        (
+            "building_type",
+            json!("Multifamily LR (1-4)"),
+            "building_type",
+        ),
         ("primary_property_type", json!(7), "primary_property_type"),
         ("largest_use_type", json!(["Office"]), "largest_use_type"),
         ("site_eui", json!(55.0), "site_eui"),
@@ -97,7 +127,11 @@ fn each_invalid_field_is_answered_422_naming_it() {
         let mut body = example();
         body[field] = value.clone();
         let (status, answer) = post("/predict", &body);
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value}: {answer}"
+        );
         assert_eq!(error_fields(&answer), [named], "{field}={value}");
     }
     let mut body = example();
@@ -122,28 +156,62 @@ fn a_batch_answers_in_order_and_names_the_item_at_fault() {
     let mut second = example();
     second["number_of_floors"] = json!(30);
     second["gfa_building_sqft"] = json!(650000);
-    let (status, answer) = post("/predict/batch", &json!({ "buildings": [example(), second.clone()] }));
+    let (status, answer) = post(
+        "/predict/batch",
+        &json!({ "buildings": [example(), second.clone()] }),
+    );
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let batch: Vec<f64> = answer["predictions"].as_array().unwrap().iter().map(|p| p["ghg_intensity_log1p"].as_f64().unwrap()).collect();
-    let singles: Vec<f64> = [example(), second.clone()].iter().map(|b| post("/predict", b).1["ghg_intensity_log1p"].as_f64().unwrap()).collect();
+    let batch: Vec<f64> = answer["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ghg_intensity_log1p"].as_f64().unwrap())
+        .collect();
+    let singles: Vec<f64> = [example(), second.clone()]
+        .iter()
+        .map(|b| {
+            post("/predict", b).1["ghg_intensity_log1p"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(batch, singles);
 
     let mut bad = example();
     bad["year_built"] = json!(3000);
-    let (status, answer) = post("/predict/batch", &json!({ "buildings": [example(), bad], "extra": 1 }));
+    let (status, answer) = post(
+        "/predict/batch",
+        &json!({ "buildings": [example(), bad], "extra": 1 }),
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&answer), ["extra", "buildings[1].year_built"]);
-    assert_eq!(error_fields(&post("/predict/batch", &json!({ "buildings": [] })).1), ["buildings"]);
+    assert_eq!(
+        error_fields(&post("/predict/batch", &json!({ "buildings": [] })).1),
+        ["buildings"]
+    );
     let too_many = json!({ "buildings": vec![example(); api::BATCH_MAX + 1] });
-    assert_eq!(post("/predict/batch", &too_many).0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post("/predict/batch", &too_many).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 
 #[test]
 fn the_body_itself_is_checked() {
-    let (status, answer, _) = call("POST", "/predict", Some("text/plain"), example().to_string().into_bytes());
+    let (status, answer, _) = call(
+        "POST",
+        "/predict",
+        Some("text/plain"),
+        example().to_string().into_bytes(),
+    );
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(error_fields(&answer), ["body"]);
-    let (status, answer, _) = call("POST", "/predict", Some("application/json"), b"{\"year_built\": ".to_vec());
+    let (status, answer, _) = call(
+        "POST",
+        "/predict",
+        Some("application/json"),
+        b"{\"year_built\": ".to_vec(),
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&answer), ["body"]);
     let mut huge = example();
@@ -152,17 +220,29 @@ fn the_body_itself_is_checked() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     assert_eq!(error_fields(&answer), ["body"]);
     let (status, answer) = post("/predict", &json!([example()]));
-    assert_eq!((status, error_fields(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["body".to_string()]));
+    assert_eq!(
+        (status, error_fields(&answer)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["body".to_string()])
+    );
 }
 
 #[test]
 fn health_model_and_an_offline_documented_spec() {
     let (status, health, _) = call("GET", "/health", None, vec![]);
-    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
     let (status, model, _) = call("GET", "/model", None, vec![]);
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(model["features"].as_array().unwrap().len(), app().predictor.metadata.features.len());
-    assert!(model.get("parameters").is_none(), "the metadata, not the fitted trees");
+    assert_eq!(
+        model["features"].as_array().unwrap().len(),
+        app().predictor.metadata.features.len()
+    );
+    assert!(
+        model.get("parameters").is_none(),
+        "the metadata, not the fitted trees"
+    );
 
     let (status, spec, _) = call("GET", "/openapi.json", None, vec![]);
     assert_eq!(status, StatusCode::OK);
@@ -170,8 +250,13 @@ fn health_model_and_an_offline_documented_spec() {
     let building = &spec["components"]["schemas"]["BuildingInput"];
     assert_eq!(building["additionalProperties"], json!(false));
     assert_eq!(building["properties"]["year_built"]["minimum"], json!(1850));
-    let neighborhoods = building["properties"]["neighborhood"]["enum"].as_array().unwrap();
-    assert_eq!(neighborhoods.len(), app().predictor.metadata.domains["neighborhood"].len());
+    let neighborhoods = building["properties"]["neighborhood"]["enum"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        neighborhoods.len(),
+        app().predictor.metadata.domains["neighborhood"].len()
+    );
     for path in ["/predict", "/predict/batch", "/health", "/model"] {
         assert!(spec["paths"].get(path).is_some(), "{path} is documented");
     }
@@ -179,7 +264,10 @@ fn health_model_and_an_offline_documented_spec() {
     let (status, _, page) = call("GET", "/docs/", None, vec![]);
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("swagger-ui"));
-    assert!(!page.contains("https://"), "no CDN: the UI's assets are served by the binary");
+    assert!(
+        !page.contains("https://"),
+        "no CDN: the UI's assets are served by the binary"
+    );
     let (status, _, script) = call("GET", "/docs/swagger-ui-bundle.js", None, vec![]);
     assert_eq!(status, StatusCode::OK);
     assert!(script.len() > 100_000);
@@ -191,13 +279,16 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("JSON has no NaN", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("JSON has no NaN", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,20}".prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z_]{1,24}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z_]{1,24}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

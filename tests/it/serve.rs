@@ -8,8 +8,14 @@ use std::time::{Duration, Instant};
 
 fn get(port: u16, path: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -23,7 +29,14 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
         auditbook::book::copy_dir(&super::root().join(dir), &root.join(dir)).unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .args(["--root", root.to_str().unwrap(), "serve", "--port", "0", "--out"])
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "serve",
+            "--port",
+            "0",
+            "--out",
+        ])
         .arg(root.join("book"))
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -37,17 +50,33 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
         }
     });
     let port: u16 = loop {
-        let line = rx.recv_timeout(Duration::from_secs(180)).expect("serve prints its address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(180))
+            .expect("serve prints its address");
         if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest.trim_end_matches(|c: char| !c.is_ascii_digit()).split('/').next().unwrap().parse().unwrap();
+            break rest
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .split('/')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
         }
     };
     let result = std::panic::catch_unwind(|| {
         let index = get(port, "/index.html");
         assert!(index.starts_with("HTTP/1.1 200"), "{index}");
-        assert!(index.contains("/__auditbook/version"), "served pages carry the reload script");
+        assert!(
+            index.contains("/__auditbook/version"),
+            "served pages carry the reload script"
+        );
         assert!(get(port, "/../Cargo.toml").starts_with("HTTP/1.1 400"));
-        assert!(!std::fs::read_to_string(root.join("book/index.html")).unwrap().contains("__auditbook"), "the written book has no reload script");
+        assert!(
+            !std::fs::read_to_string(root.join("book/index.html"))
+                .unwrap()
+                .contains("__auditbook"),
+            "the written book has no reload script"
+        );
 
         let prose = root.join("chapters/supersmartmarket/chapter.md");
         let mut text = std::fs::read_to_string(&prose).unwrap();
@@ -61,7 +90,10 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
             }
             // Generous: the rebuild competes for two cores with the rest of the suite, whose
             // document-store chapters run their servers meanwhile (120 s once was not enough).
-            assert!(started.elapsed() < Duration::from_secs(420), "no rebuild after the edit");
+            assert!(
+                started.elapsed() < Duration::from_secs(420),
+                "no rebuild after the edit"
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
         assert!(get(port, "/supersmartmarket.html").contains("Live edit marker 7731"));

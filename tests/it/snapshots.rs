@@ -13,13 +13,18 @@ pub fn settings() -> insta::Settings {
 #[test]
 fn supersmartmarket_findings() {
     let nb = super::run("supersmartmarket", &[], None);
-    settings().bind(|| insta::assert_yaml_snapshot!("supersmartmarket__findings", nb.findings_json()));
+    settings()
+        .bind(|| insta::assert_yaml_snapshot!("supersmartmarket__findings", nb.findings_json()));
 }
 
 #[test]
 fn supersmartmarket_checks() {
     let nb = super::run("supersmartmarket", &[], None);
-    let checks: Vec<(String, String)> = nb.checks.iter().map(|c| (c.id.clone(), c.status.label().to_string())).collect();
+    let checks: Vec<(String, String)> = nb
+        .checks
+        .iter()
+        .map(|c| (c.id.clone(), c.status.label().to_string()))
+        .collect();
     settings().bind(|| insta::assert_yaml_snapshot!("supersmartmarket__checks", checks));
 }
 
@@ -31,37 +36,65 @@ fn laplace_immo_findings() {
 
 #[test]
 fn seattle_findings() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "seattle").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "seattle")
+        .unwrap()
+        .1;
     settings().bind(|| insta::assert_yaml_snapshot!("seattle__findings", nb.findings_json()));
 }
 
 #[test]
 fn bottleneck_findings() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "bottleneck").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "bottleneck")
+        .unwrap()
+        .1;
     settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__findings", nb.findings_json()));
 }
 
 #[test]
 fn bottleneck_checks() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "bottleneck").unwrap().1;
-    let checks: Vec<(String, String)> = nb.checks.iter().map(|c| (c.id.clone(), c.status.label().to_string())).collect();
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "bottleneck")
+        .unwrap()
+        .1;
+    let checks: Vec<(String, String)> = nb
+        .checks
+        .iter()
+        .map(|c| (c.id.clone(), c.status.label().to_string()))
+        .collect();
     settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__checks", checks));
 }
 
 #[test]
 fn indutech_findings() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "indutech").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "indutech")
+        .unwrap()
+        .1;
     settings().bind(|| insta::assert_yaml_snapshot!("indutech__findings", nb.findings_json()));
 }
 
 #[test]
 fn greencoop_findings() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "greencoop").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "greencoop")
+        .unwrap()
+        .1;
     settings().bind(|| insta::assert_yaml_snapshot!("greencoop__findings", nb.findings_json()));
 }
 
 #[test]
 fn noscites_findings() {
-    let nb = &super::book_notebooks().iter().find(|(c, _)| c.meta().id == "noscites").unwrap().1;
+    let nb = &super::book_notebooks()
+        .iter()
+        .find(|(c, _)| c.meta().id == "noscites")
+        .unwrap()
+        .1;
     settings().bind(|| insta::assert_yaml_snapshot!("noscites__findings", nb.findings_json()));
 }

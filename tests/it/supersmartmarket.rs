@@ -21,7 +21,12 @@ fn json(nb: &auditbook::notebook::Notebook, key: &str) -> serde_json::Value {
 }
 
 fn status(nb: &auditbook::notebook::Notebook, id: &str) -> Status {
-    nb.checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}")).status.clone()
+    nb.checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+        .status
+        .clone()
 }
 
 /// Small data for fast runs: 10 days of about 60 sales.
@@ -46,7 +51,10 @@ fn small(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn run_owned(params: &[(&'static str, String)], data: Option<std::path::PathBuf>) -> auditbook::notebook::Notebook {
+fn run_owned(
+    params: &[(&'static str, String)],
+    data: Option<std::path::PathBuf>,
+) -> auditbook::notebook::Notebook {
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run("supersmartmarket", &borrowed, data)
 }
@@ -60,14 +68,21 @@ fn the_default_plant_is_found_and_every_check_passes() {
     assert_eq!(int(&nb, "price_updates.count"), 600);
     assert_eq!(json(&nb, "gap.residual_eur"), serde_json::json!(0.0));
     assert!(nb.failures().is_empty(), "{:?}", nb.failures());
-    assert!(nb.checks.iter().all(|c| c.status == Status::Passed), "{:?}", nb.checks);
+    assert!(
+        nb.checks.iter().all(|c| c.status == Status::Passed),
+        "{:?}",
+        nb.checks
+    );
 }
 
 #[test]
 fn another_batch_size_is_planted_and_found() {
     let nb = run("supersmartmarket", &[("late_batch", "777")], None);
     assert_eq!(int(&nb, "late_batch.rows"), 777);
-    assert_eq!(status(&nb, "late_batch.found_equals_planted"), Status::Passed);
+    assert_eq!(
+        status(&nb, "late_batch.found_equals_planted"),
+        Status::Passed
+    );
 }
 
 #[test]
@@ -77,8 +92,14 @@ fn the_parts_add_up_to_the_gap_in_the_findings() {
         Value::Decimal(d) => *d,
         other => panic!("{k} is {other:?}"),
     };
-    assert_eq!(dec("gap.r2_revenue_eur") - dec("gap.r1_revenue_eur"), dec("gap.total_eur"));
-    assert_eq!(dec("gap.late_batch_eur") + dec("gap.price_effect_eur"), dec("gap.total_eur"));
+    assert_eq!(
+        dec("gap.r2_revenue_eur") - dec("gap.r1_revenue_eur"),
+        dec("gap.total_eur")
+    );
+    assert_eq!(
+        dec("gap.late_batch_eur") + dec("gap.price_effect_eur"),
+        dec("gap.total_eur")
+    );
     assert!(dec("gap.late_batch_eur") > rust_decimal::Decimal::ZERO);
     assert!(dec("gap.price_effect_eur") != rust_decimal::Decimal::ZERO);
 }
@@ -117,7 +138,11 @@ fn small_copy() -> tempfile::TempDir {
     let params = small(&[]);
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let chapter = auditbook::book::chapter_by_id("supersmartmarket").unwrap();
-    let ctx = auditbook::book::context(chapter, &super::options("supersmartmarket", &borrowed, None)).unwrap();
+    let ctx = auditbook::book::context(
+        chapter,
+        &super::options("supersmartmarket", &borrowed, None),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     chapter.generate(&ctx, dir.path()).unwrap();
     dir
@@ -133,12 +158,24 @@ fn the_real_layout_without_log_runs_and_says_what_it_cannot_check() {
     let fixture = super::root().join("tests/fixtures/supersmartmarket_real_layout");
     let nb = run("supersmartmarket", &[], Some(fixture));
     assert_eq!(int(&nb, "sales.rows"), 4);
-    assert_eq!(json(&nb, "sales.dashboard_revenue_eur"), serde_json::json!(6.42));
+    assert_eq!(
+        json(&nb, "sales.dashboard_revenue_eur"),
+        serde_json::json!(6.42)
+    );
     assert_eq!(int(&nb, "monitoring.closing_day_sales"), 1);
     assert_eq!(json(&nb, "log.available"), serde_json::json!(false));
     assert!(!nb.findings.contains_key("late_batch.rows"));
-    for id in ["gap.decomposition_sums", "late_batch.found_equals_planted", "price_updates.found_equals_planted", "monitoring.alarm_raised"] {
-        assert!(matches!(status(&nb, id), Status::NotApplicable(ref r) if r.contains("Log_insertion.csv")), "{id}: {:?}", status(&nb, id));
+    for id in [
+        "gap.decomposition_sums",
+        "late_batch.found_equals_planted",
+        "price_updates.found_equals_planted",
+        "monitoring.alarm_raised",
+    ] {
+        assert!(
+            matches!(status(&nb, id), Status::NotApplicable(ref r) if r.contains("Log_insertion.csv")),
+            "{id}: {:?}",
+            status(&nb, id)
+        );
     }
     assert_eq!(status(&nb, "load.complete"), Status::Passed);
     assert!(nb.failures().is_empty());
@@ -157,7 +194,12 @@ fn a_malformed_row_is_kept_aside_and_named_with_its_file_and_line() {
     assert_eq!(int(&nb, "load.rows_rejected"), 1);
     match status(&nb, "load.complete") {
         Status::Failed(reason) => {
-            assert!(reason.contains("Fact_vente.csv") && reason.contains("line 3") && reason.contains("vente_id"), "{reason}");
+            assert!(
+                reason.contains("Fact_vente.csv")
+                    && reason.contains("line 3")
+                    && reason.contains("vente_id"),
+                "{reason}"
+            );
         }
         other => panic!("expected a failure, got {other:?}"),
     }
@@ -180,20 +222,34 @@ fn a_sale_missing_from_the_log_breaks_the_decomposition() {
         .to_string();
     rewrite(&dir.path().join("Log_insertion.csv"), |text| {
         let marker = format!(";INSERT;Fact_vente;{sale_id};");
-        text.split("\r\n").filter(|l| !l.contains(&marker)).collect::<Vec<_>>().join("\r\n")
+        text.split("\r\n")
+            .filter(|l| !l.contains(&marker))
+            .collect::<Vec<_>>()
+            .join("\r\n")
     });
     let nb = run("supersmartmarket", &[], Some(dir.path().to_path_buf()));
     assert_ne!(json(&nb, "gap.residual_eur"), serde_json::json!(0.0));
-    assert!(matches!(status(&nb, "gap.decomposition_sums"), Status::Failed(ref r) if r.contains("residual")));
+    assert!(
+        matches!(status(&nb, "gap.decomposition_sums"), Status::Failed(ref r) if r.contains("residual"))
+    );
 }
 
 #[test]
 fn a_calendar_key_that_is_not_the_excel_serial_of_its_date_fails() {
     let dir = tempfile::tempdir().unwrap();
-    auditbook::book::copy_dir(&super::root().join("tests/fixtures/supersmartmarket_real_layout"), dir.path()).unwrap();
+    auditbook::book::copy_dir(
+        &super::root().join("tests/fixtures/supersmartmarket_real_layout"),
+        dir.path(),
+    )
+    .unwrap();
     // Shift the date of key 45517 by one day, as a spreadsheet with the 1904 date system would.
-    rewrite(&dir.path().join("Dim_Date.csv"), |text| text.replace(";2024-08-13", ";2024-08-12"));
+    rewrite(&dir.path().join("Dim_Date.csv"), |text| {
+        text.replace(";2024-08-13", ";2024-08-12")
+    });
     let nb = run("supersmartmarket", &[], Some(dir.path().to_path_buf()));
     assert_eq!(int(&nb, "calendar.mismatched_serials"), 1);
-    assert!(matches!(status(&nb, "calendar.serials_match_dates"), Status::Failed(_)));
+    assert!(matches!(
+        status(&nb, "calendar.serials_match_dates"),
+        Status::Failed(_)
+    ));
 }
