@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub backends: Backends,
     /// Show progress on stderr (only drawn when it is a terminal).
     pub progress: bool,
+    /// `--fault NAME`: a declared fault of the (single) chapter being run.
+    pub fault: Option<String>,
 }
 
 /// Finds the project root: the nearest ancestor of `start` holding `datasets/MANIFEST.toml`,
@@ -59,7 +61,24 @@ pub fn all_meta() -> Vec<&'static Meta> {
 /// The run context of one chapter.
 pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext> {
     let meta = *chapter.meta();
-    let given = options.params.get(meta.id).cloned().unwrap_or_default();
+    let mut given = options.params.get(meta.id).cloned().unwrap_or_default();
+    let fault = match &options.fault {
+        None => None,
+        Some(name) => {
+            let fault = crate::fault::find(meta.id, name)?;
+            for (key, value) in &fault.params {
+                if given.contains_key(key) {
+                    return Err(Error::Usage(format!(
+                        "fault `{name}` sets `{key}`: do not give `--param {key}` with it"
+                    )));
+                }
+                given.insert(key.clone(), value.clone());
+            }
+            Some(std::sync::Arc::new(crate::fault::ActiveFault::start(
+                meta.id, fault,
+            )?))
+        }
+    };
     let work = options.root.join("target").join("auditbook");
     Ok(RunContext {
         meta,
@@ -74,6 +93,7 @@ pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext
         } else {
             Progress::hidden()
         },
+        fault,
     })
 }
 
@@ -92,7 +112,10 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
         }
     }
     ctx.progress.start();
-    let result = chapter.run(&ctx);
+    let result = chapter.run(&ctx).and_then(|nb| match &ctx.fault {
+        Some(fault) => fault.finish().map(|()| nb),
+        None => Ok(nb),
+    });
     ctx.progress.end(&match &result {
         Ok(nb) => {
             let failed = nb.failures().len();
@@ -130,6 +153,11 @@ pub fn run_selected(
     if options.data.is_some() && selected.len() != 1 {
         return Err(Error::Usage(
             "`--data` replaces one chapter's data: name the chapter with `--chapter`".into(),
+        ));
+    }
+    if options.fault.is_some() && selected.len() != 1 {
+        return Err(Error::Usage(
+            "`--fault` breaks one chapter's input: name the chapter with `--chapter`".into(),
         ));
     }
     for id in options.params.keys() {
@@ -312,6 +340,15 @@ pub fn build(
 ) -> Result<Vec<(&'static dyn Chapter, Notebook)>> {
     let manifest = Manifest::load(&options.root)?;
     let notebooks = run_and_check(only, options)?;
+    if let Some(fault) = &options.fault {
+        // A fault exists to make a check fail; a book is never written from broken input.
+        return Err(Error::ChecksFailed {
+            chapter: only.unwrap_or("-").to_string(),
+            failed: vec![format!(
+                "fault `{fault}` was applied and no check failed: the book is not written"
+            )],
+        });
+    }
     let files = render(&notebooks, &manifest, only.is_some())?;
     write_book(out, &files, only.is_some())?;
     Ok(notebooks)

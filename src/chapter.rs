@@ -163,6 +163,8 @@ pub struct RunContext {
     pub params: Params,
     pub backends: Backends,
     pub progress: Progress,
+    /// The fault in force for this run (`--fault NAME`), if any.
+    pub fault: Option<std::sync::Arc<crate::fault::ActiveFault>>,
 }
 
 /// A folder of this run's own under the chapter's generated folder: removed when dropped,
@@ -196,10 +198,25 @@ impl RunContext {
         self.root.join("datasets").join(self.meta.id)
     }
 
-    /// The data directory to read: `--data DIR` if given, else `default`.
-    pub fn data_dir_or(&self, default: &Path) -> PathBuf {
-        self.data_override
-            .clone()
-            .unwrap_or_else(|| default.to_path_buf())
+    /// The data directory to read: `--data DIR` if given, else `default`, passed through
+    /// [`RunContext::input_dir`].
+    pub fn data_dir_or(&self, default: &Path) -> Result<PathBuf> {
+        self.input_dir(
+            &self
+                .data_override
+                .clone()
+                .unwrap_or_else(|| default.to_path_buf()),
+        )
+    }
+
+    /// The folder a chapter reads its input from, once it knows `dir` (after generating its
+    /// data, so that a planted record stays known): `dir` itself, or, when a fault is in
+    /// force, a copy of it with the fault's data edits applied. Every chapter reads its input
+    /// through this, so that `--fault` can reach it; `dir` itself is never changed.
+    pub fn input_dir(&self, dir: &Path) -> Result<PathBuf> {
+        match &self.fault {
+            Some(fault) => fault.input_dir(self, dir),
+            None => Ok(dir.to_path_buf()),
+        }
     }
 }

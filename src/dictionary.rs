@@ -233,7 +233,7 @@ pub fn dictionary(
 /// `dictionary` table and the `schema` figure from the catalog; findings
 /// `dictionary.tables`, `dictionary.columns`, `dictionary.problems` and
 /// `dictionary.money_columns_not_decimal`; checks `dictionary.complete` (against the
-/// chapter's `dictionary.toml`) and `money.decimal` (every `_eur` column is DECIMAL).
+/// chapter's `dictionary.toml`) and `money.decimal` (every `_eur` column is DECIMAL; not added when the model has none).
 pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>> {
     let chapter = nb.chapter.clone();
     let text = crate::embedded::chapter_file(&chapter, "dictionary.toml").ok_or_else(|| {
@@ -242,7 +242,7 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
     let meanings = parse_meanings(&chapter, text)?;
     let tables = catalog(db)?;
     let (frame, problems) = dictionary(db, &tables, &meanings)?;
-    let money_columns: Vec<String> = tables
+    let all_money: Vec<_> = tables
         .iter()
         .flat_map(|t| {
             t.columns
@@ -250,6 +250,9 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
                 .filter(|c| c.name.ends_with("_eur"))
                 .map(move |c| (t, c))
         })
+        .collect();
+    let money_columns: Vec<String> = all_money
+        .iter()
         .filter(|(_, c)| !c.data_type.starts_with("DECIMAL"))
         .map(|(t, c)| format!("{}.{} is {}", t.name, c.name, c.data_type))
         .collect();
@@ -298,6 +301,10 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
         complete,
         &["dictionary.problems"],
     )?;
+    if all_money.is_empty() {
+        // A model without money has nothing for this check to guard: it is not shown.
+        return Ok(tables);
+    }
     let decimal = if money_columns.is_empty() {
         Status::Passed
     } else {

@@ -34,9 +34,31 @@ fn live(path: &str) -> Option<&'static str> {
     Some(text)
 }
 
-/// The contents of `path` (relative to the project root): live from disk under `serve`,
-/// else as embedded at compile time.
+/// Texts a fault puts in place of a declaration for the length of a run (see
+/// [`crate::fault`]); `None` hides the file. Keyed by path, so a fault of one chapter never
+/// changes what another chapter reads.
+static OVERLAY: Mutex<BTreeMap<String, Option<&'static str>>> = Mutex::new(BTreeMap::new());
+
+/// From now on `path` reads as `text` (`None`: as absent), until [`clear_overlay`].
+pub fn set_overlay(path: &str, text: Option<String>) {
+    let text = text.map(|t| &*Box::leak(t.into_boxed_str()));
+    OVERLAY
+        .lock()
+        .expect("overlay")
+        .insert(path.to_string(), text);
+}
+
+/// `path` reads as before [`set_overlay`] again.
+pub fn clear_overlay(path: &str) {
+    OVERLAY.lock().expect("overlay").remove(path);
+}
+
+/// The contents of `path` (relative to the project root): a fault's edit when one is in
+/// force, live from disk under `serve`, else as embedded at compile time.
 pub fn file(path: &str) -> Option<&'static str> {
+    if let Some(text) = OVERLAY.lock().expect("overlay").get(path) {
+        return *text;
+    }
     if LIVE_ROOT.get().is_some() {
         return live(path);
     }

@@ -11,6 +11,8 @@ pub mod diff;
 pub mod docstore;
 pub mod embedded;
 pub mod error;
+pub mod fault;
+pub mod fault_matrix;
 pub mod flow;
 pub mod frame;
 pub mod install;

@@ -50,6 +50,9 @@ enum Command {
         /// A chapter parameter, prefixed with the chapter id: supersmartmarket.late_batch=777.
         #[arg(long = "param", value_name = "CHAPTER.KEY=VALUE")]
         params: Vec<String>,
+        /// Apply a fault declared in chapters/<id>/faults.toml (needs --chapter): its checks must fail.
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
         /// Output directory.
         #[arg(long, default_value = "book")]
         out: PathBuf,
@@ -64,6 +67,9 @@ enum Command {
         /// KEY=VALUE with --chapter, CHAPTER.KEY=VALUE without.
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Apply a fault declared in chapters/<id>/faults.toml (needs --chapter): its checks must fail.
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
     },
     /// Print one chapter's findings as JSON on stdout.
     #[command(after_help = findings_help())]
@@ -75,6 +81,19 @@ enum Command {
         /// A chapter parameter: late_batch=777.
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Apply a fault declared in chapters/<id>/faults.toml: its checks must fail.
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
+    },
+    /// Run every declared fault of every chapter (or one) and show that each makes the checks
+    /// it names fail, with the offending rows or values in the detail, and that every check
+    /// has a fault: exit 0 when all bite, 1 when one does not.
+    Faults {
+        #[arg(long)]
+        chapter: Option<String>,
+        /// Only this fault (needs --chapter).
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
     },
     /// Run the chapters and list every finding and check result that differs from the
     /// committed book (book/findings.json, book/checks.json) or from the book at a git
@@ -298,17 +317,20 @@ fn run(cli: Cli) -> Result<(), Error> {
         s3_endpoint: cli.backends.s3_endpoint,
         s3_bucket: cli.backends.s3_bucket,
     };
-    let options = |data: Option<PathBuf>, params| RunOptions {
+    let with_fault = |data: Option<PathBuf>, params, fault: Option<String>| RunOptions {
         root: root.clone(),
         data,
         params,
         backends: backends.clone(),
         progress: true,
+        fault,
     };
+    let options = |data: Option<PathBuf>, params| with_fault(data, params, None);
     match cli.command {
         Command::Build {
             chapter,
             params,
+            fault,
             out,
         } => {
             let _lock = RunLock::acquire(&root)?;
@@ -319,7 +341,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             let notebooks = book::build(
                 chapter.as_deref(),
-                &options(None, parse_params(&params, None)?),
+                &with_fault(None, parse_params(&params, None)?, fault),
                 &out,
             )?;
             for (chapter, nb) in &notebooks {
@@ -336,10 +358,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             chapter,
             data,
             params,
+            fault,
         } => {
             let _lock = RunLock::acquire(&root)?;
             let params = parse_params(&params, chapter.as_deref())?;
-            let notebooks = book::run_and_check(chapter.as_deref(), &options(data, params))?;
+            let notebooks =
+                book::run_and_check(chapter.as_deref(), &with_fault(data, params, fault))?;
             for (chapter, nb) in &notebooks {
                 for check in &nb.checks {
                     println!(
@@ -355,11 +379,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             chapter,
             data,
             params,
+            fault,
         } => {
             let id = book::chapter_by_id(&chapter)?.meta().id;
             let params = parse_params(&params, Some(id))?;
             let _lock = RunLock::acquire(&root)?;
-            let nb = book::run_chapter(book::chapter_by_id(id)?, &options(data, params))?;
+            let nb = book::run_chapter(book::chapter_by_id(id)?, &with_fault(data, params, fault))?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise")
@@ -371,6 +396,16 @@ fn run(cli: Cli) -> Result<(), Error> {
                     failed,
                 });
             }
+        }
+        Command::Faults { chapter, fault } => {
+            let _lock = RunLock::acquire(&root)?;
+            let report = auditbook::fault_matrix::run(
+                chapter.as_deref(),
+                fault.as_deref(),
+                &options(None, BTreeMap::new()),
+            )?;
+            print!("{}", report.table());
+            report.verdict()?;
         }
         Command::Diff {
             against,

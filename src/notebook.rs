@@ -345,6 +345,14 @@ impl Notebook {
             .collect()
     }
 
+    /// True when a check recorded so far has failed: a pipeline stops there, and returns
+    /// the notebook so that the failed check is what the run reports.
+    pub fn has_failures(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| matches!(c.status, Status::Failed(_)))
+    }
+
     /// Failed checks, as `id: reason` lines.
     pub fn failures(&self) -> Vec<String> {
         self.checks

@@ -161,11 +161,12 @@ impl Chapter for GreenCoop {
         let is_wu = |n: &str| n.starts_with("WU_") && n.ends_with(".xlsx");
         let (infoclimat, workbooks, planted) = match &ctx.data_override {
             Some(dir) => {
-                let mut json = files_in(dir, is_json)?;
+                let dir = ctx.input_dir(dir)?;
+                let mut json = files_in(&dir, is_json)?;
                 if json.is_empty() {
-                    json = files_in(&ctx.dataset_dir(), is_json)?;
+                    json = files_in(&ctx.input_dir(&ctx.dataset_dir())?, is_json)?;
                 }
-                let wu = files_in(dir, is_wu)?;
+                let wu = files_in(&dir, is_wu)?;
                 if wu.is_empty() {
                     return Err(Error::Usage(format!(
                         "chapter `{CHAPTER}`: no Weather Underground workbook (WU_*.xlsx) in {}",
@@ -179,8 +180,8 @@ impl Chapter for GreenCoop {
                     .step("generating the Weather Underground workbooks");
                 let (dir, planted) = Self::generated(ctx)?;
                 (
-                    files_in(&ctx.dataset_dir(), is_json)?,
-                    files_in(&dir, is_wu)?,
+                    files_in(&ctx.input_dir(&ctx.dataset_dir())?, is_json)?,
+                    files_in(&ctx.input_dir(&dir)?, is_wu)?,
                     Some(planted),
                 )
             }
@@ -208,7 +209,9 @@ impl Chapter for GreenCoop {
             work.path().join("lake"),
         )
         .map_err(Error::Usage)?;
+        let restore_input = |dir: &Path| ctx.input_dir(dir).map_err(|e| e.to_string());
         let config = pipeline::Config {
+            restore_input: &restore_input,
             infoclimat,
             workbooks,
             stations: stations()?,
@@ -519,6 +522,7 @@ fn report(
     }
     let rules = alarm_rules()?;
     let mut alarm_rows = Vec::new();
+    let mut alarm_checks = Vec::new();
     let mut firing = 0;
     for rule in &rules {
         let (_, value, decimals, _, _) =
@@ -539,6 +543,14 @@ fn report(
             None,
             f("greencoop::report (alarms.toml)"),
         )?;
+        alarm_checks.push((
+            rule.id.clone(),
+            rule.meaning.clone(),
+            rule.metric.clone(),
+            rounded(*value, *decimals),
+            rule.above,
+            fires,
+        ));
         alarm_rows.push(doc! {
             "alarm": &rule.id, "metric": &rule.metric, "value": rounded(*value, *decimals), "above": rule.above,
             "state": if fires { "ALARM" } else { "OK" }, "meaning": &rule.meaning,
@@ -596,7 +608,20 @@ fn report(
         f("docstore::dump::write"),
     )?;
 
-    checks(nb, o, planted)
+    checks(nb, o, planted)?;
+    // Each alarm is a check on the run: it holds while its metric stays at or below the
+    // threshold declared in alarms.toml.
+    for (id, meaning, metric, value, above, fires) in alarm_checks {
+        nb.add_check(
+            &format!("alarm.{id}"),
+            &format!("the {id} alarm does not fire: not ({meaning})"),
+            Status::of(!fires, || {
+                format!("{metric} = {value}, above {above}: {meaning}")
+            }),
+            &[&format!("alarm.{id}"), &format!("metrics.{metric}")],
+        )?;
+    }
+    Ok(())
 }
 
 /// Hours between the newest reading of any station and the latest of the stalest one.
@@ -613,61 +638,40 @@ fn stalest_station_h(per_station: &[Document]) -> f64 {
 }
 
 fn checks(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>) -> Result<()> {
+    // Three counts from three places: rows read (the parser), readings and quarantined rows
+    // in the store (counted from the server), duplicates (the parser's keys). A copy refused
+    // as a duplicate counts only if it is the same reading as the one kept.
     let read = o.parsed.rows_read();
     let input_duplicates = o.parsed.readings.len() - o.distinct_readings;
-    let quarantined = o.parsed.quarantined.len();
+    let identical_duplicates = input_duplicates - o.conflicting_copies;
     nb.add_check(
         "rows.conserved",
-        "every row read is in the store, a duplicate the unique index refused, or in quarantine: read = loaded + duplicates + quarantined",
-        Status::of(read as u64 == o.ours_in_store + input_duplicates as u64 + quarantined as u64, || {
-            format!("read {read}, in store {}, duplicates {input_duplicates}, quarantined {quarantined}", o.ours_in_store)
-        }),
-        &["rows.read", "store.ours", "rows.input_duplicates", "rows.quarantined"],
-    )?;
-    nb.add_check(
-        "quarantine.stored",
-        "every quarantined row is stored in the quarantine collection with its file, sheet, row and reason",
-        Status::of(o.quarantine_stored == quarantined as u64, || format!("{quarantined} quarantined, {} stored", o.quarantine_stored)),
-        &["rows.quarantined", "store.quarantine"],
-    )?;
-    nb.add_check(
-        "load.rerun_loads_nothing",
-        "loading the same files again inserts nothing: the unique index on (station, ts) refuses every document",
-        Status::of(o.second_load.inserted == 0 && o.second_load.duplicates.len() == o.parsed.readings.len(), || {
-            format!("re-run inserted {}, refused {} of {}", o.second_load.inserted, o.second_load.duplicates.len(), o.parsed.readings.len())
-        }),
-        &["rerun.inserted", "rerun.refused"],
-    )?;
-    nb.add_check(
-        "audit.no_duplicate_keys",
-        "no (station, ts) key is held twice in the store",
-        Status::of(o.audit("duplicate_keys").is_empty(), || {
-            format!("{} keys held twice", o.audit("duplicate_keys").len())
-        }),
-        &["audit.duplicate_keys"],
-    )?;
-    let per_station_total: f64 = o
-        .audit("per_station")
-        .iter()
-        .filter_map(|d| number(d, "documents"))
-        .sum();
-    nb.add_check(
-        "audit.counts_agree",
-        "the audit's documents per station add up to the documents counted in the store",
-        Status::of(per_station_total as u64 == o.documents_in_store, || {
+        "every row read is in the store, an identical copy the unique key refused, or in the quarantine collection: read = readings stored + identical duplicates + quarantined rows stored, each counted where it is",
+        Status::of(read as u64 == o.ours_in_store + identical_duplicates as u64 + o.quarantine_stored, || {
             format!(
-                "per station {per_station_total}, store {}",
-                o.documents_in_store
+                "read {read}, readings in store {}, identical duplicates {identical_duplicates}, quarantined rows in store {}; {} copies differ from the reading kept under their key: {}",
+                o.ours_in_store,
+                o.quarantine_stored,
+                o.conflicting_copies,
+                o.conflicting_keys.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
             )
         }),
-        &["store.documents"],
+        &["rows.read", "store.ours", "rows.input_duplicates", "store.quarantine"],
     )?;
     let b = &o.backup;
     nb.add_check(
         "backup.restored_identical",
         "the backup, fetched back from object storage with its checksums verified and restored into an empty database, holds the same documents: same count, same content hash",
         Status::of(b.documents == b.restored && b.hash_original == b.hash_restored && b.checksum_problems.is_empty(), || {
-            format!("{} documents backed up, {} restored, hashes {} / {}", b.documents, b.restored, &b.hash_original[..12], &b.hash_restored[..12])
+            let short = |h: &str| h.chars().take(12).collect::<String>();
+            format!(
+                "{} documents backed up, {} restored, hashes {} / {}; checksum problems: {}",
+                b.documents,
+                b.restored,
+                short(&b.hash_original),
+                if b.hash_restored.is_empty() { "(nothing restored)".to_string() } else { short(&b.hash_restored) },
+                if b.checksum_problems.is_empty() { "none".to_string() } else { b.checksum_problems.join("; ") }
+            )
         }),
         &["backup.documents", "backup.restored", "backup.hash"],
     )?;

@@ -27,8 +27,12 @@ pub struct StationDecl {
     pub mean_c: f64,
 }
 
+/// Where the restore reads the backup it fetched: the folder itself, or a copy a fault has
+/// damaged (`RunContext::input_dir`).
+pub type RestoreInput<'a> = dyn Fn(&Path) -> Result<PathBuf, String> + Sync + 'a;
+
 /// Everything one run needs.
-pub struct Config {
+pub struct Config<'a> {
     pub infoclimat: Vec<PathBuf>,
     pub workbooks: Vec<PathBuf>,
     pub stations: Vec<StationDecl>,
@@ -41,6 +45,7 @@ pub struct Config {
     /// MiB of filler documents written to the database (to show the storage alarm firing).
     pub ballast_mib: u64,
     pub max_gap_min: i64,
+    pub restore_input: &'a RestoreInput<'a>,
 }
 
 /// One raw file as staged and read back.
@@ -73,6 +78,11 @@ pub struct Outcome {
     pub staged: Vec<Staged>,
     pub parsed: Parsed,
     pub distinct_readings: usize,
+    /// Keys read more than once whose copies differ (a copy refused by the store is then a
+    /// reading lost, not a duplicate), each once.
+    pub conflicting_keys: Vec<String>,
+    /// Copies refused by the store that differ from the reading kept under their key.
+    pub conflicting_copies: usize,
     pub first_load: InsertOutcome,
     pub second_load: InsertOutcome,
     pub quarantine_stored: u64,
@@ -213,6 +223,31 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     profile("greencoop", "connect", &mut clock);
     let documents: Vec<Document> = parsed.readings.iter().map(|r| r.to_document()).collect();
     let ids: BTreeSet<String> = parsed.readings.iter().map(|r| r.id()).collect();
+    // The first reading of each key is the one the store keeps; a later copy must be the
+    // same reading, or refusing it loses data.
+    // Same reading: the same document but for where it was read (`origin`).
+    let measured = |d: &Document| {
+        let mut d = d.clone();
+        d.remove("origin");
+        d
+    };
+    let mut first: std::collections::BTreeMap<String, Document> = std::collections::BTreeMap::new();
+    let (mut conflicting_keys, mut conflicting_copies) = (Vec::new(), 0);
+    for (reading, document) in parsed.readings.iter().zip(&documents) {
+        let id = reading.id();
+        match first.get(&id) {
+            None => {
+                first.insert(id, measured(document));
+            }
+            Some(kept) if *kept != measured(document) => {
+                conflicting_copies += 1;
+                if !conflicting_keys.contains(&id) {
+                    conflicting_keys.push(id);
+                }
+            }
+            Some(_) => {}
+        }
+    }
     let first_load = store.insert_unordered(&readings, documents.clone())?;
     profile("greencoop", "first_load", &mut clock);
     // The same files again, as a scheduled re-run would: the unique index refuses them all.
@@ -271,12 +306,14 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
         number(&stats, "dataSize").ok_or_else(|| format!("dbStats on {db}: no dataSize"))? as i64;
 
     profile("greencoop", "stats", &mut clock);
-    let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir)?;
+    let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir, cfg.restore_input)?;
     profile("greencoop", "backup", &mut clock);
     Ok(Outcome {
         server: store.server.clone(),
         staged,
         distinct_readings: ids.len(),
+        conflicting_keys,
+        conflicting_copies,
         parsed,
         first_load,
         second_load,
@@ -297,6 +334,7 @@ fn backup_and_restore(
     db: &str,
     storage: &mut Storage,
     work: &Path,
+    restore_input: &RestoreInput,
 ) -> Result<Backup, String> {
     let readings = store.collection(db, "readings");
     let original = store.all_by_id(&readings)?;
@@ -329,12 +367,18 @@ fn backup_and_restore(
         std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }
+    let restore_dir = restore_input(&restore_dir)?;
     let checksum_problems = dump::verify_checksums(&restore_dir)?;
     if !checksum_problems.is_empty() {
-        return Err(format!(
-            "the backup fetched from object storage is damaged, nothing restored: {}",
-            checksum_problems.join("; ")
-        ));
+        // A damaged backup is never restored: the check shows the problems.
+        return Ok(Backup {
+            files,
+            documents: original.len(),
+            restored: 0,
+            hash_original: content_hash(&original),
+            hash_restored: String::new(),
+            checksum_problems,
+        });
     }
     let contents = dump::parse(
         &std::fs::read(restore_dir.join(db).join("readings.bson")).map_err(|e| e.to_string())?,

@@ -94,13 +94,21 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     load_report(&mut nb, &mut db, dvf_read, population_read, scale)?;
     // The staging tables have done their work: the model is what remains.
     db.execute_unrecorded("drop staging", "drop table raw_dvf; drop table raw_population; drop table dvf_checked; drop table population_checked;")?;
+    dictionary::document(&mut nb, &mut db)?;
+    if nb.has_failures() {
+        // The model itself is wrong (a meaning missing, money as a float): the questions
+        // would read it wrong, so the chapter stops with the checks that say why.
+        load_checks(&mut nb)?;
+        nb.queries = db.ran().clone();
+        return Ok(nb);
+    }
 
     ctx.progress.step("answering the questions");
     db.execute("sale_facts")?;
     questions(&mut nb, &mut db)?;
     regions(&mut nb, &mut db)?;
-    dictionary::document(&mut nb, &mut db)?;
-    checks(&mut nb)?;
+    load_checks(&mut nb)?;
+    question_checks(&mut nb)?;
     nb.queries = db.ran().clone();
     Ok(nb)
 }
@@ -112,20 +120,23 @@ fn load_report(
     population_read: u64,
     scale: u32,
 ) -> Result<()> {
+    // Rejected rows and their reasons come from the checked staging tables …
     let q = "load_report";
     let frame = db.query(q)?;
-    let (mut dvf_loaded, mut dvf_rejected, mut pop_loaded, mut pop_rejected) = (0, 0, 0, 0);
+    let (mut dvf_rejected, mut pop_rejected) = (0, 0);
     for row in 0..frame.height() {
         let source = get_text(&frame, q, row, "source")?.unwrap_or_default();
         let loaded = get_text(&frame, q, row, "outcome")?.as_deref() == Some("(loaded)");
         let rows = get_i64(&frame, q, row, "rows")?;
         match (source.as_str(), loaded) {
-            ("valeurs_foncieres", true) => dvf_loaded += rows,
+            (_, true) => {}
             ("valeurs_foncieres", false) => dvf_rejected += rows,
-            (_, true) => pop_loaded += rows,
             (_, false) => pop_rejected += rows,
         }
     }
+    // … the rows loaded from the model's own tables, and the rows read from the workbooks by
+    // the Rust reader: three sources, so read = loaded + rejected can fail.
+    let counts = db.query("load_counts")?;
     let read_source = Source::function("xlsx::stage");
     nb.add_finding(
         "load.dvf_rows_read",
@@ -157,9 +168,9 @@ fn load_report(
     )?;
     nb.add_finding(
         "load.dvf_rows_loaded",
-        Value::Int(dvf_loaded),
+        Value::Int(get_i64(&counts, "load_counts", 0, "sales_loaded")?),
         Some("rows"),
-        Source::query(q),
+        Source::query("load_counts"),
     )?;
     nb.add_finding(
         "load.dvf_rows_rejected",
@@ -175,9 +186,9 @@ fn load_report(
     )?;
     nb.add_finding(
         "load.population_rows_loaded",
-        Value::Int(pop_loaded),
+        Value::Int(get_i64(&counts, "load_counts", 0, "populations_loaded")?),
         Some("rows"),
-        Source::query(q),
+        Source::query("load_counts"),
     )?;
     nb.add_finding(
         "load.population_rows_rejected",
@@ -186,7 +197,16 @@ fn load_report(
         Source::query(q),
     )?;
     nb.add_table(q, frame, Source::query(q))?;
+    nb.add_table("load_counts", counts, Source::query("load_counts"))?;
     Ok(())
+}
+
+/// The first rows a load lost without a reason, from `load_counts`, for a failed check.
+fn lost(nb: &Notebook, column: &str) -> String {
+    nb.tables
+        .get("load_counts")
+        .and_then(|t| get_text(&t.frame, "load_counts", 0, column).ok().flatten())
+        .unwrap_or_default()
 }
 
 /// Records a one-row answer's columns as findings `<prefix>.<column>`.
@@ -354,7 +374,8 @@ fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
     }
 }
 
-fn checks(nb: &mut Notebook) -> Result<()> {
+/// Every row read is accounted for.
+fn load_checks(nb: &mut Notebook) -> Result<()> {
     let read = nb.int("load.dvf_rows_read") + nb.int("load.dvf_rows_generated");
     let (loaded, rejected) = (
         nb.int("load.dvf_rows_loaded"),
@@ -363,7 +384,7 @@ fn checks(nb: &mut Notebook) -> Result<()> {
     nb.add_check(
         "load.sales_conserved",
         "every DVF row read (or generated) is loaded or rejected with a reason: read = loaded + rejected",
-        if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected")) },
+        if read == loaded + rejected { Status::Passed } else { Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected; first source rows lost: {}", lost(nb, "sales_lost"))) },
         &["load.dvf_rows_read", "load.dvf_rows_generated", "load.dvf_rows_loaded", "load.dvf_rows_rejected"],
     )?;
     let (read, loaded, rejected) = (
@@ -377,7 +398,10 @@ fn checks(nb: &mut Notebook) -> Result<()> {
         if read == loaded + rejected {
             Status::Passed
         } else {
-            Status::Failed(format!("{read} read, {loaded} loaded, {rejected} rejected"))
+            Status::Failed(format!(
+                "{read} read, {loaded} loaded, {rejected} rejected; first communes lost: {}",
+                lost(nb, "populations_lost")
+            ))
         },
         &[
             "load.population_rows_read",
@@ -385,6 +409,11 @@ fn checks(nb: &mut Notebook) -> Result<()> {
             "load.population_rows_rejected",
         ],
     )?;
+    Ok(())
+}
+
+/// The answers agree with each other.
+fn question_checks(nb: &mut Notebook) -> Result<()> {
     let national = nb.int("q1.apartments_sold");
     let by_region = rows_sum(nb, "q2.answer", "apartment_sales");
     nb.add_check(

@@ -41,7 +41,7 @@ impl Chapter for LaplaceImmo {
     }
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {
-        let dir = ctx.data_dir_or(&ctx.dataset_dir());
+        let dir = ctx.data_dir_or(&ctx.dataset_dir())?;
         audit::run(ctx, &dir)
     }
 }

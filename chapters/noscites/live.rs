@@ -36,7 +36,7 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
                 .collect()
         })
         .unwrap_or_default();
-    for z in zones() {
+    for z in zones()? {
         if !names.iter().any(|n| n == z.shard) {
             return Err(format!(
                 "the cluster has no shard {} (it has {names:?}): run deploy/noscites/init.js first",
@@ -48,7 +48,7 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
     let namespace = format!("{db}.listings");
     store.command(db, doc! {"createIndexes": "listings", "indexes": [{"key": {"city": 1, "_id": 1}, "name": "city_1__id_1"}]})?;
     store.command("admin", doc! {"enableSharding": db})?;
-    for z in zones() {
+    for z in zones()? {
         store.command("admin", doc! {"updateZoneKeyRange": &namespace, "min": bound(&z.min), "max": bound(&z.max), "zone": z.zone})?;
     }
     let _ = store.command(

@@ -205,7 +205,9 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
             &mut quarantine,
         );
     }
-    report.restored = outcome.inserted;
+    // Counted on the server, not from the insert's own answer: what the collection holds.
+    report.restored = store.count(&listings, doc! {})? as usize;
+    let _ = outcome.inserted;
     let refused: std::collections::HashSet<usize> = outcome.duplicates.iter().copied().collect();
     let restored: Vec<&Document> = valid
         .iter()

@@ -5,7 +5,7 @@
 
 use mongodb::bson::{doc, Bson};
 
-use super::deploy::ROLES;
+use super::deploy::{roles, Role};
 use crate::docstore::DocStore;
 
 /// The operations tried, in the matrix's order.
@@ -29,12 +29,15 @@ pub fn expected(role: &str) -> [bool; 5] {
 /// One cell of the matrix.
 #[derive(Debug, Clone)]
 pub struct Cell {
-    pub role: &'static str,
+    pub role: String,
     pub operation: &'static str,
     pub expected: bool,
     pub allowed: bool,
     /// The server's answer when it refused.
     pub refusal: Option<String>,
+    /// The refusal was MongoDB's authorization error (code 13, Unauthorized), not another
+    /// failure that would only look like one.
+    pub unauthorized: bool,
 }
 
 /// A password for a role's user: not a secret worth keeping (the users exist for the run).
@@ -45,11 +48,13 @@ fn password(role: &str) -> String {
 /// Creates the three users on `db` (replacing earlier ones), then tries every operation as
 /// each of them. `admin` must be allowed to manage users on `db`.
 pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
-    for (user, roles, _) in ROLES {
+    let declared = roles()?;
+    for Role { user, roles, .. } in &declared {
+        let user = user.as_str();
         let _ = admin.command(db, doc! {"dropUser": user});
         let roles: Vec<Bson> = roles
             .iter()
-            .map(|r| Bson::Document(doc! {"role": *r, "db": db}))
+            .map(|r| Bson::Document(doc! {"role": r.as_str(), "db": db}))
             .collect();
         admin
             .command(
@@ -59,7 +64,8 @@ pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
             .map_err(|e| format!("creating role user {user}: {e}"))?;
     }
     let mut cells = Vec::new();
-    for (user, _, _) in ROLES {
+    for Role { user, .. } in &declared {
+        let user = user.as_str();
         let client = admin
             .connect_as(user, &password(user), db)
             .map_err(|e| format!("connecting as {user}: {e}"))?;
@@ -96,17 +102,21 @@ pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
         ];
         for ((operation, outcome), expected) in OPERATIONS.iter().zip(outcomes).zip(expected(user))
         {
-            let refusal = outcome.err().map(|e| {
+            let refusal: Option<String> = outcome.err().map(|e| {
                 // Keep the server's reason, not the driver's wrapping.
                 let short = e.split(", full error").next().unwrap_or(&e).to_string();
                 short.chars().take(120).collect()
             });
+            let unauthorized = refusal.as_deref().is_some_and(|r| {
+                r.contains("code 13") || r.contains("Unauthorized") || r.contains("not authorized")
+            });
             cells.push(Cell {
-                role: user,
+                role: user.to_string(),
                 operation,
                 expected,
                 allowed: refusal.is_none(),
                 refusal,
+                unauthorized,
             });
         }
     }

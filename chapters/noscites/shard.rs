@@ -69,24 +69,51 @@ impl ZoneRange {
 
 pub const SHARDS: [&str; 2] = ["parisReplSet", "lyonReplSet"];
 
-/// The plan's zones: every key of a city, whatever its `_id`.
-pub fn zones() -> Vec<ZoneRange> {
-    let city = |name: &str| vec![KeyPart::Str(name.into()), KeyPart::MinKey];
-    let city_end = |name: &str| vec![KeyPart::Str(name.into()), KeyPart::MaxKey];
-    vec![
-        ZoneRange {
-            zone: "PARIS",
-            shard: "parisReplSet",
-            min: city("Paris"),
-            max: city_end("Paris"),
-        },
-        ZoneRange {
-            zone: "LYON",
-            shard: "lyonReplSet",
-            min: city("Lyon"),
-            max: city_end("Lyon"),
-        },
-    ]
+/// The plan's zones, as declared in `chapters/noscites/zones.toml` (read as the run reads
+/// its declarations, so a fault can edit them).
+pub fn zones() -> Result<Vec<ZoneRange>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        zone: Vec<Declared>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Declared {
+        zone: String,
+        shard: String,
+        min: Vec<String>,
+        max: Vec<String>,
+    }
+    let text = crate::embedded::chapter_file("noscites", "zones.toml")
+        .ok_or("no chapters/noscites/zones.toml")?;
+    let file: File =
+        toml::from_str(text).map_err(|e| format!("chapters/noscites/zones.toml: {e}"))?;
+    let part = |s: &str| match s {
+        "MinKey" => KeyPart::MinKey,
+        "MaxKey" => KeyPart::MaxKey,
+        other => other
+            .parse::<i64>()
+            .map(KeyPart::Int)
+            .unwrap_or_else(|_| KeyPart::Str(other.to_string())),
+    };
+    // Names live for the run; a plan has a handful of zones.
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    file.zone
+        .into_iter()
+        .map(|z| {
+            if !SHARDS.contains(&z.shard.as_str()) {
+                return Err(format!(
+                    "chapters/noscites/zones.toml: zone {} is pinned to unknown shard {}",
+                    z.zone, z.shard
+                ));
+            }
+            Ok(ZoneRange {
+                zone: leak(z.zone),
+                shard: leak(z.shard),
+                min: z.min.iter().map(|p| part(p)).collect(),
+                max: z.max.iter().map(|p| part(p)).collect(),
+            })
+        })
+        .collect()
 }
 
 /// The shard a document with this key lives on; `None` when no zone holds it (the balancer

@@ -353,6 +353,13 @@ pub fn cross_validate(
             out_of_fold[*i] = p;
         }
     }
+    // Each row is in exactly one test fold by construction of `folds`: an invariant of this
+    // function (not a counted check of the chapter), asserted here all the same.
+    if let Some(i) = out_of_fold.iter().position(|p| !p.is_finite()) {
+        return Err(format!(
+            "training row {i} got no finite out-of-fold prediction"
+        ));
+    }
     let n = per_fold.len() as f64;
     let mean = Scores {
         r2: per_fold.iter().map(|s| s.r2).sum::<f64>() / n,

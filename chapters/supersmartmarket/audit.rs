@@ -73,6 +73,13 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
 
     ctx.progress.step("running the audit queries");
     calendar(&mut nb, &mut db)?;
+    dictionary::document(&mut nb, &mut db)?;
+    if nb.has_failures() {
+        // The model itself is wrong (a key, a meaning, money as a float): every query after
+        // this would read it wrong, so the audit stops here with the checks that say why.
+        nb.queries = db.ran().clone();
+        return Ok(nb);
+    }
     dashboard(&mut nb, &mut db)?;
     nb.add_finding(
         "log.available",
@@ -89,7 +96,6 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
         monitoring_late_loads(&mut nb, &mut db)?;
     }
     monitoring_closing_days(&mut nb, &mut db)?;
-    dictionary::document(&mut nb, &mut db)?;
     checks(&mut nb, has_log, planted)?;
 
     nb.queries = db.ran().clone();
@@ -192,7 +198,14 @@ fn calendar(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         "calendar.serials_match_dates",
         "every calendar key is the Excel serial of its date (days since 1899-12-30)",
         Status::of(mismatched == 0, || {
-            format!("{mismatched} day(s) whose date_id is not the Excel serial of calendar_date")
+            let which = get_text(&frame, q, 0, "mismatches")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            format!(
+                "{mismatched} day(s) whose date_id is not the Excel serial of calendar_date: {}",
+                which.chars().take(300).collect::<String>()
+            )
         }),
         &["calendar.mismatched_serials"],
     )?;
@@ -645,22 +658,43 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         if has_log { &["price_updates.count", "gap.price_effect_eur"] } else { &[] },
     )?;
 
-    // The monitoring control raises exactly one alarm per late batch's insertion day.
+    // The monitoring control raises an alarm on each late batch's insertion day, and on no
+    // other day: the two sets of days are compared, not only their sizes.
     let monitoring = if has_log {
+        let day_column = |table: &str, keep: &dyn Fn(usize) -> bool| -> Result<Vec<String>> {
+            let frame = &nb.table(table)?.frame;
+            let mut days: Vec<String> = (0..frame.height())
+                .filter(|r| keep(*r))
+                .filter_map(|r| get_text(frame, table, r, "inserted_on").ok().flatten())
+                .collect();
+            days.sort();
+            days.dedup();
+            Ok(days)
+        };
+        let alarms_table = nb.table("monitoring_late_loads")?.frame.clone();
+        let is_alarm = |r: usize| {
+            get_text(&alarms_table, "monitoring_late_loads", r, "is_alarm")
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some("true")
+        };
+        let alarm_days = day_column("monitoring_late_loads", &is_alarm)?;
+        let batch_days = day_column("late_batch", &|_| true)?;
         let alarms = nb.int("monitoring.late_load_alarms");
-        let batches = nb.table("late_batch")?.frame.clone();
-        let mut days: Vec<String> = (0..batches.height())
-            .filter_map(|r| {
-                get_text(&batches, "late_batch", r, "inserted_on")
-                    .ok()
-                    .flatten()
-            })
-            .collect();
-        days.dedup();
         Status::of(
-            alarms == days.len() as i64
-                && (days.is_empty() || nb.text("monitoring.first_alarm_on") == days[0]),
-            || format!("{alarms} alarm day(s) for late batches inserted on {days:?}"),
+            alarm_days == batch_days && alarms == batch_days.len() as i64,
+            || {
+                let extra: Vec<&String> = alarm_days
+                    .iter()
+                    .filter(|d| !batch_days.contains(d))
+                    .collect();
+                let missed: Vec<&String> = batch_days
+                    .iter()
+                    .filter(|d| !alarm_days.contains(d))
+                    .collect();
+                format!("{alarms} alarm day(s); alarms on days with no late batch: {extra:?}; late batches with no alarm, inserted on: {missed:?}")
+            },
         )
     } else {
         no_log()

@@ -126,12 +126,12 @@ impl Chapter for SuperSmartMarket {
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {
         match &ctx.data_override {
-            Some(dir) => audit::run(ctx, dir, None),
+            Some(dir) => audit::run(ctx, &ctx.input_dir(dir)?, None),
             None => {
                 ctx.progress
                     .step("generating the export and its insertion log");
                 let (dir, _, planted) = Self::generated(ctx)?;
-                audit::run(ctx, &dir, Some(&planted))
+                audit::run(ctx, &ctx.input_dir(&dir)?, Some(&planted))
             }
         }
     }

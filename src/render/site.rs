@@ -35,6 +35,15 @@ struct CheckRow {
     title: String,
     status: String,
     reason: String,
+    /// The faults declared to make this check fail (`chapters/<id>/faults.toml`), each
+    /// seen failing it in the fault matrix (`auditbook faults`, run by `scripts/test`).
+    faults: Vec<FaultCell>,
+}
+
+#[derive(Serialize)]
+struct FaultCell {
+    name: String,
+    does: String,
 }
 
 #[derive(Serialize)]
@@ -361,7 +370,16 @@ pub fn site_files(
             failed: count(|s| matches!(s, Status::Failed(_))),
             not_applicable: count(|s| matches!(s, Status::NotApplicable(_))),
         });
+        let declared = crate::fault::declared(input.meta.id)?;
         for c in &nb.checks {
+            let faults = declared
+                .iter()
+                .filter(|f| f.trips.contains(&c.id))
+                .map(|f| FaultCell {
+                    name: f.name.clone(),
+                    does: f.does.clone(),
+                })
+                .collect();
             let reason = match &c.status {
                 Status::Passed => String::new(),
                 Status::Failed(r) | Status::NotApplicable(r) => r.clone(),
@@ -377,6 +395,7 @@ pub fn site_files(
                 title: c.title.clone(),
                 status: c.status.label().to_string(),
                 reason,
+                faults,
             });
         }
         for d in &nb.datasets {

@@ -116,8 +116,8 @@ fn the_book_run_passes_every_gate_and_check() {
         .1;
     assert!(nb.failures().is_empty(), "{:?}", nb.failures());
     for id in [
-        "flow.every_gate_passed",
-        "revenue.conserved",
+        "gate.extract_revenue_conserved",
+        "gate.premium_partition",
         "traps.each_caught",
         "kestra.equivalent",
         "schedule.nine_in_paris",
@@ -329,7 +329,8 @@ proptest! {
         ];
         let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let nb = super::run("bottleneck", &refs, None);
-        for id in ["traps.each_caught", "revenue.conserved", "flow.every_gate_passed", "premium.partition"] {
+        prop_assert!(nb.failures().is_empty(), "{:?}", nb.failures());
+        for id in ["traps.each_caught", "gate.extract_revenue_conserved", "gate.premium_partition"] {
             let check = nb.checks.iter().find(|c| c.id == id).unwrap();
             prop_assert_eq!(&check.status, &Status::Passed, "{}", id);
         }

@@ -5,6 +5,7 @@ mod bottleneck;
 mod browser;
 mod cli;
 mod docstore;
+mod faults;
 mod greencoop;
 mod indutech;
 mod install;

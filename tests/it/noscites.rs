@@ -35,7 +35,7 @@ fn bounds_are_inclusive_min_exclusive_max() {
 /// and nothing else; strings compare by bytes, so "Paris " or "paris" are not Paris.
 #[test]
 fn a_city_zone_holds_exactly_that_city() {
-    let z = zones();
+    let z = zones().unwrap();
     assert_eq!(shard_of(&z, &key("Paris", i64::MIN)), Some("parisReplSet"));
     assert_eq!(shard_of(&z, &key("Paris", i64::MAX)), Some("parisReplSet"));
     assert_eq!(shard_of(&z, &key("Lyon", 0)), Some("lyonReplSet"));
@@ -55,7 +55,7 @@ fn a_city_zone_holds_exactly_that_city() {
 /// hold it.
 #[test]
 fn queries_are_targeted_by_the_prefix_or_broadcast() {
-    let z = zones();
+    let z = zones().unwrap();
     assert_eq!(
         route(&z, &CityFilter::Equals("Paris".into())),
         vec!["parisReplSet"]
@@ -79,7 +79,7 @@ fn the_committed_deployment_is_what_the_chapter_writes() {
     let dir = crate::root().join("deploy/noscites");
     let files = [
         ("docker-compose.yml", deploy::compose_yaml()),
-        ("init.js", deploy::init_js()),
+        ("init.js", deploy::init_js().unwrap()),
     ];
     if std::env::var_os("AUDITBOOK_WRITE_DEPLOY").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
@@ -94,7 +94,7 @@ fn the_committed_deployment_is_what_the_chapter_writes() {
             "deploy/noscites/{name} is stale: rerun this test with AUDITBOOK_WRITE_DEPLOY=1"
         );
     }
-    let init = deploy::init_js();
+    let init = deploy::init_js().unwrap();
     for command in ["sh.addShard(", "sh.addShardToZone(\"parisReplSet\", \"PARIS\")", "sh.updateZoneKeyRange(\"noscites.listings\", { city: \"Paris\", _id: MinKey }, { city: \"Paris\", _id: MaxKey }, \"PARIS\")", "sh.shardCollection(\"noscites.listings\", { city: 1, _id: 1 })", "role: \"read\""] {
         assert!(init.contains(command), "init.js lacks {command}");
     }
