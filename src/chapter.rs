@@ -17,6 +17,53 @@ pub struct ParamSpec {
     pub name: &'static str,
     pub default: &'static str,
     pub help: &'static str,
+    /// The values it accepts: anything else is refused before the run (exit 2), naming the
+    /// parameter and this range.
+    pub allowed: Allowed,
+}
+
+/// The values a parameter accepts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowed {
+    /// Any text the chapter parses itself (a date, an instant, a name).
+    Any,
+    /// A whole number from `min` to `max`, both included.
+    Int { min: i64, max: i64 },
+    /// A finite number from `min` to `max`, both included.
+    Number { min: f64, max: f64 },
+    /// `true` or `false`.
+    Bool,
+}
+
+impl Allowed {
+    /// Why `raw` is not allowed, if it is not.
+    pub fn refuse(&self, raw: &str) -> Option<String> {
+        match *self {
+            Allowed::Any => None,
+            Allowed::Int { min, max } => match raw.parse::<i64>() {
+                Ok(v) if (min..=max).contains(&v) => None,
+                _ => Some(self.describe()),
+            },
+            Allowed::Number { min, max } => match raw.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= min && v <= max => None,
+                _ => Some(self.describe()),
+            },
+            Allowed::Bool => (raw != "true" && raw != "false").then(|| self.describe()),
+        }
+    }
+
+    /// The range in words: "an integer from 1 to 64".
+    pub fn describe(&self) -> String {
+        match self {
+            Allowed::Any => "any value".into(),
+            Allowed::Int { min, max } if *max == i64::MAX => {
+                format!("an integer of at least {min}")
+            }
+            Allowed::Int { min, max } => format!("an integer from {min} to {max}"),
+            Allowed::Number { min, max } => format!("a number from {min} to {max}"),
+            Allowed::Bool => "true or false".into(),
+        }
+    }
 }
 
 /// A file a chapter looks for in its data directory (documented for `--data DIR`).
@@ -101,6 +148,15 @@ impl Params {
                 )));
             }
             values.insert(key.clone(), value.clone());
+        }
+        for p in meta.params {
+            let raw = &values[p.name];
+            if let Some(allowed) = p.allowed.refuse(raw) {
+                return Err(Error::Usage(format!(
+                    "chapter `{}`: parameter `{}={raw}` is not allowed: it takes {allowed}",
+                    meta.id, p.name
+                )));
+            }
         }
         Ok(Params {
             chapter: meta.id,

@@ -260,8 +260,12 @@ fn findings_help() -> String {
     for meta in book::all_meta() {
         out.push_str(&format!("\n  {}:\n", meta.id));
         for p in meta.params {
+            let allowed = match p.allowed {
+                auditbook::chapter::Allowed::Any => String::new(),
+                other => format!(" ({})", other.describe()),
+            };
             out.push_str(&format!(
-                "    {:<16} default {:<12} {}\n",
+                "    {:<16} default {:<12} {}{allowed}\n",
                 p.name, p.default, p.help
             ));
         }

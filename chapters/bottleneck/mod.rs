@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::{Column, DataFrame};
 use rust_decimal::Decimal;
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::{csv_data_rows, dataset_ref, sha256_bytes};
 use crate::dictionary;
 use crate::error::{Error, Result};
@@ -36,76 +36,103 @@ const PARAMS: &[ParamSpec] = &[
         name: "seed",
         default: "15",
         help: "seed of the generated exports",
+        allowed: Allowed::Int {
+            min: 0,
+            max: i64::MAX,
+        },
     },
     ParamSpec {
         name: "products",
         default: "825",
         help: "ERP products",
+        allowed: Allowed::Int {
+            min: 10,
+            max: 100_000,
+        },
     },
     ParamSpec {
         name: "blank_rows",
         default: "83",
         help: "web rows blank but for default zeros",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 10_000,
+        },
     },
     ParamSpec {
         name: "duplicate_rows",
         default: "4",
         help: "web product rows repeated exactly",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "missing_skus",
         default: "2",
         help: "web product rows without a sku",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "missing_links",
         default: "91",
         help: "ERP products with no id_web",
+        allowed: Allowed::Int { min: 0, max: 1_000 },
     },
     ParamSpec {
         name: "dangling_links",
         default: "20",
         help: "links to a sku the web shop does not list",
+        allowed: Allowed::Int { min: 0, max: 1_000 },
     },
     ParamSpec {
         name: "negative_prices",
         default: "2",
         help: "ERP prices below zero",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "negative_stocks",
         default: "2",
         help: "ERP stocks below zero",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "contradicting_status",
         default: "5",
         help: "'outofstock' products with a quantity",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "attachment_sales_differ",
         default: "3",
         help: "attachment rows whose total_sales differ",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "gift_card",
         default: "true",
         help: "a 25-euro gift card among the products",
+        allowed: Allowed::Bool,
     },
     ParamSpec {
         name: "z_threshold",
         default: "2",
         help: "premium when the price z-score is above this",
+        allowed: Allowed::Number {
+            min: 0.0,
+            max: 10.0,
+        },
     },
     ParamSpec {
         name: "premium_share_max",
         default: "0.10",
         help: "the premium gate's bound on the premium share",
+        allowed: Allowed::Number { min: 0.0, max: 1.0 },
     },
     ParamSpec {
         name: "schedule_from",
         default: "2026-01-01T00:00:00Z",
         help: "instant the fire times shown are computed from",
+        allowed: Allowed::Any,
     },
 ];
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use mongodb::bson::{doc, Document};
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::{dataset_ref, sha256_bytes};
 use crate::docstore::{number, pipeline_text, to_frame};
 use crate::embedded;
@@ -31,17 +31,28 @@ pub struct GreenCoop;
 const CHAPTER: &str = "greencoop";
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "seed", default: "5", help: "seed of the generated Weather Underground workbooks" },
-    ParamSpec { name: "from", default: "2024-10-01T00:00", help: "first local time of the generated workbooks" },
-    ParamSpec { name: "until", default: "2024-10-07T15:00", help: "last local time of the generated workbooks" },
-    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 100 raises the error-rate alarm" },
-    ParamSpec { name: "duplicate_rows", default: "2", help: "rows per generated station written twice (refused by the unique index)" },
-    ParamSpec { name: "gap_hours", default: "0", help: "hours without readings in the first generated station (raises the gap alarm)" },
-    ParamSpec { name: "outage_hours", default: "0", help: "hours the last generated station stops early (raises the freshness alarm)" },
-    ParamSpec { name: "pressure_bug", default: "false", help: "load Weather Underground pressure in inHg as if it were hPa (the classic bug; raises the range alarm)" },
-    ParamSpec { name: "ballast_mib", default: "0", help: "MiB of filler documents written to the database (raises the storage alarm)" },
-    ParamSpec { name: "capacity_mib", default: "64", help: "declared capacity of the database volume, MiB (the storage alarm's reference)" },
-    ParamSpec { name: "database", default: "greencoop", help: "database the readings are loaded into" },
+    ParamSpec { name: "seed", default: "5", help: "seed of the generated Weather Underground workbooks",
+        allowed: Allowed::Int { min: 0, max: i64::MAX }, },
+    ParamSpec { name: "from", default: "2024-10-01T00:00", help: "first local time of the generated workbooks",
+        allowed: Allowed::Any, },
+    ParamSpec { name: "until", default: "2024-10-07T15:00", help: "last local time of the generated workbooks",
+        allowed: Allowed::Any, },
+    ParamSpec { name: "bad_rows", default: "3", help: "rows per generated station whose temperature is `--` (quarantined); 100 raises the error-rate alarm",
+        allowed: Allowed::Int { min: 0, max: 10_000 }, },
+    ParamSpec { name: "duplicate_rows", default: "2", help: "rows per generated station written twice (refused by the unique index)",
+        allowed: Allowed::Int { min: 0, max: 1_000 }, },
+    ParamSpec { name: "gap_hours", default: "0", help: "hours without readings in the first generated station (raises the gap alarm)",
+        allowed: Allowed::Int { min: 0, max: 100 }, },
+    ParamSpec { name: "outage_hours", default: "0", help: "hours the last generated station stops early (raises the freshness alarm)",
+        allowed: Allowed::Int { min: 0, max: 100 }, },
+    ParamSpec { name: "pressure_bug", default: "false", help: "load Weather Underground pressure in inHg as if it were hPa (the classic bug; raises the range alarm)",
+        allowed: Allowed::Bool, },
+    ParamSpec { name: "ballast_mib", default: "0", help: "MiB of filler documents written to the database (raises the storage alarm)",
+        allowed: Allowed::Int { min: 0, max: 1_024 }, },
+    ParamSpec { name: "capacity_mib", default: "64", help: "declared capacity of the database volume, MiB (the storage alarm's reference)",
+        allowed: Allowed::Number { min: 1.0, max: 1_000_000.0 }, },
+    ParamSpec { name: "database", default: "greencoop", help: "database the readings are loaded into",
+        allowed: Allowed::Any, },
 ];
 
 const INPUTS: &[InputFile] = &[

@@ -13,7 +13,7 @@ pub mod window;
 use chrono::{DateTime, Utc};
 use polars::prelude::DataFrame;
 
-use crate::chapter::{Chapter, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, Meta, ParamSpec, RunContext};
 use crate::error::{Error, Result};
 use crate::frame::{get_f64, get_i64, get_text};
 use crate::notebook::{Notebook, Source, Status, Value};
@@ -33,57 +33,83 @@ const PARAMS: &[ParamSpec] = &[
         name: "seed",
         default: "7",
         help: "seed of the generated tickets",
+        allowed: Allowed::Int {
+            min: 0,
+            max: i64::MAX,
+        },
     },
     ParamSpec {
         name: "tickets",
         default: "20000",
         help: "tickets to stream",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 10_000_000,
+        },
     },
     ParamSpec {
         name: "start",
         default: "2026-11-02T00:00:00Z",
         help: "first instant of the period (UTC)",
+        allowed: Allowed::Any,
     },
     ParamSpec {
         name: "days",
         default: "2",
         help: "days the tickets span",
+        allowed: Allowed::Int { min: 1, max: 366 },
     },
     ParamSpec {
         name: "clients",
         default: "400",
         help: "client accounts (the partition key)",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 1_000_000,
+        },
     },
     ParamSpec {
         name: "bursts",
         default: "3",
         help: "incident bursts at ten times the usual rate",
+        allowed: Allowed::Int { min: 0, max: 100 },
     },
     ParamSpec {
         name: "partitions",
         default: "4",
         help: "partitions of the topic",
+        allowed: Allowed::Int { min: 1, max: 64 },
     },
     ParamSpec {
         name: "lateness_s",
         default: "120",
         help: "allowed lateness of the watermark, seconds",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 86_400,
+        },
     },
     ParamSpec {
         name: "disorder_share",
         default: "0.10",
         help: "share of tickets out of order by up to a minute",
+        allowed: Allowed::Number { min: 0.0, max: 1.0 },
     },
     ParamSpec {
         name: "late_share",
         default: "0.01",
         help: "share of tickets delayed beyond the lateness",
+        allowed: Allowed::Number { min: 0.0, max: 1.0 },
     },
     ParamSpec {
         name: "crash_after",
         default: "0",
         help:
             "stop the processor after this many tickets, as a crash would (0: it runs to the end)",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 10_000_000,
+        },
     },
 ];
 

@@ -4,7 +4,7 @@
 
 pub mod audit;
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
 use crate::error::Result;
 use crate::notebook::Notebook;
 
@@ -12,8 +12,10 @@ use crate::notebook::Notebook;
 pub struct LaplaceImmo;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "scale", default: "1", help: "1: the real DVF extract; N > 1: the real sales plus N − 1 seeded DVF-like copies of each" },
-    ParamSpec { name: "seed", default: "2020", help: "seed of the copies' noise when scale > 1" },
+    ParamSpec { name: "scale", default: "1", help: "1: the real DVF extract; N > 1: the real sales plus N − 1 seeded DVF-like copies of each",
+        allowed: Allowed::Int { min: 1, max: 1000 }, },
+    ParamSpec { name: "seed", default: "2020", help: "seed of the copies' noise when scale > 1",
+        allowed: Allowed::Int { min: 0, max: i64::MAX }, },
 ];
 
 pub(crate) const DVF: &str = "valeurs_foncieres_2020_s1.xlsx";

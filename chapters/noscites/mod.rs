@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use mongodb::bson::{doc, Bson, Document};
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::sha256_bytes;
 use crate::docstore::{number, pipeline_text, to_frame, DocStore};
 use crate::error::{Error, Result};
@@ -33,41 +33,67 @@ const PARAMS: &[ParamSpec] = &[
         name: "seed",
         default: "75",
         help: "seed of the generated listings",
+        allowed: Allowed::Int {
+            min: 0,
+            max: i64::MAX,
+        },
     },
     ParamSpec {
         name: "paris",
         default: "95000",
         help: "Paris listings",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 1_000_000,
+        },
     },
     ParamSpec {
         name: "lyon",
         default: "10000",
         help: "Lyon listings",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 1_000_000,
+        },
     },
     ParamSpec {
         name: "duplicate_ids",
         default: "12",
         help: "documents written a second time with the same _id",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 10_000,
+        },
     },
     ParamSpec {
         name: "missing_fields",
         default: "21",
         help: "documents missing a required field",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 10_000,
+        },
     },
     ParamSpec {
         name: "wrong_types",
         default: "16",
         help: "documents with a field of the wrong type (price as text, availability as a string)",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 10_000,
+        },
     },
     ParamSpec {
         name: "truncate_last",
         default: "true",
         help: "cut the dump's last document in half (the crash)",
+        allowed: Allowed::Bool,
     },
     ParamSpec {
         name: "database",
         default: "noscites_restored",
         help: "database the backup is restored into",
+        allowed: Allowed::Any,
     },
 ];
 

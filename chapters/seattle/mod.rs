@@ -12,7 +12,7 @@ pub mod validate;
 
 use polars::prelude::{Column, DataFrame};
 
-use crate::chapter::{Chapter, ChapterCommand, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, ChapterCommand, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::{dataset_ref, require_files, sha256_bytes};
 use crate::dictionary;
 use crate::error::{Error, Result};
@@ -34,16 +34,22 @@ const PARAMS: &[ParamSpec] = &[
         name: "seed",
         default: "42",
         help: "seed of the fold shuffle and of the forest",
+        allowed: Allowed::Int {
+            min: 0,
+            max: i64::MAX,
+        },
     },
     ParamSpec {
         name: "folds",
         default: "5",
         help: "folds of the cross-validation",
+        allowed: Allowed::Int { min: 2, max: 50 },
     },
     ParamSpec {
         name: "trees",
         default: "100",
         help: "trees of the random forest",
+        allowed: Allowed::Int { min: 1, max: 1_000 },
     },
 ];
 

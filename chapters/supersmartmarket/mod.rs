@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::chapter::{Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
 use crate::dataset::sha256_bytes;
 use crate::error::Result;
 use crate::notebook::{DatasetRef, Notebook};
@@ -23,51 +23,82 @@ const PARAMS: &[ParamSpec] = &[
         name: "seed",
         default: "20240815",
         help: "seed of the data generator",
+        allowed: Allowed::Int {
+            min: 0,
+            max: i64::MAX,
+        },
     },
     ParamSpec {
         name: "start",
         default: "2024-08-01",
         help: "first day of the generated sales period",
+        allowed: Allowed::Any,
     },
     ParamSpec {
         name: "days",
         default: "17",
         help: "length of the sales period in days (closing days included)",
+        allowed: Allowed::Int { min: 1, max: 366 },
     },
     ParamSpec {
         name: "late_day",
         default: "2024-08-14",
         help: "the day whose batch of sales is inserted the next day",
+        allowed: Allowed::Any,
     },
     ParamSpec {
         name: "late_batch",
         default: "1379",
         help: "number of sales in the late batch (0: no late load)",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 100_000,
+        },
     },
     ParamSpec {
         name: "price_updates",
         default: "600",
         help: "products repriced the day after `late_day`",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 100_000,
+        },
     },
     ParamSpec {
         name: "sales_per_day",
         default: "2860",
         help: "typical sales (ticket lines) per open day",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 200_000,
+        },
     },
     ParamSpec {
         name: "products",
         default: "18040",
         help: "products in the catalogue",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 1_000_000,
+        },
     },
     ParamSpec {
         name: "customers",
         default: "2297",
         help: "customers",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 1_000_000,
+        },
     },
     ParamSpec {
         name: "staff",
         default: "56",
         help: "employees",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 10_000,
+        },
     },
 ];
 

@@ -345,3 +345,54 @@ fn diff_lists_what_a_run_changes_in_the_committed_book() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// Every parameter is checked against its declared range before any run: a value outside it
+/// is a usage error (exit 2) naming the parameter and the range, never a panic or a hang.
+/// Tried here: the values the issue found accepted or looping (`partitions=0` spun forever).
+#[test]
+fn a_parameter_outside_its_range_is_refused_naming_it_and_the_range() {
+    for (chapter, param, range) in [
+        ("indutech", "partitions=0", "an integer from 1 to 64"),
+        ("indutech", "disorder_share=2", "a number from 0 to 1"),
+        ("indutech", "lateness_s=-1", "an integer from 0 to 86400"),
+        ("indutech", "days=0", "an integer from 1 to 366"),
+        ("indutech", "clients=0", "an integer from 1 to 1000000"),
+        ("indutech", "tickets=0", "an integer from 1 to 10000000"),
+        ("seattle", "folds=1", "an integer from 2 to 50"),
+        ("bottleneck", "gift_card=maybe", "true or false"),
+        (
+            "greencoop",
+            "capacity_mib=NaN",
+            "a number from 1 to 1000000",
+        ),
+    ] {
+        let out = auditbook(&["findings", chapter, "--param", param]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{chapter} {param}: {stderr}");
+        assert!(
+            stderr.contains(&format!("`{param}`")) && stderr.contains(range),
+            "{chapter} {param}: {stderr}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Any text for any parameter of any chapter is accepted as declared or refused as a
+    /// usage error naming the parameter: resolving never panics, and a refused value is
+    /// exactly one outside its declared range.
+    #[test]
+    fn any_parameter_value_is_accepted_in_range_or_refused_naming_it(chapter in 0usize..7, which in 0usize..16, raw in "-?[0-9]{0,8}(\\.[0-9]{0,3})?|true|false|NaN|inf|[a-z]{0,6}") {
+        let meta = auditbook::book::all_meta()[chapter];
+        let spec = meta.params[which % meta.params.len()];
+        let given = [(spec.name.to_string(), raw.clone())].into_iter().collect();
+        match auditbook::chapter::Params::resolve(meta, &given) {
+            Ok(_) => proptest::prop_assert!(spec.allowed.refuse(&raw).is_none()),
+            Err(e) => {
+                proptest::prop_assert_eq!(e.exit_code(), 2);
+                proptest::prop_assert!(e.to_string().contains(spec.name), "{}", e);
+            }
+        }
+    }
+}

@@ -25,8 +25,18 @@ fn unreadable_rows_an_outage_and_a_gap_raise_their_alarms_and_only_those() {
         None,
     );
     // Each alarm is a check: exactly the three raised fail, and nothing else does.
-    let failed: Vec<&str> = nb.checks.iter().filter(|c| matches!(c.status, auditbook::notebook::Status::Failed(_))).map(|c| c.id.as_str()).collect();
-    assert_eq!(failed, ["alarm.error_rate", "alarm.freshness", "alarm.gaps"], "{:?}", nb.failures());
+    let failed: Vec<&str> = nb
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, auditbook::notebook::Status::Failed(_)))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["alarm.error_rate", "alarm.freshness", "alarm.gaps"],
+        "{:?}",
+        nb.failures()
+    );
     assert_eq!(alarm(&nb, "error_rate"), "ALARM");
     assert_eq!(alarm(&nb, "freshness"), "ALARM");
     assert_eq!(alarm(&nb, "gaps"), "ALARM");
