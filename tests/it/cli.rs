@@ -2,14 +2,7 @@
 
 use std::process::{Command, Output};
 
-fn auditbook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .arg("--root")
-        .arg(super::root())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use super::auditbook;
 
 fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)

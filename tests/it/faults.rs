@@ -4,19 +4,11 @@
 //! `scripts/test` runs the whole matrix with `auditbook faults`.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use auditbook::fault;
 use auditbook::fault_matrix;
 
-fn auditbook(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .arg("--root")
-        .arg(super::root())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use super::auditbook;
 
 #[test]
 fn every_check_of_the_book_has_a_declared_fault_and_every_fault_names_real_checks() {

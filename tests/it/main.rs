@@ -30,6 +30,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The binary run on the project root with `args`, its output collected.
+pub fn auditbook(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(root())
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
 /// Run options for one chapter with `params` (keys without the chapter prefix).
 pub fn options(chapter: &str, params: &[(&str, &str)], data: Option<PathBuf>) -> RunOptions {
     let mut by_chapter = BTreeMap::new();
