@@ -112,10 +112,16 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
         }
     }
     ctx.progress.start();
-    let result = chapter.run(&ctx).and_then(|nb| match &ctx.fault {
-        Some(fault) => fault.finish().map(|()| nb),
-        None => Ok(nb),
-    });
+    let result = chapter
+        .run(&ctx)
+        .map(|mut nb| {
+            nb.narrow_provenance();
+            nb
+        })
+        .and_then(|nb| match &ctx.fault {
+            Some(fault) => fault.finish().map(|()| nb),
+            None => Ok(nb),
+        });
     ctx.progress.end(&match &result {
         Ok(nb) => {
             let failed = nb.failures().len();

@@ -17,6 +17,7 @@ pub mod flow;
 pub mod frame;
 pub mod install;
 pub mod interrupt;
+pub mod lineage;
 pub mod loadgen;
 pub mod lock;
 pub mod notebook;

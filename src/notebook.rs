@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::lineage::Reads;
 
 /// One dataset file a result was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -105,6 +106,41 @@ impl Value {
     }
 }
 
+/// Whether the path `read` (as the SQL names it: `Fact_vente.csv`, `raw/*.parquet`,
+/// `/abs/dir/file.csv`) names the dataset file `file` (relative to the data directory):
+/// its last components match the file's, `*` and `?` as globs.
+fn names_dataset(read: &str, file: &str) -> bool {
+    let depth = file.split('/').count();
+    let parts: Vec<&str> = read.split('/').collect();
+    if parts.len() < depth {
+        return false;
+    }
+    glob_match(&parts[parts.len() - depth..].join("/"), file)
+}
+
+/// `*` (any run of characters but `/`) and `?` (one character) glob matching.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // matched[j]: pattern prefix so far matches text prefix of length j.
+    let mut matched = vec![false; t.len() + 1];
+    matched[0] = true;
+    for &pc in &p {
+        let mut next = vec![false; t.len() + 1];
+        if pc == '*' {
+            next[0] = matched[0];
+            for j in 1..=t.len() {
+                next[j] = matched[j] || (next[j - 1] && t[j - 1] != '/');
+            }
+        } else {
+            for j in 1..=t.len() {
+                next[j] = matched[j - 1] && (pc == '?' || pc == t[j - 1]);
+            }
+        }
+        matched = next;
+    }
+    matched[t.len()]
+}
+
 /// A named number (or answer) of the chapter.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -191,6 +227,8 @@ pub struct Notebook {
     pub artifacts: BTreeMap<String, Artifact>,
     /// Every SQL text that ran, by name, exactly as it was sent to DuckDB.
     pub queries: BTreeMap<String, String>,
+    /// What each query read, as far as its session could trace it (see `lineage`).
+    pub query_reads: BTreeMap<String, Reads>,
     /// Every dataset file the chapter read.
     pub datasets: Vec<DatasetRef>,
     /// Parameters in force for this run (defaults included), by name.
@@ -210,6 +248,70 @@ impl Notebook {
         Provenance {
             source,
             datasets: self.datasets.clone(),
+        }
+    }
+
+    /// The datasets a result from `source` was computed from: for a query whose every input
+    /// was traced, the dataset files it read; otherwise (a function, a pipeline, an input
+    /// not traced) the chapter's whole input, which is wider than the truth, never narrower.
+    pub fn datasets_read_by(&self, source: &Source) -> Vec<DatasetRef> {
+        let Source::Query { name } = source else {
+            return self.datasets.clone();
+        };
+        let Some(Reads::Files(files)) = self.query_reads.get(name) else {
+            return self.datasets.clone();
+        };
+        let read: Vec<DatasetRef> = self
+            .datasets
+            .iter()
+            .filter(|d| files.iter().any(|f| names_dataset(f, &d.file)))
+            .cloned()
+            .collect();
+        // A file read that is no dataset of the chapter (one a step wrote, say) may stand
+        // for any of them: cite them all rather than too few.
+        let all_traced = files
+            .iter()
+            .all(|f| self.datasets.iter().any(|d| names_dataset(f, &d.file)));
+        if read.is_empty() || !all_traced {
+            self.datasets.clone()
+        } else {
+            read
+        }
+    }
+
+    /// Sets every finding's, table's and chart's datasets to what its source read. The
+    /// engine calls it once the chapter has run, when every query and dataset is known.
+    pub fn narrow_provenance(&mut self) {
+        let narrowed = |nb: &Notebook, p: &Provenance| Provenance {
+            source: p.source.clone(),
+            datasets: nb.datasets_read_by(&p.source),
+        };
+        let findings: Vec<(String, Provenance)> = self
+            .findings
+            .iter()
+            .map(|(k, f)| (k.clone(), narrowed(self, &f.provenance)))
+            .collect();
+        for (key, provenance) in findings {
+            self.findings
+                .get_mut(&key)
+                .expect("key just read")
+                .provenance = provenance;
+        }
+        let tables: Vec<(String, Provenance)> = self
+            .tables
+            .iter()
+            .map(|(k, t)| (k.clone(), narrowed(self, &t.provenance)))
+            .collect();
+        for (key, provenance) in tables {
+            self.tables.get_mut(&key).expect("key just read").provenance = provenance;
+        }
+        let charts: Vec<(String, Provenance)> = self
+            .charts
+            .iter()
+            .map(|(k, c)| (k.clone(), narrowed(self, &c.provenance)))
+            .collect();
+        for (key, provenance) in charts {
+            self.charts.get_mut(&key).expect("key just read").provenance = provenance;
         }
     }
 
@@ -372,5 +474,67 @@ impl Notebook {
             .map(|(k, f)| (k.clone(), f.value.to_json()))
             .collect();
         serde_json::Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_path_names_a_dataset_by_its_last_components_or_a_glob() {
+        assert!(names_dataset("Fact_vente.csv", "Fact_vente.csv"));
+        assert!(names_dataset(
+            "/tmp/x/data/Fact_vente.csv",
+            "Fact_vente.csv"
+        ));
+        assert!(names_dataset("raw/*.parquet", "raw/part-0.parquet"));
+        assert!(!names_dataset("raw/*.parquet", "late/part-0.parquet"));
+        assert!(!names_dataset("Dim_Date.csv", "Fact_vente.csv"));
+        assert!(
+            !names_dataset("*.csv", "raw/a.csv"),
+            "`*` never crosses a `/`"
+        );
+    }
+
+    fn dataset(file: &str) -> DatasetRef {
+        DatasetRef {
+            file: file.into(),
+            sha256: "0".repeat(64),
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn a_traced_query_cites_what_it_read_and_anything_else_cites_all() {
+        let mut nb = Notebook::new("t");
+        nb.datasets = vec![dataset("a.csv"), dataset("b.csv")];
+        nb.query_reads.insert(
+            "one".into(),
+            Reads::Files(["a.csv".to_string()].into_iter().collect()),
+        );
+        nb.query_reads.insert(
+            "wrote".into(),
+            Reads::Files(
+                ["a.csv".to_string(), "out/x.parquet".to_string()]
+                    .into_iter()
+                    .collect(),
+            ),
+        );
+        nb.query_reads.insert(
+            "lost".into(),
+            Reads::Unknown("table `t` is not followed".into()),
+        );
+        let files = |s: Source| -> Vec<String> {
+            nb.datasets_read_by(&s)
+                .into_iter()
+                .map(|d| d.file)
+                .collect()
+        };
+        assert_eq!(files(Source::query("one")), ["a.csv"]);
+        assert_eq!(files(Source::query("wrote")), ["a.csv", "b.csv"]);
+        assert_eq!(files(Source::query("lost")), ["a.csv", "b.csv"]);
+        assert_eq!(files(Source::query("never_ran")), ["a.csv", "b.csv"]);
+        assert_eq!(files(Source::function("f")), ["a.csv", "b.csv"]);
     }
 }

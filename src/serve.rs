@@ -163,16 +163,21 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
     let mut seen = snapshot(&options.root);
     let watcher = std::thread::spawn(move || {
         let root = options.root.clone();
+        // Files whose change a failed rebuild did not bring into the book: the next rebuild
+        // (on the next change) takes them in too, so a failure never loses an edit.
+        let mut pending: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
         while !watch_stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(400));
             let now = snapshot(&root);
             if now == seen {
                 continue;
             }
-            let changed: Vec<&PathBuf> = now
+            let changed: std::collections::BTreeSet<PathBuf> = now
                 .keys()
                 .chain(seen.keys())
                 .filter(|p| now.get(*p) != seen.get(*p))
+                .chain(pending.iter())
+                .cloned()
                 .collect();
             let chapters: std::collections::BTreeSet<Option<String>> =
                 changed.iter().map(|p| chapter_of(&root, p)).collect();
@@ -190,9 +195,13 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
             match built {
                 Ok(_) => {
                     watch_version.fetch_add(1, Ordering::SeqCst);
+                    pending.clear();
                     eprintln!("rebuilt");
                 }
-                Err(e) => eprintln!("rebuild failed, still serving the last good book:\n{e}"),
+                Err(e) => {
+                    eprintln!("rebuild failed, still serving the last good book:\n{e}");
+                    pending = changed;
+                }
             }
             seen = now;
         }

@@ -11,6 +11,8 @@ use polars::prelude::{Column, DataFrame, DataType};
 
 use crate::embedded;
 use crate::error::{Error, Result};
+use crate::lineage::{Lineage, Reads};
+use crate::notebook::Notebook;
 
 /// An in-memory DuckDB database plus the chapter's query files.
 pub struct SqlSession {
@@ -18,6 +20,9 @@ pub struct SqlSession {
     conn: Connection,
     /// Every statement that ran, by query name, in the order the names were first used.
     ran: BTreeMap<String, String>,
+    /// The files behind every table the statements made, and what each named query read.
+    lineage: Lineage,
+    reads: BTreeMap<String, Reads>,
 }
 
 impl SqlSession {
@@ -38,6 +43,8 @@ impl SqlSession {
             chapter: chapter.to_string(),
             conn,
             ran: BTreeMap::new(),
+            lineage: Lineage::default(),
+            reads: BTreeMap::new(),
         };
         let dir = data_dir.to_string_lossy().replace('\'', "''");
         // One thread per chapter: results are deterministic in order and the machine's two
@@ -71,6 +78,19 @@ impl SqlSession {
     /// it like the session's own.
     pub fn record(&mut self, name: &str, sql: &str) {
         self.ran.insert(name.to_string(), sql.to_string());
+        self.follow(name, sql);
+    }
+
+    /// Declares that `table` was filled from the dataset file `file` outside SQL (a workbook
+    /// staged from Rust, a flow's load task), so the queries over it cite that file.
+    pub fn loaded_from(&mut self, table: &str, file: &str) {
+        self.lineage.loaded_from(table, file);
+    }
+
+    /// Follows what `sql` (which ran under `name`) read and made.
+    fn follow(&mut self, name: &str, sql: &str) {
+        let reads = self.lineage.absorb(&self.conn, sql);
+        self.reads.insert(name.to_string(), reads);
     }
 
     /// The text of the chapter's query file `<name>.sql`.
@@ -110,7 +130,7 @@ impl SqlSession {
     pub fn execute(&mut self, name: &str) -> Result<()> {
         let sql = self.text(name)?;
         self.batch(name, sql)?;
-        self.ran.insert(name.to_string(), sql.to_string());
+        self.record(name, sql);
         Ok(())
     }
 
@@ -118,7 +138,7 @@ impl SqlSession {
     pub fn query(&mut self, name: &str) -> Result<DataFrame> {
         let sql = self.text(name)?;
         let frame = self.select(name, sql)?;
-        self.ran.insert(name.to_string(), sql.to_string());
+        self.record(name, sql);
         Ok(frame)
     }
 
@@ -126,13 +146,16 @@ impl SqlSession {
     /// dictionary); recorded under `name` like a file query.
     pub fn query_generated(&mut self, name: &str, sql: &str) -> Result<DataFrame> {
         let frame = self.select(name, sql)?;
-        self.ran.insert(name.to_string(), sql.to_string());
+        self.record(name, sql);
         Ok(frame)
     }
 
-    /// Runs statements that are not shown in the book (settings, scratch tables of a test).
-    pub fn execute_unrecorded(&self, name: &str, sql: &str) -> Result<()> {
-        self.batch(name, sql)
+    /// Runs statements that are not shown in the book (settings, scratch tables of a test);
+    /// the tables they make are followed all the same.
+    pub fn execute_unrecorded(&mut self, name: &str, sql: &str) -> Result<()> {
+        self.batch(name, sql)?;
+        self.lineage.absorb(&self.conn, sql);
+        Ok(())
     }
 
     fn select(&self, name: &str, sql: &str) -> Result<DataFrame> {
@@ -178,6 +201,20 @@ impl SqlSession {
     /// Every SQL text that ran, by name.
     pub fn ran(&self) -> &BTreeMap<String, String> {
         &self.ran
+    }
+
+    /// What each named query read, as far as it could be traced.
+    pub fn reads(&self) -> &BTreeMap<String, Reads> {
+        &self.reads
+    }
+
+    /// Hands the notebook every query that ran and what each read, so the book shows the
+    /// SQL and each result's provenance cites the files its query read.
+    pub fn hand_over(&self, nb: &mut Notebook) {
+        nb.queries
+            .extend(self.ran.iter().map(|(k, v)| (k.clone(), v.clone())));
+        nb.query_reads
+            .extend(self.reads.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
     /// The underlying connection, for engine helpers that read DuckDB's catalog.

@@ -3,6 +3,7 @@
 //! where the book can show it. Cells keep what the sheet holds: integral floats lose their
 //! `.0`, Excel dates become ISO dates, empty cells become NULL.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use calamine::{open_workbook_auto, Data, Reader};
@@ -16,6 +17,17 @@ use crate::sql::SqlSession;
 pub struct Sheet {
     pub header: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+    /// The columns that hold values under an empty header cell.
+    pub unnamed: Vec<UnnamedColumn>,
+}
+
+/// A column with values but no header: where it is, the name it is staged under, and how
+/// many of its cells are filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnnamedColumn {
+    pub letter: String,
+    pub staged_as: String,
+    pub filled: u64,
 }
 
 /// Excel serial (1900 system) → ISO date, with the time when there is one.
@@ -112,14 +124,47 @@ pub fn read_sheet(chapter: &str, path: &Path, sheet: Option<&str>) -> Result<She
         .map(|c| cell_text(c).unwrap_or_default())
         .collect();
     let width = header.len();
-    let rows = rows
-        .map(|r| {
-            let mut cells: Vec<Option<String>> = r.iter().take(width).map(cell_text).collect();
-            cells.resize(width, None);
-            cells
+    let mut out = Vec::new();
+    let mut unnamed: BTreeMap<usize, u64> = BTreeMap::new();
+    for r in rows {
+        let mut cells: Vec<Option<String>> = r.iter().map(cell_text).collect();
+        cells.resize(width, None);
+        // A value in a column the header does not name is kept (staged as `column_<n>`), and
+        // counted, so the chapter can say what its queries never read.
+        for (c, v) in cells.iter().enumerate() {
+            if v.is_some() && header[c].trim().is_empty() {
+                *unnamed.entry(c).or_insert(0) += 1;
+            }
+        }
+        out.push(cells);
+    }
+    let names = column_names(&header);
+    let unnamed = unnamed
+        .into_iter()
+        .map(|(c, filled)| UnnamedColumn {
+            letter: column_letter(c),
+            staged_as: names[c].clone(),
+            filled,
         })
         .collect();
-    Ok(Sheet { header, rows })
+    Ok(Sheet {
+        header,
+        rows: out,
+        unnamed,
+    })
+}
+
+/// A spreadsheet column's letters: 0 → A, 25 → Z, 26 → AA.
+fn column_letter(mut index: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push((b'A' + (index % 26) as u8) as char);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    letters.iter().rev().collect()
 }
 
 /// Loads a sheet into a new table `table`: `source_row` (the row number in the sheet, the
@@ -180,6 +225,37 @@ mod tests {
                 "valeur_fonciere_2"
             ]
         );
+    }
+
+    #[test]
+    fn values_under_no_header_are_kept_and_counted_by_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "a").unwrap();
+        sheet.write_string(0, 2, "c").unwrap();
+        sheet.write_string(1, 0, "1").unwrap();
+        sheet.write_string(1, 1, "stray").unwrap();
+        sheet.write_string(2, 1, "again").unwrap();
+        sheet.write_string(2, 2, "3").unwrap();
+        book.save(&path).unwrap();
+        let read = read_sheet("t", &path, None).unwrap();
+        assert_eq!(
+            read.unnamed,
+            [UnnamedColumn {
+                letter: "B".into(),
+                staged_as: "column_2".into(),
+                filled: 2
+            }]
+        );
+        assert_eq!(
+            read.rows[0][1].as_deref(),
+            Some("stray"),
+            "kept, not dropped"
+        );
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(27), "AB");
     }
 
     #[test]

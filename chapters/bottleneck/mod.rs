@@ -255,24 +255,24 @@ impl Chapter for BottleNeck {
         ctx.progress.step("reading the results back");
         let mut db =
             SqlSession::open_database(CHAPTER, &data_dir, &runner::database_path(&work_dir))?;
-        record_flow_sql(&mut db, &spec, &variables)?;
+        record_flow_sql(&mut db, &spec, &variables, &data_dir)?;
         flow_tables(&mut nb, &spec, &report)?;
         gate_checks(&mut nb, &report)?;
         if !report.succeeded() {
-            nb.queries = db.ran().clone();
+            db.hand_over(&mut nb);
             return Ok(nb);
         }
         dictionary::document(&mut nb, &mut db)?;
         if nb.has_failures() {
             // A meaning missing or money held as a float: the results would be read wrong.
-            nb.queries = db.ran().clone();
+            db.hand_over(&mut nb);
             return Ok(nb);
         }
         results(&mut nb, &mut db)?;
         schedule(&mut nb, ctx, &spec)?;
         kestra(&mut nb, ctx, &spec)?;
         checks(&mut nb, planted.as_ref())?;
-        nb.queries = db.ran().clone();
+        db.hand_over(&mut nb);
         Ok(nb)
     }
 
@@ -300,17 +300,23 @@ fn input_ref(dir: &Path, name: &str) -> Result<DatasetRef> {
 }
 
 /// Each SQL task and each gate, as it ran (variables resolved; the work folder written as
-/// `<work>` so the book does not depend on where it was built).
+/// `<work>` so the book does not depend on where it was built), in the flow's order, and
+/// each load task's table with the file it was loaded from, so every result cites the
+/// exports it was computed from.
 fn record_flow_sql(
     db: &mut SqlSession,
     spec: &FlowSpec,
     variables: &BTreeMap<String, String>,
+    data_dir: &Path,
 ) -> Result<()> {
     let mut vars = spec.variables.clone();
     vars.extend(variables.clone());
     vars.insert("out_dir".into(), "<work>/out".into());
     vars.insert("data_dir".into(), "<data>".into());
     for task in spec.order().map_err(|e| Error::chapter(CHAPTER, e))? {
+        if let Some(load) = &task.load {
+            db.loaded_from(&load.table, &input_ref(data_dir, &load.file)?.file);
+        }
         if let Some(name) = &task.sql {
             let text = engine::chapter_sql(CHAPTER)(name)
                 .ok_or_else(|| Error::chapter(CHAPTER, format!("no {name}")))?;

@@ -124,10 +124,37 @@ impl GreenCoop {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let (from, until) = (local("from")?, local("until")?);
+        // A local time a clock change skips (02:30 on the last Sunday of March in Paris) is
+        // no time at all in that zone: refuse it, naming the parameter and the zone.
+        for station in &stations {
+            use chrono::TimeZone;
+            for (name, time) in [("from", from), ("until", until)] {
+                if station
+                    .timezone
+                    .from_local_datetime(&time)
+                    .earliest()
+                    .is_none()
+                {
+                    return Err(Error::Usage(format!(
+                        "chapter `{CHAPTER}`: {name} `{}` does not exist in {} (the clocks skip it)",
+                        time.format("%Y-%m-%dT%H:%M"),
+                        station.timezone
+                    )));
+                }
+            }
+        }
+        if from >= until {
+            return Err(Error::Usage(format!(
+                "chapter `{CHAPTER}`: from `{}` must come before until `{}`",
+                from.format("%Y-%m-%dT%H:%M"),
+                until.format("%Y-%m-%dT%H:%M")
+            )));
+        }
         Ok(generate::Plan {
             seed: p.get("seed")?,
-            from: local("from")?,
-            until: local("until")?,
+            from,
+            until,
             stations,
             bad_rows: p.get("bad_rows")?,
             duplicate_rows: p.get("duplicate_rows")?,
@@ -279,6 +306,51 @@ fn table(nb: &mut Notebook, name: &str, docs: &[Document], columns: &[String]) -
     nb.add_table(name, frame(docs, &cols)?, Source::query(name))
 }
 
+/// Per source, the fields it never filled (0 %) and those it filled in under half of its
+/// documents, as text the prose quotes (`none` when there are none).
+fn completeness_findings(nb: &mut Notebook, per_source: &[Document]) -> Result<()> {
+    let mut never = Vec::new();
+    let mut sparse = Vec::new();
+    for d in per_source {
+        let source = d.get_str("source").unwrap_or("?");
+        let share = |field: &str| number(d, field).unwrap_or(0.0);
+        let fields = |keep: &dyn Fn(f64) -> bool| -> Vec<&str> {
+            reading::FIELDS
+                .iter()
+                .map(|field| field.name)
+                .filter(|name| keep(share(name)))
+                .collect()
+        };
+        let none = fields(&|pct| pct == 0.0);
+        let few = fields(&|pct| pct > 0.0 && pct < 50.0);
+        if !none.is_empty() {
+            never.push(format!("{source}: {}", none.join(", ")));
+        }
+        if !few.is_empty() {
+            sparse.push(format!("{source}: {}", few.join(", ")));
+        }
+    }
+    let text = |parts: Vec<String>| {
+        Value::Text(if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join("; ")
+        })
+    };
+    nb.add_finding(
+        "completeness.never_measured",
+        text(never),
+        None,
+        Source::query("completeness"),
+    )?;
+    nb.add_finding(
+        "completeness.under_half",
+        text(sparse),
+        None,
+        Source::query("completeness"),
+    )
+}
+
 /// A metric rounded as the book shows it, so the table and the finding agree.
 fn rounded(value: f64, decimals: u32) -> f64 {
     units::round_to(value, decimals as i32)
@@ -407,6 +479,31 @@ fn report(
         frame(&rules, &["field", "unit", "min", "max"])?,
         f("greencoop::reading::FIELDS"),
     )?;
+    // The wind rule as the prose restates it, from the same table (km/h, and m/s).
+    let wind_max_kmh = reading::FIELDS
+        .iter()
+        .find(|field| field.name == "wind_kmh")
+        .and_then(|field| field.range)
+        .map_or(f64::NAN, |(_, high)| high);
+    nb.add_finding(
+        "rules.wind_max_kmh",
+        Value::Float {
+            value: wind_max_kmh,
+            decimals: 0,
+        },
+        Some("km/h"),
+        f("greencoop::reading::FIELDS"),
+    )?;
+    nb.add_finding(
+        "rules.wind_max_ms",
+        Value::Float {
+            value: wind_max_kmh / 3.6,
+            decimals: 0,
+        },
+        Some("m/s"),
+        f("greencoop::reading::FIELDS"),
+    )?;
+    completeness_findings(nb, o.audit("completeness"))?;
 
     // Audit figures.
     let violations = o.audit("violations");

@@ -114,12 +114,12 @@ fn sha256(bytes: &[u8]) -> String {
     crate::dataset::sha256_bytes(bytes)
 }
 
+/// A file read back from the landing zone: its key, its source kind, its bytes.
+type Landed = (String, &'static str, Vec<u8>);
+
 /// Puts each raw file in the landing zone and returns what is read back from there, so the
 /// rest of the pipeline reads what the landing zone holds, as a replication job would.
-fn stage(
-    storage: &mut Storage,
-    files: &[(PathBuf, &'static str)],
-) -> Result<Vec<(String, &'static str, Vec<u8>)>, String> {
+fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec<Landed>, String> {
     let mut out = Vec::new();
     for (path, source) in files {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;

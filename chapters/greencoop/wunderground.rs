@@ -105,7 +105,7 @@ struct LocalClock {
 }
 
 impl LocalClock {
-    fn to_utc(&mut self, local: NaiveDateTime, tz: Tz) -> Result<chrono::DateTime<Utc>, String> {
+    fn utc_of(&mut self, local: NaiveDateTime, tz: Tz) -> Result<chrono::DateTime<Utc>, String> {
         if self.previous.is_some_and(|p| local < p) {
             self.folded = true;
         }
@@ -158,7 +158,7 @@ fn reading(
 ) -> Result<Reading, String> {
     let cell = |i: usize| row.get(i).unwrap_or(&Data::Empty);
     let local = day.and_time(time_of_day(cell(0))?);
-    let at = clock.to_utc(local, station.timezone)?;
+    let at = clock.utc_of(local, station.timezone)?;
     let f_to_c = |v: Option<f64>| v.map(|f| round_to(fahrenheit_to_celsius(f), 2));
     let mph = |v: Option<f64>| v.map(|m| round_to(mph_to_kmh(m), 2));
     let inch = |v: Option<f64>| v.map(|i| round_to(inches_to_mm(i), 2));
@@ -218,19 +218,19 @@ mod tests {
         let t = |h, m| day.and_hms_opt(h, m, 0).unwrap();
         // 02:30 CEST (00:30 UTC), 02:55 CEST, then the clock goes back: 02:00 CET (01:00 UTC).
         assert_eq!(
-            clock.to_utc(t(2, 30), tz).unwrap().to_rfc3339(),
+            clock.utc_of(t(2, 30), tz).unwrap().to_rfc3339(),
             "2024-10-27T00:30:00+00:00"
         );
         assert_eq!(
-            clock.to_utc(t(2, 55), tz).unwrap().to_rfc3339(),
+            clock.utc_of(t(2, 55), tz).unwrap().to_rfc3339(),
             "2024-10-27T00:55:00+00:00"
         );
         assert_eq!(
-            clock.to_utc(t(2, 0), tz).unwrap().to_rfc3339(),
+            clock.utc_of(t(2, 0), tz).unwrap().to_rfc3339(),
             "2024-10-27T01:00:00+00:00"
         );
         assert_eq!(
-            clock.to_utc(t(3, 0), tz).unwrap().to_rfc3339(),
+            clock.utc_of(t(3, 0), tz).unwrap().to_rfc3339(),
             "2024-10-27T02:00:00+00:00"
         );
         let spring = NaiveDate::from_ymd_opt(2024, 3, 31)
@@ -238,7 +238,7 @@ mod tests {
             .and_hms_opt(2, 30, 0)
             .unwrap();
         assert!(LocalClock::default()
-            .to_utc(spring, tz)
+            .utc_of(spring, tz)
             .unwrap_err()
             .contains("does not exist"));
     }

@@ -284,7 +284,7 @@ impl Chapter for InduTech {
         let lake = ctx.input_dir(&lake)?;
         let mut db = SqlSession::open(CHAPTER, &lake)?;
         readback(&mut nb, &mut db, &run)?;
-        nb.queries = db.ran().clone();
+        db.hand_over(&mut nb);
         Ok(nb)
     }
 }

@@ -40,6 +40,41 @@ fn float(value: f64) -> Value {
     Value::Float { value, decimals: 2 }
 }
 
+/// The workbooks' columns that hold values under no header: kept in the staging tables
+/// under a made-up name and read by no question, so counted and named here.
+fn unnamed_columns(nb: &mut Notebook, sheets: &[(&str, &xlsx::Sheet)]) -> Result<()> {
+    let mut cells = 0u64;
+    let mut where_ = Vec::new();
+    for (file, sheet) in sheets {
+        for column in &sheet.unnamed {
+            cells += column.filled;
+            where_.push(format!(
+                "{file} column {} ({} filled, staged as `{}`)",
+                column.letter,
+                crate::frame::group_digits(&column.filled.to_string()),
+                column.staged_as
+            ));
+        }
+    }
+    let source = Source::function("xlsx::read_sheet");
+    nb.add_finding(
+        "load.unnamed_cells",
+        Value::Int(cells as i64),
+        Some("cells"),
+        source.clone(),
+    )?;
+    nb.add_finding(
+        "load.unnamed_columns",
+        Value::Text(if where_.is_empty() {
+            "none".into()
+        } else {
+            where_.join("; ")
+        }),
+        None,
+        source,
+    )
+}
+
 /// Runs the chapter on the files in `dir`.
 pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     let mut nb = Notebook::new(CHAPTER);
@@ -78,8 +113,11 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     ctx.progress.step("loading the model");
     let mut db = SqlSession::open(CHAPTER, dir)?;
     db.execute("schema")?;
+    unnamed_columns(&mut nb, &[(DVF, &dvf), (POPULATION, &population)])?;
     let dvf_read = xlsx::stage(&db, "raw_dvf", &dvf)?;
     let population_read = xlsx::stage(&db, "raw_population", &population)?;
+    db.loaded_from("raw_dvf", DVF);
+    db.loaded_from("raw_population", POPULATION);
     drop((dvf, population));
     db.execute("load_geography")?;
     db.execute("load_sales")?;
@@ -99,7 +137,7 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
         // The model itself is wrong (a meaning missing, money as a float): the questions
         // would read it wrong, so the chapter stops with the checks that say why.
         load_checks(&mut nb)?;
-        nb.queries = db.ran().clone();
+        db.hand_over(&mut nb);
         return Ok(nb);
     }
 
@@ -109,7 +147,7 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     regions(&mut nb, &mut db)?;
     load_checks(&mut nb)?;
     question_checks(&mut nb)?;
-    nb.queries = db.ran().clone();
+    db.hand_over(&mut nb);
     Ok(nb)
 }
 
@@ -170,6 +208,12 @@ fn load_report(
         "load.dvf_rows_loaded",
         Value::Int(get_i64(&counts, "load_counts", 0, "sales_loaded")?),
         Some("rows"),
+        Source::query("load_counts"),
+    )?;
+    nb.add_finding(
+        "load.sales_without_value",
+        Value::Int(get_i64(&counts, "load_counts", 0, "sales_without_value")?),
+        Some("sales"),
         Source::query("load_counts"),
     )?;
     nb.add_finding(
@@ -440,6 +484,21 @@ fn question_checks(nb: &mut Notebook) -> Result<()> {
             ))
         },
         &["q1.apartments_sold", "q3.answer"],
+    )?;
+    // A counting question counts every sale, priced or not: the two quarters of Q7 hold every
+    // sale of the model, counted from its table by `load_counts`.
+    let quarters = nb.int("q7.q1_sales").saturating_add(nb.int("q7.q2_sales"));
+    let loaded = nb.int("load.dvf_rows_loaded");
+    let unpriced = nb.int("load.sales_without_value");
+    nb.add_check(
+        "q7.quarters_count_every_sale",
+        "the sales of Q1 and Q2 add up to every sale loaded, those without a value included",
+        Status::of(quarters == loaded, || {
+            format!(
+                "Q1 + Q2 count {quarters} sales, the model holds {loaded} ({unpriced} of them without a value)"
+            )
+        }),
+        &["q7.q1_sales", "q7.q2_sales", "load.dvf_rows_loaded", "load.sales_without_value"],
     )?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 -- the rows rejected with a reason it must account for every row read. A load that drops rows
 -- without a reason shows here, with the first rows it lost.
 select (select count(*) from sale) as sales_loaded,
+       (select count(*) from sale where value_eur is null) as sales_without_value,
        (select count(*) from commune_population) as populations_loaded,
        (select coalesce(string_agg(cast(source_row as varchar), ', ' order by source_row), '')
         from (select source_row from dvf_checked d

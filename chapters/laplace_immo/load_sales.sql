@@ -24,8 +24,9 @@ keyed as (
 )
 select *,
        case
-           when valeur_fonciere is null then 'no value (Valeur fonciere empty)'
-           when value_eur is null then 'value is not a number'
+           -- an empty value is a sale without a price (loaded, value null); a value that is
+           -- there but not a number is an error of the file
+           when valeur_fonciere is not null and value_eur is null then 'value is not a number'
            when sold_on is null then 'no valid date'
            when rooms is null then 'no number of rooms'
            when type_local not in ('Appartement', 'Maison') then 'not a house or an apartment'

@@ -1,7 +1,7 @@
 -- Q5. Average price per m² of a house in Île-de-France (region 11).
 select count(*) as house_sales,
        round(sum(value_eur) filter (where built_surface_m2 is not null)
-             / sum(built_surface_m2), 2) as weighted_price_eur_m2,
+             / sum(built_surface_m2) filter (where value_eur is not null), 2) as weighted_price_eur_m2,
        round(avg(value_eur / carrez_surface_m2), 2) as carrez_mean_price_eur_m2,
        count(carrez_surface_m2) as sales_with_carrez
 from sale_facts

@@ -7,6 +7,6 @@ select sale_id,
        carrez_surface_m2,
        rooms
 from sale_facts
-where property_type = 'Appartement'
+where property_type = 'Appartement' and value_eur is not null
 order by value_eur desc, sale_id
 limit 10;

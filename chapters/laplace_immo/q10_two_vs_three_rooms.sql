@@ -1,7 +1,8 @@
 -- Q10. Difference in % of the price per m² between 2-room and 3-room apartments.
 with by_rooms as (
     select rooms,
-           sum(value_eur) filter (where built_surface_m2 is not null) / sum(built_surface_m2) as weighted,
+           sum(value_eur) filter (where built_surface_m2 is not null)
+               / sum(built_surface_m2) filter (where value_eur is not null) as weighted,
            avg(value_eur / carrez_surface_m2) as carrez_mean
     from sale_facts
     where property_type = 'Appartement' and rooms in (2, 3)

@@ -45,5 +45,7 @@ create table sale (
     property_id bigint not null references property (property_id),
     sold_on     date not null,
     nature      varchar not null,
-    value_eur   decimal(15, 2) not null
+    -- null: DVF gives no value. The sale happened all the same: the counting questions count
+    -- it, the price questions leave it out.
+    value_eur   decimal(15, 2)
 );

@@ -4,7 +4,7 @@
 //! addShardToZone, updateZoneKeyRange, shardCollection, roles and users). Committed under
 //! `deploy/noscites/`; a test keeps the committed files equal to these functions' output.
 
-use super::shard::{zones, KeyPart};
+use super::shard::{self, zones, KeyPart};
 
 /// Users of the three roles, each built from MongoDB's built-in roles on the `noscites`
 /// database: (user, built-in roles, what the role is for).
@@ -65,18 +65,25 @@ pub fn compose_yaml() -> String {
     out
 }
 
-fn js_key(parts: &[KeyPart]) -> String {
-    let city = match &parts[0] {
-        KeyPart::Str(s) => format!("{s:?}"),
-        other => format!("{other:?}"),
-    };
-    let id = match &parts[1] {
+fn js_key(fields: &[String], parts: &[KeyPart]) -> String {
+    let value = |part: &KeyPart| match part {
         KeyPart::MinKey => "MinKey".to_string(),
         KeyPart::MaxKey => "MaxKey".to_string(),
         KeyPart::Int(i) => i.to_string(),
         KeyPart::Str(s) => format!("{s:?}"),
     };
-    format!("{{ city: {city}, _id: {id} }}")
+    let pairs: Vec<String> = fields
+        .iter()
+        .zip(parts)
+        .map(|(field, part)| format!("{field}: {}", value(part)))
+        .collect();
+    format!("{{ {} }}", pairs.join(", "))
+}
+
+/// The key's index specification as mongosh writes it: `{ city: 1, _id: 1 }`.
+fn js_key_spec(fields: &[String]) -> String {
+    let pairs: Vec<String> = fields.iter().map(|f| format!("{f}: 1")).collect();
+    format!("{{ {} }}", pairs.join(", "))
 }
 
 /// The mongosh script, in the order MongoDB's documentation gives for zone sharding.
@@ -99,16 +106,23 @@ pub fn init_js() -> Result<String, String> {
         ));
     }
     out.push_str("\nsh.enableSharding(\"noscites\");\n");
-    out.push_str("db.getSiblingDB(\"noscites\").listings.createIndex({ city: 1, _id: 1 });\n");
+    let key = shard::key()?;
+    out.push_str(&format!(
+        "db.getSiblingDB(\"noscites\").listings.createIndex({});\n",
+        js_key_spec(&key)
+    ));
     for z in zones()? {
         out.push_str(&format!(
             "sh.updateZoneKeyRange(\"noscites.listings\", {}, {}, {:?});\n",
-            js_key(&z.min),
-            js_key(&z.max),
+            js_key(&key, &z.min),
+            js_key(&key, &z.max),
             z.zone
         ));
     }
-    out.push_str("sh.shardCollection(\"noscites.listings\", { city: 1, _id: 1 });\n\n");
+    out.push_str(&format!(
+        "sh.shardCollection(\"noscites.listings\", {});\n\n",
+        js_key_spec(&key)
+    ));
     out.push_str("// Roles from built-in roles on the noscites database; passwords come from the environment.\n");
     out.push_str("const noscites = db.getSiblingDB(\"noscites\");\n");
     for Role {

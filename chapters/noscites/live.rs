@@ -5,7 +5,7 @@
 
 use mongodb::bson::{doc, Bson, Document};
 
-use super::shard::{zones, KeyPart};
+use super::shard::{self, zones, KeyPart};
 use crate::docstore::DocStore;
 
 /// True when the server is a mongos router (`hello` answers `msg: "isdbgrid"`).
@@ -14,14 +14,18 @@ pub fn is_router(store: &DocStore) -> Result<bool, String> {
     Ok(hello.get_str("msg").is_ok_and(|m| m == "isdbgrid"))
 }
 
-fn bound(parts: &[KeyPart]) -> Document {
+fn bound(fields: &[String], parts: &[KeyPart]) -> Document {
     let value = |p: &KeyPart| match p {
         KeyPart::MinKey => Bson::MinKey,
         KeyPart::MaxKey => Bson::MaxKey,
         KeyPart::Int(i) => Bson::Int64(*i),
         KeyPart::Str(s) => Bson::String(s.clone()),
     };
-    doc! {"city": value(&parts[0]), "_id": value(&parts[1])}
+    fields
+        .iter()
+        .zip(parts)
+        .map(|(field, part)| (field.clone(), value(part)))
+        .collect()
 }
 
 /// Zones, key ranges and the shard key on `db.listings`, then the shards `explain()` names
@@ -46,15 +50,31 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
         store.command("admin", doc! {"addShardToZone": z.shard, "zone": z.zone})?;
     }
     let namespace = format!("{db}.listings");
-    store.command(db, doc! {"createIndexes": "listings", "indexes": [{"key": {"city": 1, "_id": 1}, "name": "city_1__id_1"}]})?;
+    let key = shard::key()?;
+    let spec: Document = key.iter().map(|f| (f.clone(), Bson::Int32(1))).collect();
+    let index_name = key
+        .iter()
+        .map(|f| format!("{f}_1"))
+        .collect::<Vec<_>>()
+        .join("_");
+    store.command(
+        db,
+        doc! {"createIndexes": "listings", "indexes": [{"key": spec.clone(), "name": index_name}]},
+    )?;
     store.command("admin", doc! {"enableSharding": db})?;
     for z in zones()? {
-        store.command("admin", doc! {"updateZoneKeyRange": &namespace, "min": bound(&z.min), "max": bound(&z.max), "zone": z.zone})?;
+        store.command("admin", doc! {"updateZoneKeyRange": &namespace, "min": bound(&key, &z.min), "max": bound(&key, &z.max), "zone": z.zone})?;
     }
-    let _ = store.command(
-        "admin",
-        doc! {"shardCollection": &namespace, "key": {"city": 1, "_id": 1}},
-    );
+    // Sharding a collection that is already sharded on this key answers ok; on another key,
+    // or any other refusal, the plan was not applied and the run says why.
+    store
+        .command("admin", doc! {"shardCollection": &namespace, "key": spec})
+        .map_err(|e| {
+            format!(
+                "shardCollection {namespace} on {}: {e}",
+                shard::key_text(&key)
+            )
+        })?;
     let mut out = Vec::new();
     for city in ["Paris", "Lyon"] {
         let plan = store.command(db, doc! {"explain": {"find": "listings", "filter": {"city": city}}, "verbosity": "queryPlanner"})?;

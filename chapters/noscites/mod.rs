@@ -503,6 +503,57 @@ fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<()> {
         rows.push(doc! {"field": field, "distinct_values": distinct as i64, "top_value_pct": top_pct, "increasing_pct": increasing});
     }
     let src = Source::function("noscites::restore::{cardinality, increasing_share}");
+    let study: std::collections::BTreeMap<String, shard::FieldStudy> = restore::KEY_CANDIDATES
+        .iter()
+        .map(|field| {
+            let distinct = report.cardinality.get(*field).map_or(0, |c| c.0);
+            let values = report.value_sets.get(*field).cloned();
+            (field.to_string(), shard::FieldStudy { distinct, values })
+        })
+        .collect();
+    let zones = shard::zones().map_err(|e| Error::chapter(CHAPTER, e))?;
+    let chosen = shard::choose_key(&restore::KEY_CANDIDATES, &study, report.restored, &zones);
+    let declared = shard::key().map_err(|e| Error::chapter(CHAPTER, e))?;
+    let choose = Source::function("noscites::shard::choose_key");
+    nb.add_finding(
+        "key.chosen",
+        Value::Text(match &chosen {
+            Ok(fields) => shard::key_text(fields),
+            Err(why) => format!("none ({why})"),
+        }),
+        None,
+        choose.clone(),
+    )?;
+    nb.add_finding(
+        "key.declared",
+        Value::Text(shard::key_text(&declared)),
+        None,
+        Source::function("noscites::shard::key (zones.toml)"),
+    )?;
+    let describe = |field: &String| match report.cardinality.get(field) {
+        Some((distinct, _)) => format!(
+            "{field} has {distinct} distinct values over {} documents",
+            report.restored
+        ),
+        None => format!("{field} is not a studied candidate"),
+    };
+    nb.add_check(
+        "key.chosen_by_study",
+        "the plan's shard key (zones.toml) is the one the key study's rules choose from the data",
+        Status::of(chosen.as_ref() == Ok(&declared), || {
+            let facts: Vec<String> = declared.iter().map(describe).collect();
+            format!(
+                "the plan declares {}, the study chooses {}: {}",
+                shard::key_text(&declared),
+                match &chosen {
+                    Ok(fields) => shard::key_text(fields),
+                    Err(why) => format!("none ({why})"),
+                },
+                facts.join("; ")
+            )
+        }),
+        &["key.chosen", "key.declared"],
+    )?;
     nb.add_finding(
         "key.id_increasing_pct",
         Value::Float {

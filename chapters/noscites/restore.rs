@@ -24,6 +24,9 @@ pub struct Report {
     /// Per candidate shard-key field: distinct values and the count of the most frequent one,
     /// over the restored documents.
     pub cardinality: BTreeMap<String, (usize, usize)>,
+    /// Per candidate field with at most [`FEW_VALUES`] distinct values, the values (strings
+    /// as they are, other types as BSON writes them).
+    pub value_sets: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Per candidate shard-key field, the share (%) of consecutive restored documents, in the
     /// backup's order (the order they were written), whose value is larger than the one before.
     pub increasing_pct: BTreeMap<String, f64>,
@@ -57,6 +60,31 @@ fn greater(a: &Bson, b: &Bson) -> bool {
             _ => false,
         },
     }
+}
+
+/// The most distinct values a field may have for the study to list them.
+pub const FEW_VALUES: usize = 16;
+
+/// The values of each candidate field that has at most [`FEW_VALUES`] of them.
+pub fn value_sets(docs: &[&Document]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    KEY_CANDIDATES
+        .iter()
+        .filter_map(|field| {
+            let mut values = std::collections::BTreeSet::new();
+            for d in docs {
+                let value = match d.get(field) {
+                    Some(Bson::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                values.insert(value);
+                if values.len() > FEW_VALUES {
+                    return None;
+                }
+            }
+            Some((field.to_string(), values))
+        })
+        .collect()
 }
 
 /// Distinct values and the largest frequency of each candidate field.
@@ -216,6 +244,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, S
         .map(|(_, d)| d)
         .collect();
     report.cardinality = cardinality(&restored);
+    report.value_sets = value_sets(&restored);
     store.insert_unordered(&store.collection(db, "quarantine"), quarantine)?;
     Ok(report)
 }

@@ -1,5 +1,6 @@
-//! The sharding plan, computed without a cluster: the shard key `{city: 1, _id: 1}`, zones
-//! PARIS → parisReplSet and LYON → lyonReplSet over key ranges, and which shard a document
+//! The sharding plan, computed without a cluster: the shard key the key study chooses and
+//! `zones.toml` declares (`{city: 1, _id: 1}`), zones PARIS → parisReplSet and LYON →
+//! lyonReplSet over key ranges, and which shard a document
 //! lives on or a query is routed to. The semantics follow MongoDB's documentation of zones:
 //! a range includes its lower bound and excludes its upper bound, bounds are compared field
 //! by field in BSON order with MinKey below and MaxKey above every value, and a query that
@@ -69,24 +70,92 @@ impl ZoneRange {
 
 pub const SHARDS: [&str; 2] = ["parisReplSet", "lyonReplSet"];
 
-/// The plan's zones, as declared in `chapters/noscites/zones.toml` (read as the run reads
-/// its declarations, so a fault can edit them).
-pub fn zones() -> Result<Vec<ZoneRange>, String> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        zone: Vec<Declared>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Declared {
-        zone: String,
-        shard: String,
-        min: Vec<String>,
-        max: Vec<String>,
-    }
+/// `chapters/noscites/zones.toml` as declared.
+#[derive(serde::Deserialize)]
+struct PlanFile {
+    key: Vec<String>,
+    zone: Vec<DeclaredZone>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeclaredZone {
+    zone: String,
+    shard: String,
+    min: Vec<String>,
+    max: Vec<String>,
+}
+
+/// The plan file, read as the run reads its declarations (so a fault can edit it).
+fn plan_file() -> Result<PlanFile, String> {
     let text = crate::embedded::chapter_file("noscites", "zones.toml")
         .ok_or("no chapters/noscites/zones.toml")?;
-    let file: File =
+    let file: PlanFile =
         toml::from_str(text).map_err(|e| format!("chapters/noscites/zones.toml: {e}"))?;
+    if file.key.is_empty() {
+        return Err("chapters/noscites/zones.toml: `key` names no field".into());
+    }
+    Ok(file)
+}
+
+/// The shard key the plan declares, its fields in order (each ascending).
+pub fn key() -> Result<Vec<String>, String> {
+    Ok(plan_file()?.key)
+}
+
+/// A key as the book writes it: `{city: 1, _id: 1}`.
+pub fn key_text(fields: &[String]) -> String {
+    let parts: Vec<String> = fields.iter().map(|f| format!("{f}: 1")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// What the key study knows of one candidate field, over the restored documents.
+#[derive(Debug, Clone, Default)]
+pub struct FieldStudy {
+    pub distinct: usize,
+    /// The values themselves, when there are few (a zone can only pin a handful).
+    pub values: Option<std::collections::BTreeSet<String>>,
+}
+
+/// The shard key the study's figures lead to, by the chapter's two rules: the prefix is the
+/// field whose values are the ones the zones pin to shards (so that a zone holds whole
+/// cities and a query naming one is routed to its shard), and behind it the field that is
+/// unique over the documents (so chunks can split inside a zone). Candidates are tried in
+/// `candidates` order; the error says which rule no field meets.
+pub fn choose_key(
+    candidates: &[&str],
+    study: &std::collections::BTreeMap<String, FieldStudy>,
+    documents: usize,
+    zones: &[ZoneRange],
+) -> Result<Vec<String>, String> {
+    let zoned: std::collections::BTreeSet<String> = zones
+        .iter()
+        .filter_map(|z| match z.min.first() {
+            Some(KeyPart::Str(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let prefix = candidates
+        .iter()
+        .find(|field| {
+            study
+                .get(**field)
+                .and_then(|s| s.values.as_ref())
+                .is_some_and(|values| values.len() >= 2 && values.is_subset(&zoned))
+        })
+        .ok_or_else(|| format!("no candidate's values are all among the zones' {zoned:?}"))?;
+    let suffix = candidates
+        .iter()
+        .filter(|field| *field != prefix)
+        .find(|field| documents > 0 && study.get(**field).is_some_and(|s| s.distinct == documents))
+        .ok_or_else(|| format!("no candidate is unique over the {documents} documents"))?;
+    Ok(vec![prefix.to_string(), suffix.to_string()])
+}
+
+/// The plan's zones, as declared in `chapters/noscites/zones.toml`; each bound has one part
+/// per field of the key.
+pub fn zones() -> Result<Vec<ZoneRange>, String> {
+    let file = plan_file()?;
+    let width = file.key.len();
     let part = |s: &str| match s {
         "MinKey" => KeyPart::MinKey,
         "MaxKey" => KeyPart::MaxKey,
@@ -100,6 +169,12 @@ pub fn zones() -> Result<Vec<ZoneRange>, String> {
     file.zone
         .into_iter()
         .map(|z| {
+            if z.min.len() != width || z.max.len() != width {
+                return Err(format!(
+                    "chapters/noscites/zones.toml: zone {}'s bounds need {width} parts, one per key field",
+                    z.zone
+                ));
+            }
             if !SHARDS.contains(&z.shard.as_str()) {
                 return Err(format!(
                     "chapters/noscites/zones.toml: zone {} is pinned to unknown shard {}",
@@ -165,4 +240,77 @@ pub fn route(zones: &[ZoneRange], filter: &CityFilter) -> Vec<&'static str> {
     }
     out.sort_unstable();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn zone(city: &str) -> ZoneRange {
+        ZoneRange {
+            zone: "Z",
+            shard: "parisReplSet",
+            min: vec![KeyPart::Str(city.into()), KeyPart::MinKey],
+            max: vec![KeyPart::Str(city.into()), KeyPart::MaxKey],
+        }
+    }
+
+    fn study(rows: &[(&str, usize, &[&str])]) -> BTreeMap<String, FieldStudy> {
+        rows.iter()
+            .map(|(field, distinct, values)| {
+                let values = (!values.is_empty()).then(|| {
+                    values
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<BTreeSet<_>>()
+                });
+                (
+                    field.to_string(),
+                    FieldStudy {
+                        distinct: *distinct,
+                        values,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_zoned_field_leads_and_the_unique_one_follows() {
+        let s = study(&[
+            (
+                "room_type",
+                3,
+                &["Entire home", "Private room", "Shared room"],
+            ),
+            ("city", 2, &["Lyon", "Paris"]),
+            ("host_id", 40, &[]),
+            ("_id", 100, &[]),
+        ]);
+        let zones = [zone("Paris"), zone("Lyon")];
+        let candidates = ["room_type", "city", "host_id", "_id"];
+        assert_eq!(
+            choose_key(&candidates, &s, 100, &zones).unwrap(),
+            ["city", "_id"]
+        );
+        // A third city in the data that no zone pins: no field meets the first rule.
+        let s3 = study(&[
+            ("city", 3, &["Lyon", "Marseille", "Paris"]),
+            ("_id", 100, &[]),
+        ]);
+        assert!(choose_key(&["city", "_id"], &s3, 100, &zones).is_err());
+        // No unique field (duplicated ids): no field meets the second rule.
+        let dup = study(&[("city", 2, &["Lyon", "Paris"]), ("_id", 99, &[])]);
+        let err = choose_key(&["city", "_id"], &dup, 100, &zones).unwrap_err();
+        assert!(err.contains("unique"), "{err}");
+    }
+
+    #[test]
+    fn a_key_is_written_as_the_book_writes_it() {
+        assert_eq!(
+            key_text(&["city".into(), "_id".into()]),
+            "{city: 1, _id: 1}"
+        );
+    }
 }

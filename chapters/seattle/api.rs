@@ -78,10 +78,14 @@ pub struct BatchInput {
 /// One prediction.
 #[derive(Debug, Serialize, ToSchema, PartialEq)]
 pub struct Prediction {
-    /// Predicted greenhouse-gas emission intensity, kg CO2e per square foot.
+    /// Predicted greenhouse-gas emission intensity, kg CO2e per square foot; never below 0
+    /// (see `clamped_at_zero`).
     pub ghg_intensity_kg_per_sqft: f64,
-    /// The same on the model's scale, ln(1 + intensity).
+    /// The model's own answer, on its scale ln(1 + intensity), as it came (not clamped).
     pub ghg_intensity_log1p: f64,
+    /// True when the model answered below zero on its scale (an intensity below 0, which
+    /// cannot be) and the intensity and total were raised to 0.
+    pub clamped_at_zero: bool,
     /// Intensity × total floor area: metric tons CO2e per year.
     pub total_ghg_tonnes: f64,
     /// The model that answered, and its version.
@@ -190,6 +194,8 @@ async fn model_info(State(app): State<Arc<App>>) -> Json<ModelMetadata> {
 }
 
 /// The body as JSON, or the answer that rejects it.
+// The error is the response a handler answers with: boxing it would only be unboxed there.
+#[allow(clippy::result_large_err)]
 fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
     let declared = headers
         .get(header::CONTENT_TYPE)
@@ -226,6 +232,7 @@ fn rejected(status: StatusCode, errors: Vec<FieldError>) -> Response {
 
 /// Runs the model. Validated input gives finite output; if it ever did not, that is the
 /// server's fault and says so (500) rather than sending a NaN.
+#[allow(clippy::result_large_err)]
 fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Response> {
     let m = &app.predictor.metadata;
     let failed = |message: String| {
@@ -238,13 +245,16 @@ fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Res
     raw.into_iter()
         .zip(buildings)
         .map(|(log1p, b)| {
-            let intensity = log1p.exp_m1().max(0.0);
-            if !intensity.is_finite() {
+            let raw = log1p.exp_m1();
+            if !raw.is_finite() {
                 return Err(failed(format!("non-finite prediction {log1p}")));
             }
+            let clamped = raw < 0.0;
+            let intensity = raw.max(0.0);
             Ok(Prediction {
                 ghg_intensity_kg_per_sqft: intensity,
                 ghg_intensity_log1p: log1p,
+                clamped_at_zero: clamped,
                 total_ghg_tonnes: intensity * b.gfa_total_sqft / 1000.0,
                 model: m.model.name().to_string(),
                 model_version: m.version.clone(),

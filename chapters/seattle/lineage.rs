@@ -21,8 +21,7 @@ pub fn select_items(sql: &str) -> Vec<(String, String)> {
     let body = &text[start + "select".len()..];
     // The list ends at the first `from` outside parentheses.
     let (mut depth, mut items, mut current) = (0i32, Vec::new(), String::new());
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in body.char_indices() {
         match c {
             '(' => depth += 1,
             ')' => depth -= 1,

@@ -68,6 +68,46 @@ static META: Meta = Meta {
 };
 
 /// Column names that measure energy or emissions: never features (they leak the target).
+/// The values the training set imputes, per column and rule (`imputed.sql`), counted and
+/// shown; `checks` ties their scope to the training set's rows.
+fn imputed(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
+    let q = "imputed";
+    let frame = db.query(q)?;
+    let mut values = 0i64;
+    let mut columns = 0i64;
+    let mut scopes = std::collections::BTreeSet::new();
+    for row in 0..frame.height() {
+        let n = get_i64(&frame, q, row, "imputed")?;
+        values += n;
+        columns += i64::from(n > 0);
+        scopes.insert(get_i64(&frame, q, row, "rows_in_scope")?);
+    }
+    nb.add_finding(
+        "imputed.values",
+        Value::Int(values),
+        Some("values"),
+        Source::query(q),
+    )?;
+    nb.add_finding(
+        "imputed.columns",
+        Value::Int(columns),
+        Some("columns"),
+        Source::query(q),
+    )?;
+    // One scope for every rule (one CTE): more than one count would be a broken query.
+    let scope = match scopes.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] => *one,
+        _ => -1,
+    };
+    nb.add_finding(
+        "imputed.rows_in_scope",
+        Value::Int(scope),
+        Some("rows"),
+        Source::query(q),
+    )?;
+    nb.add_table(q, frame, Source::query(q))
+}
+
 /// The columns of `training_set` the model reads as features (see `training_rows`).
 const MODEL_COLUMNS: [&str; 13] = [
     "building_type",
@@ -147,6 +187,7 @@ impl Chapter for Seattle {
             Some("rows"),
             Source::query("training_set"),
         )?;
+        imputed(&mut nb, &mut db)?;
         dictionary::document(&mut nb, &mut db)?;
 
         ctx.progress.step("cross-validating the models");
@@ -215,7 +256,7 @@ impl Chapter for Seattle {
         save_model(ctx, &mut nb, &rows, &encoder, best, seed, trees)?;
         if nb.has_failures() {
             // The saved model does not load back as it was fitted: nothing below could use it.
-            nb.queries = db.ran().clone();
+            db.hand_over(&mut nb);
             return Ok(nb);
         }
         document_api(
@@ -223,7 +264,7 @@ impl Chapter for Seattle {
             &ctx.input_dir(&ctx.artifact_dir)?.join("model.json"),
         )?;
         checks(&mut nb, &results)?;
-        nb.queries = db.ran().clone();
+        db.hand_over(&mut nb);
         Ok(nb)
     }
 
@@ -603,6 +644,15 @@ fn checks(nb: &mut Notebook, results: &[model::CrossValidation]) -> Result<()> {
         .collect();
     let monotone = steps.windows(2).all(|w| w[1] <= w[0]) && steps.iter().all(|s| *s >= 0);
     let rows = nb.int("model.training_rows");
+    let imputed_over = nb.int("imputed.rows_in_scope");
+    nb.add_check(
+        "imputed.same_scope",
+        "the imputed values are counted over exactly the training set's rows",
+        Status::of(imputed_over == rows, || {
+            format!("imputed counted over {imputed_over} rows, the training set has {rows}")
+        }),
+        &["imputed.rows_in_scope", "model.training_rows"],
+    )?;
     nb.add_check(
         "filters.counted",
         "each filter only removes rows, and the last one leaves exactly the training rows",

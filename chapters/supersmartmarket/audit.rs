@@ -77,7 +77,7 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
     if nb.has_failures() {
         // The model itself is wrong (a key, a meaning, money as a float): every query after
         // this would read it wrong, so the audit stops here with the checks that say why.
-        nb.queries = db.ran().clone();
+        db.hand_over(&mut nb);
         return Ok(nb);
     }
     dashboard(&mut nb, &mut db)?;
@@ -98,7 +98,7 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
     monitoring_closing_days(&mut nb, &mut db)?;
     checks(&mut nb, has_log, planted)?;
 
-    nb.queries = db.ran().clone();
+    db.hand_over(&mut nb);
     Ok(nb)
 }
 
@@ -436,6 +436,12 @@ fn refresh_gap(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         source.clone(),
     )?;
     nb.add_finding(
+        "gap.next_day_closed",
+        Value::Bool(get_text(&frame, q, 0, "next_day_closed")?.as_deref() == Some("true")),
+        None,
+        source.clone(),
+    )?;
+    nb.add_finding(
         "gap.r1_revenue_eur",
         money(d("r1_revenue_eur")?),
         Some("EUR"),
@@ -487,9 +493,11 @@ fn monitoring_late_loads(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let q = "monitoring_late_loads";
     let frame = db.query(q)?;
     let mut alarm_days = Vec::new();
+    let mut control_days = Vec::new();
     for row in 0..frame.height() {
         if get_text(&frame, q, row, "is_alarm")?.as_deref() == Some("true") {
             alarm_days.push(get_text(&frame, q, row, "inserted_on")?.unwrap_or_default());
+            control_days.push(get_text(&frame, q, row, "control_on")?.unwrap_or_default());
         }
     }
     nb.add_finding(
@@ -500,7 +508,12 @@ fn monitoring_late_loads(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     )?;
     nb.add_finding(
         "monitoring.first_alarm_on",
-        Value::Text(alarm_days.first().cloned().unwrap_or_else(|| "none".into())),
+        Value::Text(
+            control_days
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "none".into()),
+        ),
         None,
         Source::query(q),
     )?;
@@ -636,19 +649,23 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         (true, Some(p)) => {
             let found = nb.int("price_updates.count");
             let effect = nb.decimal("gap.price_effect_eur").unwrap_or_default();
-            // With no late batch the audited day is the one prices moved most, which need not
-            // be `late_day`; the planted effect is known for `late_day` only.
-            let effect_ok = if nb.text("gap.audit_day") == p.late_day.to_string() {
-                effect == p.price_effect_on_late_day
-            } else {
-                p.late_batch_rows == 0
-            };
-            Status::of(found == p.price_updates as i64 && effect_ok, || {
-                format!(
-                    "found {found} updates with an effect of {effect} EUR on the day; planted {} updates with an effect of {} EUR",
-                    p.price_updates, p.price_effect_on_late_day
+            // Whichever day is audited (with no late batch, the day prices moved most), the
+            // generator knows its planted price effect.
+            let day = nb.text("gap.audit_day");
+            let planted_effect = p
+                .price_effect_by_day
+                .iter()
+                .find(|(d, _)| d.to_string() == day)
+                .map_or(Decimal::ZERO, |(_, e)| *e);
+            Status::of(
+                found == p.price_updates as i64 && effect == planted_effect,
+                || {
+                    format!(
+                    "found {found} updates with an effect of {effect} EUR on {day}; planted {} updates with an effect of {planted_effect} EUR on that day",
+                    p.price_updates
                 )
-            })
+                },
+            )
         }
     };
     nb.add_check(

@@ -42,8 +42,9 @@ pub struct Planted {
     /// The late batch valued at the prices in force when it was sold.
     pub late_batch_revenue: Decimal,
     pub price_updates: u64,
-    /// Σ (new − old price) over every sale of the late day: the price effect on that day.
-    pub price_effect_on_late_day: Decimal,
+    /// Per sale day, Σ (today's − sale-time price) over its sales: the price effect the audit
+    /// must find for whichever day it audits (a day with no repriced sale has none).
+    pub price_effect_by_day: BTreeMap<NaiveDate, Decimal>,
     pub sales: u64,
 }
 
@@ -425,7 +426,8 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     // `late_day` is inserted the next morning by the batch user.
     let mut out = Inserts::default();
     let mut ticket = 0u64;
-    let mut late_day_sales: Vec<usize> = Vec::new();
+    // The products sold each day (the late batch with its sale day), for the price effect.
+    let mut sales_by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
     let mut late_batch_revenue = 0i64;
     // Price of each repriced product before its update: the sale-time price of the late day.
     let mut original_cents: BTreeMap<usize, i64> = BTreeMap::new();
@@ -446,9 +448,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
                     opening + Duration::seconds((written as i64 * 43_200) / volume.max(1) as i64);
                 for _ in 0..items {
                     let product = popular(&mut rng, products.len());
-                    if date == plan.late_day {
-                        late_day_sales.push(product);
-                    }
+                    sales_by_day.entry(date).or_default().push(product);
                     out.sale(
                         products[product].ean,
                         date,
@@ -476,7 +476,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
                 in_ticket -= 1;
                 let customer = customers[rng.random_range(0..customers.len())].clone();
                 let product = popular(&mut rng, products.len());
-                late_day_sales.push(product);
+                sales_by_day.entry(date).or_default().push(product);
                 late_batch_revenue += products[product].cents;
                 let at = next_morning + Duration::seconds(i as i64 / 10);
                 out.sale(
@@ -523,17 +523,27 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
         date += Duration::days(1);
     }
 
-    // The price effect on the late day, from the generator's own bookkeeping: the sale-time
-    // price of each of that day's sales is the price before the next day's updates.
-    let price_effect: i64 = late_day_sales
+    // The price effect per day, from the generator's own bookkeeping: the updates run at
+    // 07:00 the day after `late_day`, so a sale up to then was sold at the price before them
+    // (the late batch, inserted at 06:00, included), and a later sale at today's price.
+    let updated_at = plan.late_day + Duration::days(1);
+    let price_effect_by_day: BTreeMap<NaiveDate, Decimal> = sales_by_day
         .iter()
-        .map(|p| {
-            original_cents
-                .get(p)
-                .map(|old| products[*p].cents - old)
-                .unwrap_or(0)
+        .map(|(day, sold)| {
+            let cents: i64 = if *day < updated_at {
+                sold.iter()
+                    .map(|p| {
+                        original_cents
+                            .get(p)
+                            .map_or(0, |old| products[*p].cents - old)
+                    })
+                    .sum()
+            } else {
+                0
+            };
+            (*day, money(cents))
         })
-        .sum();
+        .collect();
 
     let mut product_lines = Vec::with_capacity(products.len());
     for (p, (department, aisle, label)) in products.iter().zip(&product_rows) {
@@ -578,7 +588,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
         late_batch_rows: plan.late_batch as u64,
         late_batch_revenue: money(late_batch_revenue),
         price_updates: plan.price_updates as u64,
-        price_effect_on_late_day: money(price_effect),
+        price_effect_by_day,
         sales: out.sales.len() as u64,
     };
     Ok((refs, planted))

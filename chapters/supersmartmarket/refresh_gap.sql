@@ -47,5 +47,8 @@ select d.audit_day,
        r2.revenue_eur - coalesce(r1.revenue_eur, 0) as gap_eur,
        parts.late_batch_eur,
        parts.price_effect_eur,
-       r2.revenue_eur - coalesce(r1.revenue_eur, 0) - parts.late_batch_eur - parts.price_effect_eur as residual_eur
+       r2.revenue_eur - coalesce(r1.revenue_eur, 0) - parts.late_batch_eur - parts.price_effect_eur as residual_eur,
+       -- whether the store traded the day after D (the prose says so only when it did not)
+       coalesce((select c.is_closing_day from calendar c
+                 where c.calendar_date = d.audit_day + interval 1 day), false) as next_day_closed
 from d, r1, r2, parts;

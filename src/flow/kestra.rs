@@ -26,7 +26,7 @@ fn s(text: &str) -> Value {
 
 /// ISO-8601 duration of milliseconds, as Kestra writes them.
 fn iso(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("PT{}S", ms / 1000)
     } else {
         format!("PT{}S", ms as f64 / 1000.0)

@@ -64,14 +64,19 @@ fn read_csv(conn: &Connection, path: &Path) -> Result<Sheet, LoadError> {
     let sql = format!("select * from read_csv('{target}', header = true, all_varchar = true)");
     let (header, rows) =
         text_rows(conn, &sql).map_err(|e| LoadError::Data(format!("{}: {e}", path.display())))?;
-    Ok(Sheet { header, rows })
+    // DuckDB's sniffer names every column (`column05`): none is left without a header.
+    Ok(Sheet {
+        header,
+        rows,
+        unnamed: Vec::new(),
+    })
 }
 
 /// A query's column names and rows, every value as text (NULL as `None`).
-pub fn text_rows(
-    conn: &Connection,
-    sql: &str,
-) -> duckdb::Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
+/// A result's column names and its rows as text (NULL as `None`).
+pub type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
+
+pub fn text_rows(conn: &Connection, sql: &str) -> duckdb::Result<TextRows> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();

@@ -230,6 +230,24 @@ fn classify(message: String) -> AttemptError {
 /// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
 /// start (bad state, nothing to resume); task failures are in the report.
 pub fn run(r: &FlowRun) -> Result<RunReport, String> {
+    // A variable the flow does not declare would be ignored: a misspelt `--var` would run the
+    // flow on its defaults while the user believes otherwise. Refuse it, naming the known ones.
+    if let Some(unknown) = r
+        .variables
+        .keys()
+        .find(|k| !r.spec.variables.contains_key(*k))
+    {
+        let known: Vec<&str> = r.spec.variables.keys().map(String::as_str).collect();
+        return Err(format!(
+            "flow `{}` declares no variable `{unknown}` (it declares: {})",
+            r.spec.id,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
     std::fs::create_dir_all(out_dir(&r.work_dir))
         .map_err(|e| format!("{}: {e}", r.work_dir.display()))?;
     let previous = State::load(&r.work_dir)?;

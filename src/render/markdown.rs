@@ -188,8 +188,8 @@ fn checks_markdown(nb: &Notebook) -> String {
 /// The provenance appendix every chapter ends with: each finding, where it came from, what
 /// checked it; and each dataset file with its sha256.
 fn provenance_appendix(nb: &Notebook) -> String {
-    let mut out = String::from("\n\n## Provenance\n\nEvery number in this chapter, where it came from and which check asserts it.\n\n");
-    out.push_str("| finding | value | source | checked by |\n|:---|---:|:---|:---|\n");
+    let mut out = String::from("\n\n## Provenance\n\nEvery number in this chapter, where it came from, the dataset files it was computed from (those its query read, traced through the tables it names; all of the chapter's files where a step could not be traced) and which check asserts it.\n\n");
+    out.push_str("| finding | value | source | read | checked by |\n|:---|---:|:---|:---|:---|\n");
     for (key, finding) in &nb.findings {
         let source = source_link(&finding.provenance.source);
         let checks: Vec<String> = nb
@@ -205,8 +205,21 @@ fn provenance_appendix(nb: &Notebook) -> String {
             })
             .collect();
         let value = finding.value.display();
+        let read = if nb.datasets.is_empty() {
+            "—".to_string()
+        } else if finding.provenance.datasets.len() == nb.datasets.len() {
+            "all".to_string()
+        } else {
+            finding
+                .provenance
+                .datasets
+                .iter()
+                .map(|d| format!("`{}`", d.file))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         out.push_str(&format!(
-            "| <span id=\"{}\"></span>`{key}` | {} | {source} | {} |\n",
+            "| <span id=\"{}\"></span>`{key}` | {} | {source} | {read} | {} |\n",
             anchor("finding", key),
             value.replace('|', "\\|"),
             checks.join(", ")

@@ -172,12 +172,15 @@ fn changed_params_note(changed: &[ChangedParam]) -> String {
     )
 }
 
+/// One chapter rendered: its Markdown, its files under `book/`, its search entries.
+pub type RenderedPage = (RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>);
+
 pub fn chapter_files(
     all: &[&Meta],
     input: &ChapterInput,
     refs: &markdown::Refs,
     changed: &[ChangedParam],
-) -> Result<(RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>)> {
+) -> Result<RenderedPage> {
     let meta = input.meta;
     let rendered = markdown::render_chapter(meta, input.notebook, input.prose, Some(refs))?;
     let full_markdown = format!(

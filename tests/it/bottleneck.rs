@@ -292,7 +292,7 @@ fn resume_refuses_when_there_is_nothing_to_resume() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(6), ..ProptestConfig::default() })]
 
     /// Any mix of traps: each is counted by its gate, the cleaning keeps what the generator
     /// says, and the revenue is conserved from the join to the extracted file.

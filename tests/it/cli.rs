@@ -158,6 +158,50 @@ fn data_verify_checks_the_generated_datasets() {
 }
 
 #[test]
+fn a_local_time_the_clocks_skip_is_refused_naming_the_parameter() {
+    // 2024-03-31 02:30 never happened in Paris: the clocks went from 02:00 to 03:00.
+    let out = auditbook(&["findings", "greencoop", "--param", "from=2024-03-31T02:30"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("from `2024-03-31T02:30` does not exist in Europe/"),
+        "{stderr}"
+    );
+    let out = auditbook(&["findings", "greencoop", "--param", "from=2024-10-08T00:00"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("must come before until"), "{stderr}");
+}
+
+#[test]
+fn an_undeclared_flow_variable_is_refused_before_anything_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    // `z_treshold`, misspelt: run on the defaults, the user would believe 3 was in force.
+    let out = auditbook(&[
+        "flow",
+        "run",
+        "bottleneck",
+        "--work",
+        w,
+        "--var",
+        "z_treshold=3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no variable `z_treshold`"), "{stderr}");
+    assert!(
+        stderr.contains("z_threshold"),
+        "names the declared ones: {stderr}"
+    );
+    assert!(
+        !work.path().join("flow.duckdb").exists(),
+        "nothing ran: {:?}",
+        std::fs::read_dir(work.path()).unwrap().collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn flow_next_prints_paris_nine_oclock_in_utc_across_dst() {
     let out = auditbook(&[
         "flow",

@@ -145,8 +145,7 @@ fn a_broker_that_goes_away_is_a_clear_error() {
     };
     let started = std::time::Instant::now();
     let error = stream::process(&endpoint, &mut sink, &cfg)
-        .err()
-        .expect("nothing can be read from a broker that is gone");
+        .expect_err("nothing can be read from a broker that is gone");
     assert!(
         error.contains(&endpoint.bootstrap) || error.contains("consuming"),
         "{error}"
@@ -169,7 +168,7 @@ fn an_unreachable_broker_is_a_clear_error() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(4), ..ProptestConfig::default() })]
 
     /// Through the broker, with random disorder, lateness and partitions: every (window,
     /// priority) count written plus its late count equals the batch count.

@@ -12,6 +12,7 @@ mod install;
 mod interrupt;
 mod laplace_immo;
 mod noscites;
+mod prose;
 mod render;
 mod seattle;
 mod seattle_api;
@@ -80,6 +81,16 @@ pub fn book_notebooks() -> &'static Vec<(&'static dyn auditbook::chapter::Chapte
 pub fn book_site() -> std::collections::BTreeMap<String, Vec<u8>> {
     let manifest = auditbook::dataset::Manifest::load(&root()).unwrap();
     book::render(book_notebooks(), &manifest, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// How many cases a proptest over chapter runs draws: `default` in `cargo test` (sized to
+/// keep the suite's time), or `AUDITBOOK_PROPTEST_CASES` for a longer hunt
+/// (`AUDITBOOK_PROPTEST_CASES=200 cargo test --test it proptest`, say).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("AUDITBOOK_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs a chapter in-process and returns its notebook (checks not enforced).

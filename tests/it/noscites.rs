@@ -108,7 +108,7 @@ fn store() -> &'static DocStore {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(4), ..ProptestConfig::default() })]
 
     /// Whatever damage is planted, each kind is quarantined with its reason, every intact
     /// listing is restored, and read = restored + quarantined.

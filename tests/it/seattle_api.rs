@@ -94,6 +94,9 @@ fn a_valid_building_gets_the_models_own_prediction() {
     assert_eq!(answer["ghg_intensity_log1p"].as_f64().unwrap(), expected);
     let intensity = answer["ghg_intensity_kg_per_sqft"].as_f64().unwrap();
     assert!(intensity.is_finite() && intensity >= 0.0);
+    // The intensity is the model's answer unless it was below zero, and the answer says so.
+    assert_eq!(answer["clamped_at_zero"], json!(expected < 0.0), "{answer}");
+    assert_eq!(intensity, expected.exp_m1().max(0.0));
     assert!((answer["total_ghg_tonnes"].as_f64().unwrap() - intensity * 88.0).abs() < 1e-9);
     assert_eq!(answer["model"], "random_forest");
 }
@@ -260,6 +263,22 @@ fn health_model_and_an_offline_documented_spec() {
     for path in ["/predict", "/predict/batch", "/health", "/model"] {
         assert!(spec["paths"].get(path).is_some(), "{path} is documented");
     }
+    // The clamp at zero is part of the answer's contract, documented where clients read it.
+    let clamped = &spec["components"]["schemas"]["Prediction"]["properties"]["clamped_at_zero"];
+    assert_eq!(clamped["type"], json!("boolean"), "{clamped}");
+    assert!(
+        clamped["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("below zero"),
+        "{clamped}"
+    );
+    // A missing largest use, written `NULL` in the file, is not offered as a property use.
+    let uses = building["properties"]["largest_use_type"]["enum"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert!(!uses.is_empty() && !uses.contains(&"NULL"), "{uses:?}");
 
     let (status, _, page) = call("GET", "/docs/", None, vec![]);
     assert_eq!(status, StatusCode::OK);

@@ -75,6 +75,30 @@ fn the_default_plant_is_found_and_every_check_passes() {
     );
 }
 
+/// The dataset files a finding's provenance cites.
+fn read_by(nb: &auditbook::notebook::Notebook, key: &str) -> Vec<String> {
+    nb.findings[key]
+        .provenance
+        .datasets
+        .iter()
+        .map(|d| d.file.clone())
+        .collect()
+}
+
+#[test]
+fn a_finding_cites_the_files_its_query_read_and_no_other() {
+    let nb = run("supersmartmarket", SMALL, None);
+    // One table, loaded from one file: the calendar check reads `Dim_Date.csv` alone.
+    assert_eq!(read_by(&nb, "calendar.days"), ["Dim_Date.csv"]);
+    // Three tables joined: the sales, the calendar and the products, never the customers.
+    assert_eq!(
+        read_by(&nb, "sales.dashboard_revenue_eur"),
+        ["Dim_Date.csv", "Dim_Produit.csv", "Fact_vente.csv"]
+    );
+    // A function's result cites the chapter's whole input: wider, never narrower.
+    assert_eq!(read_by(&nb, "log.available").len(), nb.datasets.len());
+}
+
 #[test]
 fn another_batch_size_is_planted_and_found() {
     let nb = run("supersmartmarket", &[("late_batch", "777")], None);
@@ -105,7 +129,7 @@ fn the_parts_add_up_to_the_gap_in_the_findings() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(12), ..ProptestConfig::default() })]
 
     /// Random plants: the batch size, its day, the number of price changes and the seed.
     #[test]
