@@ -93,10 +93,6 @@ impl Lineage {
             match self.sources.get(table) {
                 Some(Some(known)) if !known.is_empty() => files.extend(known.iter().cloned()),
                 Some(_) => return Err(format!("table `{table}` has no traced input")),
-                // `from 'Fact_vente.csv'`: DuckDB reads a quoted file name as a table.
-                None if table.contains('.') || table.contains('/') => {
-                    files.insert(table.clone());
-                }
                 None => return Err(format!("table `{table}` is not followed")),
             }
         }
@@ -165,7 +161,8 @@ fn effect(statement: &str) -> Option<Effect> {
                 i += 3;
             }
             let target = name_at(&tokens, &mut i)?;
-            let select = top_level_after(statement, &tokens, i, &["as"]).map(str::to_string);
+            // The select follows the first top-level `as`.
+            let select = top_level(&tokens, i, &["as"]).map(|t| statement[t.end..].to_string());
             Some(Effect {
                 target,
                 select,
@@ -179,7 +176,9 @@ fn effect(statement: &str) -> Option<Effect> {
             }
             i += 1;
             let target = name_at(&tokens, &mut i)?;
-            let select = top_level_from(statement, &tokens, i, &["select", "with", "from"]);
+            // The select starts at its first top-level keyword (the keyword included).
+            let select =
+                top_level(&tokens, i, &["select", "with", "from"]).map(|t| &statement[t.start..]);
             Some(Effect {
                 target,
                 select: Some(select.unwrap_or("select 1").to_string()),
@@ -218,32 +217,12 @@ fn name_at(tokens: &[Token<'_>], i: &mut usize) -> Option<String> {
     Some(name)
 }
 
-/// The text after the first top-level keyword of `words` from token `i` on.
-fn top_level_after<'a>(
-    statement: &'a str,
-    tokens: &[Token<'_>],
-    i: usize,
-    words: &[&str],
-) -> Option<&'a str> {
+/// The first keyword of `words` from token `i` on, at token `i`'s parenthesis depth.
+fn top_level<'t, 'a>(tokens: &'t [Token<'a>], i: usize, words: &[&str]) -> Option<&'t Token<'a>> {
     let base = tokens.get(i)?.depth;
     tokens[i..]
         .iter()
         .find(|t| t.depth == base && words.iter().any(|w| t.text.eq_ignore_ascii_case(w)))
-        .map(|t| &statement[t.end..])
-}
-
-/// The text from the first top-level keyword of `words` on (the keyword included).
-fn top_level_from<'a>(
-    statement: &'a str,
-    tokens: &[Token<'_>],
-    i: usize,
-    words: &[&str],
-) -> Option<&'a str> {
-    let base = tokens.get(i)?.depth;
-    tokens[i..]
-        .iter()
-        .find(|t| t.depth == base && words.iter().any(|w| t.text.eq_ignore_ascii_case(w)))
-        .map(|t| &statement[t.start..])
 }
 
 fn unquote(text: &str) -> String {

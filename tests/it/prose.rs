@@ -80,16 +80,6 @@ fn assert_draw(markdown: &str, draw: &Draw) {
     }
 }
 
-/// SuperSmartMarket's small data, as its own tests use it.
-const SMALL: &[(&str, &str)] = &[
-    ("days", "10"),
-    ("products", "300"),
-    ("customers", "40"),
-    ("staff", "5"),
-    ("sales_per_day", "60"),
-    ("price_updates", "20"),
-];
-
 #[test]
 fn the_default_book_says_the_default_branches() {
     let site = super::book_site();
@@ -119,43 +109,44 @@ fn the_default_book_says_the_default_branches() {
     }
 }
 
+/// SuperSmartMarket on its tests' small data, the late batch of `late_batch` sales planted
+/// on `late_day`, rendered.
+fn supersmartmarket_on(late_day: &str, late_batch: &str) -> String {
+    let params = super::supersmartmarket::small(&[
+        ("late_day", late_day.to_string()),
+        ("late_batch", late_batch.to_string()),
+    ]);
+    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    rendered("supersmartmarket", &borrowed)
+}
+
 #[test]
 fn a_late_load_on_a_trading_eve_drops_the_closed_store() {
     // 2024-08-06 is a Tuesday: the store trades on the 7th.
-    let params: Vec<(&str, &str)> = SMALL
-        .iter()
-        .copied()
-        .chain([("late_day", "2024-08-06"), ("late_batch", "50")])
-        .collect();
     let draw = Draw {
         chapter: "supersmartmarket",
-        params: &[],
+        params: &[("late_day", "2024-08-06"), ("late_batch", "50")],
         says: &[
             "Nobody sold anything on that day since.",
             "the day after a late load",
         ],
         never: &["the store was closed the next day"],
     };
-    assert_draw(&rendered(draw.chapter, &params), &draw);
+    assert_draw(&supersmartmarket_on("2024-08-06", "50"), &draw);
 }
 
 #[test]
 fn no_late_batch_says_no_alarm_and_no_batch() {
-    let params: Vec<(&str, &str)> = SMALL
-        .iter()
-        .copied()
-        .chain([("late_day", "2024-08-06"), ("late_batch", "0")])
-        .collect();
     let draw = Draw {
         chapter: "supersmartmarket",
-        params: &[],
+        params: &[("late_day", "2024-08-06"), ("late_batch", "0")],
         says: &[
             "No sale was inserted after its sale day: the audit found 0",
             "it raises 0\u{a0}alarms: no sale was inserted after its sale day",
         ],
         never: &["of late sales in all", "the day after a late load"],
     };
-    assert_draw(&rendered(draw.chapter, &params), &draw);
+    assert_draw(&supersmartmarket_on("2024-08-06", "0"), &draw);
 }
 
 #[test]

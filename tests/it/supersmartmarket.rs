@@ -42,7 +42,7 @@ const SMALL: &[(&str, &str)] = &[
 ];
 
 /// SMALL with some values replaced.
-fn small(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+pub fn small(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     SMALL
         .iter()
         .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
