@@ -14,8 +14,11 @@ use crate::progress::Progress;
 /// `findings --help`).
 #[derive(Debug, Clone, Copy)]
 pub struct ParamSpec {
+    /// The parameter's name, as given to `--param`.
     pub name: &'static str,
+    /// Its default, as text.
     pub default: &'static str,
+    /// What it means, for `--help` and the book's parameter table.
     pub help: &'static str,
     /// The values it accepts: anything else is refused before the run (exit 2), naming the
     /// parameter and this range.
@@ -28,9 +31,19 @@ pub enum Allowed {
     /// Any text the chapter parses itself (a date, an instant, a name).
     Any,
     /// A whole number from `min` to `max`, both included.
-    Int { min: i64, max: i64 },
+    Int {
+        /// The smallest value allowed.
+        min: i64,
+        /// The largest value allowed.
+        max: i64,
+    },
     /// A finite number from `min` to `max`, both included.
-    Number { min: f64, max: f64 },
+    Number {
+        /// The smallest value allowed.
+        min: f64,
+        /// The largest value allowed.
+        max: f64,
+    },
     /// `true` or `false`.
     Bool,
 }
@@ -69,8 +82,11 @@ impl Allowed {
 /// A file a chapter looks for in its data directory (documented for `--data DIR`).
 #[derive(Debug, Clone, Copy)]
 pub struct InputFile {
+    /// The file's name in the data folder.
     pub name: &'static str,
+    /// Whether the chapter cannot run without it.
     pub required: bool,
+    /// What it holds.
     pub help: &'static str,
 }
 
@@ -79,9 +95,13 @@ pub struct InputFile {
 pub struct Meta {
     /// Stable id: the folder under `chapters/`, the page name, the findings prefix.
     pub id: &'static str,
+    /// The chapter's number in the book.
     pub number: u32,
+    /// The chapter's title, written here once (pages, links and the index take it from here).
     pub title: &'static str,
+    /// Its parameters.
     pub params: &'static [ParamSpec],
+    /// The files it reads with `--data`.
     pub inputs: &'static [InputFile],
 }
 
@@ -114,7 +134,9 @@ pub trait Chapter: Sync {
 /// A command a chapter adds to the CLI.
 #[derive(Debug, Clone, Copy)]
 pub struct ChapterCommand {
+    /// The command's name (`auditbook <name> …`).
     pub name: &'static str,
+    /// What it does, for `--help`.
     pub about: &'static str,
 }
 
@@ -199,14 +221,19 @@ impl Params {
 /// Addresses of real servers; `None` means the embedded default.
 #[derive(Debug, Clone, Default)]
 pub struct Backends {
+    /// `--brokers`: Kafka-protocol bootstrap servers.
     pub kafka_brokers: Option<String>,
+    /// `--mongo-uri`: a MongoDB server.
     pub mongo_uri: Option<String>,
+    /// `--s3-endpoint`: an S3-compatible endpoint.
     pub s3_endpoint: Option<String>,
+    /// `--s3-bucket`: the bucket on that endpoint.
     pub s3_bucket: Option<String>,
 }
 
 /// Everything a chapter run is given.
 pub struct RunContext {
+    /// The chapter's metadata.
     pub meta: Meta,
     /// The project root (holds `datasets/`).
     pub root: PathBuf,
@@ -216,8 +243,11 @@ pub struct RunContext {
     pub generated_dir: PathBuf,
     /// Where a chapter writes artifacts (model files, exports).
     pub artifact_dir: PathBuf,
+    /// The run's parameters, resolved against the defaults.
     pub params: Params,
+    /// The servers the user named (the embedded defaults where `None`).
     pub backends: Backends,
+    /// Where the run says what it is doing.
     pub progress: Progress,
     /// The fault in force for this run (`--fault NAME`), if any.
     pub fault: Option<std::sync::Arc<crate::fault::ActiveFault>>,
@@ -231,12 +261,29 @@ pub struct ScratchDir {
 }
 
 impl ScratchDir {
+    /// The folder's path.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 }
 
 impl RunContext {
+    /// The folder a generator writes for `plan`: one per plan (named by the sha256 of its
+    /// `Debug` form), so runs with different plans never share files and a repeated plan
+    /// reuses its folder.
+    pub fn generated_data_dir(&self, plan: &impl std::fmt::Debug) -> PathBuf {
+        let fingerprint = crate::dataset::sha256_bytes(format!("{plan:?}").as_bytes());
+        self.generated_dir.join("data").join(&fingerprint[..16])
+    }
+
+    /// The chapter's notebook, empty but for what the engine knows: the chapter's id and the
+    /// parameters of this run (every chapter starts here; none copies them itself).
+    pub fn notebook(&self) -> crate::notebook::Notebook {
+        let mut nb = crate::notebook::Notebook::new(self.meta.id);
+        nb.params = self.params.all().clone();
+        nb
+    }
+
     /// A new folder of this run's own, named `<prefix>XXXXXX`, under `generated_dir`: runs
     /// at the same time never share one.
     pub fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir> {

@@ -14,8 +14,10 @@ use crate::notebook::DatasetRef;
 /// The manifest as written in `datasets/MANIFEST.toml`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Manifest {
+    /// The committed dataset files.
     #[serde(default, rename = "file")]
     pub files: Vec<ManifestFile>,
+    /// The generated datasets, with the sha256 of each file at the default parameters.
     #[serde(default, rename = "generated")]
     pub generated: Vec<GeneratedDataset>,
 }
@@ -23,22 +25,32 @@ pub struct Manifest {
 /// A committed data file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ManifestFile {
+    /// The chapter that reads the file.
     pub chapter: String,
     /// Path relative to `datasets/`.
     pub path: String,
+    /// Its sha256.
     pub sha256: String,
+    /// Its data rows.
     pub rows: u64,
+    /// Where it comes from.
     pub origin: String,
+    /// Its licence.
     pub licence: String,
 }
 
 /// A dataset a chapter generates from a seed (never committed; written under `target/`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GeneratedDataset {
+    /// The chapter whose generator writes it.
     pub chapter: String,
+    /// The generator (a function of the chapter).
     pub generator: String,
+    /// The seed of the default parameters.
     pub seed: u64,
+    /// The licence of the generated data.
     pub licence: String,
+    /// The files it writes.
     #[serde(rename = "file")]
     pub files: Vec<GeneratedFile>,
 }
@@ -46,8 +58,11 @@ pub struct GeneratedDataset {
 /// One file of a generated dataset, at the chapter's default parameters.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GeneratedFile {
+    /// The file's name.
     pub name: String,
+    /// Its sha256 at the default parameters.
     pub sha256: String,
+    /// Its data rows.
     pub rows: u64,
 }
 
@@ -56,11 +71,12 @@ impl Manifest {
     pub fn load(root: &Path) -> Result<Manifest> {
         let path = root.join("datasets").join("MANIFEST.toml");
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-        toml::from_str(&text).map_err(|e| Error::Data {
-            chapter: "-".into(),
-            file: "datasets/MANIFEST.toml".into(),
-            row: None,
-            message: e.to_string(),
+        toml::from_str(&text).map_err(|e| Error::BadFile {
+            file: path.display().to_string(),
+            row: e
+                .span()
+                .map(|span| text[..span.start].lines().count().max(1) as u64),
+            message: e.message().to_string(),
         })
     }
 
@@ -102,8 +118,11 @@ pub fn dataset_ref(dir: &Path, name: &str, rows: Option<u64>) -> Result<DatasetR
 /// One line of `data verify`'s report.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The file verified.
     pub file: String,
+    /// Whether it matches the manifest.
     pub ok: bool,
+    /// What was found, in words.
     pub detail: String,
 }
 

@@ -15,9 +15,13 @@ use crate::sql::SqlSession;
 /// One column of a table in the catalog.
 #[derive(Debug, Clone)]
 pub struct ColumnInfo {
+    /// The column's name.
     pub name: String,
+    /// Its DuckDB type.
     pub data_type: String,
+    /// Whether it refuses NULL.
     pub not_null: bool,
+    /// Whether it is (part of) the primary key.
     pub primary_key: bool,
     /// `(table, column)` this column references.
     pub references: Option<(String, String)>,
@@ -26,7 +30,9 @@ pub struct ColumnInfo {
 /// One table of the catalog, its columns in declaration order.
 #[derive(Debug, Clone)]
 pub struct TableInfo {
+    /// The table's name.
     pub name: String,
+    /// Its columns, in order.
     pub columns: Vec<ColumnInfo>,
 }
 
@@ -225,7 +231,7 @@ pub fn dictionary(
         Column::new("null_rate_pct".into(), rate_col),
         Column::new("meaning".into(), meaning_col),
     ])
-    .map_err(|e| Error::chapter(session.chapter(), format!("dictionary frame: {e}")))?;
+    .map_err(Error::failed(session.chapter(), "dictionary frame"))?;
     Ok((frame, problems))
 }
 
@@ -283,7 +289,7 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
     )?;
     nb.add_table("dictionary", frame, source)?;
     let svg = crate::render::schema::diagram(&tables)
-        .map_err(|e| Error::chapter(&chapter, format!("schema diagram: {e}")))?;
+        .map_err(Error::failed(&chapter, "schema diagram"))?;
     nb.add_chart(
         "schema",
         "The relational schema, drawn from DuckDB's catalog: primary keys marked PK, lines from each foreign key to the key it references.",

@@ -72,3 +72,23 @@ pub fn file(path: &str) -> Option<&'static str> {
 pub fn chapter_file(chapter: &str, name: &str) -> Option<&'static str> {
     file(&format!("chapters/{chapter}/{name}"))
 }
+
+/// A chapter's TOML declaration (`zones.toml`, `alarms.toml`, `roles.toml`, ...), parsed into
+/// `T`; a missing file or a value that does not fit names the file and the line.
+pub fn declared<T: serde::de::DeserializeOwned>(chapter: &str, name: &str) -> crate::Result<T> {
+    let path = format!("chapters/{chapter}/{name}");
+    let text = file(&path).ok_or_else(|| crate::Error::Data {
+        chapter: chapter.to_string(),
+        file: path.clone(),
+        row: None,
+        message: "the chapter declares nothing here: the file is missing".into(),
+    })?;
+    toml::from_str(text).map_err(|e| crate::Error::Data {
+        chapter: chapter.to_string(),
+        file: path,
+        row: e
+            .span()
+            .map(|span| text[..span.start].lines().count().max(1) as u64),
+        message: e.message().to_string(),
+    })
+}

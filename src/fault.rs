@@ -28,12 +28,13 @@ use std::sync::Mutex;
 use serde::Deserialize;
 
 use crate::embedded;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// One declared fault.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
+    /// The fault's name, as given to `--fault`.
     pub name: String,
     /// What it does to the data or the declarations, in a sentence.
     pub does: String,
@@ -48,6 +49,7 @@ pub struct Fault {
     /// Parameters it sets (over the defaults; a `--param` of the same name is refused).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// The edits that make the fault.
     #[serde(default, rename = "edit")]
     pub edits: Vec<Edit>,
 }
@@ -59,6 +61,7 @@ pub struct Edit {
     pub data: Option<String>,
     /// A file of `chapters/<id>/`, by its name there.
     pub declaration: Option<String>,
+    /// What the edit does.
     #[serde(flatten)]
     pub op: Op,
 }
@@ -69,23 +72,39 @@ pub struct Edit {
 pub enum Op {
     /// Removes the lines containing `matching` (the first `count` of them; 0: all).
     DropLines {
+        /// The text the dropped lines contain.
         matching: String,
+        /// How many to drop (0: every one).
         #[serde(default)]
         count: usize,
     },
     /// Writes the first line containing `matching` a second time, right after itself.
-    DuplicateLine { matching: String },
+    DuplicateLine {
+        /// The text the line contains.
+        matching: String,
+    },
     /// Replaces `find` by `with` (the first `count` occurrences; 0: all).
     Replace {
+        /// The text to find.
         find: String,
+        /// What replaces it.
         with: String,
+        /// How many occurrences to replace (0: all).
         #[serde(default)]
         count: usize,
     },
     /// Keeps the first `keep_percent` % of the file's bytes, as a crash mid-write would.
-    Truncate { keep_percent: u32 },
+    Truncate {
+        /// The share of the bytes kept, in %.
+        keep_percent: u32,
+    },
     /// Removes the column `column` of a delimited file (header and every row).
-    RemoveColumn { column: String, delimiter: String },
+    RemoveColumn {
+        /// The column's header.
+        column: String,
+        /// The file's delimiter.
+        delimiter: String,
+    },
     /// Removes the file.
     Delete,
 }
@@ -105,7 +124,7 @@ impl Edit {
 impl Op {
     /// The edited bytes (`None`: the file is removed), or why the edit could not apply.
     /// Truncating and removing work on any file; the other edits need text.
-    pub fn apply_bytes(&self, bytes: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
+    pub fn apply_bytes(&self, bytes: &[u8]) -> std::result::Result<Option<Vec<u8>>, Reason> {
         match self {
             Op::Truncate { keep_percent } if *keep_percent < 100 => Ok(Some(
                 bytes[..bytes.len() * *keep_percent as usize / 100].to_vec(),
@@ -121,7 +140,7 @@ impl Op {
     }
 
     /// The edited text, or why the edit could not apply.
-    pub fn apply(&self, text: &str) -> std::result::Result<Option<String>, String> {
+    pub fn apply(&self, text: &str) -> std::result::Result<Option<String>, Reason> {
         let lines = || text.split_inclusive('\n');
         match self {
             Op::DropLines { matching, count } => {
@@ -299,7 +318,9 @@ pub fn find(chapter: &str, name: &str) -> Result<Fault> {
 
 /// A fault in force for one run: which of its data edits were applied, and the copies made.
 pub struct ActiveFault {
+    /// The chapter whose input is broken.
     pub chapter: String,
+    /// The fault in force.
     pub fault: Fault,
     applied: Mutex<BTreeSet<usize>>,
     copies: Mutex<Vec<crate::chapter::ScratchDir>>,
@@ -383,7 +404,7 @@ impl ActiveFault {
             return Ok(dir.to_path_buf());
         }
         let copy = ctx.scratch_dir("fault-")?;
-        crate::book::copy_dir(dir, copy.path())?;
+        crate::commands::book::copy_dir(dir, copy.path())?;
         for (i, file, op) in here {
             let path = copy.path().join(&file);
             let bytes = std::fs::read(&path).map_err(Error::io(&path))?;

@@ -9,6 +9,13 @@ use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
 
+/// `value` rounded to `decimals` places, as the book shows it (so a table and a finding
+/// computed from the same number agree).
+pub fn round_to(value: f64, decimals: u32) -> f64 {
+    let scale = 10f64.powi(decimals as i32);
+    (value * scale).round() / scale
+}
+
 /// Decimals shown for floating-point cells in tables and JSON rows.
 pub const FLOAT_DECIMALS: u32 = 4;
 

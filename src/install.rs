@@ -50,36 +50,52 @@ pub enum InstallError {
     /// The cache folder, the lock file or the partial folder could not be made or moved.
     #[error("installing {what}: {action} `{}`: {source}", path.display())]
     Io {
+        /// What was being installed.
         what: String,
+        /// What was being done to the path.
         action: &'static str,
+        /// The path.
         path: PathBuf,
+        /// The operating system's reason.
         source: std::io::Error,
     },
 
     /// A command the install runs could not be started (not found, not executable).
     #[error("installing {what}: could not run `{command}`: {source}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Spawn {
+        /// What was being installed.
         what: String,
+        /// The command that could not start.
         command: String,
+        /// The operating system's reason.
         source: std::io::Error,
+        /// What to install so it can run.
         hint: Option<&'static str>,
     },
 
     /// A command the install runs exited with an error.
     #[error("installing {what}: `{command}` {status}: {output}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Command {
+        /// What was being installed.
         what: String,
+        /// The command that failed.
         command: String,
+        /// How it exited.
         status: String,
+        /// The end of its output.
         output: String,
+        /// What to install so it can run.
         hint: Option<&'static str>,
     },
 
     /// The build finished but what it made does not pass the install's own readiness test.
     #[error("installing {what}: {message} (in `{}`)", path.display())]
     Unusable {
+        /// What was being installed.
         what: String,
+        /// The path the other installer holds.
         path: PathBuf,
+        /// What happened.
         message: String,
     },
 }

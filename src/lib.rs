@@ -2,17 +2,15 @@
 //! chapters into notebooks and renders them; it knows no chapter by name. The chapters live
 //! in `chapters/`, wired in by `chapters/mod.rs`.
 
-pub mod bench;
-pub mod book;
+pub mod backends;
 pub mod chapter;
+pub mod commands;
 pub mod dataset;
+pub mod declared;
 pub mod dictionary;
-pub mod diff;
-pub mod docstore;
 pub mod embedded;
 pub mod error;
 pub mod fault;
-pub mod fault_matrix;
 pub mod flow;
 pub mod frame;
 pub mod install;
@@ -21,10 +19,8 @@ pub mod lineage;
 pub mod loadgen;
 pub mod lock;
 pub mod notebook;
-pub mod objstore;
 pub mod progress;
 pub mod render;
-pub mod serve;
 pub mod sql;
 pub mod xlsx;
 

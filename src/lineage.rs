@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::error::Reason;
 use duckdb::Connection;
 
 /// What one query read, as far as it can be traced.
@@ -86,7 +87,7 @@ impl Lineage {
         }
     }
 
-    fn resolve(&self, conn: &Connection, sql: &str) -> Result<BTreeSet<String>, String> {
+    fn resolve(&self, conn: &Connection, sql: &str) -> Result<BTreeSet<String>, Reason> {
         let direct = direct_inputs(conn, sql)?;
         let mut files = direct.files;
         for table in &direct.tables {
@@ -239,7 +240,7 @@ fn unquote(text: &str) -> String {
 /// (`explain (format json)`): views are expanded and CTEs resolved by the engine that runs the
 /// query, so a CTE or an alias is never taken for a table. Files come from the text: the
 /// string arguments of the `read_*` table functions, and `from 'file'`.
-fn direct_inputs(conn: &Connection, sql: &str) -> Result<Direct, String> {
+fn direct_inputs(conn: &Connection, sql: &str) -> Result<Direct, Reason> {
     let statement = split_statements(sql)
         .into_iter()
         .next()
@@ -255,7 +256,7 @@ fn direct_inputs(conn: &Connection, sql: &str) -> Result<Direct, String> {
         .map_err(|e| format!("cannot switch the optimiser: {e}"))
     };
     toggle(false)?;
-    let plan: Result<String, String> = conn
+    let plan: Result<String, Reason> = conn
         .query_row(&format!("explain (format json) {statement}"), [], |row| {
             row.get(1)
         })

@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 /// The request each connection repeats.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The HTTP method.
     pub method: &'static str,
+    /// The path, with its query.
     pub path: String,
+    /// The body's content type.
     pub content_type: Option<&'static str>,
+    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -37,14 +41,18 @@ impl Request {
 /// What one load run measured.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
+    /// Requests answered.
     pub requests: u64,
+    /// Seconds the load ran.
     pub seconds: f64,
+    /// Answers by status code.
     pub statuses: BTreeMap<u16, u64>,
     /// Sorted latencies in microseconds.
     latencies_us: Vec<u32>,
 }
 
 impl LoadReport {
+    /// Requests answered per second.
     pub fn requests_per_second(&self) -> f64 {
         self.requests as f64 / self.seconds
     }

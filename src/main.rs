@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use auditbook::book::{self, RunOptions};
 use auditbook::chapter::Backends;
+use auditbook::commands::bench;
+use auditbook::commands::book::{self, RunOptions};
 use auditbook::lock::RunLock;
-use auditbook::{bench, Error};
+use auditbook::Error;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -403,7 +404,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Faults { chapter, fault } => {
             let _lock = RunLock::acquire(&root)?;
-            let report = auditbook::fault_matrix::run(
+            let report = auditbook::commands::fault_matrix::run(
                 chapter.as_deref(),
                 fault.as_deref(),
                 &options(None, BTreeMap::new()),
@@ -417,8 +418,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             params,
         } => {
             let old = match &against {
-                Some(rev) => auditbook::diff::Side::at_revision(&root, rev)?,
-                None => auditbook::diff::Side::from_book(&root.join("book"))?,
+                Some(rev) => auditbook::commands::diff::Side::at_revision(&root, rev)?,
+                None => auditbook::commands::diff::Side::from_book(&root.join("book"))?,
             };
             let _lock = RunLock::acquire(&root)?;
             let mut notebooks = Vec::new();
@@ -439,7 +440,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     Error::Many(errors)
                 });
             }
-            let new = auditbook::diff::Side::of(
+            let new = auditbook::commands::diff::Side::of(
                 &notebooks
                     .iter()
                     .map(|(id, nb)| (*id, nb))
@@ -449,7 +450,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("no checks.json on the old side: check results are not compared");
             }
             let order: Vec<&str> = book::all_meta().iter().map(|m| m.id).collect();
-            let changes = auditbook::diff::compare(&old, &new, &order);
+            let changes = auditbook::commands::diff::compare(&old, &new, &order);
             let against = against
                 .as_deref()
                 .map(|r| format!("the book at {r}"))
@@ -473,7 +474,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 root.join(out)
             };
-            let server = auditbook::serve::start(options(None, BTreeMap::new()), out, port)?;
+            let server =
+                auditbook::commands::serve::start(options(None, BTreeMap::new()), out, port)?;
             eprintln!(
                 "serving the book on http://127.0.0.1:{}/ (Ctrl-C stops)",
                 server.port
@@ -550,7 +552,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("{report}\n(saved to {})", path.display());
         }
         Command::Flow { command } => {
-            use auditbook::flow::cli;
+            use auditbook::commands::flow;
             match command {
                 FlowCommand::Run {
                     chapter,
@@ -566,8 +568,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                         c,
                         &options(data, parse_params(&params, Some(c.meta().id))?),
                     )?;
-                    let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
-                    cli::run_once(c, &ctx, &work, parse_vars(&vars)?, resume)?;
+                    let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
+                    flow::run_once(c, &ctx, &work, parse_vars(&vars)?, resume)?;
                 }
                 FlowCommand::Next { chapter, n, from } => {
                     let from = match from {
@@ -576,7 +578,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                             .map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
                         None => chrono::Utc::now(),
                     };
-                    cli::next(book::chapter_by_id(&chapter)?, from, n)?;
+                    flow::next(book::chapter_by_id(&chapter)?, from, n)?;
                 }
                 FlowCommand::Serve {
                     chapter,
@@ -586,20 +588,20 @@ fn run(cli: Cli) -> Result<(), Error> {
                 } => {
                     let c = book::chapter_by_id(&chapter)?;
                     let ctx = book::context(c, &options(data, BTreeMap::new()))?;
-                    let work = work.unwrap_or_else(|| cli::default_work_dir(&ctx));
-                    cli::serve(c, &ctx, &work, parse_vars(&vars)?)?;
+                    let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
+                    flow::serve(c, &ctx, &work, parse_vars(&vars)?)?;
                 }
                 FlowCommand::History { chapter, work } => {
                     let c = book::chapter_by_id(&chapter)?;
                     let ctx = book::context(c, &options(None, BTreeMap::new()))?;
-                    cli::history(&work.unwrap_or_else(|| cli::default_work_dir(&ctx)))?;
+                    flow::history(&work.unwrap_or_else(|| flow::default_work_dir(&ctx)))?;
                 }
                 FlowCommand::Export {
                     chapter,
                     kestra: _,
                     out,
-                } => cli::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
-                FlowCommand::HoldLock { database, ms } => cli::hold_lock(&database, ms)?,
+                } => flow::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
+                FlowCommand::HoldLock { database, ms } => flow::hold_lock(&database, ms)?,
             }
         }
         Command::Chapter(words) => {
@@ -645,11 +647,15 @@ fn main() -> ExitCode {
                 .downcast_ref::<Error>()
                 .map(Error::exit_code)
                 .unwrap_or(2);
-            // The library's errors carry their causes in their own message (command, path,
-            // output): print that, not only the innermost cause.
+            // The whole chain of causes, each with the paths and addresses it names.
             match error.downcast_ref::<Error>() {
-                Some(error) => eprintln!("error: {error}"),
-                None => eprintln!("error: {}", error.root_cause()),
+                Some(error) => eprintln!("error: {}", error.report()),
+                None => {
+                    eprintln!("error: {error}");
+                    for cause in error.chain().skip(1) {
+                        eprintln!("  caused by: {cause}");
+                    }
+                }
             }
             ExitCode::from(code as u8)
         }

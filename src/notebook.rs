@@ -28,17 +28,25 @@ pub struct DatasetRef {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A named SQL query of the chapter (`chapters/<id>/<name>.sql`), shown in the book.
-    Query { name: String },
+    Query {
+        /// The query's name (its file, without `.sql`).
+        name: String,
+    },
     /// A Rust function of the chapter or the engine, named by its path.
-    Function { name: String },
+    Function {
+        /// The function's path, from the chapters' root.
+        name: String,
+    },
 }
 
 impl Source {
+    /// A value a named SQL query computed.
     pub fn query(name: &str) -> Source {
         Source::Query {
             name: name.to_string(),
         }
     }
+    /// A value a Rust function (or a document pipeline) computed.
     pub fn function(name: &str) -> Source {
         Source::Function {
             name: name.to_string(),
@@ -56,7 +64,9 @@ impl Source {
 /// Where a number, table or chart came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provenance {
+    /// What computed it.
     pub source: Source,
+    /// The dataset files it was computed from.
     pub datasets: Vec<DatasetRef>,
 }
 
@@ -65,19 +75,52 @@ pub struct Provenance {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
+    /// An integer (a count).
     Int(i64),
+    /// An exact decimal (money, to the cent).
     Decimal(Decimal),
+    /// A float, shown with a fixed number of decimals.
     Float {
+        /// The number.
         value: f64,
+        /// Decimals shown, and written to JSON.
         decimals: u32,
     },
+    /// Text.
     Text(String),
+    /// A yes or no.
     Bool(bool),
     /// A table answer: rows as objects, columns in the frame's order.
     Rows(Vec<serde_json::Map<String, serde_json::Value>>),
 }
 
 impl Value {
+    /// A count of things.
+    pub fn count(n: usize) -> Value {
+        Value::Int(n as i64)
+    }
+
+    /// A measured or computed number, shown (and written to JSON) with `decimals` decimals.
+    pub fn float(value: f64, decimals: u32) -> Value {
+        Value::Float { value, decimals }
+    }
+
+    /// An amount of money, rounded to the cent.
+    pub fn money(amount: Decimal) -> Value {
+        Value::Decimal(amount.round_dp(2))
+    }
+
+    /// `part` as a percentage of `whole`, two decimals (0 when `whole` is 0).
+    pub fn percent(part: Decimal, whole: Decimal) -> Value {
+        use rust_decimal::prelude::ToPrimitive;
+        let value = if whole.is_zero() {
+            0.0
+        } else {
+            (part / whole * Decimal::from(100)).to_f64().unwrap_or(0.0)
+        };
+        Value::float(value, 2)
+    }
+
     /// The value as plain JSON: numbers without separators, money rounded to the cent as given.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -144,27 +187,37 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 /// A named number (or answer) of the chapter.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
+    /// The finding's key, `<section>.<name>`.
     pub key: String,
+    /// Its value.
     pub value: Value,
     /// Unit shown after the number in the book (`EUR`, `sales`, `%`); never inside the JSON.
     pub unit: Option<String>,
+    /// Where it came from.
     pub provenance: Provenance,
 }
 
 /// A result table: a Polars frame plus where it came from.
 #[derive(Debug, Clone)]
 pub struct Table {
+    /// The table's name.
     pub name: String,
+    /// Its rows.
     pub frame: DataFrame,
+    /// Where it came from.
     pub provenance: Provenance,
 }
 
 /// A chart, already drawn as inline SVG.
 #[derive(Debug, Clone, Serialize)]
 pub struct Chart {
+    /// The chart's name.
     pub name: String,
+    /// What it shows, in a sentence.
     pub caption: String,
+    /// The SVG.
     pub svg: String,
+    /// Where its data came from.
     pub provenance: Provenance,
 }
 
@@ -172,7 +225,9 @@ pub struct Chart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum Status {
+    /// The check holds.
     Passed,
+    /// The check does not hold; the reason says what was found.
     Failed(String),
     /// The check cannot apply to the data given; the reason says why. Never counted as passed.
     NotApplicable(String),
@@ -188,6 +243,7 @@ impl Status {
         }
     }
 
+    /// The status as the book writes it.
     pub fn label(&self) -> &'static str {
         match self {
             Status::Passed => "pass",
@@ -200,8 +256,11 @@ impl Status {
 /// An assertion the chapter makes about its own results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
+    /// The check's id, `<section>.<name>`.
     pub id: String,
+    /// What it asserts.
     pub title: String,
+    /// Its result.
     pub status: Status,
     /// The keys of the findings this check asserts, so the book can show, beside a number,
     /// which check verified it.
@@ -211,19 +270,28 @@ pub struct Check {
 /// A file the chapter wrote into its artifact directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Artifact {
+    /// The artifact's name.
     pub name: String,
+    /// Where it was written.
     pub file: String,
+    /// The sha256 of its bytes.
     pub sha256: String,
 }
 
 /// Everything one chapter's run produced.
 #[derive(Debug, Clone, Default)]
 pub struct Notebook {
+    /// The chapter's id.
     pub chapter: String,
+    /// Every finding, by key.
     pub findings: BTreeMap<String, Finding>,
+    /// Every table, by name.
     pub tables: BTreeMap<String, Table>,
+    /// Every chart, by name.
     pub charts: BTreeMap<String, Chart>,
+    /// Every check, in the order they ran.
     pub checks: Vec<Check>,
+    /// Every file the run wrote for later (a model, an export).
     pub artifacts: BTreeMap<String, Artifact>,
     /// Every SQL text that ran, by name, exactly as it was sent to DuckDB.
     pub queries: BTreeMap<String, String>,
@@ -236,6 +304,7 @@ pub struct Notebook {
 }
 
 impl Notebook {
+    /// An empty notebook of `chapter` (chapters start from `RunContext::notebook`).
     pub fn new(chapter: &str) -> Notebook {
         Notebook {
             chapter: chapter.to_string(),
@@ -414,28 +483,54 @@ impl Notebook {
         })
     }
 
-    /// The integer finding `key`; `i64::MIN` when absent or not an integer, so that any
-    /// check comparing it fails rather than passes.
-    pub fn int(&self, key: &str) -> i64 {
-        match self.findings.get(key).map(|f| &f.value) {
-            Some(Value::Int(v)) => *v,
-            _ => i64::MIN,
+    /// The finding `key`, or an error naming it and the findings there are.
+    fn value(&self, key: &str, kind: &str) -> Result<&Value> {
+        self.findings.get(key).map(|f| &f.value).ok_or_else(|| {
+            Error::chapter(
+                &self.chapter,
+                format!("no {kind} finding `{key}` in the notebook"),
+            )
+        })
+    }
+
+    /// A finding that is not of the kind asked for.
+    fn not_a(&self, key: &str, kind: &str, value: &Value) -> Error {
+        Error::chapter(
+            &self.chapter,
+            format!("finding `{key}` is not {kind}: it is {}", value.display()),
+        )
+    }
+
+    /// The integer finding `key`; an error when it is absent or not an integer, so a check
+    /// reading it never compares a placeholder.
+    pub fn int(&self, key: &str) -> Result<i64> {
+        match self.value(key, "integer")? {
+            Value::Int(v) => Ok(*v),
+            other => Err(self.not_a(key, "an integer", other)),
         }
     }
 
-    /// The decimal finding `key`, if there is one.
-    pub fn decimal(&self, key: &str) -> Option<Decimal> {
-        match self.findings.get(key).map(|f| &f.value) {
-            Some(Value::Decimal(v)) => Some(*v),
-            _ => None,
+    /// The decimal (money) finding `key`.
+    pub fn decimal(&self, key: &str) -> Result<Decimal> {
+        match self.value(key, "decimal")? {
+            Value::Decimal(v) => Ok(*v),
+            other => Err(self.not_a(key, "a decimal", other)),
         }
     }
 
-    /// The text finding `key`; empty when absent.
-    pub fn text(&self, key: &str) -> String {
-        match self.findings.get(key).map(|f| &f.value) {
-            Some(Value::Text(v)) => v.clone(),
-            _ => String::new(),
+    /// The rows of the table-answer finding `key`.
+    pub fn rows(&self, key: &str) -> Result<&[serde_json::Map<String, serde_json::Value>]> {
+        match self.value(key, "table-answer")? {
+            Value::Rows(rows) => Ok(rows),
+            other => Err(self.not_a(key, "a table answer", other)),
+        }
+    }
+
+    /// The text finding `key`.
+    pub fn text(&self, key: &str) -> Result<String> {
+        match self.value(key, "text")? {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(self.not_a(key, "text", other)),
         }
     }
 

@@ -60,6 +60,7 @@ impl Progress {
         }
     }
 
+    /// Says what the chapter does now.
     pub fn step(&self, message: &str) {
         self.bar.set_message(message.to_string());
     }
@@ -90,6 +91,7 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 
+    /// Ends the line (or stops the spinner).
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

@@ -135,6 +135,29 @@ impl SqlSession {
     }
 
     /// Runs the single select of `<name>.sql` and returns its result.
+    /// Runs `name`, whose header declares a finding for each column of its one-row result
+    /// (see [`crate::declared`]), and adds `<prefix>.<column>` for each to `nb`, typed and
+    /// with its unit. Returns the result, for a table or a check.
+    pub fn declared_findings(
+        &mut self,
+        nb: &mut Notebook,
+        prefix: &str,
+        name: &str,
+    ) -> Result<DataFrame> {
+        let frame = self.query(name)?;
+        let declared = crate::declared::checked(&self.chapter, name, self.text(name)?, &frame)?;
+        for d in &declared {
+            nb.add_finding(
+                &format!("{prefix}.{}", d.column),
+                d.value(&frame, name)?,
+                d.unit().as_deref(),
+                crate::notebook::Source::query(name),
+            )?;
+        }
+        Ok(frame)
+    }
+
+    /// Runs the query `name` and returns its result.
     pub fn query(&mut self, name: &str) -> Result<DataFrame> {
         let sql = self.text(name)?;
         let frame = self.select(name, sql)?;
@@ -222,6 +245,7 @@ impl SqlSession {
         &self.conn
     }
 
+    /// The chapter this session runs for.
     pub fn chapter(&self) -> &str {
         &self.chapter
     }

@@ -15,7 +15,9 @@ use crate::sql::SqlSession;
 /// A worksheet's header row and its data rows as text.
 #[derive(Debug, Clone)]
 pub struct Sheet {
+    /// The header row, trimmed.
     pub header: Vec<String>,
+    /// The data rows, every cell as text (`None`: empty).
     pub rows: Vec<Vec<Option<String>>>,
     /// The columns that hold values under an empty header cell.
     pub unnamed: Vec<UnnamedColumn>,
@@ -25,8 +27,11 @@ pub struct Sheet {
 /// many of its cells are filled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnnamedColumn {
+    /// The column's letter in the sheet.
     pub letter: String,
+    /// The name it is staged under.
     pub staged_as: String,
+    /// How many of its cells hold a value.
     pub filled: u64,
 }
 

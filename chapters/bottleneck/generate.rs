@@ -173,7 +173,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 
 /// Writes the three files into `dir`; returns their references and what was planted.
 pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
-    let chapter = "bottleneck";
+    let chapter = super::CHAPTER;
     let bad = |m: String| Error::Usage(format!("chapter `{chapter}`: {m}"));
     let unlisted = plan.missing_links + plan.dangling_links;
     if unlisted + plan.gift_card as usize + plan.negative_stocks + plan.contradicting_status

@@ -162,9 +162,14 @@ fn rows(plan: &Plan, index: usize, station: &StationPlan, rng: &mut ChaCha8Rng) 
     out
 }
 
+/// A workbook the writer refused, named.
+fn xlsx(file: &str) -> impl FnOnce(rust_xlsxwriter::XlsxError) -> crate::Error {
+    crate::Error::failed(super::CHAPTER, format!("writing the workbook {file}"))
+}
+
 /// Writes one workbook per station into `dir`; returns the file names and what was planted.
-pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn generate(plan: &Plan, dir: &Path) -> crate::Result<(Vec<String>, Planted)> {
+    std::fs::create_dir_all(dir).map_err(crate::Error::io(dir))?;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut planted = Planted::default();
     let mut files = Vec::new();
@@ -199,7 +204,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
 
         let mut book = Workbook::new();
         // Fixed document dates: the bytes depend only on the plan.
-        let created = ExcelDateTime::from_ymd(2024, 10, 7).map_err(|e| e.to_string())?;
+        let created = ExcelDateTime::from_ymd(2024, 10, 7).map_err(xlsx(&station.file))?;
         book.set_properties(&DocProperties::new().set_creation_datetime(&created));
         let time_format = Format::new().set_num_format("h:mm AM/PM");
         let mut days: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.local.date()).collect();
@@ -208,11 +213,11 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
             let sheet = book.add_worksheet();
             sheet
                 .set_name(day.format("%d%m%y").to_string())
-                .map_err(|e| e.to_string())?;
+                .map_err(xlsx(&station.file))?;
             for (c, name) in HEADER.iter().enumerate() {
                 sheet
                     .write_string(0, c as u16, *name)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(xlsx(&station.file))?;
             }
             planted.blank_rows += 1; // row 2 stays empty, as in the real export
             for (r, row) in rows.iter().filter(|r| r.local.date() == day).enumerate() {
@@ -220,25 +225,23 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<String>, Planted), Strin
                 let fraction = (row.local.hour() * 60 + row.local.minute()) as f64 / 1440.0;
                 sheet
                     .write_number_with_format(line, 0, fraction, &time_format)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(xlsx(&station.file))?;
                 for (c, cell) in row.cells.iter().enumerate() {
                     if c == 9 {
                         sheet
                             .write_number(line, 10, row.uv as f64)
-                            .map_err(|e| e.to_string())?;
+                            .map_err(xlsx(&station.file))?;
                     } else if let Some(value) = cell {
                         sheet
                             .write_string(line, c as u16 + 1, value)
-                            .map_err(|e| e.to_string())?;
+                            .map_err(xlsx(&station.file))?;
                     }
                 }
             }
         }
-        let bytes = book
-            .save_to_buffer()
-            .map_err(|e| format!("{}: {e}", station.file))?;
+        let bytes = book.save_to_buffer().map_err(xlsx(&station.file))?;
         let path = dir.join(&station.file);
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(crate::Error::io(&path))?;
         files.push(station.file.clone());
     }
     Ok((files, planted))

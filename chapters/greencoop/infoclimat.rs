@@ -6,8 +6,9 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use mongodb::bson::{doc, Bson, Document};
 use serde_json::Value;
 
-use super::reading::{Origin, Parsed, Quarantined, Reading};
+use super::reading::{Origin, Parsed, Quarantined, Reading, ShapeError};
 use super::units::parse_number;
+use crate::error::Reason;
 
 pub const SOURCE: &str = "infoclimat";
 
@@ -69,21 +70,23 @@ pub fn stations(json: &Value) -> Vec<Document> {
 
 /// Parses the export's readings. A file that is not the export's shape is an error; a row
 /// with a value that is not a number, an unknown field or a bad time is quarantined.
-pub fn parse(file: &str, bytes: &[u8]) -> Result<(Parsed, Vec<Document>), String> {
-    let json: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("{file}: not JSON: {e}"))?;
+pub fn parse(file: &str, bytes: &[u8]) -> Result<(Parsed, Vec<Document>), ShapeError> {
+    let json: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ShapeError::new(file, None, "not JSON").because(e))?;
     let hourly = json
         .get("hourly")
         .and_then(Value::as_object)
-        .ok_or_else(|| format!("{file}: no `hourly` object (not an InfoClimat export)"))?;
+        .ok_or_else(|| {
+            ShapeError::new(file, None, "no `hourly` object (not an InfoClimat export)")
+        })?;
     let mut parsed = Parsed::default();
     for (station, rows) in hourly {
         if station == "_params" {
             continue;
         }
-        let rows = rows
-            .as_array()
-            .ok_or_else(|| format!("{file}: hourly.{station} is not an array"))?;
+        let rows = rows.as_array().ok_or_else(|| {
+            ShapeError::new(file, None, format!("hourly.{station} is not an array"))
+        })?;
         for (i, row) in rows.iter().enumerate() {
             let origin = Origin {
                 file: file.to_string(),
@@ -104,7 +107,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<(Parsed, Vec<Document>), String
 }
 
 /// A value that is a string holding a number, or null/empty (not measured).
-fn number(field: &str, v: &Value) -> Result<Option<f64>, String> {
+fn number(field: &str, v: &Value) -> Result<Option<f64>, Reason> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
@@ -119,7 +122,7 @@ fn number(field: &str, v: &Value) -> Result<Option<f64>, String> {
     }
 }
 
-fn reading(station: &str, row: &Value, origin: Origin) -> Result<Reading, String> {
+fn reading(station: &str, row: &Value, origin: Origin) -> Result<Reading, Reason> {
     let object = row.as_object().ok_or("not an object")?;
     let id = object
         .get("id_station")

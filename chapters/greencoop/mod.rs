@@ -5,25 +5,26 @@
 //! against declared alarm rules, and backed up and restored with checksums.
 
 pub mod audit;
+mod checks;
 pub mod generate;
 pub mod infoclimat;
 pub mod pipeline;
 pub mod reading;
+mod report;
 pub mod units;
 pub mod wunderground;
 
 use std::path::{Path, PathBuf};
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::doc;
 
+use crate::backends::objstore::Target;
 use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
-use crate::dataset::{dataset_ref, sha256_bytes};
-use crate::docstore::{number, pipeline_text, to_frame};
+use crate::dataset::dataset_ref;
 use crate::embedded;
 use crate::error::{Error, Result};
-use crate::notebook::{DatasetRef, Notebook, Source, Status, Value};
-use crate::objstore::Target;
-use pipeline::{Outcome, StationDecl};
+use crate::notebook::{DatasetRef, Notebook};
+use pipeline::StationDecl;
 
 /// The GreenCoop chapter.
 pub struct GreenCoop;
@@ -77,26 +78,22 @@ pub struct AlarmRule {
     pub meaning: String,
 }
 
-fn declared<T: serde::de::DeserializeOwned>(file: &str) -> Result<T> {
-    let text = embedded::chapter_file(CHAPTER, file)
-        .ok_or_else(|| Error::chapter(CHAPTER, format!("no chapters/{CHAPTER}/{file}")))?;
-    toml::from_str(text).map_err(|e| Error::chapter(CHAPTER, format!("{file}: {e}")))
-}
-
+/// The Weather Underground stations `stations.toml` declares (what their files do not say).
 pub fn stations() -> Result<Vec<StationDecl>> {
     #[derive(serde::Deserialize)]
     struct File {
         station: Vec<StationDecl>,
     }
-    Ok(declared::<File>("stations.toml")?.station)
+    Ok(embedded::declared::<File>(CHAPTER, "stations.toml")?.station)
 }
 
+/// The alarm rules `alarms.toml` declares.
 pub fn alarm_rules() -> Result<Vec<AlarmRule>> {
     #[derive(serde::Deserialize)]
     struct File {
         alarm: Vec<AlarmRule>,
     }
-    Ok(declared::<File>("alarms.toml")?.alarm)
+    Ok(embedded::declared::<File>(CHAPTER, "alarms.toml")?.alarm)
 }
 
 impl GreenCoop {
@@ -116,7 +113,7 @@ impl GreenCoop {
                 let timezone = s
                     .timezone
                     .parse()
-                    .map_err(|e| Error::chapter(CHAPTER, format!("stations.toml: {e}")))?;
+                    .map_err(Error::failed(CHAPTER, "stations.toml"))?;
                 Ok(generate::StationPlan {
                     file: s.file,
                     timezone,
@@ -166,12 +163,8 @@ impl GreenCoop {
     /// The generated workbooks for this run's parameters (written once per parameter set).
     fn generated(ctx: &RunContext) -> Result<(PathBuf, generate::Planted)> {
         let plan = Self::plan(ctx)?;
-        let dir = ctx
-            .generated_dir
-            .join("data")
-            .join(&sha256_bytes(format!("{plan:?}").as_bytes())[..16]);
-        let (_, planted) =
-            generate::generate(&plan, &dir).map_err(|e| Error::chapter(CHAPTER, e))?;
+        let dir = ctx.generated_data_dir(&plan);
+        let (_, planted) = generate::generate(&plan, &dir)?;
         Ok((dir, planted))
     }
 }
@@ -193,8 +186,7 @@ impl Chapter for GreenCoop {
     }
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {
-        let mut nb = Notebook::new(CHAPTER);
-        nb.params = ctx.params.all().clone();
+        let mut nb = ctx.notebook();
         let is_json = |n: &str| n.ends_with(".json");
         let is_wu = |n: &str| n.starts_with("WU_") && n.ends_with(".xlsx");
         let (infoclimat, workbooks, planted) = match &ctx.data_override {
@@ -246,8 +238,8 @@ impl Chapter for GreenCoop {
             &unique,
             work.path().join("lake"),
         )
-        .map_err(Error::Usage)?;
-        let restore_input = |dir: &Path| ctx.input_dir(dir).map_err(|e| e.to_string());
+        .map_err(|e| Error::Usage(e.to_string()))?;
+        let restore_input = |dir: &Path| ctx.input_dir(dir);
         let config = pipeline::Config {
             restore_input: &restore_input,
             infoclimat,
@@ -270,16 +262,15 @@ impl Chapter for GreenCoop {
             .step("staging, normalising, loading and auditing");
         let outcome = pipeline::run(&config).map_err(|e| match e {
             pipeline::PipelineError::NoStore(e) => Error::no_document_store(CHAPTER, e),
-            pipeline::PipelineError::Failed(message) => Error::chapter(CHAPTER, message),
+            other => Error::within(CHAPTER)(other),
         })?;
         let capacity_mib: f64 = ctx.params.get("capacity_mib")?;
-        report(&mut nb, &outcome, planted.as_ref(), capacity_mib)?;
+        report::report(&mut nb, &outcome, planted.as_ref(), capacity_mib)?;
         Ok(nb)
     }
 
     fn generate(&self, ctx: &RunContext, dir: &Path) -> Result<Option<Vec<DatasetRef>>> {
-        let (files, _) =
-            generate::generate(&Self::plan(ctx)?, dir).map_err(|e| Error::chapter(CHAPTER, e))?;
+        let (files, _) = generate::generate(&Self::plan(ctx)?, dir)?;
         Ok(Some(
             files
                 .iter()
@@ -287,534 +278,4 @@ impl Chapter for GreenCoop {
                 .collect::<Result<Vec<_>>>()?,
         ))
     }
-}
-
-fn int(v: usize) -> Value {
-    Value::Int(v as i64)
-}
-
-fn float(value: f64, decimals: u32) -> Value {
-    Value::Float { value, decimals }
-}
-
-fn frame(docs: &[Document], columns: &[&str]) -> Result<polars::prelude::DataFrame> {
-    to_frame(docs, columns).map_err(|e| Error::chapter(CHAPTER, e))
-}
-
-fn table(nb: &mut Notebook, name: &str, docs: &[Document], columns: &[String]) -> Result<()> {
-    let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
-    nb.add_table(name, frame(docs, &cols)?, Source::query(name))
-}
-
-/// Per source, the fields it never filled (0 %) and those it filled in under half of its
-/// documents, as text the prose quotes (`none` when there are none).
-fn completeness_findings(nb: &mut Notebook, per_source: &[Document]) -> Result<()> {
-    let mut never = Vec::new();
-    let mut sparse = Vec::new();
-    for d in per_source {
-        let source = d.get_str("source").unwrap_or("?");
-        let share = |field: &str| number(d, field).unwrap_or(0.0);
-        let fields = |keep: &dyn Fn(f64) -> bool| -> Vec<&str> {
-            reading::FIELDS
-                .iter()
-                .map(|field| field.name)
-                .filter(|name| keep(share(name)))
-                .collect()
-        };
-        let none = fields(&|pct| pct == 0.0);
-        let few = fields(&|pct| pct > 0.0 && pct < 50.0);
-        if !none.is_empty() {
-            never.push(format!("{source}: {}", none.join(", ")));
-        }
-        if !few.is_empty() {
-            sparse.push(format!("{source}: {}", few.join(", ")));
-        }
-    }
-    let text = |parts: Vec<String>| {
-        Value::Text(if parts.is_empty() {
-            "none".to_string()
-        } else {
-            parts.join("; ")
-        })
-    };
-    nb.add_finding(
-        "completeness.never_measured",
-        text(never),
-        None,
-        Source::query("completeness"),
-    )?;
-    nb.add_finding(
-        "completeness.under_half",
-        text(sparse),
-        None,
-        Source::query("completeness"),
-    )
-}
-
-/// A metric rounded as the book shows it, so the table and the finding agree.
-fn rounded(value: f64, decimals: u32) -> f64 {
-    units::round_to(value, decimals as i32)
-}
-
-/// Findings, tables, metrics, alarms and checks from one run.
-fn report(
-    nb: &mut Notebook,
-    o: &Outcome,
-    planted: Option<&generate::Planted>,
-    capacity_mib: f64,
-) -> Result<()> {
-    let f = |name: &str| Source::function(name);
-    nb.add_finding(
-        "store.server",
-        Value::Text(o.server.clone()),
-        None,
-        f("docstore::DocStore::connect"),
-    )?;
-    for (pipeline, docs) in &o.audits {
-        nb.queries
-            .insert(pipeline.name.to_string(), pipeline_text(&pipeline.stages));
-        table(nb, pipeline.name, docs, &pipeline.columns)?;
-    }
-
-    // Staging and normalising.
-    let staged: Vec<Document> = o
-        .staged
-        .iter()
-        .map(|s| doc! {"object": &s.key, "bytes": s.bytes as i64, "rows_read": s.rows_read as i64, "readings": s.readings as i64, "quarantined": s.quarantined as i64, "blank_rows": s.blank_rows as i64})
-        .collect();
-    nb.add_table(
-        "staged",
-        frame(
-            &staged,
-            &[
-                "object",
-                "bytes",
-                "rows_read",
-                "readings",
-                "quarantined",
-                "blank_rows",
-            ],
-        )?,
-        f("greencoop::pipeline::stage"),
-    )?;
-    let parse_src = f("greencoop::pipeline::run (parse)");
-    let rows_read = o.parsed.rows_read();
-    let quarantined = o.parsed.quarantined.len();
-    nb.add_finding("rows.read", int(rows_read), Some("rows"), parse_src.clone())?;
-    nb.add_finding(
-        "rows.readings",
-        int(o.parsed.readings.len()),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.quarantined",
-        int(quarantined),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.blank",
-        int(o.parsed.blank_rows),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.input_duplicates",
-        int(o.parsed.readings.len() - o.distinct_readings),
-        Some("rows"),
-        parse_src,
-    )?;
-    let load_src = f("docstore::DocStore::insert_unordered");
-    nb.add_finding(
-        "load.inserted",
-        int(o.first_load.inserted),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "load.refused",
-        int(o.first_load.duplicates.len()),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "rerun.inserted",
-        int(o.second_load.inserted),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "rerun.refused",
-        int(o.second_load.duplicates.len()),
-        Some("documents"),
-        load_src,
-    )?;
-    nb.add_finding(
-        "store.ours",
-        Value::Int(o.ours_in_store as i64),
-        Some("documents"),
-        f("docstore::DocStore::count"),
-    )?;
-    nb.add_finding(
-        "store.documents",
-        Value::Int(o.documents_in_store as i64),
-        Some("documents"),
-        f("docstore::DocStore::count"),
-    )?;
-    nb.add_finding(
-        "store.quarantine",
-        Value::Int(o.quarantine_stored as i64),
-        Some("records"),
-        f("docstore::DocStore::count"),
-    )?;
-
-    // The rule table the violations pipeline is built from, as the book shows it.
-    let rules: Vec<Document> = reading::FIELDS
-        .iter()
-        .filter_map(|field| field.range.map(|(low, high)| doc! {"field": field.name, "unit": field.unit, "min": low, "max": high}))
-        .collect();
-    nb.add_table(
-        "range_rules",
-        frame(&rules, &["field", "unit", "min", "max"])?,
-        f("greencoop::reading::FIELDS"),
-    )?;
-    // The wind rule as the prose restates it, from the same table (km/h, and m/s).
-    let wind_max_kmh = reading::FIELDS
-        .iter()
-        .find(|field| field.name == "wind_kmh")
-        .and_then(|field| field.range)
-        .map_or(f64::NAN, |(_, high)| high);
-    nb.add_finding(
-        "rules.wind_max_kmh",
-        Value::Float {
-            value: wind_max_kmh,
-            decimals: 0,
-        },
-        Some("km/h"),
-        f("greencoop::reading::FIELDS"),
-    )?;
-    nb.add_finding(
-        "rules.wind_max_ms",
-        Value::Float {
-            value: wind_max_kmh / 3.6,
-            decimals: 0,
-        },
-        Some("m/s"),
-        f("greencoop::reading::FIELDS"),
-    )?;
-    completeness_findings(nb, o.audit("completeness"))?;
-
-    // Audit figures.
-    let violations = o.audit("violations");
-    let violating: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "any_rule"))
-        .sum();
-    let documents: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "documents"))
-        .sum();
-    nb.add_finding(
-        "audit.violating_documents",
-        Value::Int(violating as i64),
-        Some("documents"),
-        Source::query("violations"),
-    )?;
-    let pressure_violations: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "pressure_hpa"))
-        .sum();
-    nb.add_finding(
-        "audit.pressure_violations",
-        Value::Int(pressure_violations as i64),
-        Some("documents"),
-        Source::query("violations"),
-    )?;
-    nb.add_finding(
-        "audit.duplicate_keys",
-        int(o.audit("duplicate_keys").len()),
-        Some("keys"),
-        Source::query("duplicate_keys"),
-    )?;
-    let gaps = o.audit("gaps");
-    let longest_gap = gaps
-        .iter()
-        .filter_map(|d| number(d, "longest_gap_min"))
-        .fold(0.0, f64::max);
-    let gaps_over: f64 = gaps
-        .iter()
-        .filter_map(|d| number(d, "gaps_over_limit"))
-        .sum();
-    nb.add_finding(
-        "audit.longest_gap_min",
-        Value::Int(longest_gap as i64),
-        Some("min"),
-        Source::query("gaps"),
-    )?;
-    nb.add_finding(
-        "audit.gaps_over_limit",
-        Value::Int(gaps_over as i64),
-        Some("gaps"),
-        Source::query("gaps"),
-    )?;
-    let per_station = o.audit("per_station");
-    nb.add_finding(
-        "audit.stations",
-        int(per_station.len()),
-        Some("stations"),
-        Source::query("per_station"),
-    )?;
-
-    // Monitoring metrics and alarms.
-    let mib = o.storage_used_bytes as f64 / (1024.0 * 1024.0);
-    let stalest = stalest_station_h(per_station);
-    let metrics: Vec<(&str, f64, u32, &str, Source)> = vec![
-        (
-            "error_rate_pct",
-            if rows_read == 0 {
-                0.0
-            } else {
-                100.0 * quarantined as f64 / rows_read as f64
-            },
-            2,
-            "%",
-            f("greencoop::report (quarantined ÷ read)"),
-        ),
-        (
-            "storage_used_pct",
-            100.0 * mib / capacity_mib,
-            2,
-            "%",
-            f("docstore::DocStore::command (dbStats.dataSize ÷ capacity)"),
-        ),
-        (
-            "stalest_station_h",
-            stalest,
-            2,
-            "h",
-            Source::query("per_station"),
-        ),
-        (
-            "longest_gap_min",
-            longest_gap,
-            0,
-            "min",
-            Source::query("gaps"),
-        ),
-        (
-            "violation_rate_pct",
-            if documents == 0.0 {
-                0.0
-            } else {
-                100.0 * violating / documents
-            },
-            2,
-            "%",
-            Source::query("violations"),
-        ),
-    ];
-    nb.add_finding(
-        "metrics.storage_used_mib",
-        float(mib, 2),
-        Some("MiB"),
-        f("docstore::DocStore::command (dbStats.dataSize)"),
-    )?;
-    for (name, value, decimals, unit, source) in &metrics {
-        nb.add_finding(
-            &format!("metrics.{name}"),
-            float(*value, *decimals),
-            Some(unit),
-            source.clone(),
-        )?;
-    }
-    let rules = alarm_rules()?;
-    let mut alarm_rows = Vec::new();
-    let mut alarm_checks = Vec::new();
-    let mut firing = 0;
-    for rule in &rules {
-        let (_, value, decimals, _, _) =
-            metrics.iter().find(|m| m.0 == rule.metric).ok_or_else(|| {
-                Error::chapter(
-                    CHAPTER,
-                    format!(
-                        "alarms.toml: alarm {} watches unknown metric {}",
-                        rule.id, rule.metric
-                    ),
-                )
-            })?;
-        let fires = *value > rule.above;
-        firing += fires as i64;
-        nb.add_finding(
-            &format!("alarm.{}", rule.id),
-            Value::Text(if fires { "ALARM" } else { "OK" }.into()),
-            None,
-            f("greencoop::report (alarms.toml)"),
-        )?;
-        alarm_checks.push((
-            rule.id.clone(),
-            rule.meaning.clone(),
-            rule.metric.clone(),
-            rounded(*value, *decimals),
-            rule.above,
-            fires,
-        ));
-        alarm_rows.push(doc! {
-            "alarm": &rule.id, "metric": &rule.metric, "value": rounded(*value, *decimals), "above": rule.above,
-            "state": if fires { "ALARM" } else { "OK" }, "meaning": &rule.meaning,
-        });
-    }
-    nb.add_finding(
-        "alarms.firing",
-        Value::Int(firing),
-        Some("alarms"),
-        f("greencoop::report (alarms.toml)"),
-    )?;
-    nb.add_table(
-        "alarms",
-        frame(
-            &alarm_rows,
-            &["alarm", "metric", "value", "above", "state", "meaning"],
-        )?,
-        f("greencoop::report (alarms.toml)"),
-    )?;
-
-    // Backup.
-    let b = &o.backup;
-    nb.add_finding(
-        "backup.documents",
-        int(b.documents),
-        Some("documents"),
-        f("greencoop::pipeline::backup_and_restore"),
-    )?;
-    nb.add_finding(
-        "backup.restored",
-        int(b.restored),
-        Some("documents"),
-        f("greencoop::pipeline::backup_and_restore"),
-    )?;
-    nb.add_finding(
-        "backup.hash",
-        Value::Text(b.hash_original[..16].to_string()),
-        None,
-        f("docstore::content_hash"),
-    )?;
-    nb.add_finding(
-        "backup.bson_bytes",
-        int(b.files[0].1),
-        Some("bytes"),
-        f("docstore::dump::write"),
-    )?;
-    let backup_rows: Vec<Document> = b
-        .files
-        .iter()
-        .map(|(key, bytes, sha)| doc! {"object": key, "bytes": *bytes as i64, "sha256": &sha[..16]})
-        .collect();
-    nb.add_table(
-        "backup_files",
-        frame(&backup_rows, &["object", "bytes", "sha256"])?,
-        f("docstore::dump::write"),
-    )?;
-
-    checks(nb, o, planted)?;
-    // Each alarm is a check on the run: it holds while its metric stays at or below the
-    // threshold declared in alarms.toml.
-    for (id, meaning, metric, value, above, fires) in alarm_checks {
-        nb.add_check(
-            &format!("alarm.{id}"),
-            &format!("the {id} alarm does not fire: not ({meaning})"),
-            Status::of(!fires, || {
-                format!("{metric} = {value}, above {above}: {meaning}")
-            }),
-            &[&format!("alarm.{id}"), &format!("metrics.{metric}")],
-        )?;
-    }
-    Ok(())
-}
-
-/// Hours between the newest reading of any station and the latest of the stalest one.
-fn stalest_station_h(per_station: &[Document]) -> f64 {
-    let last: Vec<chrono::NaiveDateTime> = per_station
-        .iter()
-        .filter_map(|d| d.get_str("last_utc").ok())
-        .filter_map(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").ok())
-        .collect();
-    match (last.iter().max(), last.iter().min()) {
-        (Some(newest), Some(oldest)) => (*newest - *oldest).num_minutes() as f64 / 60.0,
-        _ => 0.0,
-    }
-}
-
-fn checks(nb: &mut Notebook, o: &Outcome, planted: Option<&generate::Planted>) -> Result<()> {
-    // Three counts from three places: rows read (the parser), readings and quarantined rows
-    // in the store (counted from the server), duplicates (the parser's keys). A copy refused
-    // as a duplicate counts only if it is the same reading as the one kept.
-    let read = o.parsed.rows_read();
-    let input_duplicates = o.parsed.readings.len() - o.distinct_readings;
-    let identical_duplicates = input_duplicates - o.conflicting_copies;
-    nb.add_check(
-        "rows.conserved",
-        "every row read is in the store, an identical copy the unique key refused, or in the quarantine collection: read = readings stored + identical duplicates + quarantined rows stored, each counted where it is",
-        Status::of(read as u64 == o.ours_in_store + identical_duplicates as u64 + o.quarantine_stored, || {
-            format!(
-                "read {read}, readings in store {}, identical duplicates {identical_duplicates}, quarantined rows in store {}; {} copies differ from the reading kept under their key: {}",
-                o.ours_in_store,
-                o.quarantine_stored,
-                o.conflicting_copies,
-                o.conflicting_keys.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-            )
-        }),
-        &["rows.read", "store.ours", "rows.input_duplicates", "store.quarantine"],
-    )?;
-    let b = &o.backup;
-    nb.add_check(
-        "backup.restored_identical",
-        "the backup, fetched back from object storage with its checksums verified and restored into an empty database, holds the same documents: same count, same content hash",
-        Status::of(b.documents == b.restored && b.hash_original == b.hash_restored && b.checksum_problems.is_empty(), || {
-            let short = |h: &str| h.chars().take(12).collect::<String>();
-            format!(
-                "{} documents backed up, {} restored, hashes {} / {}; checksum problems: {}",
-                b.documents,
-                b.restored,
-                short(&b.hash_original),
-                if b.hash_restored.is_empty() { "(nothing restored)".to_string() } else { short(&b.hash_restored) },
-                if b.checksum_problems.is_empty() { "none".to_string() } else { b.checksum_problems.join("; ") }
-            )
-        }),
-        &["backup.documents", "backup.restored", "backup.hash"],
-    )?;
-    let status = match planted {
-        Some(p) => {
-            let wu: Vec<&pipeline::Staged> = o
-                .staged
-                .iter()
-                .filter(|s| s.source == wunderground::SOURCE)
-                .collect();
-            let wu_quarantined: usize = wu.iter().map(|s| s.quarantined).sum();
-            let wu_blank: usize = wu.iter().map(|s| s.blank_rows).sum();
-            let wu_rows: usize = wu.iter().map(|s| s.rows_read).sum();
-            Status::of(
-                wu_quarantined == p.bad_rows
-                    && wu_blank == p.blank_rows
-                    && wu_rows == p.rows_written
-                    && input_duplicates == p.duplicate_rows,
-                || {
-                    format!(
-                    "generator: {} rows, {} bad, {} blank, {} duplicated; pipeline: {wu_rows} rows, {wu_quarantined} quarantined, {wu_blank} blank, {input_duplicates} duplicates",
-                    p.rows_written, p.bad_rows, p.blank_rows, p.duplicate_rows
-                )
-                },
-            )
-        }
-        None => Status::NotApplicable(
-            "the workbooks were given with --data: nothing was planted to compare with".into(),
-        ),
-    };
-    nb.add_check(
-        "generator.traps_found",
-        "every trap the generator planted is found: bad values quarantined, blank rows skipped, duplicated rows refused",
-        status,
-        &["rows.quarantined", "rows.blank", "rows.input_duplicates"],
-    )?;
-    Ok(())
 }

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use mongodb::bson::{doc, Document};
 
 use super::audit::{self, Pipeline};
-use super::reading::Parsed;
+use super::reading::{Parsed, ShapeError};
 use super::{infoclimat, wunderground};
-use crate::docstore::{content_hash, dump, number, ConnectError, DocStore, InsertOutcome};
-use crate::objstore::{Storage, Target};
+use crate::backends::docstore::{
+    content_hash, dump, number, ConnectError, DocStore, InsertOutcome, StoreError,
+};
+use crate::backends::objstore::{Storage, StorageError, Target};
 use crate::progress::profile;
 
 /// A Weather Underground station as `stations.toml` declares it.
@@ -29,7 +31,7 @@ pub struct StationDecl {
 
 /// Where the restore reads the backup it fetched: the folder itself, or a copy a fault has
 /// damaged (`RunContext::input_dir`).
-pub type RestoreInput<'a> = dyn Fn(&Path) -> Result<PathBuf, String> + Sync + 'a;
+pub type RestoreInput<'a> = dyn Fn(&Path) -> crate::error::Result<PathBuf> + Sync + 'a;
 
 /// Everything one run needs.
 pub struct Config<'a> {
@@ -119,35 +121,62 @@ type Landed = (String, &'static str, Vec<u8>);
 
 /// Puts each raw file in the landing zone and returns what is read back from there, so the
 /// rest of the pipeline reads what the landing zone holds, as a replication job would.
-fn stage(storage: &mut Storage, files: &[(PathBuf, &'static str)]) -> Result<Vec<Landed>, String> {
+fn stage(
+    storage: &mut Storage,
+    files: &[(PathBuf, &'static str)],
+) -> Result<Vec<Landed>, PipelineError> {
     let mut out = Vec::new();
     for (path, source) in files {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(crate::error::Error::io(path))?;
         let key = format!("landing/{source}/{}", file_name(path));
         storage.put(&key, bytes.clone())?;
+        let lost = |problem: &str| PipelineError::Landing {
+            key: key.clone(),
+            problem: problem.to_string(),
+        };
         let back = storage
             .get(&key)?
-            .ok_or_else(|| format!("{key}: not in the landing zone after writing it"))?;
+            .ok_or_else(|| lost("not in the landing zone after writing it"))?;
         if back != bytes {
-            return Err(format!("{key}: the landing zone returned different bytes"));
+            return Err(lost("the landing zone returned different bytes"));
         }
         out.push((key, *source, back));
     }
     Ok(out)
 }
 
-/// Why the pipeline stopped: no document store (the tool could not run), or anything else
-/// (bad input, a refused write), which says what and where.
-#[derive(Debug)]
+/// Why the pipeline stopped, with its cause: no document store or a store that stopped
+/// answering (the tool could not run), or bad input, a refused write, a damaged backup
+/// (the book is wrong), each saying what and where.
+#[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    NoStore(ConnectError),
-    Failed(String),
-}
-
-impl From<String> for PipelineError {
-    fn from(message: String) -> Self {
-        PipelineError::Failed(message)
-    }
+    /// No document store could be had.
+    #[error("no document store")]
+    NoStore(#[source] ConnectError),
+    /// The document store refused a call or stopped answering.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The landing zone or the backup store refused a call.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A raw file is not its source's shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// A file of the run could not be read or written, or a declaration is wrong.
+    #[error("{0}")]
+    Engine(#[from] crate::error::Error),
+    /// A workbook with no station declared for it, or a declaration that does not parse.
+    #[error("{0}")]
+    Declaration(String),
+    /// An object the landing zone or the backup store should hold is not as written.
+    #[error("{key}: {problem}")]
+    Landing { key: String, problem: String },
+    /// The server's statistics lack a figure the audit reads.
+    #[error("dbStats on {db}: no {field}")]
+    Stats { db: String, field: &'static str },
+    /// The fetched backup holds bytes that are not a document.
+    #[error("the backup's readings.bson at byte {offset}: {reason}")]
+    Backup { offset: usize, reason: String },
 }
 
 pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
@@ -177,13 +206,13 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
             p
         } else {
             let decl = cfg.stations.iter().find(|s| s.file == name).ok_or_else(|| {
-                format!("{name}: no station declared for this workbook in chapters/greencoop/stations.toml (its id, clock and place are not in the file)")
+                PipelineError::Declaration(format!("{name}: no station declared for this workbook in chapters/greencoop/stations.toml (its id, clock and place are not in the file)"))
             })?;
             let timezone = decl.timezone.parse().map_err(|e| {
-                format!(
+                PipelineError::Declaration(format!(
                     "stations.toml, {}: timezone {}: {e}",
                     decl.file, decl.timezone
-                )
+                ))
             })?;
             station_docs.push(doc! {
                 "_id": &decl.id, "name": &decl.name, "source": wunderground::SOURCE, "kind": "personal weather station",
@@ -212,7 +241,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
         parsed.extend(one);
     }
 
-    profile("greencoop", "stage_and_parse", &mut clock);
+    profile(super::CHAPTER, "stage_and_parse", &mut clock);
     let store = DocStore::connect(cfg.mongo_uri.as_deref()).map_err(PipelineError::NoStore)?;
     let db = cfg.database.as_str();
     let readings = store.collection(db, "readings");
@@ -220,7 +249,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let stations = store.collection(db, "stations");
     store.insert_unordered(&stations, station_docs)?;
 
-    profile("greencoop", "connect", &mut clock);
+    profile(super::CHAPTER, "connect", &mut clock);
     let documents: Vec<Document> = parsed.readings.iter().map(|r| r.to_document()).collect();
     let ids: BTreeSet<String> = parsed.readings.iter().map(|r| r.id()).collect();
     // The first reading of each key is the one the store keeps; a later copy must be the
@@ -249,16 +278,16 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
         }
     }
     let first_load = store.insert_unordered(&readings, documents.clone())?;
-    profile("greencoop", "first_load", &mut clock);
+    profile(super::CHAPTER, "first_load", &mut clock);
     // The same files again, as a scheduled re-run would: the unique index refuses them all.
     let second_load = store.insert_unordered(&readings, documents)?;
-    profile("greencoop", "second_load", &mut clock);
+    profile(super::CHAPTER, "second_load", &mut clock);
     let quarantine = store.collection(db, "quarantine");
     store.insert_unordered(
         &quarantine,
         parsed.quarantined.iter().map(|q| q.to_document()).collect(),
     )?;
-    profile("greencoop", "quarantine_load", &mut clock);
+    profile(super::CHAPTER, "quarantine_load", &mut clock);
     let file_names: Vec<String> = staged
         .iter()
         .map(|s| s.key.rsplit('/').next().unwrap_or_default().to_string())
@@ -274,7 +303,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let ours_in_store = ids.intersection(&stored).count() as u64;
     let documents_in_store = store.count(&readings, doc! {})?;
 
-    profile("greencoop", "counts", &mut clock);
+    profile(super::CHAPTER, "counts", &mut clock);
     if cfg.ballast_mib > 0 {
         // Filler documents of 64 KiB: the storage condition, put into the data.
         let ballast = store.collection(db, "ballast");
@@ -300,14 +329,16 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let rows = store.aggregate(&quarantine, reasons.stages.clone())?;
     audits.push((reasons, rows));
 
-    profile("greencoop", "audit", &mut clock);
+    profile(super::CHAPTER, "audit", &mut clock);
     let stats = store.command(db, doc! {"dbStats": 1})?;
-    let storage_used_bytes =
-        number(&stats, "dataSize").ok_or_else(|| format!("dbStats on {db}: no dataSize"))? as i64;
+    let storage_used_bytes = number(&stats, "dataSize").ok_or_else(|| PipelineError::Stats {
+        db: db.to_string(),
+        field: "dataSize",
+    })? as i64;
 
-    profile("greencoop", "stats", &mut clock);
+    profile(super::CHAPTER, "stats", &mut clock);
     let backup = backup_and_restore(&store, db, &mut storage, &cfg.work_dir, cfg.restore_input)?;
-    profile("greencoop", "backup", &mut clock);
+    profile(super::CHAPTER, "backup", &mut clock);
     Ok(Outcome {
         server: store.server.clone(),
         staged,
@@ -335,7 +366,7 @@ fn backup_and_restore(
     storage: &mut Storage,
     work: &Path,
     restore_input: &RestoreInput,
-) -> Result<Backup, String> {
+) -> Result<Backup, PipelineError> {
     let readings = store.collection(db, "readings");
     let original = store.all_by_id(&readings)?;
     let dump_dir = work.join("backup");
@@ -352,7 +383,8 @@ fn backup_and_restore(
         format!("{db}/readings.metadata.json"),
         "SHA256SUMS".to_string(),
     ] {
-        let bytes = std::fs::read(dump_dir.join(&rel)).map_err(|e| format!("{rel}: {e}"))?;
+        let path = dump_dir.join(&rel);
+        let bytes = std::fs::read(&path).map_err(crate::error::Error::io(&path))?;
         files.push((format!("backup/{rel}"), bytes.len(), sha256(&bytes)));
         storage.put(&format!("backup/{rel}"), bytes)?;
     }
@@ -360,12 +392,14 @@ fn backup_and_restore(
     let restore_dir = work.join("restore");
     let _ = std::fs::remove_dir_all(&restore_dir);
     for (key, _, _) in &files {
-        let bytes = storage
-            .get(key)?
-            .ok_or_else(|| format!("{key}: missing from the backup store"))?;
+        let bytes = storage.get(key)?.ok_or_else(|| PipelineError::Landing {
+            key: key.clone(),
+            problem: "missing from the backup store".into(),
+        })?;
         let path = restore_dir.join(key.trim_start_matches("backup/"));
-        std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::create_dir_all(path.parent().expect("a folder"))
+            .map_err(crate::error::Error::io(&path))?;
+        std::fs::write(&path, bytes).map_err(crate::error::Error::io(&path))?;
     }
     let restore_dir = restore_input(&restore_dir)?;
     let checksum_problems = dump::verify_checksums(&restore_dir)?;
@@ -380,14 +414,13 @@ fn backup_and_restore(
             checksum_problems,
         });
     }
-    let contents = dump::parse(
-        &std::fs::read(restore_dir.join(db).join("readings.bson")).map_err(|e| e.to_string())?,
-    );
+    let bson = restore_dir.join(db).join("readings.bson");
+    let contents = dump::parse(&std::fs::read(&bson).map_err(crate::error::Error::io(&bson))?);
     if let Some(bad) = contents.unreadable.first() {
-        return Err(format!(
-            "backup readings.bson at byte {}: {}",
-            bad.offset, bad.reason
-        ));
+        return Err(PipelineError::Backup {
+            offset: bad.offset,
+            reason: bad.reason.clone(),
+        });
     }
     let restored_db = format!("{db}_restore");
     store.drop_database(&restored_db)?;

@@ -4,6 +4,43 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::bson::{doc, Bson, Document};
 
+use crate::error::BoxError;
+
+/// A raw file whose shape is not its source's (not a workbook, a sheet that is not a day, a
+/// header that differs): the whole file is refused. A row with a bad value is quarantined
+/// instead, with its reason as text.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {problem}", sheet.as_ref().map(|s| format!(", sheet {s}")).unwrap_or_default())]
+pub struct ShapeError {
+    /// The file, as it landed.
+    pub file: String,
+    /// The sheet (workbooks) or the station array (JSON), when the problem is inside one.
+    pub sheet: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+    /// What the reader said, when a library refused the bytes.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl ShapeError {
+    /// A refusal of `file` (or of one of its sheets) for `problem`.
+    pub fn new(file: &str, sheet: Option<&str>, problem: impl Into<String>) -> ShapeError {
+        ShapeError {
+            file: file.to_string(),
+            sheet: sheet.map(str::to_string),
+            problem: problem.into(),
+            source: None,
+        }
+    }
+
+    /// The same, with the library error that refused the bytes.
+    pub fn because(mut self, source: impl Into<BoxError>) -> ShapeError {
+        self.source = Some(source.into());
+        self
+    }
+}
+
 /// A measured quantity of the schema: document field, unit, and the range rule the audit
 /// applies (`None` when the issue declares no range for it).
 pub struct Field {

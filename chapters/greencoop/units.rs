@@ -2,6 +2,8 @@
 //! Underground's values, which carry their unit in the text ("56.8 °F", with a no-break
 //! space). Every conversion is a named function with its exact factor, tested both ways.
 
+use crate::error::Reason;
+
 /// 1 mile = 1.609344 km (exact, international mile).
 pub const KM_PER_MILE: f64 = 1.609344;
 /// 1 inch = 25.4 mm (exact).
@@ -69,7 +71,7 @@ pub fn degrees_to_compass(degrees: f64) -> &'static str {
 }
 
 /// Splits "56.8 °F" into 56.8 if the unit is `unit`; the error says what was found.
-pub fn value_with_unit(text: &str, unit: &str) -> Result<f64, String> {
+pub fn value_with_unit(text: &str, unit: &str) -> Result<f64, Reason> {
     let text = text.trim();
     let (number, found) = text
         .split_once('\u{a0}')
@@ -82,7 +84,7 @@ pub fn value_with_unit(text: &str, unit: &str) -> Result<f64, String> {
 }
 
 /// A decimal number as written in the sources (a dot, no grouping); `nan`/`inf` refused.
-pub fn parse_number(text: &str) -> Result<f64, String> {
+pub fn parse_number(text: &str) -> Result<f64, Reason> {
     let t = text.trim();
     let ok = !t.is_empty()
         && t.chars()

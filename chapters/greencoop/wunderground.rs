@@ -9,11 +9,12 @@ use calamine::{Data, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::reading::{Origin, Parsed, Quarantined, Reading};
+use super::reading::{Origin, Parsed, Quarantined, Reading, ShapeError};
 use super::units::{
     compass_to_degrees, fahrenheit_to_celsius, inches_to_mm, inhg_to_hpa, mph_to_kmh, parse_number,
     round_to, value_with_unit,
 };
+use crate::error::Reason;
 
 pub const SOURCE: &str = "wunderground";
 
@@ -44,16 +45,21 @@ pub struct Station {
 
 /// Parses a workbook. A sheet whose name is not a date or whose header differs is an error
 /// for the file (the shape is wrong); a row with a value that does not parse is quarantined.
-pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, String> {
+pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, ShapeError> {
     let mut book = Xlsx::new(Cursor::new(bytes.to_vec()))
-        .map_err(|e| format!("{file}: not an xlsx workbook: {e}"))?;
+        .map_err(|e| ShapeError::new(file, None, "not an xlsx workbook").because(e))?;
     let mut parsed = Parsed::default();
     for sheet in book.sheet_names() {
-        let day = NaiveDate::parse_from_str(&sheet, "%d%m%y")
-            .map_err(|_| format!("{file}: sheet `{sheet}` is not a day written DDMMYY"))?;
-        let range = book
-            .worksheet_range(&sheet)
-            .map_err(|e| format!("{file}, sheet {sheet}: {e}"))?;
+        let day = NaiveDate::parse_from_str(&sheet, "%d%m%y").map_err(|_| {
+            ShapeError::new(
+                file,
+                None,
+                format!("sheet `{sheet}` is not a day written DDMMYY"),
+            )
+        })?;
+        let range = book.worksheet_range(&sheet).map_err(|e| {
+            ShapeError::new(file, Some(&sheet), "the sheet cannot be read").because(e)
+        })?;
         let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
         let mut rows = range.rows();
         let header: Vec<String> = rows
@@ -61,8 +67,10 @@ pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, Stri
             .map(|r| r.iter().map(|c| c.to_string().trim().to_string()).collect())
             .unwrap_or_default();
         if header != HEADER {
-            return Err(format!(
-                "{file}, sheet {sheet}: header is {header:?}, expected {HEADER:?}"
+            return Err(ShapeError::new(
+                file,
+                Some(&sheet),
+                format!("header is {header:?}, expected {HEADER:?}"),
             ));
         }
         let mut clock = LocalClock::default();
@@ -105,7 +113,7 @@ struct LocalClock {
 }
 
 impl LocalClock {
-    fn utc_of(&mut self, local: NaiveDateTime, tz: Tz) -> Result<chrono::DateTime<Utc>, String> {
+    fn utc_of(&mut self, local: NaiveDateTime, tz: Tz) -> Result<chrono::DateTime<Utc>, Reason> {
         if self.previous.is_some_and(|p| local < p) {
             self.folded = true;
         }
@@ -119,7 +127,7 @@ impl LocalClock {
 }
 
 /// A time cell: an Excel time (fraction of a day) or text such as "12:04 AM" or "00:04".
-fn time_of_day(cell: &Data) -> Result<NaiveTime, String> {
+fn time_of_day(cell: &Data) -> Result<NaiveTime, Reason> {
     let from_fraction = |f: f64| {
         let minutes = (f.fract() * 1440.0).round() as u32;
         NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0)
@@ -138,7 +146,7 @@ fn time_of_day(cell: &Data) -> Result<NaiveTime, String> {
 }
 
 /// A cell of value and unit, `None` when empty.
-fn measured(cell: &Data, column: &str, unit: &str) -> Result<Option<f64>, String> {
+fn measured(cell: &Data, column: &str, unit: &str) -> Result<Option<f64>, Reason> {
     match cell {
         Data::Empty => Ok(None),
         Data::String(s) if s.trim().is_empty() => Ok(None),
@@ -155,7 +163,7 @@ fn reading(
     station: &Station,
     clock: &mut LocalClock,
     origin: Origin,
-) -> Result<Reading, String> {
+) -> Result<Reading, Reason> {
     let cell = |i: usize| row.get(i).unwrap_or(&Data::Empty);
     let local = day.and_time(time_of_day(cell(0))?);
     let at = clock.utc_of(local, station.timezone)?;

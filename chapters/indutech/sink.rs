@@ -1,5 +1,5 @@
 //! Where results go: Parquet files (the `parquet` crate's writer), put through the engine's
-//! object storage (`crate::objstore`: a local directory by default, S3 with an endpoint).
+//! object storage (`crate::backends::objstore`: a local directory by default, S3 with an endpoint).
 //! File names are deterministic (by hour of window, by ticket sequence range), so a re-run, or a run
 //! restarted from a checkpoint, writes the same objects with the same bytes.
 
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
@@ -23,10 +24,6 @@ fn writer_props() -> Arc<WriterProperties> {
     )
 }
 
-fn parquet_error(e: parquet::errors::ParquetError) -> String {
-    format!("parquet: {e}")
-}
-
 /// Columns of one file, in schema order.
 enum Col {
     I64(Vec<i64>),
@@ -34,42 +31,37 @@ enum Col {
     Text(Vec<String>),
 }
 
-fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, String> {
-    let schema = Arc::new(parse_message_type(schema).map_err(parquet_error)?);
+fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, ParquetError> {
+    let schema = Arc::new(parse_message_type(schema)?);
     let mut out = Vec::new();
     {
-        let mut writer =
-            SerializedFileWriter::new(&mut out, schema, writer_props()).map_err(parquet_error)?;
-        let mut row_group = writer.next_row_group().map_err(parquet_error)?;
+        let mut writer = SerializedFileWriter::new(&mut out, schema, writer_props())?;
+        let mut row_group = writer.next_row_group()?;
         let mut columns = columns.into_iter();
-        while let Some(mut column) = row_group.next_column().map_err(parquet_error)? {
-            match columns.next().ok_or("more schema columns than data")? {
-                Col::I64(v) => column
-                    .typed::<Int64Type>()
-                    .write_batch(&v, None, None)
-                    .map_err(parquet_error)?,
-                Col::I32(v) => column
-                    .typed::<Int32Type>()
-                    .write_batch(&v, None, None)
-                    .map_err(parquet_error)?,
+        while let Some(mut column) = row_group.next_column()? {
+            match columns
+                .next()
+                .ok_or_else(|| ParquetError::General("more schema columns than data".into()))?
+            {
+                Col::I64(v) => column.typed::<Int64Type>().write_batch(&v, None, None)?,
+                Col::I32(v) => column.typed::<Int32Type>().write_batch(&v, None, None)?,
                 Col::Text(v) => {
                     let v: Vec<ByteArray> = v.iter().map(|s| ByteArray::from(s.as_str())).collect();
                     column
                         .typed::<ByteArrayType>()
-                        .write_batch(&v, None, None)
-                        .map_err(parquet_error)?
+                        .write_batch(&v, None, None)?
                 }
             };
-            column.close().map_err(parquet_error)?;
+            column.close()?;
         }
-        row_group.close().map_err(parquet_error)?;
-        writer.close().map_err(parquet_error)?;
+        row_group.close()?;
+        writer.close()?;
     }
     Ok(out)
 }
 
 /// Closed windows as rows: one per window and priority, zero counts included.
-pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, String> {
+pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, ParquetError> {
     let (mut start, mut end, mut priority, mut tickets, mut closed_at) =
         (vec![], vec![], vec![], vec![], vec![]);
     for c in closed {
@@ -100,7 +92,7 @@ pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, String> {
 }
 
 /// Raw tickets with where they were read (partition, offset).
-pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, String> {
+pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, ParquetError> {
     let col_i64 =
         |f: &dyn Fn(&(Ticket, i32, i64)) -> i64| Col::I64(tickets.iter().map(f).collect());
     let col_text = |f: &dyn Fn(&Ticket) -> &str| {
@@ -135,7 +127,9 @@ pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, String
 }
 
 /// Late tickets per window and priority.
-pub fn late_parquet(late: &std::collections::BTreeMap<i64, [i64; 4]>) -> Result<Vec<u8>, String> {
+pub fn late_parquet(
+    late: &std::collections::BTreeMap<i64, [i64; 4]>,
+) -> Result<Vec<u8>, ParquetError> {
     let (mut start, mut priority, mut n) = (vec![], vec![], vec![]);
     for (s, counts) in late {
         for (p, name) in PRIORITIES.iter().enumerate() {

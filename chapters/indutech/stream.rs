@@ -15,20 +15,108 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::generate::Ticket;
 use super::sink;
 use super::window::{priority_index, Closed, Windows, SIZE_MS, SLIDE_MS};
-use crate::objstore::Storage;
+use crate::backends::kafka::{BrokerError, Endpoint};
+use crate::backends::objstore::{Storage, StorageError};
+use crate::error::Unreachable;
+
+/// What stops the producer or the processor.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The broker did not answer, or went away: the tool could not run.
+    #[error("{0}")]
+    Unreachable(#[from] Unreachable),
+    /// The broker (or the client library) refused a call.
+    #[error("{operation}, on the broker at {bootstrap}")]
+    Kafka {
+        operation: String,
+        bootstrap: String,
+        #[source]
+        source: Box<KafkaError>,
+    },
+    /// Some tickets never reached the broker.
+    #[error("{failed} records were not delivered to {bootstrap}; the first: {first}")]
+    Undelivered {
+        failed: usize,
+        bootstrap: String,
+        first: String,
+    },
+    /// A record on the topic that the producer does not write.
+    #[error("topic {topic}, partition {partition} offset {offset}: {problem}")]
+    Record {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        problem: String,
+    },
+    /// The records are not one whole stream: one is missing, or another stream shares the
+    /// topic.
+    #[error("ticket {ticket} came as position {got}, expected {expected}: a record is missing or the topic holds another stream")]
+    OutOfSequence {
+        ticket: String,
+        got: u64,
+        expected: u64,
+    },
+    /// The checkpoint the sink holds is not one this processor wrote.
+    #[error("the checkpoint checkpoints/latest.json")]
+    Checkpoint(#[source] serde_json::Error),
+    /// A Parquet file could not be encoded.
+    #[error("encoding {file}")]
+    Parquet {
+        file: String,
+        #[source]
+        source: Box<parquet::errors::ParquetError>,
+    },
+    /// The broker could not be had, or refused the topic.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// The sink refused a write or a read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A Kafka error on `operation`, at `bootstrap`.
+fn kafka(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaError) -> StreamError {
+    let operation = operation.into();
+    let bootstrap = bootstrap.to_string();
+    move |source| StreamError::Kafka {
+        operation,
+        bootstrap,
+        source: Box::new(source),
+    }
+}
+
+/// The broker at `bootstrap` did not answer `operation`.
+fn unreachable(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> StreamError {
+    let address = bootstrap.to_string();
+    let operation = operation.to_string();
+    move |source| {
+        StreamError::Unreachable(Unreachable::new(
+            "Kafka broker",
+            address,
+            format!("{operation}: {source}"),
+        ))
+    }
+}
+
+/// Names a Parquet encoding failure by the file it was for.
+fn parquet(file: &str) -> impl FnOnce(parquet::errors::ParquetError) -> StreamError {
+    let file = file.to_string();
+    move |source| StreamError::Parquet {
+        file,
+        source: Box::new(source),
+    }
+}
 
 /// The key of the end-of-stream marker records.
 const END_KEY: &str = "__end_of_stream__";
@@ -41,77 +129,6 @@ pub const HEARTBEAT_EVERY: u64 = 1000;
 /// How far the producer may run ahead of the processor on the in-process broker: about
 /// 2.5 MB of tickets, where librdkafka's mock keeps 5 MB per partition.
 pub const MAX_AHEAD: u64 = 10 * HEARTBEAT_EVERY;
-
-/// Where the tickets go: bootstrap servers, topic, partitions. Plain data, shared by the
-/// producer and processor threads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub bootstrap: String,
-    pub topic: String,
-    pub partitions: i32,
-}
-
-/// A broker to talk to: the in-process mock cluster (kept alive here), or a real one.
-pub struct Broker {
-    pub endpoint: Endpoint,
-    _mock: Option<MockCluster<'static, DefaultProducerContext>>,
-}
-
-impl Broker {
-    /// Starts the mock cluster (3 brokers, the topic replicated 3 times), or creates the topic
-    /// on `brokers` through the admin API.
-    pub fn start(brokers: Option<&str>, topic: &str, partitions: i32) -> Result<Broker, String> {
-        match brokers {
-            None => {
-                let mock = MockCluster::new(3)
-                    .map_err(|e| format!("starting the in-process broker: {e}"))?;
-                mock.create_topic(topic, partitions, 3)
-                    .map_err(|e| format!("creating topic {topic}: {e}"))?;
-                let endpoint = Endpoint {
-                    bootstrap: mock.bootstrap_servers(),
-                    topic: topic.to_string(),
-                    partitions,
-                };
-                Ok(Broker {
-                    endpoint,
-                    _mock: Some(mock),
-                })
-            }
-            Some(bootstrap) => {
-                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-                    .set("bootstrap.servers", bootstrap)
-                    .set("socket.timeout.ms", "10000")
-                    .create()
-                    .map_err(|e| format!("broker {bootstrap}: {e}"))?;
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let options = AdminOptions::new()
-                    .operation_timeout(Some(Duration::from_secs(10)))
-                    .request_timeout(Some(Duration::from_secs(15)));
-                // Tickets carry their own (past) timestamps: keep them whatever their age.
-                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
-                    .set("retention.ms", "-1");
-                let results = runtime
-                    .block_on(admin.create_topics(&[new_topic], &options))
-                    .map_err(|e| format!("broker {bootstrap}: creating topic {topic}: {e}"))?;
-                for r in results {
-                    r.map_err(|(t, e)| format!("broker {bootstrap}: creating topic {t}: {e}"))?;
-                }
-                let endpoint = Endpoint {
-                    bootstrap: bootstrap.to_string(),
-                    topic: topic.to_string(),
-                    partitions,
-                };
-                Ok(Broker {
-                    endpoint,
-                    _mock: None,
-                })
-            }
-        }
-    }
-}
 
 /// Records failed deliveries: librdkafka reports them only through this callback, and a
 /// ticket that never reached the broker must fail the run, not vanish.
@@ -150,7 +167,7 @@ pub fn produce(
     broker: &Endpoint,
     tickets: &[Ticket],
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
-) -> Result<(), String> {
+) -> Result<(), StreamError> {
     let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("enable.idempotence", "true")
@@ -160,7 +177,7 @@ pub fn produce(
         .set("queue.buffering.max.messages", "500000")
         .set("message.timeout.ms", "120000")
         .create_with_context(DeliveryWatch::default())
-        .map_err(|e| format!("producer: {e}"))?;
+        .map_err(kafka("creating the producer", &broker.bootstrap))?;
     let mut payload = Vec::with_capacity(256);
     let empty: &[u8] = &[];
     for t in tickets {
@@ -175,7 +192,9 @@ pub fn produce(
                             .partition(p)
                             .timestamp(t.arrival_ms),
                     )
-                    .map_err(|(e, _)| format!("heartbeat to partition {p}: {e}"))?;
+                    .map_err(|(e, _)| {
+                        kafka(format!("heartbeat to partition {p}"), &broker.bootstrap)(e)
+                    })?;
             }
         }
         if let Some((processed, ahead)) = throttle {
@@ -201,7 +220,12 @@ pub fn produce(
                     record = r;
                     producer.poll(Duration::from_millis(5));
                 }
-                Err((e, _)) => return Err(format!("producing ticket {}: {e}", t.ticket_id)),
+                Err((e, _)) => {
+                    return Err(kafka(
+                        format!("producing ticket {}", t.ticket_id),
+                        &broker.bootstrap,
+                    )(e))
+                }
             }
         }
         // Serve delivery reports now and then, not per record: each poll takes the queue's
@@ -220,11 +244,13 @@ pub fn produce(
                     .partition(p)
                     .timestamp(end_at),
             )
-            .map_err(|(e, _)| format!("end marker of partition {p}: {e}"))?;
+            .map_err(|(e, _)| {
+                kafka(format!("end marker of partition {p}"), &broker.bootstrap)(e)
+            })?;
     }
     producer
         .flush(Duration::from_secs(120))
-        .map_err(|e| format!("flushing the producer: {e}"))?;
+        .map_err(unreachable("flushing the producer", &broker.bootstrap))?;
     let failed = producer
         .context()
         .failed
@@ -237,10 +263,11 @@ pub fn produce(
             .expect("not poisoned")
             .clone()
             .unwrap_or_default();
-        return Err(format!(
-            "{failed} records were not delivered to {}; first: {first}",
-            broker.bootstrap
-        ));
+        return Err(StreamError::Undelivered {
+            failed,
+            bootstrap: broker.bootstrap.clone(),
+            first,
+        });
     }
     Ok(())
 }
@@ -308,9 +335,9 @@ pub fn process(
     broker: &Endpoint,
     sink: &mut Storage,
     cfg: &ProcessorConfig,
-) -> Result<Processed, String> {
+) -> Result<Processed, StreamError> {
     let mut state: Checkpoint = match sink.get("checkpoints/latest.json")? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("checkpoint: {e}"))?,
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(StreamError::Checkpoint)?,
         None => Checkpoint {
             windows: Windows::new(broker.partitions, cfg.lateness_ms),
             ..Checkpoint::default()
@@ -325,7 +352,7 @@ pub fn process(
         .set("auto.offset.reset", "error")
         .set("fetch.wait.max.ms", "10")
         .create()
-        .map_err(|e| format!("consumer: {e}"))?;
+        .map_err(kafka("creating the consumer", &broker.bootstrap))?;
     // Partitions assigned explicitly, each from the checkpoint's offset: one processor owns
     // the whole topic, so the merge sees every partition.
     let mut assignment = TopicPartitionList::new();
@@ -336,11 +363,15 @@ pub fn process(
             .map_or(Offset::Beginning, |o| Offset::Offset(*o));
         assignment
             .add_partition_offset(&broker.topic, p, offset)
-            .map_err(|e| e.to_string())?;
+            .map_err(kafka(
+                format!("the offset of partition {p}"),
+                &broker.bootstrap,
+            ))?;
     }
-    consumer
-        .assign(&assignment)
-        .map_err(|e| format!("assigning {}: {e}", broker.topic))?;
+    consumer.assign(&assignment).map_err(kafka(
+        format!("assigning {}", broker.topic),
+        &broker.bootstrap,
+    ))?;
 
     let mut queues: Vec<VecDeque<(Item, i64)>> =
         (0..broker.partitions).map(|_| VecDeque::new()).collect();
@@ -362,10 +393,22 @@ pub fn process(
                             .filter(|(_, q)| q.is_empty())
                             .map(|(p, _)| p)
                             .collect();
-                        return Err(format!("no record from {} for {:?}; partitions {waiting:?} never reached their end marker", broker.bootstrap, cfg.idle_timeout));
+                        return Err(StreamError::Unreachable(Unreachable::new(
+                            "Kafka broker",
+                            &broker.bootstrap,
+                            format!(
+                                "no record for {:?}; partitions {waiting:?} never reached their end marker",
+                                cfg.idle_timeout
+                            ),
+                        )));
                     }
                 }
-                Some(Err(e)) => return Err(format!("consuming {}: {e}", broker.topic)),
+                Some(Err(e)) => {
+                    return Err(unreachable(
+                        &format!("consuming {}", broker.topic),
+                        &broker.bootstrap,
+                    )(e))
+                }
                 Some(Ok(m)) => {
                     idle_since = None;
                     let p = m.partition();
@@ -375,13 +418,23 @@ pub fn process(
                     } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
                         let text =
                             String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string();
-                        Item::Heartbeat(text.parse().map_err(|_| {
-                            format!("partition {p} offset {}: heartbeat `{text}`", m.offset())
-                        })?)
+                        let bad = |problem: String| StreamError::Record {
+                            topic: broker.topic.clone(),
+                            partition: p,
+                            offset: m.offset(),
+                            problem,
+                        };
+                        Item::Heartbeat(
+                            text.parse()
+                                .map_err(|_| bad(format!("heartbeat `{text}`")))?,
+                        )
                     } else {
                         let t: Ticket = serde_json::from_slice(m.payload().unwrap_or_default())
-                            .map_err(|e| {
-                                format!("partition {p} offset {}: not a ticket: {e}", m.offset())
+                            .map_err(|e| StreamError::Record {
+                                topic: broker.topic.clone(),
+                                partition: p,
+                                offset: m.offset(),
+                                problem: format!("not a ticket: {e}"),
                             })?;
                         Item::Ticket(Box::new(t), arrival)
                     };
@@ -408,16 +461,20 @@ pub fn process(
             Item::End(_) => unreachable!("end markers sort last"),
         };
         if ticket.seq != state.next_seq {
-            return Err(format!(
-                "ticket {} came as position {}, expected {}: a record is missing or the topic holds another stream",
-                ticket.ticket_id, ticket.seq, state.next_seq
-            ));
+            return Err(StreamError::OutOfSequence {
+                ticket: ticket.ticket_id.to_string(),
+                got: ticket.seq,
+                expected: state.next_seq,
+            });
         }
-        let priority = priority_index(&ticket.priority).ok_or_else(|| {
-            format!(
+        let priority = priority_index(&ticket.priority).ok_or_else(|| StreamError::Record {
+            topic: broker.topic.clone(),
+            partition: p as i32,
+            offset,
+            problem: format!(
                 "ticket {}: unknown priority {}",
                 ticket.ticket_id, ticket.priority
-            )
+            ),
         })?;
         let closed = state
             .windows
@@ -461,7 +518,7 @@ pub fn process(
     checkpoint(&consumer, broker, sink, &mut state, &mut raw, i64::MAX)?;
     sink.put(
         "late/late_counts.parquet",
-        sink::late_parquet(&state.windows.late)?,
+        sink::late_parquet(&state.windows.late).map_err(parquet("late/late_counts.parquet"))?,
     )?;
     Ok(Processed {
         checkpoint: state,
@@ -495,7 +552,7 @@ fn checkpoint(
     state: &mut Checkpoint,
     raw: &mut Vec<(Ticket, i32, i64)>,
     upto_hour_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), StreamError> {
     let mut by_hour: BTreeMap<i64, Vec<Closed>> = BTreeMap::new();
     let mut keep = Vec::new();
     for c in state.pending.drain(..) {
@@ -511,10 +568,9 @@ fn checkpoint(
         let name = chrono::DateTime::from_timestamp_millis(*hour)
             .map(|d| d.format("%Y-%m-%dT%H").to_string())
             .unwrap_or_default();
-        sink.put(
-            &format!("windows/hour={name}.parquet"),
-            sink::windows_parquet(closed)?,
-        )?;
+        let file = format!("windows/hour={name}.parquet");
+        let bytes = sink::windows_parquet(closed).map_err(parquet(&file))?;
+        sink.put(&file, bytes)?;
         state.written_upto_hour_ms =
             Some(state.written_upto_hour_ms.map_or(*hour, |w| w.max(*hour)));
     }
@@ -526,10 +582,9 @@ fn checkpoint(
         );
     }
     if let (Some(first), Some(last)) = (raw.first(), raw.last()) {
-        sink.put(
-            &format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq),
-            sink::tickets_parquet(raw)?,
-        )?;
+        let file = format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq);
+        let bytes = sink::tickets_parquet(raw).map_err(parquet(&file))?;
+        sink.put(&file, bytes)?;
         raw.clear();
     }
     state.checkpoints += 1;
@@ -541,10 +596,13 @@ fn checkpoint(
     for (p, o) in &state.next_offset {
         offsets
             .add_partition_offset(&broker.topic, *p, Offset::Offset(*o))
-            .map_err(|e| e.to_string())?;
+            .map_err(kafka(
+                format!("the offset of partition {p}"),
+                &broker.bootstrap,
+            ))?;
     }
     consumer
         .commit(&offsets, CommitMode::Sync)
-        .map_err(|e| format!("committing offsets: {e}"))?;
+        .map_err(unreachable("committing offsets", &broker.bootstrap))?;
     Ok(())
 }

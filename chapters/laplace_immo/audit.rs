@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use polars::prelude::DataFrame;
-
+use super::CHAPTER;
 use super::{DVF, POPULATION};
 use crate::chapter::RunContext;
 use crate::dataset::{csv_data_rows, dataset_ref, require_files};
@@ -17,7 +16,6 @@ use crate::render::chart::{self, BarChart};
 use crate::sql::SqlSession;
 use crate::xlsx;
 
-const CHAPTER: &str = "laplace_immo";
 const CSV_FILES: [&str; 3] = ["region.csv", "departement.csv", "commune.csv"];
 
 /// The twelve questions: finding prefix and query name.
@@ -35,10 +33,6 @@ const QUESTIONS: [(&str, &str); 12] = [
     ("q11", "q11_top_communes_by_value"),
     ("q12", "q12_sales_per_thousand"),
 ];
-
-fn float(value: f64) -> Value {
-    Value::Float { value, decimals: 2 }
-}
 
 /// The workbooks' columns that hold values under no header: kept in the staging tables
 /// under a made-up name and read by no question, so counted and named here.
@@ -77,8 +71,7 @@ fn unnamed_columns(nb: &mut Notebook, sheets: &[(&str, &xlsx::Sheet)]) -> Result
 
 /// Runs the chapter on the files in `dir`.
 pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
-    let mut nb = Notebook::new(CHAPTER);
-    nb.params = ctx.params.all().clone();
+    let mut nb = ctx.notebook();
     let scale: u32 = ctx.params.get("scale")?;
     let seed: u64 = ctx.params.get("seed")?;
     if scale == 0 {
@@ -253,74 +246,28 @@ fn lost(nb: &Notebook, column: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Records a one-row answer's columns as findings `<prefix>.<column>`.
-fn scalar_findings(
-    nb: &mut Notebook,
-    prefix: &str,
-    query: &str,
-    frame: &DataFrame,
-    units: &[(&str, &str)],
-) -> Result<()> {
-    for column in frame.get_column_names() {
-        let column = column.to_string();
-        let unit = units.iter().find(|(c, _)| *c == column).map(|(_, u)| *u);
-        let value = match get_i64(frame, query, 0, &column) {
-            Ok(i) => Value::Int(i),
-            Err(_) => float(get_f64(frame, query, 0, &column)?),
-        };
-        nb.add_finding(
-            &format!("{prefix}.{column}"),
-            value,
-            unit,
-            Source::query(query),
-        )?;
-    }
-    Ok(())
-}
-
 fn questions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     for (prefix, query) in QUESTIONS {
-        let frame = db.query(query)?;
-        match prefix {
-            "q1" | "q5" | "q7" | "q10" => {
-                let units = [
-                    ("apartments_sold", "apartments"),
-                    ("house_sales", "sales"),
-                    ("sales_with_carrez", "sales"),
-                    ("q1_sales", "sales"),
-                    ("q2_sales", "sales"),
-                    ("growth_pct", "%"),
-                    ("weighted_difference_pct", "%"),
-                    ("carrez_difference_pct", "%"),
-                ];
-                let mut units: Vec<(&str, &str)> = units.to_vec();
-                let names: Vec<String> = frame
-                    .get_column_names()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect();
-                for name in &names {
-                    if name.ends_with("_eur_m2") {
-                        units.push((name.as_str(), "EUR/m²"));
-                    }
-                }
-                scalar_findings(nb, prefix, query, &frame, &units)?;
-            }
-            _ => {
-                nb.add_finding(
-                    &format!("{prefix}.rows"),
-                    Value::Int(frame.height() as i64),
-                    Some("rows"),
-                    Source::query(query),
-                )?;
-                nb.add_finding(
-                    &format!("{prefix}.answer"),
-                    Value::Rows(rows_json(&frame)),
-                    None,
-                    Source::query(query),
-                )?;
-            }
-        }
+        // A question answered by one row declares its findings, kind and unit, beside its
+        // SQL; the others answer with a table, kept whole as rows.
+        let frame = if db.text(query)?.contains("-- finding ") {
+            db.declared_findings(nb, prefix, query)?
+        } else {
+            let frame = db.query(query)?;
+            nb.add_finding(
+                &format!("{prefix}.rows"),
+                Value::Int(frame.height() as i64),
+                Some("rows"),
+                Source::query(query),
+            )?;
+            nb.add_finding(
+                &format!("{prefix}.answer"),
+                Value::Rows(rows_json(&frame)),
+                None,
+                Source::query(query),
+            )?;
+            frame
+        };
         nb.add_table(query, frame, Source::query(query))?;
     }
     Ok(())
@@ -342,7 +289,7 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         values,
         x_label: "EUR per m² (Σ value ÷ Σ built surface)",
     })
-    .map_err(|e| Error::chapter(CHAPTER, format!("chart `price_by_region`: {e}")))?;
+    .map_err(Error::failed(CHAPTER, "chart `price_by_region`"))?;
     nb.add_chart(
         "price_by_region",
         "Weighted price per m² of every sale, by region.",
@@ -369,7 +316,7 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         )?;
         nb.add_finding(
             "reading.dearest_price_eur_m2",
-            float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?),
+            Value::float(get_f64(&frame, q, 0, "weighted_price_eur_m2")?, 2),
             Some("EUR/m²"),
             source.clone(),
         )?;
@@ -392,13 +339,13 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
             )?;
             nb.add_finding(
                 "reading.growing_region_growth_pct",
-                float(growth),
+                Value::float(growth, 2),
                 Some("%"),
                 source.clone(),
             )?;
             nb.add_finding(
                 "reading.growing_region_price_eur_m2",
-                float(get_f64(&frame, q, row, "weighted_price_eur_m2")?),
+                Value::float(get_f64(&frame, q, row, "weighted_price_eur_m2")?, 2),
                 Some("EUR/m²"),
                 source.clone(),
             )?;
@@ -408,22 +355,21 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     Ok(())
 }
 
-fn rows_sum(nb: &Notebook, key: &str, column: &str) -> i64 {
-    match nb.findings.get(key).map(|f| &f.value) {
-        Some(Value::Rows(rows)) => rows
-            .iter()
-            .filter_map(|r| r.get(column).and_then(|v| v.as_i64()))
-            .sum(),
-        _ => i64::MIN,
-    }
+/// The sum of `column` over the rows of the table answer `key`.
+fn rows_sum(nb: &Notebook, key: &str, column: &str) -> Result<i64> {
+    Ok(nb
+        .rows(key)?
+        .iter()
+        .filter_map(|r| r.get(column).and_then(|v| v.as_i64()))
+        .sum())
 }
 
 /// Every row read is accounted for.
 fn load_checks(nb: &mut Notebook) -> Result<()> {
-    let read = nb.int("load.dvf_rows_read") + nb.int("load.dvf_rows_generated");
+    let read = nb.int("load.dvf_rows_read")? + nb.int("load.dvf_rows_generated")?;
     let (loaded, rejected) = (
-        nb.int("load.dvf_rows_loaded"),
-        nb.int("load.dvf_rows_rejected"),
+        nb.int("load.dvf_rows_loaded")?,
+        nb.int("load.dvf_rows_rejected")?,
     );
     nb.add_check(
         "load.sales_conserved",
@@ -432,9 +378,9 @@ fn load_checks(nb: &mut Notebook) -> Result<()> {
         &["load.dvf_rows_read", "load.dvf_rows_generated", "load.dvf_rows_loaded", "load.dvf_rows_rejected"],
     )?;
     let (read, loaded, rejected) = (
-        nb.int("load.population_rows_read"),
-        nb.int("load.population_rows_loaded"),
-        nb.int("load.population_rows_rejected"),
+        nb.int("load.population_rows_read")?,
+        nb.int("load.population_rows_loaded")?,
+        nb.int("load.population_rows_rejected")?,
     );
     nb.add_check(
         "load.population_conserved",
@@ -458,8 +404,8 @@ fn load_checks(nb: &mut Notebook) -> Result<()> {
 
 /// The answers agree with each other.
 fn question_checks(nb: &mut Notebook) -> Result<()> {
-    let national = nb.int("q1.apartments_sold");
-    let by_region = rows_sum(nb, "q2.answer", "apartment_sales");
+    let national = nb.int("q1.apartments_sold")?;
+    let by_region = rows_sum(nb, "q2.answer", "apartment_sales")?;
     nb.add_check(
         "q2.regions_sum_to_national",
         "apartment sales per region add up to the national count of Q1",
@@ -472,7 +418,7 @@ fn question_checks(nb: &mut Notebook) -> Result<()> {
         },
         &["q1.apartments_sold", "q2.answer"],
     )?;
-    let by_rooms = rows_sum(nb, "q3.answer", "sales");
+    let by_rooms = rows_sum(nb, "q3.answer", "sales")?;
     nb.add_check(
         "q3.rooms_sum_to_national",
         "apartment sales by number of rooms add up to the national count of Q1",
@@ -487,9 +433,11 @@ fn question_checks(nb: &mut Notebook) -> Result<()> {
     )?;
     // A counting question counts every sale, priced or not: the two quarters of Q7 hold every
     // sale of the model, counted from its table by `load_counts`.
-    let quarters = nb.int("q7.q1_sales").saturating_add(nb.int("q7.q2_sales"));
-    let loaded = nb.int("load.dvf_rows_loaded");
-    let unpriced = nb.int("load.sales_without_value");
+    let quarters = nb
+        .int("q7.q1_sales")?
+        .saturating_add(nb.int("q7.q2_sales")?);
+    let loaded = nb.int("load.dvf_rows_loaded")?;
+    let unpriced = nb.int("load.sales_without_value")?;
     nb.add_check(
         "q7.quarters_count_every_sale",
         "the sales of Q1 and Q2 add up to every sale loaded, those without a value included",

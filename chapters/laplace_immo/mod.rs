@@ -11,6 +11,9 @@ use crate::notebook::Notebook;
 /// The Laplace Immo chapter.
 pub struct LaplaceImmo;
 
+/// The chapter id, written once: `Meta`, errors and file paths take it from here.
+const CHAPTER: &str = "laplace_immo";
+
 const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "scale", default: "1", help: "1: the real DVF extract; N > 1: the real sales plus N − 1 seeded DVF-like copies of each",
         allowed: Allowed::Int { min: 1, max: 1000 }, },
@@ -30,7 +33,7 @@ const INPUTS: &[InputFile] = &[
 ];
 
 static META: Meta = Meta {
-    id: "laplace_immo",
+    id: CHAPTER,
     number: 2,
     title: "Laplace Immo: French property sales",
     params: PARAMS,

@@ -1,4 +1,7 @@
 -- Q7. Growth of the number of sales from Q1 (1 Jan – 31 Mar) to Q2 (1 Apr – 30 Jun) 2020.
+-- finding q1_sales: count, sales
+-- finding q2_sales: count, sales
+-- finding growth_pct: percent
 with by_quarter as (
     select count(*) filter (where quarter = 1) as q1_sales,
            count(*) filter (where quarter = 2) as q2_sales

@@ -1,4 +1,10 @@
 -- Q10. Difference in % of the price per m² between 2-room and 3-room apartments.
+-- finding two_rooms_weighted_eur_m2: number 2, EUR/m²
+-- finding three_rooms_weighted_eur_m2: number 2, EUR/m²
+-- finding weighted_difference_pct: percent
+-- finding two_rooms_carrez_mean_eur_m2: number 2, EUR/m²
+-- finding three_rooms_carrez_mean_eur_m2: number 2, EUR/m²
+-- finding carrez_difference_pct: percent
 with by_rooms as (
     select rooms,
            sum(value_eur) filter (where built_surface_m2 is not null)

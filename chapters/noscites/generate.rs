@@ -11,7 +11,7 @@ use mongodb::bson::{doc, Bson, Document};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::docstore::dump;
+use crate::backends::docstore::dump;
 
 /// Paris's arrondissements as Inside Airbnb names them, with a relative density of listings.
 pub const PARIS: [(&str, f64); 20] = [
@@ -240,7 +240,7 @@ pub const REQUIRED: [(&str, &str); 8] = [
 ];
 
 /// Writes the (damaged) dump under `dir` and says what was planted.
-pub fn generate(plan: &Plan, dir: &Path) -> Result<Planted, String> {
+pub fn generate(plan: &Plan, dir: &Path) -> crate::Result<Planted> {
     let mut docs = listings(plan);
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xda3a6e);
     let n = docs.len();
@@ -302,9 +302,9 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Planted, String> {
     if plan.truncate_last {
         // The crash: the last document cut in half. The checksums were written before it.
         let path = root.join("noscites").join("listings.bson");
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-        let last = crate::docstore::dump::encode(&docs[docs.len() - 1..]).len();
-        std::fs::write(&path, &bytes[..bytes.len() - last / 2]).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&path).map_err(crate::Error::io(&path))?;
+        let last = crate::backends::docstore::dump::encode(&docs[docs.len() - 1..]).len();
+        std::fs::write(&path, &bytes[..bytes.len() - last / 2]).map_err(crate::Error::io(&path))?;
         planted.truncated = 1;
     }
     Ok(planted)

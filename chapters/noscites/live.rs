@@ -6,10 +6,34 @@
 use mongodb::bson::{doc, Bson, Document};
 
 use super::shard::{self, zones, KeyPart};
-use crate::docstore::DocStore;
+use crate::backends::docstore::{DocStore, StoreError};
+
+/// Why the plan could not be applied to the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The cluster refused a command or stopped answering.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The plan's declaration is wrong.
+    #[error("{0}")]
+    Plan(#[from] crate::Error),
+    /// The cluster lacks a shard the zones pin data to.
+    #[error(
+        "the cluster has no shard {shard} (it has {names:?}): run deploy/noscites/init.js first"
+    )]
+    NoShard { shard: String, names: Vec<String> },
+    /// The collection could not be sharded on the planned key (sharded on another one?).
+    #[error("shardCollection {namespace} on {key}")]
+    ShardCollection {
+        namespace: String,
+        key: String,
+        #[source]
+        source: StoreError,
+    },
+}
 
 /// True when the server is a mongos router (`hello` answers `msg: "isdbgrid"`).
-pub fn is_router(store: &DocStore) -> Result<bool, String> {
+pub fn is_router(store: &DocStore) -> Result<bool, StoreError> {
     let hello = store.command("admin", doc! {"hello": 1})?;
     Ok(hello.get_str("msg").is_ok_and(|m| m == "isdbgrid"))
 }
@@ -30,7 +54,10 @@ fn bound(fields: &[String], parts: &[KeyPart]) -> Document {
 
 /// Zones, key ranges and the shard key on `db.listings`, then the shards `explain()` names
 /// for a query on each city: (city, shards).
-pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+pub fn apply_and_explain(
+    store: &DocStore,
+    db: &str,
+) -> Result<Vec<(String, Vec<String>)>, LiveError> {
     let shards = store.command("admin", doc! {"listShards": 1})?;
     let names: Vec<String> = shards
         .get_array("shards")
@@ -42,10 +69,10 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
         .unwrap_or_default();
     for z in zones()? {
         if !names.iter().any(|n| n == z.shard) {
-            return Err(format!(
-                "the cluster has no shard {} (it has {names:?}): run deploy/noscites/init.js first",
-                z.shard
-            ));
+            return Err(LiveError::NoShard {
+                shard: z.shard.to_string(),
+                names,
+            });
         }
         store.command("admin", doc! {"addShardToZone": z.shard, "zone": z.zone})?;
     }
@@ -69,11 +96,10 @@ pub fn apply_and_explain(store: &DocStore, db: &str) -> Result<Vec<(String, Vec<
     // or any other refusal, the plan was not applied and the run says why.
     store
         .command("admin", doc! {"shardCollection": &namespace, "key": spec})
-        .map_err(|e| {
-            format!(
-                "shardCollection {namespace} on {}: {e}",
-                shard::key_text(&key)
-            )
+        .map_err(|source| LiveError::ShardCollection {
+            namespace: namespace.clone(),
+            key: shard::key_text(&key),
+            source,
         })?;
     let mut out = Vec::new();
     for city in ["Paris", "Lyon"] {

@@ -9,7 +9,7 @@ use std::path::Path;
 use mongodb::bson::{doc, Bson, Document};
 
 use super::generate::REQUIRED;
-use crate::docstore::{dump, DocStore};
+use crate::backends::docstore::{dump, DocStore, StoreError};
 
 /// The integrity report.
 #[derive(Debug, Clone, Default)]
@@ -160,11 +160,22 @@ pub fn invalid(d: &Document) -> Option<String> {
     None
 }
 
+/// Why a restore stopped (a damaged document is quarantined, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The dump's files could not be read.
+    #[error("{0}")]
+    File(#[from] crate::Error),
+    /// The document store refused a write or stopped answering.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Restores `<dump>/noscites/listings.bson` into `db.listings`, quarantine into
 /// `db.quarantine`.
-pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, String> {
+pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, RestoreError> {
     let bson_path = dump_root.join("noscites").join("listings.bson");
-    let bytes = std::fs::read(&bson_path).map_err(|e| format!("{}: {e}", bson_path.display()))?;
+    let bytes = std::fs::read(&bson_path).map_err(crate::Error::io(&bson_path))?;
     let mut report = Report {
         bson_bytes: bytes.len(),
         bson_sha256: crate::dataset::sha256_bytes(&bytes),

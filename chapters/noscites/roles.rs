@@ -6,7 +6,8 @@
 use mongodb::bson::{doc, Bson};
 
 use super::deploy::{roles, Role};
-use crate::docstore::DocStore;
+use crate::backends::docstore::DocStore;
+use crate::error::Reason;
 
 /// The operations tried, in the matrix's order.
 pub const OPERATIONS: [&str; 5] = [
@@ -47,7 +48,7 @@ fn password(role: &str) -> String {
 
 /// Creates the three users on `db` (replacing earlier ones), then tries every operation as
 /// each of them. `admin` must be allowed to manage users on `db`.
-pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
+pub fn probe(admin: &DocStore, db: &str) -> crate::Result<Vec<Cell>> {
     let declared = roles()?;
     for Role { user, roles, .. } in &declared {
         let user = user.as_str();
@@ -61,16 +62,20 @@ pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
                 db,
                 doc! {"createUser": user, "pwd": password(user), "roles": roles},
             )
-            .map_err(|e| format!("creating role user {user}: {e}"))?;
+            .map_err(crate::Error::failed(
+                super::CHAPTER,
+                format!("creating role user {user}"),
+            ))?;
     }
     let mut cells = Vec::new();
     for Role { user, .. } in &declared {
         let user = user.as_str();
         let client = admin
             .connect_as(user, &password(user), db)
-            .map_err(|e| format!("connecting as {user}: {e}"))?;
+            .map_err(|e| crate::Error::no_document_store(super::CHAPTER, e))?;
         let probe = client.collection(db, "role_probe");
-        let outcomes: [Result<(), String>; 5] = [
+        // Each operation's refusal, as the server worded it: the cell of the table.
+        let outcomes: [Result<(), Reason>; 5] = [
             client
                 .block_on(client.collection(db, "listings").find_one(doc! {}))
                 .map(|_| ())
@@ -90,7 +95,8 @@ pub fn probe(admin: &DocStore, db: &str) -> Result<Vec<Cell>, String> {
                 )
                 .map(|_| {
                     let _ = client.command(db, doc! {"dropUser": format!("{user}_created")});
-                }),
+                })
+                .map_err(|e| e.server_message()),
             client
                 .block_on(
                     client

@@ -6,6 +6,7 @@
 //! by field in BSON order with MinKey below and MaxKey above every value, and a query that
 //! does not constrain the shard key's prefix is broadcast to every shard.
 
+use crate::error::Reason;
 use std::cmp::Ordering;
 
 /// One field of a shard-key value, in BSON comparison order (MinKey < numbers < strings <
@@ -86,19 +87,26 @@ struct DeclaredZone {
 }
 
 /// The plan file, read as the run reads its declarations (so a fault can edit it).
-fn plan_file() -> Result<PlanFile, String> {
-    let text = crate::embedded::chapter_file("noscites", "zones.toml")
-        .ok_or("no chapters/noscites/zones.toml")?;
-    let file: PlanFile =
-        toml::from_str(text).map_err(|e| format!("chapters/noscites/zones.toml: {e}"))?;
+fn plan_file() -> crate::Result<PlanFile> {
+    let file: PlanFile = crate::embedded::declared(super::CHAPTER, "zones.toml")?;
     if file.key.is_empty() {
-        return Err("chapters/noscites/zones.toml: `key` names no field".into());
+        return Err(wrong_plan("`key` names no field"));
     }
     Ok(file)
 }
 
+/// A plan that parses but says something impossible.
+fn wrong_plan(message: impl Into<String>) -> crate::Error {
+    crate::Error::Data {
+        chapter: super::CHAPTER.to_string(),
+        file: "chapters/noscites/zones.toml".into(),
+        row: None,
+        message: message.into(),
+    }
+}
+
 /// The shard key the plan declares, its fields in order (each ascending).
-pub fn key() -> Result<Vec<String>, String> {
+pub fn key() -> crate::Result<Vec<String>> {
     Ok(plan_file()?.key)
 }
 
@@ -126,7 +134,7 @@ pub fn choose_key(
     study: &std::collections::BTreeMap<String, FieldStudy>,
     documents: usize,
     zones: &[ZoneRange],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Reason> {
     let zoned: std::collections::BTreeSet<String> = zones
         .iter()
         .filter_map(|z| match z.min.first() {
@@ -153,7 +161,7 @@ pub fn choose_key(
 
 /// The plan's zones, as declared in `chapters/noscites/zones.toml`; each bound has one part
 /// per field of the key.
-pub fn zones() -> Result<Vec<ZoneRange>, String> {
+pub fn zones() -> crate::Result<Vec<ZoneRange>> {
     let file = plan_file()?;
     let width = file.key.len();
     let part = |s: &str| match s {
@@ -170,16 +178,16 @@ pub fn zones() -> Result<Vec<ZoneRange>, String> {
         .into_iter()
         .map(|z| {
             if z.min.len() != width || z.max.len() != width {
-                return Err(format!(
-                    "chapters/noscites/zones.toml: zone {}'s bounds need {width} parts, one per key field",
+                return Err(wrong_plan(format!(
+                    "zone {}'s bounds need {width} parts, one per key field",
                     z.zone
-                ));
+                )));
             }
             if !SHARDS.contains(&z.shard.as_str()) {
-                return Err(format!(
-                    "chapters/noscites/zones.toml: zone {} is pinned to unknown shard {}",
+                return Err(wrong_plan(format!(
+                    "zone {} is pinned to unknown shard {}",
                     z.zone, z.shard
-                ));
+                )));
             }
             Ok(ZoneRange {
                 zone: leak(z.zone),

@@ -39,11 +39,11 @@ pub struct App {
 }
 
 impl App {
-    pub fn load(path: &Path) -> Result<App, String> {
+    /// Loads the model file the API serves.
+    pub fn load(path: &Path) -> Result<App, super::artifact::ArtifactError> {
         let doc = ModelDocument::load(path)?;
         Ok(App {
-            predictor: Predictor::from_document(doc)
-                .map_err(|e| format!("model file {}: {e}", path.display()))?,
+            predictor: Predictor::from_document(doc)?,
         })
     }
 }
@@ -241,7 +241,10 @@ fn predictions(app: &App, buildings: &[Building]) -> Result<Vec<Prediction>, Res
             vec![FieldError::new("model", message)],
         )
     };
-    let raw = app.predictor.predict_log1p(buildings).map_err(failed)?;
+    let raw = app
+        .predictor
+        .predict_log1p(buildings)
+        .map_err(|e| failed(e.to_string()))?;
     raw.into_iter()
         .zip(buildings)
         .map(|(log1p, b)| {
@@ -349,16 +352,15 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// Serves `app` on `addr` until Ctrl-C; `model` names the file in the log line.
-pub fn serve(app: Arc<App>, addr: SocketAddr, model: &Path) -> Result<(), String> {
+pub fn serve(app: Arc<App>, addr: SocketAddr, model: &Path) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("listening on {addr}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let bind = |source| ServeError::Bind { addr, source };
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+        let bound = listener.local_addr().map_err(bind)?;
         eprintln!(
             "seattle api: serving {} on http://{bound} (docs at /docs); Ctrl-C stops",
             model.display()
@@ -368,8 +370,26 @@ pub fn serve(app: Arc<App>, addr: SocketAddr, model: &Path) -> Result<(), String
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
-            .map_err(|e| format!("server: {e}"))
+            .map_err(ServeError::Serve)
     })
+}
+
+/// Why the API stopped serving, or never started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The server's runtime could not be made.
+    #[error("the API server's runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The address could not be had (in use, not allowed).
+    #[error("listening on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("serving the API")]
+    Serve(#[source] std::io::Error),
 }
 
 #[cfg(test)]

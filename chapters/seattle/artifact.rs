@@ -11,7 +11,9 @@ use smartcore::ensemble::random_forest_regressor::RandomForestRegressor;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::linear_regression::LinearRegression;
 
-use super::model::{Building, Encoder, Fitted, Kind, Scores, Standardizer, CATEGORICAL};
+use super::model::{
+    Building, Encoder, Fitted, Kind, ModelError, Scores, Standardizer, CATEGORICAL,
+};
 
 /// Cross-validation summary stored with the model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,19 +51,46 @@ pub struct ModelDocument {
     pub standardizer: Option<Standardizer>,
 }
 
+/// Why a model file cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Io(#[from] crate::Error),
+    /// The file is not a model document.
+    #[error("model file {}: not a model document", path.display())]
+    NotAModel {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The document lacks what the API validates against, or its parts disagree.
+    #[error("model file: {0}")]
+    Incomplete(String),
+    /// smartcore's parameters do not deserialise.
+    #[error("the {model} parameters")]
+    Parameters {
+        model: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl ModelDocument {
     /// Reads and checks a model file; the error names the file.
-    pub fn load(path: &Path) -> Result<ModelDocument, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("model file {}: {e}", path.display()))?;
-        let doc: ModelDocument = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("model file {}: not a model document: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<ModelDocument, ArtifactError> {
+        let bytes = std::fs::read(path).map_err(crate::Error::io(path))?;
+        let doc: ModelDocument =
+            serde_json::from_slice(&bytes).map_err(|source| ArtifactError::NotAModel {
+                path: path.to_path_buf(),
+                source,
+            })?;
         for c in CATEGORICAL {
             if !doc.metadata.domains.contains_key(c) {
-                return Err(format!(
-                    "model file {}: no domain for `{c}`",
+                return Err(ArtifactError::Incomplete(format!(
+                    "{}: no domain for `{c}`",
                     path.display()
-                ));
+                )));
             }
         }
         Ok(doc)
@@ -75,31 +104,34 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    pub fn from_document(doc: ModelDocument) -> Result<Predictor, String> {
+    /// The model a document describes, checked to be whole.
+    pub fn from_document(doc: ModelDocument) -> Result<Predictor, ArtifactError> {
+        let parameters = |model: &'static str| {
+            move |source: serde_json::Error| ArtifactError::Parameters { model, source }
+        };
         let fitted = match doc.metadata.model {
             Kind::RandomForest => {
                 let f: RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-                    serde_json::from_value(doc.parameters)
-                        .map_err(|e| format!("random forest parameters: {e}"))?;
+                    serde_json::from_value(doc.parameters).map_err(parameters("random forest"))?;
                 Fitted::Forest(f)
             }
             Kind::Linear => {
                 let l: LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-                    serde_json::from_value(doc.parameters)
-                        .map_err(|e| format!("linear parameters: {e}"))?;
+                    serde_json::from_value(doc.parameters).map_err(parameters("linear"))?;
                 Fitted::Linear(
                     l,
-                    doc.standardizer
-                        .ok_or("linear model without its standardizer")?,
+                    doc.standardizer.ok_or_else(|| {
+                        ArtifactError::Incomplete("linear model without its standardizer".into())
+                    })?,
                 )
             }
         };
         let width = doc.metadata.encoder.names().len();
         if width != doc.metadata.features.len() {
-            return Err(format!(
+            return Err(ArtifactError::Incomplete(format!(
                 "the encoder makes {width} features, the file lists {}",
                 doc.metadata.features.len()
-            ));
+            )));
         }
         Ok(Predictor {
             metadata: doc.metadata,
@@ -108,7 +140,7 @@ impl Predictor {
     }
 
     /// Predicted intensity on the model's scale, ln(1 + kg CO2e per sq ft), for each building.
-    pub fn predict_log1p(&self, buildings: &[Building]) -> Result<Vec<f64>, String> {
+    pub fn predict_log1p(&self, buildings: &[Building]) -> Result<Vec<f64>, ModelError> {
         let x: Vec<Vec<f64>> = buildings
             .iter()
             .map(|b| self.metadata.encoder.encode(&b.row(f64::NAN)))
@@ -117,7 +149,7 @@ impl Predictor {
     }
 
     /// Predictions for rows already encoded (the chapter's round-trip check).
-    pub fn predict_encoded(&self, x: &[Vec<f64>]) -> Result<Vec<f64>, String> {
+    pub fn predict_encoded(&self, x: &[Vec<f64>]) -> Result<Vec<f64>, ModelError> {
         self.fitted.predict(x)
     }
 }

@@ -251,8 +251,28 @@ impl Standardizer {
     }
 }
 
-fn matrix(x: &[Vec<f64>]) -> Result<DenseMatrix<f64>, String> {
-    DenseMatrix::from_2d_vec(&x.to_vec()).map_err(|e| e.to_string())
+/// What stops a fit, a prediction or a cross-validation.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// smartcore refused the data (`what` says which step).
+    #[error("{what}")]
+    Smartcore {
+        what: &'static str,
+        #[source]
+        source: smartcore::error::Failed,
+    },
+    /// A row left without an out-of-fold prediction: the folds are wrong.
+    #[error("training row {0} got no finite out-of-fold prediction")]
+    NoPrediction(usize),
+}
+
+/// Names the smartcore step that failed.
+fn step(what: &'static str) -> impl FnOnce(smartcore::error::Failed) -> ModelError {
+    move |source| ModelError::Smartcore { what, source }
+}
+
+fn matrix(x: &[Vec<f64>]) -> Result<DenseMatrix<f64>, ModelError> {
+    DenseMatrix::from_2d_vec(&x.to_vec()).map_err(step("building the feature matrix"))
 }
 
 /// Fits `kind` on `x`, `y`.
@@ -262,15 +282,15 @@ pub fn fit(
     y: &[f64],
     seed: u64,
     trees: usize,
-) -> Result<Fitted, String> {
+) -> Result<Fitted, ModelError> {
     match kind {
         Kind::Linear => {
             let standardizer = Standardizer::fit(x);
             let m = matrix(&standardizer.apply(x))?;
             let params =
                 LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::SVD);
-            let model =
-                LinearRegression::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
+            let model = LinearRegression::fit(&m, &y.to_vec(), params)
+                .map_err(step("fitting the linear model"))?;
             Ok(Fitted::Linear(model, standardizer))
         }
         Kind::RandomForest => {
@@ -279,20 +299,23 @@ pub fn fit(
                 .with_n_trees(trees)
                 .with_seed(seed)
                 .with_min_samples_leaf(2);
-            let model =
-                RandomForestRegressor::fit(&m, &y.to_vec(), params).map_err(|e| e.to_string())?;
+            let model = RandomForestRegressor::fit(&m, &y.to_vec(), params)
+                .map_err(step("fitting the random forest"))?;
             Ok(Fitted::Forest(model))
         }
     }
 }
 
 impl Fitted {
-    pub fn predict(&self, x: &[Vec<f64>]) -> Result<Vec<f64>, String> {
+    /// The model's predictions for encoded rows.
+    pub fn predict(&self, x: &[Vec<f64>]) -> Result<Vec<f64>, ModelError> {
         match self {
             Fitted::Linear(model, standardizer) => model
                 .predict(&matrix(&standardizer.apply(x))?)
-                .map_err(|e| e.to_string()),
-            Fitted::Forest(model) => model.predict(&matrix(x)?).map_err(|e| e.to_string()),
+                .map_err(step("predicting with the linear model")),
+            Fitted::Forest(model) => model
+                .predict(&matrix(x)?)
+                .map_err(step("predicting with the random forest")),
         }
     }
 }
@@ -328,7 +351,7 @@ pub fn cross_validate(
     k: usize,
     seed: u64,
     trees: usize,
-) -> Result<CrossValidation, String> {
+) -> Result<CrossValidation, ModelError> {
     let mut out_of_fold = vec![f64::NAN; rows.len()];
     let mut per_fold = Vec::new();
     for test in folds(rows.len(), k, seed) {
@@ -356,9 +379,7 @@ pub fn cross_validate(
     // Each row is in exactly one test fold by construction of `folds`: an invariant of this
     // function (not a counted check of the chapter), asserted here all the same.
     if let Some(i) = out_of_fold.iter().position(|p| !p.is_finite()) {
-        return Err(format!(
-            "training row {i} got no finite out-of-fold prediction"
-        ));
+        return Err(ModelError::NoPrediction(i));
     }
     let n = per_fold.len() as f64;
     let mean = Scores {

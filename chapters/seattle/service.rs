@@ -60,17 +60,16 @@ pub fn run(chapter: &dyn Chapter, ctx: &RunContext, args: &[String]) -> Result<(
         Some(path) => path,
         None => chapter_model(chapter, ctx)?,
     };
-    let app = App::load(&model).map_err(|e| Error::chapter(ctx.meta.id, e))?;
+    let app = App::load(&model).map_err(Error::within(ctx.meta.id))?;
     match args.command {
         None => api::serve(Arc::new(app), SocketAddr::new(args.host, args.port), &model)
-            .map_err(|e| Error::chapter(ctx.meta.id, e)),
+            .map_err(Error::within(ctx.meta.id)),
         Some(ApiCommand::Bench {
             seconds,
             connections,
         }) => {
-            let report = bench(app, Duration::from_secs(seconds), connections)
-                .map_err(|e| Error::chapter(ctx.meta.id, e))?;
-            let path = crate::bench::save(&ctx.root, "seattle-api.md", &report)?;
+            let report = bench(app, Duration::from_secs(seconds), connections)?;
+            let path = crate::commands::bench::save(&ctx.root, "seattle-api.md", &report)?;
             println!("{report}\n(saved to {})", path.display());
             Ok(())
         }
@@ -100,7 +99,8 @@ fn chapter_model(chapter: &dyn Chapter, ctx: &RunContext) -> Result<PathBuf> {
 /// Starts the API on a free loopback port and loads it with: the health route (the baseline:
 /// the same server and client, no model), one valid building, one invalid building, and a
 /// batch of 100 valid buildings.
-fn bench(app: App, duration: Duration, connections: usize) -> std::result::Result<String, String> {
+fn bench(app: App, duration: Duration, connections: usize) -> Result<String> {
+    let start = || Error::failed(super::CHAPTER, "starting the API for the benchmark");
     let example = super::validate::example(&app.predictor.metadata.domains);
     let mut invalid = example.clone();
     invalid["year_built"] = serde_json::Value::from(1700);
@@ -109,11 +109,11 @@ fn bench(app: App, duration: Duration, connections: usize) -> std::result::Resul
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(start())?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(start())?;
+    let addr = listener.local_addr().map_err(start())?;
     let router = api::router(Arc::new(app));
     runtime.spawn(async move { axum::serve(listener, router).await });
 
@@ -168,7 +168,7 @@ fn bench(app: App, duration: Duration, connections: usize) -> std::result::Resul
     let mut baseline = None;
     for (name, request, expected) in cases {
         let r: LoadReport = loadgen::run(addr, &request, connections, duration)
-            .map_err(|e| format!("{name}: {e}"))?;
+            .map_err(Error::failed(super::CHAPTER, format!("loading `{name}`")))?;
         let unexpected: u64 = r
             .statuses
             .iter()
@@ -176,9 +176,12 @@ fn bench(app: App, duration: Duration, connections: usize) -> std::result::Resul
             .map(|(_, n)| n)
             .sum();
         if unexpected > 0 {
-            return Err(format!(
-                "{name}: {unexpected} answers were not {expected}: {:?}",
-                r.statuses
+            return Err(Error::chapter(
+                super::CHAPTER,
+                format!(
+                    "benchmark `{name}`: {unexpected} answers were not {expected}: {:?}",
+                    r.statuses
+                ),
             ));
         }
         let rps = r.requests_per_second();

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::model::Building;
+use crate::error::Reason;
 
 /// What one field must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -319,7 +320,7 @@ enum Checked {
     Number(f64),
 }
 
-fn check(field: &Field, value: &Value, domains: &Domains) -> Result<Checked, String> {
+fn check(field: &Field, value: &Value, domains: &Domains) -> Result<Checked, Reason> {
     match field.rule {
         Rule::OneOf { domain } => {
             let Value::String(s) = value else {

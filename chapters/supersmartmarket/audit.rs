@@ -8,6 +8,7 @@ use polars::prelude::{Column, DataFrame};
 use rust_decimal::Decimal;
 
 use super::generate::{self, Planted};
+use super::CHAPTER;
 use crate::chapter::RunContext;
 use crate::dataset::{csv_data_rows, dataset_ref, require_files};
 use crate::dictionary;
@@ -16,8 +17,6 @@ use crate::frame::{get_decimal, get_i64, get_text, rows_json};
 use crate::notebook::{Notebook, Source, Status, Value};
 use crate::render::chart::{self, LineChart, Series};
 use crate::sql::SqlSession;
-
-const CHAPTER: &str = "supersmartmarket";
 
 /// The export's files and the table each loads into, in load order.
 const LOADS: &[(&str, &str)] = &[
@@ -28,25 +27,10 @@ const LOADS: &[(&str, &str)] = &[
     (generate::FACT, "sale"),
 ];
 
-fn money(v: Decimal) -> Value {
-    Value::Decimal(v.round_dp(2))
-}
-
-fn pct(part: Decimal, whole: Decimal) -> Value {
-    use rust_decimal::prelude::ToPrimitive;
-    let value = if whole.is_zero() {
-        0.0
-    } else {
-        (part / whole * Decimal::from(100)).to_f64().unwrap_or(0.0)
-    };
-    Value::Float { value, decimals: 2 }
-}
-
 /// Runs the whole audit on the files in `dir`. `planted` is the generator's record when the
 /// data was generated; `None` for real data.
 pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<Notebook> {
-    let mut nb = Notebook::new(CHAPTER);
-    nb.params = ctx.params.all().clone();
+    let mut nb = ctx.notebook();
 
     // Which files are there: the five of the export are required, the log is optional.
     let required: Vec<&str> = LOADS.iter().map(|(file, _)| *file).collect();
@@ -151,7 +135,7 @@ fn load_report(
         Column::new("rows_loaded".into(), loaded.clone()),
         Column::new("rows_rejected".into(), rejected_per_file.clone()),
     ])
-    .map_err(|e| Error::chapter(CHAPTER, e.to_string()))?;
+    .map_err(Error::within(CHAPTER))?;
     let source = Source::function("supersmartmarket::audit::load_report");
     nb.add_table("load_report", frame, source.clone())?;
     nb.add_table("load_rejects", rejects, Source::query("load_rejects"))?;
@@ -237,7 +221,7 @@ fn dashboard(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     )?;
     nb.add_finding(
         "sales.dashboard_revenue_eur",
-        money(revenue),
+        Value::money(revenue),
         Some("EUR"),
         Source::query(q),
     )?;
@@ -283,7 +267,7 @@ fn history(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     )?;
     nb.add_finding(
         "history.total_drift_eur",
-        money(drift),
+        Value::money(drift),
         Some("EUR"),
         Source::query(q),
     )?;
@@ -302,7 +286,7 @@ fn history(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
             },
         ],
     })
-    .map_err(|e| Error::chapter(CHAPTER, format!("chart `revenue_by_day`: {e}")))?;
+    .map_err(Error::failed(CHAPTER, "chart `revenue_by_day`"))?;
     nb.add_chart("revenue_by_day", "Revenue per sale day, as the dashboard computes it and at the prices the sales were made at.", svg, Source::query(q))?;
     nb.add_table(q, frame, Source::query(q))?;
     Ok(())
@@ -310,77 +294,42 @@ fn history(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
 
 /// The late batches: sales inserted on a later day than their sale day.
 fn late_batch(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
-    let q = "late_batch";
-    let frame = db.query(q)?;
+    // Every batch, as a table; the totals and the largest batch, in one row from the SQL.
+    let q = "late_batch_summary";
+    let summary = db.query(q)?;
     let source = Source::query(q);
-    let mut rows = 0i64;
-    let mut revenue = Decimal::ZERO;
-    for row in 0..frame.height() {
-        rows += get_i64(&frame, q, row, "sales")?;
-        revenue += get_decimal(&frame, q, row, "revenue_eur")?;
-    }
     nb.add_finding(
         "late_batch.rows",
-        Value::Int(rows),
+        Value::Int(get_i64(&summary, q, 0, "sales")?),
         Some("sales"),
         source.clone(),
     )?;
     nb.add_finding(
         "late_batch.batches",
-        Value::Int(frame.height() as i64),
+        Value::Int(get_i64(&summary, q, 0, "batches")?),
         Some("batches"),
         source.clone(),
     )?;
     nb.add_finding(
         "late_batch.revenue_eur",
-        money(revenue),
+        Value::money(get_decimal(&summary, q, 0, "revenue_eur")?),
         Some("EUR"),
         source.clone(),
     )?;
-    // The largest batch is the incident the chapter tells; every batch is in the table.
-    let biggest = (0..frame.height()).max_by_key(|r| {
-        (
-            get_i64(&frame, q, *r, "sales").unwrap_or(0),
-            std::cmp::Reverse(*r),
-        )
-    });
-    let text = |column: &str| -> Result<Value> {
-        Ok(Value::Text(match biggest {
-            Some(r) => get_text(&frame, q, r, column)?.unwrap_or_default(),
-            None => "none".to_string(),
-        }))
-    };
-    nb.add_finding(
-        "late_batch.sale_day",
-        text("sold_on")?,
-        None,
-        source.clone(),
-    )?;
-    nb.add_finding(
-        "late_batch.inserted_on",
-        text("inserted_on")?,
-        None,
-        source.clone(),
-    )?;
-    nb.add_finding(
-        "late_batch.inserted_by",
-        text("inserted_by")?,
-        None,
-        source.clone(),
-    )?;
-    nb.add_finding(
-        "late_batch.first_inserted_at",
-        text("first_inserted_at")?,
-        None,
-        source.clone(),
-    )?;
-    nb.add_finding(
-        "late_batch.last_inserted_at",
-        text("last_inserted_at")?,
-        None,
-        source.clone(),
-    )?;
-    nb.add_table(q, frame, source)?;
+    // With no late batch there is no largest one: the fields say so.
+    for (key, column) in [
+        ("late_batch.sale_day", "sold_on"),
+        ("late_batch.inserted_on", "inserted_on"),
+        ("late_batch.inserted_by", "inserted_by"),
+        ("late_batch.first_inserted_at", "first_inserted_at"),
+        ("late_batch.last_inserted_at", "last_inserted_at"),
+    ] {
+        let text = get_text(&summary, q, 0, column)?.unwrap_or_else(|| "none".to_string());
+        nb.add_finding(key, Value::Text(text), None, source.clone())?;
+    }
+    let q = "late_batch";
+    let frame = db.query(q)?;
+    nb.add_table(q, frame, Source::query(q))?;
     Ok(())
 }
 
@@ -443,44 +392,49 @@ fn refresh_gap(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     )?;
     nb.add_finding(
         "gap.r1_revenue_eur",
-        money(d("r1_revenue_eur")?),
+        Value::money(d("r1_revenue_eur")?),
         Some("EUR"),
         source.clone(),
     )?;
     nb.add_finding(
         "gap.r2_revenue_eur",
-        money(d("r2_revenue_eur")?),
+        Value::money(d("r2_revenue_eur")?),
         Some("EUR"),
         source.clone(),
     )?;
-    nb.add_finding("gap.total_eur", money(gap), Some("EUR"), source.clone())?;
+    nb.add_finding(
+        "gap.total_eur",
+        Value::money(gap),
+        Some("EUR"),
+        source.clone(),
+    )?;
     nb.add_finding(
         "gap.late_batch_eur",
-        money(late),
+        Value::money(late),
         Some("EUR"),
         source.clone(),
     )?;
     nb.add_finding(
         "gap.price_effect_eur",
-        money(price),
+        Value::money(price),
         Some("EUR"),
         source.clone(),
     )?;
     nb.add_finding(
         "gap.residual_eur",
-        money(d("residual_eur")?),
+        Value::money(d("residual_eur")?),
         Some("EUR"),
         source.clone(),
     )?;
     nb.add_finding(
         "gap.late_batch_share_pct",
-        pct(late, gap),
+        Value::percent(late, gap),
         Some("%"),
         source.clone(),
     )?;
     nb.add_finding(
         "gap.price_effect_share_pct",
-        pct(price, gap),
+        Value::percent(price, gap),
         Some("%"),
         source.clone(),
     )?;
@@ -568,9 +522,9 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         String::new()
     };
     let (read, loaded, rejected) = (
-        nb.int("load.rows_read"),
-        nb.int("load.rows_loaded"),
-        nb.int("load.rows_rejected"),
+        nb.int("load.rows_read")?,
+        nb.int("load.rows_loaded")?,
+        nb.int("load.rows_rejected")?,
     );
     nb.add_check(
         "load.complete",
@@ -593,7 +547,7 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
 
     // The decomposition: (a) + (b) = gap, to the cent.
     let residual = if has_log {
-        nb.decimal("gap.residual_eur")
+        Some(nb.decimal("gap.residual_eur")?)
     } else {
         None
     };
@@ -612,9 +566,9 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         (false, _) => no_log(),
         (true, None) => not_generated(),
         (true, Some(p)) => {
-            let found_rows = nb.int("late_batch.rows");
-            let found_day = nb.text("late_batch.sale_day");
-            let found_revenue = nb.decimal("late_batch.revenue_eur").unwrap_or_default();
+            let found_rows = nb.int("late_batch.rows")?;
+            let found_day = nb.text("late_batch.sale_day")?;
+            let found_revenue = nb.decimal("late_batch.revenue_eur")?;
             let day_ok = p.late_batch_rows == 0 || found_day == p.late_day.to_string();
             Status::of(
                 found_rows == p.late_batch_rows as i64
@@ -647,11 +601,11 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         (false, _) => no_log(),
         (true, None) => not_generated(),
         (true, Some(p)) => {
-            let found = nb.int("price_updates.count");
-            let effect = nb.decimal("gap.price_effect_eur").unwrap_or_default();
+            let found = nb.int("price_updates.count")?;
+            let effect = nb.decimal("gap.price_effect_eur")?;
             // Whichever day is audited (with no late batch, the day prices moved most), the
             // generator knows its planted price effect.
-            let day = nb.text("gap.audit_day");
+            let day = nb.text("gap.audit_day")?;
             let planted_effect = p
                 .price_effect_by_day
                 .iter()
@@ -698,7 +652,7 @@ fn checks(nb: &mut Notebook, has_log: bool, planted: Option<&Planted>) -> Result
         };
         let alarm_days = day_column("monitoring_late_loads", &is_alarm)?;
         let batch_days = day_column("late_batch", &|_| true)?;
-        let alarms = nb.int("monitoring.late_load_alarms");
+        let alarms = nb.int("monitoring.late_load_alarms")?;
         Status::of(
             alarm_days == batch_days && alarms == batch_days.len() as i64,
             || {

@@ -11,12 +11,14 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
-use crate::dataset::sha256_bytes;
 use crate::error::Result;
 use crate::notebook::{DatasetRef, Notebook};
 
 /// The SuperSmartMarket chapter.
 pub struct SuperSmartMarket;
+
+/// The chapter id, written once: `Meta`, errors and file paths take it from here.
+const CHAPTER: &str = "supersmartmarket";
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -112,7 +114,7 @@ const INPUTS: &[InputFile] = &[
 ];
 
 static META: Meta = Meta {
-    id: "supersmartmarket",
+    id: CHAPTER,
     number: 1,
     title: "SuperSmartMarket: why a day's revenue changed",
     params: PARAMS,
@@ -142,9 +144,7 @@ impl SuperSmartMarket {
         ctx: &RunContext,
     ) -> Result<(std::path::PathBuf, Vec<DatasetRef>, generate::Planted)> {
         let plan = Self::plan(ctx)?;
-        // One folder per parameter set, so runs with different plants never share files.
-        let fingerprint = sha256_bytes(format!("{:?}", ctx.params.all()).as_bytes());
-        let dir = ctx.generated_dir.join(&fingerprint[..16]);
+        let dir = ctx.generated_data_dir(&plan);
         let (refs, planted) = generate::generate(&plan, &dir)?;
         Ok((dir, refs, planted))
     }

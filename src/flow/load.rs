@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
+use super::error::FlowError;
 use crate::xlsx::{self, Sheet};
 
+/// Why a `load` task failed.
 pub enum LoadError {
     /// Neither file exists.
-    Missing(String),
+    Missing(FlowError),
     /// The file exists but cannot be read as a table.
     Data(String),
     /// DuckDB failed while staging.
@@ -20,7 +22,7 @@ pub enum LoadError {
 
 /// The file a `load` of `name` reads: `<data_dir>/<name>.xlsx` if it exists, else `.csv`;
 /// the error names both.
-pub fn input_file(chapter: &str, data_dir: &Path, name: &str) -> Result<PathBuf, String> {
+pub fn input_file(chapter: &str, data_dir: &Path, name: &str) -> Result<PathBuf, FlowError> {
     let xlsx_path = data_dir.join(format!("{name}.xlsx"));
     let csv_path = data_dir.join(format!("{name}.csv"));
     if xlsx_path.is_file() {
@@ -28,11 +30,11 @@ pub fn input_file(chapter: &str, data_dir: &Path, name: &str) -> Result<PathBuf,
     } else if csv_path.is_file() {
         Ok(csv_path)
     } else {
-        Err(format!(
-            "chapter `{chapter}`: neither {} nor {} exists",
-            xlsx_path.display(),
-            csv_path.display()
-        ))
+        Err(FlowError::NoInput {
+            chapter: chapter.to_string(),
+            xlsx: xlsx_path,
+            csv: csv_path,
+        })
     }
 }
 
@@ -76,6 +78,7 @@ fn read_csv(conn: &Connection, path: &Path) -> Result<Sheet, LoadError> {
 /// A result's column names and its rows as text (NULL as `None`).
 pub type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
 
+/// A query's column names and rows, every value as text.
 pub fn text_rows(conn: &Connection, sql: &str) -> duckdb::Result<TextRows> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([])?;

@@ -4,13 +4,14 @@
 //! and resumable state (`runner`, `load`), computes its fire times (`schedule`) and exports it
 //! to Kestra (`kestra`). Nothing here knows which chapter a flow belongs to.
 
-pub mod cli;
+pub mod error;
 pub mod kestra;
 pub mod load;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
 
+pub use error::FlowError;
 pub use runner::{run, FlowRun, RunReport, TaskStatus};
 pub use spec::FlowSpec;
 
@@ -22,7 +23,7 @@ pub fn chapter_flow(chapter: &str) -> Result<Option<FlowSpec>> {
         None => Ok(None),
         Some(text) => FlowSpec::parse(text)
             .map(Some)
-            .map_err(|e| Error::chapter(chapter, e)),
+            .map_err(Error::within(chapter)),
     }
 }
 

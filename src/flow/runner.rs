@@ -17,11 +17,15 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
+
+use super::error::FlowError;
 use super::load;
 use super::spec::{substitute, Action, FlowSpec, Format, OnFail, Task};
 
 /// Where a flow runs and with what.
 pub struct FlowRun<'a> {
+    /// The flow.
     pub spec: &'a FlowSpec,
     /// Names the chapter in errors.
     pub chapter: &'a str,
@@ -37,9 +41,11 @@ pub struct FlowRun<'a> {
     pub resume: bool,
 }
 
+/// What became of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
+    /// Ran, and every `stop` gate found no row.
     Succeeded,
     /// Finished in the run being resumed: not run again.
     Reused,
@@ -52,6 +58,7 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// The status as the history and the book write it.
     pub fn label(self) -> &'static str {
         match self {
             TaskStatus::Succeeded => "succeeded",
@@ -70,15 +77,22 @@ impl TaskStatus {
 /// One gate's outcome: how many rows broke the rule, and the first of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateReport {
+    /// The gate's id.
     pub id: String,
+    /// What it asserts.
     pub description: String,
+    /// Whether rows found stop the flow or are only reported.
     pub on_fail: OnFail,
+    /// The rows its query found.
     pub failing: i64,
+    /// The columns of those rows.
     pub columns: Vec<String>,
+    /// Up to 20 of them, as text.
     pub sample: Vec<Vec<Option<String>>>,
 }
 
 impl GateReport {
+    /// Whether the gate found no row.
     pub fn passed(&self) -> bool {
         self.failing == 0
     }
@@ -87,31 +101,48 @@ impl GateReport {
 /// One task's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskReport {
+    /// The task's id.
     pub id: String,
+    /// What became of it.
     pub status: TaskStatus,
+    /// Attempts made (retries included).
     pub attempts: u32,
+    /// Rows of the tables it reads, before it ran.
     pub rows_in: Option<i64>,
+    /// Rows of the tables it writes, after.
     pub rows_out: Option<i64>,
     /// Wall time of the last attempt (never in the book: it is not reproducible).
     pub duration_ms: f64,
+    /// Its gates' reports.
     pub gates: Vec<GateReport>,
+    /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The task failed because the database could not be used (locked by another process,
+    /// unreadable, disk full) after every retry: the tool could not run, the flow is not wrong.
+    #[serde(default)]
+    pub database_unavailable: bool,
 }
 
 /// A run's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
+    /// The flow's id.
     pub flow: String,
+    /// The run's number in the work folder.
     pub run_id: i64,
+    /// The run this one resumed, if any.
     pub resumed_from: Option<i64>,
+    /// Every task, in run order.
     pub tasks: Vec<TaskReport>,
 }
 
 impl RunReport {
+    /// Whether every task finished (succeeded or was reused).
     pub fn succeeded(&self) -> bool {
         self.tasks.iter().all(|t| t.status.finished())
     }
 
+    /// The report of task `id`.
     pub fn task(&self, id: &str) -> Option<&TaskReport> {
         self.tasks.iter().find(|t| t.id == id)
     }
@@ -121,6 +152,29 @@ impl RunReport {
         self.tasks
             .iter()
             .flat_map(|t| t.gates.iter().map(move |g| (t, g)))
+    }
+
+    /// The run as an error, when a task failed: the database out of reach (exit 2) or the
+    /// flow failing (exit 1), naming the task; `None` when no task failed (a stop gate that
+    /// found rows is a check, not an error).
+    pub fn task_error(&self, database: &Path) -> Option<FlowError> {
+        let failed = self
+            .tasks
+            .iter()
+            .find(|t| matches!(t.status, TaskStatus::Failed))?;
+        let detail = self.failure().unwrap_or_default();
+        Some(if failed.database_unavailable {
+            FlowError::Unavailable(crate::error::Unreachable::new(
+                "DuckDB database",
+                database.display().to_string(),
+                detail,
+            ))
+        } else {
+            FlowError::TaskFailed {
+                flow: self.flow.clone(),
+                detail,
+            }
+        })
     }
 
     /// The first failure in words, for error messages.
@@ -157,9 +211,13 @@ impl RunReport {
 /// What is kept between runs, beside the database: enough to resume.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
+    /// The flow's id.
     pub flow: String,
+    /// The last run's number.
     pub run_id: i64,
+    /// Whether it succeeded.
     pub succeeded: bool,
+    /// What became of each task.
     pub tasks: BTreeMap<String, TaskStatus>,
     /// History rows (run id, task report) not yet written to the database (it was
     /// unavailable).
@@ -167,28 +225,31 @@ pub struct State {
 }
 
 impl State {
+    /// The state file of a work folder.
     pub fn path(work_dir: &Path) -> PathBuf {
         work_dir.join("state.json")
     }
 
-    pub fn load(work_dir: &Path) -> Result<Option<State>, String> {
+    /// The state the last run left in `work_dir`, if any.
+    pub fn load(work_dir: &Path) -> Result<Option<State>, FlowError> {
         let path = State::path(work_dir);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| format!("{}: not a flow state: {e}", path.display())),
+                .map_err(|source| FlowError::State { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) => Err(Error::io(&path)(e).into()),
         }
     }
 
-    fn save(&self, work_dir: &Path) -> Result<(), String> {
+    /// Writes the state whole (a partial file, then renamed over the old one).
+    fn save(&self, work_dir: &Path) -> Result<(), FlowError> {
         let path = State::path(work_dir);
         let partial = work_dir.join("state.json.partial");
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
         std::fs::write(&partial, bytes)
             .and_then(|_| std::fs::rename(&partial, &path))
-            .map_err(|e| format!("saving {}: {e}", path.display()))
+            .map_err(|e| Error::io(&path)(e).into())
     }
 }
 
@@ -229,7 +290,7 @@ fn classify(message: String) -> AttemptError {
 
 /// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
 /// start (bad state, nothing to resume); task failures are in the report.
-pub fn run(r: &FlowRun) -> Result<RunReport, String> {
+pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
     // A variable the flow does not declare would be ignored: a misspelt `--var` would run the
     // flow on its defaults while the user believes otherwise. Refuse it, naming the known ones.
     if let Some(unknown) = r
@@ -238,7 +299,7 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
         .find(|k| !r.spec.variables.contains_key(*k))
     {
         let known: Vec<&str> = r.spec.variables.keys().map(String::as_str).collect();
-        return Err(format!(
+        return Err(FlowError::Refused(format!(
             "flow `{}` declares no variable `{unknown}` (it declares: {})",
             r.spec.id,
             if known.is_empty() {
@@ -246,36 +307,36 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
             } else {
                 known.join(", ")
             }
-        ));
+        )));
     }
-    std::fs::create_dir_all(out_dir(&r.work_dir))
-        .map_err(|e| format!("{}: {e}", r.work_dir.display()))?;
+    let out = out_dir(&r.work_dir);
+    std::fs::create_dir_all(&out).map_err(Error::io(&out))?;
     let previous = State::load(&r.work_dir)?;
     if let Some(p) = &previous {
         if p.flow != r.spec.id {
-            return Err(format!(
+            return Err(FlowError::Refused(format!(
                 "{} belongs to flow `{}`, not `{}`",
                 State::path(&r.work_dir).display(),
                 p.flow,
                 r.spec.id
-            ));
+            )));
         }
     }
     let resumed = if r.resume {
         match &previous {
             Some(p) if !p.succeeded => Some(p),
             Some(p) => {
-                return Err(format!(
+                return Err(FlowError::Refused(format!(
                     "flow `{}`: run {} succeeded; there is nothing to resume",
                     r.spec.id, p.run_id
-                ))
+                )))
             }
             None => {
-                return Err(format!(
+                return Err(FlowError::Refused(format!(
                     "flow `{}`: no earlier run in {} to resume",
                     r.spec.id,
                     r.work_dir.display()
-                ))
+                )))
             }
         }
     } else {
@@ -310,6 +371,7 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
                 duration_ms: 0.0,
                 gates: vec![],
                 error: None,
+                database_unavailable: false,
             }
         } else if let Some(blocker) = task
             .depends_on
@@ -325,6 +387,7 @@ pub fn run(r: &FlowRun) -> Result<RunReport, String> {
                 duration_ms: 0.0,
                 gates: vec![],
                 error: Some(format!("upstream task `{blocker}` did not succeed")),
+                database_unavailable: false,
             }
         } else {
             run_task(r, task, &variables)
@@ -370,6 +433,7 @@ fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> T
             duration_ms,
             gates: vec![],
             error: None,
+            database_unavailable: false,
         };
         match outcome {
             Ok(done) => {
@@ -410,6 +474,7 @@ fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> T
                 return TaskReport {
                     status: TaskStatus::Failed,
                     error: Some(error),
+                    database_unavailable: true,
                     ..base
                 };
             }
@@ -483,9 +548,8 @@ fn act(
         Action::Load(l) => {
             let (_, loaded) = load::load(conn, r.chapter, &r.data_dir, &l.file, &l.table).map_err(
                 |e| match e {
-                    load::LoadError::Missing(m) | load::LoadError::Data(m) => {
-                        AttemptError::Fatal(m)
-                    }
+                    load::LoadError::Missing(m) => AttemptError::Fatal(m.to_string()),
+                    load::LoadError::Data(m) => AttemptError::Fatal(m),
                     load::LoadError::Database(m) => classify(m),
                 },
             )?;
@@ -581,8 +645,12 @@ fn sql_path(path: &Path) -> String {
 }
 
 /// Appends the run's task reports to `flow_history` in the database.
-fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
-    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), FlowError> {
+    let failed = |source| FlowError::History {
+        path: db.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(db).map_err(failed)?;
     conn.execute_batch(
         "create table if not exists flow_history (
             run_id integer not null,
@@ -598,10 +666,10 @@ fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
             error varchar,
             primary key (run_id, task_id))",
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(failed)?;
     let mut insert = conn
         .prepare("insert or replace into flow_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .map_err(|e| e.to_string())?;
+        .map_err(failed)?;
     for (run_id, t) in rows {
         let clear = t.gates.iter().filter(|g| g.passed()).count() as i64;
         let reported = t
@@ -609,7 +677,7 @@ fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
             .iter()
             .filter(|g| !g.passed() && g.on_fail == OnFail::Report)
             .count() as i64;
-        let failed = t.gates.len() as i64 - clear - reported;
+        let gates_failed = t.gates.len() as i64 - clear - reported;
         insert
             .execute(duckdb::params![
                 run_id,
@@ -621,10 +689,10 @@ fn write_history(db: &Path, rows: &[(i64, TaskReport)]) -> Result<(), String> {
                 t.duration_ms,
                 clear,
                 reported,
-                failed,
+                gates_failed,
                 t.error
             ])
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?;
     }
     Ok(())
 }

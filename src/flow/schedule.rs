@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
+use super::error::FlowError;
 use super::spec::Trigger;
 
 /// A parsed trigger.
@@ -16,31 +17,39 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(trigger: &Trigger) -> Result<Schedule, String> {
-        let cron: Cron = trigger
-            .cron
-            .parse()
-            .map_err(|e| format!("cron `{}`: {e}", trigger.cron))?;
+    /// Reads the trigger: its cron and its time zone.
+    pub fn new(trigger: &Trigger) -> Result<Schedule, FlowError> {
+        let cron: Cron = trigger.cron.parse().map_err(|source| FlowError::Cron {
+            cron: trigger.cron.clone(),
+            source,
+        })?;
         let zone: Tz = trigger
             .timezone
             .parse()
-            .map_err(|_| format!("unknown time zone `{}`", trigger.timezone))?;
+            .map_err(|_| FlowError::TimeZone(trigger.timezone.clone()))?;
         Ok(Schedule { cron, zone })
     }
 
+    /// A cron with no next fire time.
+    fn no_next(&self) -> impl FnOnce(croner::errors::CronError) -> FlowError {
+        let cron = self.cron.as_str().to_string();
+        move |source| FlowError::Cron { cron, source }
+    }
+
+    /// The time zone the cron is read in.
     pub fn zone(&self) -> Tz {
         self.zone
     }
 
     /// The next `n` fire times strictly after `after`.
-    pub fn next(&self, after: DateTime<Utc>, n: usize) -> Result<Vec<DateTime<Tz>>, String> {
+    pub fn next(&self, after: DateTime<Utc>, n: usize) -> Result<Vec<DateTime<Tz>>, FlowError> {
         let mut out = Vec::with_capacity(n);
         let mut cursor = after.with_timezone(&self.zone);
         for _ in 0..n {
             cursor = self
                 .cron
                 .find_next_occurrence(&cursor, false)
-                .map_err(|e| format!("next fire time after {cursor}: {e}"))?;
+                .map_err(self.no_next())?;
             out.push(cursor);
         }
         Ok(out)
@@ -52,14 +61,14 @@ impl Schedule {
         &self,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Tz>>, String> {
+    ) -> Result<Vec<DateTime<Tz>>, FlowError> {
         let mut out = Vec::new();
         let mut cursor = since.with_timezone(&self.zone);
         loop {
             let next = self
                 .cron
                 .find_next_occurrence(&cursor, false)
-                .map_err(|e| e.to_string())?;
+                .map_err(self.no_next())?;
             if next.with_timezone(&Utc) > now {
                 return Ok(out);
             }

@@ -2,6 +2,7 @@
 //! file, runs a named SQL file, or extracts tables to files; each declares what it reads and
 //! writes, its retries, its timeout and the quality gates that run after it.
 
+use super::error::FlowError;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -10,16 +11,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSpec {
+    /// The flow's id.
     pub id: String,
+    /// Its namespace (Kestra's).
     pub namespace: String,
+    /// What it does.
     pub description: String,
+    /// When it runs.
     pub trigger: Trigger,
     /// Values substituted for `${name}` in SQL and gates; `out_dir` and `data_dir` are given
     /// by the runner.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Retries and timeout of tasks that set none.
     #[serde(default)]
     pub defaults: TaskDefaults,
+    /// The tasks, in file order.
     pub tasks: Vec<Task>,
 }
 
@@ -37,8 +44,10 @@ pub struct Trigger {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDefaults {
+    /// How a task is retried.
     #[serde(default = "default_retry")]
     pub retry: Retry,
+    /// How long an attempt may take.
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
 }
@@ -68,8 +77,11 @@ fn default_timeout() -> u64 {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// Attempts in all (1: no retry).
     pub max_attempts: u32,
+    /// The wait before the second attempt.
     pub backoff_ms: u64,
+    /// How much longer each next wait is.
     pub factor: f64,
 }
 
@@ -85,14 +97,19 @@ impl Retry {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
+    /// The task's id.
     pub id: String,
+    /// What it does.
     #[serde(default)]
     pub description: String,
+    /// The tasks it waits for.
     #[serde(default)]
     pub depends_on: Vec<String>,
     /// Exactly one of `load`, `sql`, `extract`: see [`Task::action`].
     pub load: Option<Load>,
+    /// Run this SQL file of the chapter.
     pub sql: Option<String>,
+    /// Write these tables as files.
     pub extract: Option<Vec<Extraction>>,
     /// Tables the task reads (their rows are the task's rows in).
     #[serde(default)]
@@ -100,8 +117,11 @@ pub struct Task {
     /// Tables the task writes (their rows are the task's rows out).
     #[serde(default)]
     pub writes: Vec<String>,
+    /// Its own retries, if not the defaults.
     pub retry: Option<Retry>,
+    /// Its own timeout, if not the default.
     pub timeout_s: Option<u64>,
+    /// The quality gates run after it.
     #[serde(default)]
     pub gates: Vec<Gate>,
 }
@@ -110,13 +130,16 @@ pub struct Task {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
+    /// The input's base name (`.xlsx`, else `.csv`).
     pub file: String,
+    /// The staging table it becomes.
     pub table: String,
 }
 
 /// What a task does.
 #[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {
+    /// Load a file into a staging table.
     Load(&'a Load),
     /// Run a named SQL file of the chapter.
     Sql(&'a str),
@@ -125,6 +148,7 @@ pub enum Action<'a> {
 }
 
 impl Task {
+    /// The one action the task declares.
     pub fn action(&self) -> Action<'_> {
         match (&self.load, &self.sql, &self.extract) {
             (Some(l), None, None) => Action::Load(l),
@@ -139,21 +163,28 @@ impl Task {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extraction {
+    /// The table written.
     pub table: String,
+    /// The file's base name.
     pub file: String,
+    /// The formats written.
     pub formats: Vec<Format>,
     /// Column to sort by, so the files are byte-identical from run to run.
     pub order_by: String,
 }
 
+/// A file format of an extraction.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// Comma-separated, with a header.
     Csv,
+    /// Apache Parquet.
     Parquet,
 }
 
 impl Format {
+    /// The file extension of the format.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -166,8 +197,11 @@ impl Format {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
+    /// The gate's id.
     pub id: String,
+    /// What it asserts.
     pub description: String,
+    /// The query of the rows that break it (none: the gate holds).
     pub failing_rows: String,
     /// `stop` (the default): failing rows fail the task and stop what depends on it.
     /// `report`: the rows are counted and shown, the flow goes on (a profile of the input).
@@ -175,15 +209,19 @@ pub struct Gate {
     pub on_fail: OnFail,
 }
 
+/// What a gate that found rows does.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFail {
+    /// Stop the flow: nothing downstream runs.
     #[default]
     Stop,
+    /// Report the rows and go on.
     Report,
 }
 
 impl OnFail {
+    /// The action as the flow file writes it.
     pub fn label(self) -> &'static str {
         match self {
             OnFail::Stop => "stop",
@@ -195,8 +233,8 @@ impl OnFail {
 impl FlowSpec {
     /// Parses and checks a flow: unique task and gate ids, known dependencies, no cycle, a
     /// cron that parses, a time zone that exists.
-    pub fn parse(text: &str) -> Result<FlowSpec, String> {
-        let spec: FlowSpec = serde_yaml::from_str(text).map_err(|e| format!("flow file: {e}"))?;
+    pub fn parse(text: &str) -> Result<FlowSpec, FlowError> {
+        let spec: FlowSpec = serde_yaml::from_str(text).map_err(FlowError::Yaml)?;
         let mut ids = BTreeSet::new();
         let mut gates = BTreeSet::new();
         for task in &spec.tasks {
@@ -209,22 +247,25 @@ impl FlowSpec {
             .filter(|a| **a)
             .count();
             if actions != 1 {
-                return Err(format!(
-                    "flow `{}`: task `{}` needs exactly one of `load`, `sql`, `extract`",
-                    spec.id, task.id
+                return Err(FlowError::invalid(
+                    &spec.id,
+                    format!(
+                        "task `{}` needs exactly one of `load`, `sql`, `extract`",
+                        task.id
+                    ),
                 ));
             }
             if !ids.insert(task.id.as_str()) {
-                return Err(format!(
-                    "flow `{}`: task `{}` is declared twice",
-                    spec.id, task.id
+                return Err(FlowError::invalid(
+                    &spec.id,
+                    format!("task `{}` is declared twice", task.id),
                 ));
             }
             for gate in &task.gates {
                 if !gates.insert(gate.id.as_str()) {
-                    return Err(format!(
-                        "flow `{}`: gate `{}` is declared twice",
-                        spec.id, gate.id
+                    return Err(FlowError::invalid(
+                        &spec.id,
+                        format!("gate `{}` is declared twice", gate.id),
                     ));
                 }
             }
@@ -232,9 +273,9 @@ impl FlowSpec {
         for task in &spec.tasks {
             for dep in &task.depends_on {
                 if !ids.contains(dep.as_str()) {
-                    return Err(format!(
-                        "flow `{}`: task `{}` depends on unknown task `{dep}`",
-                        spec.id, task.id
+                    return Err(FlowError::invalid(
+                        &spec.id,
+                        format!("task `{}` depends on unknown task `{dep}`", task.id),
                     ));
                 }
             }
@@ -245,7 +286,7 @@ impl FlowSpec {
     }
 
     /// Tasks in an order that respects every dependency; among ready tasks, file order.
-    pub fn order(&self) -> Result<Vec<&Task>, String> {
+    pub fn order(&self) -> Result<Vec<&Task>, FlowError> {
         let mut done: BTreeSet<&str> = BTreeSet::new();
         let mut order = Vec::new();
         while order.len() < self.tasks.len() {
@@ -256,21 +297,24 @@ impl FlowSpec {
                     !done.contains(t.id.as_str())
                         && t.depends_on.iter().all(|d| done.contains(d.as_str()))
                 })
-                .ok_or_else(|| format!("flow `{}`: the dependencies form a cycle", self.id))?;
+                .ok_or_else(|| FlowError::invalid(&self.id, "the dependencies form a cycle"))?;
             done.insert(&next.id);
             order.push(next);
         }
         Ok(order)
     }
 
+    /// The task `id`.
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }
 
+    /// The retries of `task` (its own, or the defaults).
     pub fn retry(&self, task: &Task) -> Retry {
         task.retry.unwrap_or(self.defaults.retry)
     }
 
+    /// The timeout of `task` (its own, or the default).
     pub fn timeout(&self, task: &Task) -> std::time::Duration {
         std::time::Duration::from_secs(task.timeout_s.unwrap_or(self.defaults.timeout_s))
     }
@@ -291,22 +335,22 @@ impl FlowSpec {
 }
 
 /// Replaces every `${name}` in `text`; an unknown name is an error naming it.
-pub fn substitute(text: &str, variables: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn substitute(text: &str, variables: &BTreeMap<String, String>) -> Result<String, FlowError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| {
-            format!(
+            FlowError::Variable(format!(
                 "unclosed `${{` in: {}",
                 &rest[start..rest.len().min(start + 40)]
-            )
+            ))
         })?;
         let name = &after[..end];
         let value = variables
             .get(name)
-            .ok_or_else(|| format!("unknown variable `${{{name}}}`"))?;
+            .ok_or_else(|| FlowError::Variable(format!("unknown variable `${{{name}}}`")))?;
         out.push_str(value);
         rest = &after[end + 1..];
     }
@@ -355,11 +399,13 @@ tasks:
         assert!(
             FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [c]"))
                 .unwrap_err()
+                .to_string()
                 .contains("cycle")
         );
         assert!(
             FlowSpec::parse(&FLOW.replace("depends_on: [a]", "depends_on: [z]"))
                 .unwrap_err()
+                .to_string()
                 .contains("unknown task `z`")
         );
         assert!(FlowSpec::parse(&FLOW.replace("Europe/Paris", "Europe/Atlantis")).is_err());
@@ -376,7 +422,10 @@ tasks:
             substitute("read '${out}/a.csv'", &vars).unwrap(),
             "read '/tmp/x/a.csv'"
         );
-        assert!(substitute("${nope}", &vars).unwrap_err().contains("nope"));
+        assert!(substitute("${nope}", &vars)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
     }
 
     #[test]

@@ -4,17 +4,37 @@
 
 use plotters::prelude::*;
 
+/// What plotters' SVG backend reports when it cannot draw.
+pub type DrawError = DrawingAreaErrorKind<std::io::Error>;
+
+/// A chart that could not be drawn, named by its title.
+#[derive(Debug, thiserror::Error)]
+#[error("drawing the chart `{title}`")]
+pub struct ChartError {
+    /// The chart's title.
+    pub title: String,
+    /// What plotters said.
+    #[source]
+    pub source: DrawError,
+}
+
 /// One line of a line chart.
 pub struct Series<'a> {
+    /// The series' name, in the legend.
     pub name: &'a str,
+    /// One value per category.
     pub values: Vec<f64>,
 }
 
 /// A line chart over categories (days, months…), one line per series.
 pub struct LineChart<'a> {
+    /// The chart's title.
     pub title: &'a str,
+    /// The categories along the x axis.
     pub x_labels: Vec<String>,
+    /// The y axis' title, with its unit.
     pub y_label: &'a str,
+    /// The lines.
     pub series: Vec<Series<'a>>,
 }
 
@@ -32,7 +52,14 @@ const WIDTH: u32 = 820;
 const HEIGHT: u32 = 380;
 
 /// Draws `chart` and returns the SVG text.
-pub fn line_chart(chart: &LineChart) -> Result<String, String> {
+pub fn line_chart(chart: &LineChart) -> Result<String, ChartError> {
+    draw_line_chart(chart).map_err(|source| ChartError {
+        title: chart.title.to_string(),
+        source,
+    })
+}
+
+fn draw_line_chart(chart: &LineChart) -> Result<String, DrawError> {
     let n = chart.x_labels.len().max(1) as i32;
     let max = chart
         .series
@@ -44,14 +71,13 @@ pub fn line_chart(chart: &LineChart) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
             .caption(chart.title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(84)
-            .build_cartesian_2d(-1i32..n, 0f64..y_max)
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(-1i32..n, 0f64..y_max)?;
         let labels = &chart.x_labels;
         plot.configure_mesh()
             .x_labels((n + 2) as usize)
@@ -60,8 +86,7 @@ pub fn line_chart(chart: &LineChart) -> Result<String, String> {
             .y_desc(chart.y_label)
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for (i, series) in chart.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let points: Vec<(i32, f64)> = series
@@ -70,37 +95,45 @@ pub fn line_chart(chart: &LineChart) -> Result<String, String> {
                 .enumerate()
                 .map(|(x, y)| (x as i32, *y))
                 .collect();
-            plot.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
+            plot.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
                 .label(series.name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
-            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
-                .map_err(|e| e.to_string())?;
+            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
         }
         plot.configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+            .draw()?;
+        root.present()?;
     }
     Ok(svg)
 }
 
 /// A horizontal bar chart: one bar per category, longest first as given.
 pub struct BarChart<'a> {
+    /// The chart's title.
     pub title: &'a str,
+    /// One label per bar.
     pub labels: Vec<String>,
+    /// One value per bar.
     pub values: Vec<f64>,
+    /// The value axis' title, with its unit.
     pub x_label: &'a str,
 }
 
 /// Draws `chart` and returns the SVG text.
-pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
+pub fn bar_chart(chart: &BarChart) -> Result<String, ChartError> {
+    draw_bar_chart(chart).map_err(|source| ChartError {
+        title: chart.title.to_string(),
+        source,
+    })
+}
+
+fn draw_bar_chart(chart: &BarChart) -> Result<String, DrawError> {
     let n = chart.labels.len().max(1) as i32;
     let max = chart.values.iter().copied().fold(0f64, f64::max);
     let x_max = if max > 0.0 { max * 1.1 } else { 1.0 };
@@ -108,14 +141,13 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
             .caption(chart.title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(230)
-            .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())?;
         let labels = &chart.labels;
         plot.configure_mesh()
             .y_labels(n as usize)
@@ -131,8 +163,7 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
             .x_desc(chart.x_label)
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         let color = PALETTE[0];
         plot.draw_series(chart.values.iter().enumerate().map(|(i, v)| {
             let i = n - 1 - i as i32;
@@ -145,9 +176,8 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
             );
             bar.set_margin(3, 3, 0, 0);
             bar
-        }))
-        .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+        }))?;
+        root.present()?;
     }
     Ok(svg)
 }
@@ -155,16 +185,27 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, String> {
 /// A scatter plot of (x, y) points, with an optional y = x diagonal (predicted vs actual)
 /// or y = 0 line (residuals).
 pub struct ScatterChart<'a> {
+    /// The chart's title.
     pub title: &'a str,
+    /// The x axis' title, with its unit.
     pub x_label: &'a str,
+    /// The y axis' title, with its unit.
     pub y_label: &'a str,
+    /// The points, (x, y).
     pub points: Vec<(f64, f64)>,
     /// `Some(true)`: draw y = x; `Some(false)`: draw y = 0.
     pub reference_line: Option<bool>,
 }
 
 /// Draws `chart` and returns the SVG text.
-pub fn scatter_chart(chart: &ScatterChart) -> Result<String, String> {
+pub fn scatter_chart(chart: &ScatterChart) -> Result<String, ChartError> {
+    draw_scatter_chart(chart).map_err(|source| ChartError {
+        title: chart.title.to_string(),
+        source,
+    })
+}
+
+fn draw_scatter_chart(chart: &ScatterChart) -> Result<String, DrawError> {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (x, y) in &chart.points {
         x0 = x0.min(*x);
@@ -187,14 +228,13 @@ pub fn scatter_chart(chart: &ScatterChart) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
             .caption(chart.title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(60)
-            .build_cartesian_2d(pad(x0, x1), pad(y0, y1))
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(pad(x0, x1), pad(y0, y1))?;
         plot.configure_mesh()
             .x_desc(chart.x_label)
             .y_desc(chart.y_label)
@@ -202,34 +242,30 @@ pub fn scatter_chart(chart: &ScatterChart) -> Result<String, String> {
             .y_label_formatter(&|v| format!("{v:.1}"))
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         let color = PALETTE[0];
         plot.draw_series(
             chart
                 .points
                 .iter()
                 .map(|p| Circle::new(*p, 2, color.mix(0.55).filled())),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         match chart.reference_line {
             Some(true) => {
                 plot.draw_series(LineSeries::new(
                     vec![(x0, x0), (x1, x1)],
                     PALETTE[5].stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?;
+                ))?;
             }
             Some(false) => {
                 plot.draw_series(LineSeries::new(
                     vec![(x0, 0.0), (x1, 0.0)],
                     PALETTE[5].stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?;
+                ))?;
             }
             None => {}
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present()?;
     }
     Ok(svg)
 }

@@ -18,24 +18,33 @@ use syntect::util::LinesWithEndings;
 /// One entry of a page's table of contents.
 #[derive(Debug, Clone, Serialize)]
 pub struct TocEntry {
+    /// The heading's level (2: a section).
     pub level: u8,
+    /// Its anchor id.
     pub id: String,
+    /// Its text.
     pub title: String,
 }
 
 /// A section of a page for the search index: the heading's id and title, and its text.
 #[derive(Debug, Clone, Serialize)]
 pub struct Section {
+    /// The section's anchor id.
     pub id: String,
+    /// Its heading.
     pub heading: String,
+    /// Its text, without markup.
     pub text: String,
 }
 
 /// A page body, its table of contents and its searchable sections.
 #[derive(Debug, Clone)]
 pub struct HtmlBody {
+    /// The page body.
     pub html: String,
+    /// Its table of contents.
     pub toc: Vec<TocEntry>,
+    /// Its sections, for the search index.
     pub sections: Vec<Section>,
 }
 
@@ -83,6 +92,7 @@ pub fn highlight_css(theme: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `text` with `&`, `<`, `>` and `"` escaped for HTML.
 pub fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

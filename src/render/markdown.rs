@@ -1,7 +1,8 @@
 //! Chapter prose → Markdown. `chapters/<id>/chapter.md` is front matter plus a minijinja
-//! template whose functions read the notebook: `value`, `table`, `query`, `chart`, `checks`,
-//! `params`, `inputs`, `datasets`, `finding`. Undefined names are errors (strict), reported
-//! with the chapter, file and line. The prose never types a number.
+//! template whose functions read the notebook: `value` (a number, linked to its provenance),
+//! `finding` (a value for a condition), `table`, `query`, `chart`, `ref` (another chapter's
+//! table, figure or finding), `checks`, `params`, `inputs`. Undefined names are errors
+//! (strict), reported with the chapter, file and line. The prose never types a number.
 
 use std::sync::Arc;
 
@@ -13,18 +14,21 @@ use crate::error::{Error, Result};
 use crate::frame;
 use crate::notebook::{Notebook, Provenance, Source, Status};
 
-/// A chapter's front matter.
+/// A chapter's front matter. The title is not in it: it is written once, in the chapter's
+/// `Meta`, and every page and link takes it from there.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontMatter {
-    pub title: String,
+    /// The line under the chapter's title, in the page and on the index.
     pub summary: String,
 }
 
 /// A chapter rendered to Markdown, with the chart files its Markdown links to.
 #[derive(Debug, Clone)]
 pub struct RenderedChapter {
+    /// The front matter.
     pub front: FrontMatter,
+    /// The chapter's Markdown.
     pub markdown: String,
     /// (path under `book/`, SVG text)
     pub charts: Vec<(String, String)>,
@@ -36,7 +40,9 @@ pub struct RenderedChapter {
 /// Where a cross-reference leads and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefTarget {
+    /// What the link says: a number (Table 2.4) or a value.
     pub label: String,
+    /// Where it leads.
     pub href: String,
 }
 
@@ -129,6 +135,24 @@ fn tooltip(nb: &Notebook, key: &str) -> String {
         text.push_str(&format!("; checked by {}", checks.join(", ")));
     }
     text.replace('"', "'")
+}
+
+/// The reference definitions of the findings the prose links to, one per finding: where it
+/// is in the provenance appendix, and its provenance as the link's title (the hover text).
+fn link_definitions(nb: &Notebook, keys: &std::collections::BTreeSet<String>) -> String {
+    let mut out = String::new();
+    for key in keys {
+        out.push_str(&format!(
+            "\n[{key}]: #{} \"{}\"",
+            anchor("finding", key),
+            tooltip(nb, key)
+        ));
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+        out.push('\n');
+    }
+    out
 }
 
 /// The unit as prose shows it: `%` sticks to the number, other units follow a no-break
@@ -310,7 +334,14 @@ pub fn render_chapter(
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
 
+    // Each number links by reference (`[1,379 sales][late_batch.rows]`), its provenance in
+    // one definition at the end of the page: the Markdown reads cleanly on a code host, and
+    // the HTML gets the same link and hover title as an inline link would give.
+    let linked = Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeSet::<String>::new(),
+    ));
     let n = nb.clone();
+    let used = linked.clone();
     env.add_function(
         "value",
         move |key: &str| -> Result<String, minijinja::Error> {
@@ -323,13 +354,10 @@ pub fn render_chapter(
                 .as_deref()
                 .map(|u| unit_text(&f.value, u))
                 .unwrap_or_default();
-            Ok(format!(
-                "[{}{}](#{} \"{}\")",
-                f.value.display(),
-                unit,
-                anchor("finding", key),
-                tooltip(&n, key)
-            ))
+            used.lock()
+                .expect("linked findings")
+                .insert(key.to_string());
+            Ok(format!("[{}{}][{key}]", f.value.display(), unit))
         },
     );
     let n = nb.clone();
@@ -478,6 +506,10 @@ pub fn render_chapter(
         }
     }
     markdown.push_str(&provenance_appendix(&nb));
+    markdown.push_str(&link_definitions(
+        &nb,
+        &linked.lock().expect("linked findings"),
+    ));
     let charts = charts.lock().expect("chart list").clone();
     let targets = targets.lock().expect("targets").clone();
     Ok(RenderedChapter {

@@ -5,6 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::chart::{ChartError, DrawError};
 use crate::dictionary::TableInfo;
 
 const BOX_WIDTH: i32 = 250;
@@ -36,15 +37,21 @@ fn layout(tables: &[TableInfo]) -> (Vec<(i32, i32)>, (u32, u32)) {
 }
 
 /// Draws the diagram and returns the SVG text.
-pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
+pub fn diagram(tables: &[TableInfo]) -> Result<String, ChartError> {
+    draw(tables).map_err(|source| ChartError {
+        title: "schema diagram".to_string(),
+        source,
+    })
+}
+
+fn draw(tables: &[TableInfo]) -> Result<String, DrawError> {
     let (positions, size) = layout(tables);
     let header_color = RGBColor(0, 114, 178);
     let key_color = RGBColor(213, 94, 0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+        root.fill(&WHITE)?;
         let row_y = |table: usize, column: usize| {
             positions[table].1 + HEADER + ROW * column as i32 + ROW / 2
         };
@@ -77,10 +84,8 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
                     start.0 + GAP_X / 2
                 };
                 let path = vec![start, (elbow, start.1), (elbow, end.1), end];
-                root.draw(&PathElement::new(path, key_color.mix(0.8).stroke_width(1)))
-                    .map_err(err)?;
-                root.draw(&Circle::new(end, 3, key_color.filled()))
-                    .map_err(err)?;
+                root.draw(&PathElement::new(path, key_color.mix(0.8).stroke_width(1)))?;
+                root.draw(&Circle::new(end, 3, key_color.filled()))?;
             }
         }
         for (ti, table) in tables.iter().enumerate() {
@@ -89,18 +94,15 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
             root.draw(&Rectangle::new(
                 [(x, y), (x + BOX_WIDTH, y + height)],
                 WHITE.filled(),
-            ))
-            .map_err(err)?;
+            ))?;
             root.draw(&Rectangle::new(
                 [(x, y), (x + BOX_WIDTH, y + HEADER)],
                 header_color.filled(),
-            ))
-            .map_err(err)?;
+            ))?;
             root.draw(&Rectangle::new(
                 [(x, y), (x + BOX_WIDTH, y + height)],
                 BLACK.mix(0.5).stroke_width(1),
-            ))
-            .map_err(err)?;
+            ))?;
             let title = ("sans-serif", 14)
                 .into_font()
                 .color(&WHITE)
@@ -109,8 +111,7 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
                 table.name.clone(),
                 (x + 8, y + HEADER / 2),
                 title,
-            ))
-            .map_err(err)?;
+            ))?;
             for (ci, column) in table.columns.iter().enumerate() {
                 let cy = row_y(ti, ci);
                 let mark = match (column.primary_key, column.references.is_some()) {
@@ -131,19 +132,16 @@ pub fn diagram(tables: &[TableInfo]) -> Result<String, String> {
                     .into_font()
                     .color(&key_color)
                     .pos(Pos::new(HPos::Left, VPos::Center));
-                root.draw(&Text::new(mark.to_string(), (x + 6, cy), keyed))
-                    .map_err(err)?;
-                root.draw(&Text::new(column.name.clone(), (x + 44, cy), left))
-                    .map_err(err)?;
+                root.draw(&Text::new(mark.to_string(), (x + 6, cy), keyed))?;
+                root.draw(&Text::new(column.name.clone(), (x + 44, cy), left))?;
                 root.draw(&Text::new(
                     column.data_type.to_lowercase(),
                     (x + BOX_WIDTH - 8, cy),
                     right,
-                ))
-                .map_err(err)?;
+                ))?;
             }
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present()?;
     }
     Ok(svg)
 }

@@ -69,8 +69,11 @@ struct ChapterCard {
 
 /// One chapter ready to be rendered: its metadata, its notebook and its prose.
 pub struct ChapterInput<'a> {
+    /// The chapter's metadata.
     pub meta: &'a Meta,
+    /// Its notebook.
     pub notebook: &'a Notebook,
+    /// Its prose (`chapter.md`).
     pub prose: &'a str,
 }
 
@@ -83,9 +86,8 @@ fn template_env() -> Result<Environment<'static>> {
         "index.html",
         "verification.html",
     ] {
-        let text = embedded::file(&format!("templates/{name}")).ok_or_else(|| {
-            Error::chapter("-", format!("template `templates/{name}` is missing"))
-        })?;
+        let text = embedded::file(&format!("templates/{name}"))
+            .ok_or_else(|| Error::missing_template(&format!("templates/{name}")))?;
         env.add_template(name, text)
             .map_err(|e| template_error(name, e))?;
     }
@@ -93,10 +95,9 @@ fn template_env() -> Result<Environment<'static>> {
 }
 
 fn template_error(name: &str, e: minijinja::Error) -> Error {
-    Error::Reference {
-        chapter: "-".into(),
+    Error::BadFile {
         file: format!("templates/{name}"),
-        line: e.line().unwrap_or(0),
+        row: e.line().map(|l| l as u64),
         message: e
             .detail()
             .map(str::to_string)
@@ -121,9 +122,13 @@ fn nav(all: &[&Meta], current: Option<&str>) -> Vec<NavItem> {
 /// A parameter of this build that differs from its chapter's default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangedParam {
+    /// The chapter.
     pub chapter: String,
+    /// The parameter.
     pub name: String,
+    /// Its value in this run.
     pub value: String,
+    /// Its default.
     pub default: String,
 }
 
@@ -175,6 +180,7 @@ fn changed_params_note(changed: &[ChangedParam]) -> String {
 /// One chapter rendered: its Markdown, its files under `book/`, its search entries.
 pub type RenderedPage = (RenderedChapter, BTreeMap<String, Vec<u8>>, Vec<SearchEntry>);
 
+/// One chapter's page, Markdown file and chart files, and its search entries.
 pub fn chapter_files(
     all: &[&Meta],
     input: &ChapterInput,
@@ -186,7 +192,7 @@ pub fn chapter_files(
     let full_markdown = format!(
         "# {}. {}\n\n*{}*\n\n{}{}",
         meta.number,
-        rendered.front.title,
+        meta.title,
         rendered.front.summary,
         changed_params_note(changed),
         rendered.markdown.trim_start()
@@ -203,7 +209,7 @@ pub fn chapter_files(
         .and_then(|t| {
             t.render(context! {
                 book_title => BOOK_TITLE,
-                page_title => format!("{}. {}", meta.number, rendered.front.title),
+                page_title => format!("{}. {}", meta.number, meta.title),
                 nav => nav(all, Some(meta.id)),
                 toc => body.toc,
                 content => body.html,
@@ -221,7 +227,7 @@ pub fn chapter_files(
     for (path, svg) in &rendered.charts {
         files.insert(path.clone(), svg.clone().into_bytes());
     }
-    let page_title = format!("{}. {}", meta.number, rendered.front.title);
+    let page_title = format!("{}. {}", meta.number, meta.title);
     let search = body
         .sections
         .into_iter()
@@ -239,10 +245,15 @@ pub fn chapter_files(
 /// One searchable section of the site.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchEntry {
+    /// The page.
     pub page: String,
+    /// The page's title.
     pub page_title: String,
+    /// The section's anchor id.
     pub id: String,
+    /// Its heading.
     pub heading: String,
+    /// Its text, without markup.
     pub text: String,
 }
 
@@ -301,10 +312,9 @@ pub fn check_links(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
     if broken.is_empty() {
         Ok(())
     } else {
-        Err(Error::Reference {
-            chapter: "-".into(),
-            file: "book".into(),
-            line: 0,
+        Err(Error::BadFile {
+            file: "the rendered book".into(),
+            row: None,
             message: format!(
                 "{} broken link(s): {}",
                 broken.len(),
@@ -366,7 +376,7 @@ pub fn site_files(
         let count = |f: fn(&Status) -> bool| nb.checks.iter().filter(|c| f(&c.status)).count();
         cards.push(ChapterCard {
             number: input.meta.number,
-            title: rendered.front.title.clone(),
+            title: input.meta.title.to_string(),
             summary: rendered.front.summary.clone(),
             href: format!("{}.html", input.meta.id),
             passed: count(|s| matches!(s, Status::Passed)),
@@ -483,9 +493,9 @@ pub fn site_files(
 /// The static assets: the stylesheet and the SQL highlighting classes.
 pub fn assets() -> Result<BTreeMap<String, Vec<u8>>> {
     let css = embedded::file("templates/style.css")
-        .ok_or_else(|| Error::chapter("-", "template `templates/style.css` is missing"))?;
+        .ok_or_else(|| Error::missing_template("templates/style.css"))?;
     let script = embedded::file("templates/book.js")
-        .ok_or_else(|| Error::chapter("-", "template `templates/book.js` is missing"))?;
+        .ok_or_else(|| Error::missing_template("templates/book.js"))?;
     let mut files = BTreeMap::new();
     files.insert("assets/style.css".into(), css.as_bytes().to_vec());
     files.insert("assets/book.js".into(), script.as_bytes().to_vec());

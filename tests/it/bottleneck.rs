@@ -164,6 +164,14 @@ fn a_lock_held_throughout_fails_with_a_clear_message_then_resumes() {
         message.contains("DuckDB unavailable after 3 attempt(s)") && message.contains("lock"),
         "{message}"
     );
+    // A database held by another process: the tool could not run (exit 2), the flow is not
+    // wrong; the error names the database file.
+    let error = failed
+        .task_error(&database_path(&work))
+        .expect("a task failed");
+    let error = auditbook::Error::within("bottleneck")(error);
+    assert_eq!(error.exit_code(), 2, "{}", error.report());
+    assert!(error.report().contains("flow.duckdb"), "{}", error.report());
     assert!(
         failed.tasks.iter().any(|t| t.status == TaskStatus::Skipped),
         "downstream tasks are skipped"
@@ -286,9 +294,15 @@ fn resume_refuses_when_there_is_nothing_to_resume() {
             resume,
         })
     };
-    assert!(attempt(true).unwrap_err().contains("no earlier run"));
+    assert!(attempt(true)
+        .unwrap_err()
+        .to_string()
+        .contains("no earlier run"));
     assert!(attempt(false).unwrap().succeeded());
-    assert!(attempt(true).unwrap_err().contains("nothing to resume"));
+    assert!(attempt(true)
+        .unwrap_err()
+        .to_string()
+        .contains("nothing to resume"));
 }
 
 proptest! {

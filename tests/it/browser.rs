@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use auditbook::book;
+use auditbook::commands::book;
 
 /// The Chromium binary, or `None` (then the test says so and stops, unless
 /// `AUDITBOOK_REQUIRE_BROWSER` is set, as CI sets it: then a missing browser fails).

@@ -102,7 +102,7 @@ fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
 
     // Bad data: a malformed sale row makes `load.complete` fail.
     let data = scratch.path().join("data");
-    auditbook::book::copy_dir(
+    auditbook::commands::book::copy_dir(
         &super::root().join("tests/fixtures/supersmartmarket_real_layout"),
         &data,
     )
@@ -421,7 +421,7 @@ proptest::proptest! {
     /// exactly one outside its declared range.
     #[test]
     fn any_parameter_value_is_accepted_in_range_or_refused_naming_it(chapter in 0usize..7, which in 0usize..16, raw in "-?[0-9]{0,8}(\\.[0-9]{0,3})?|true|false|NaN|inf|[a-z]{0,6}") {
-        let meta = auditbook::book::all_meta()[chapter];
+        let meta = auditbook::commands::book::all_meta()[chapter];
         let spec = meta.params[which % meta.params.len()];
         let given = [(spec.name.to_string(), raw.clone())].into_iter().collect();
         match auditbook::chapter::Params::resolve(meta, &given) {
@@ -432,4 +432,90 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// A backend the user names that does not answer means the tool could not run: exit 2, with
+/// the service and its address named (a wrong book would be 1).
+#[test]
+fn a_backend_out_of_reach_exits_2_naming_the_service_and_address() {
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mongo =
+        format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=2000");
+    let broker = format!("127.0.0.1:{port}");
+    let s3 = format!("http://127.0.0.1:{port}");
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec!["findings", "greencoop", "--mongo-uri", &mongo],
+            "document store",
+        ),
+        (
+            vec![
+                "findings",
+                "indutech",
+                "--param",
+                "tickets=2000",
+                "--brokers",
+                &broker,
+            ],
+            "Kafka broker",
+        ),
+        (
+            vec![
+                "findings",
+                "indutech",
+                "--param",
+                "tickets=2000",
+                "--s3-endpoint",
+                &s3,
+                "--s3-bucket",
+                "auditbook",
+            ],
+            "S3 store",
+        ),
+    ];
+    for (args, service) in cases {
+        let out = auditbook(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{service}: {err}");
+        assert!(
+            err.contains(&format!("no answer from the {service} at"))
+                && err.contains(&port.to_string()),
+            "{service}: {err}"
+        );
+    }
+}
+
+/// `main` prints the chain of causes with the paths involved, and `--data` names the folder.
+#[test]
+fn errors_name_the_path_and_every_cause() {
+    let out = auditbook(&["findings", "supersmartmarket", "--data", "/nonexistent/dir"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/dir") && err.contains("no such directory"),
+        "{err}"
+    );
+
+    // A book written where it cannot be: the path, then the operating system's reason.
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let out_dir = blocker.path().join("book");
+    let out = auditbook(&[
+        "build",
+        "--chapter",
+        "supersmartmarket",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&blocker.path().display().to_string()) && err.contains("caused by:"),
+        "{err}"
+    );
+    assert!(!err.contains("chapter `-`"), "{err}");
 }

@@ -1,7 +1,7 @@
 //! The document-store layer against real MongoDB-wire servers: the one the tool starts
 //! itself, and the one `scripts/test` starts (`AUDITBOOK_TEST_MONGO_URI`).
 
-use auditbook::docstore::{content_hash, dump, DocStore};
+use auditbook::backends::docstore::{content_hash, dump, DocStore};
 use mongodb::bson::{doc, Document};
 
 fn exercise(store: &DocStore, db: &str) {

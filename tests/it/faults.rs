@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use auditbook::commands::fault_matrix;
 use auditbook::fault;
-use auditbook::fault_matrix;
 
 use super::auditbook;
 
@@ -35,7 +35,7 @@ fn every_check_of_the_book_has_a_declared_fault_and_every_fault_names_real_check
 /// One fault per chapter, through the same code as `auditbook faults`.
 #[test]
 fn a_fault_of_each_chapter_makes_its_checks_fail_naming_what_is_wrong() {
-    let options = auditbook::book::RunOptions {
+    let options = auditbook::commands::book::RunOptions {
         root: super::root(),
         ..Default::default()
     };
@@ -75,7 +75,7 @@ fn check_with_a_fault_exits_1_and_names_the_offending_row() {
 #[test]
 fn a_build_with_a_fault_leaves_the_existing_book_untouched() {
     let book = tempfile::tempdir().unwrap();
-    auditbook::book::copy_dir(&super::root().join("book"), book.path()).unwrap();
+    auditbook::commands::book::copy_dir(&super::root().join("book"), book.path()).unwrap();
     let before = snapshot(book.path());
     let out = auditbook(&[
         "build",

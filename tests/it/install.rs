@@ -205,7 +205,7 @@ fn the_document_server_installs_once_from_an_empty_cache_in_two_processes() {
             let handles: Vec<_> = (0..2)
                 .map(|_| {
                     scope.spawn(|| {
-                        let store = auditbook::docstore::DocStore::connect(None)
+                        let store = auditbook::backends::docstore::DocStore::connect(None)
                             .unwrap_or_else(|e| panic!("{e}"));
                         store
                             .command("admin", mongodb::bson::doc! {"ping": 1})
@@ -245,7 +245,7 @@ fn the_document_server_installs_once_from_an_empty_cache_in_two_processes() {
         installs, 1,
         "one install across two processes and four servers"
     );
-    let install = auditbook::docstore::local::install();
+    let install = auditbook::backends::docstore::local::install();
     assert!(install.is_installed(cache.path()));
     assert!(partials(cache.path()).is_empty());
 }

@@ -56,7 +56,8 @@ fn build(root: &Path, tmp: &Path, out: &Path) -> Command {
 fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("checkout");
-    auditbook::book::copy_dir(&super::root().join("datasets"), &root.join("datasets")).unwrap();
+    auditbook::commands::book::copy_dir(&super::root().join("datasets"), &root.join("datasets"))
+        .unwrap();
     let tmp = work.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let out = work.path().join("site").join("book");
@@ -184,7 +185,7 @@ fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
     }
     let unmount = unmount_on_drop(&disk);
     let out = disk.join("book");
-    auditbook::book::copy_dir(&normal, &out).unwrap();
+    auditbook::commands::book::copy_dir(&normal, &out).unwrap();
     let before = files(&out);
     let full = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .arg("--root")

@@ -23,7 +23,7 @@ mod supersmartmarket;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use auditbook::book::{self, RunOptions};
+use auditbook::commands::book::{self, RunOptions};
 use auditbook::notebook::Notebook;
 
 /// The project root (holds `datasets/MANIFEST.toml`).

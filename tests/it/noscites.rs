@@ -3,11 +3,11 @@
 //! what the chapter writes, and the restore: any planted damage quarantined with its reason,
 //! nothing lost between dump and store.
 
+use auditbook::backends::docstore::DocStore;
 use auditbook::chapters::noscites::shard::{
     route, shard_of, zones, CityFilter, KeyPart, ZoneRange,
 };
 use auditbook::chapters::noscites::{deploy, generate, restore};
-use auditbook::docstore::DocStore;
 use proptest::prelude::*;
 
 fn key(city: &str, id: i64) -> Vec<KeyPart> {

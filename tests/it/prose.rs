@@ -4,7 +4,7 @@
 //! pass its checks and render; the sentence each branch writes must be there, and the one it
 //! replaces must not.
 
-use auditbook::book;
+use auditbook::commands::book;
 use auditbook::embedded;
 use auditbook::render::markdown::render_chapter;
 
@@ -35,10 +35,24 @@ fn rendered_on(chapter: &str, params: &[(&str, &str)], data: Option<std::path::P
 }
 
 /// The Markdown as a reader reads it: one line, each value's link reduced to its label
-/// (`[1,379 sales](#finding-… "tooltip")` → `1,379 sales`).
+/// (`[1,379 sales][late_batch.rows]` → `1,379 sales`, `[x](#anchor "title")` → `x`), the
+/// link definitions at the end left out.
 fn plain(markdown: &str) -> String {
+    let text: String = markdown
+        .lines()
+        .filter(|line| !(line.starts_with('[') && line.contains("]: #")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mut by_reference = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("][") {
+        by_reference.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        rest = after.find(']').map_or("", |end| &after[end + 1..]);
+    }
+    by_reference.push_str(rest);
     let mut out = String::new();
-    let mut rest = markdown;
+    let mut rest = by_reference.as_str();
     while let Some(at) = rest.find("](#") {
         out.push_str(&rest[..at]);
         let after = &rest[at..];

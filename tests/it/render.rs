@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use auditbook::book;
+use auditbook::commands::book;
 use auditbook::dataset::Manifest;
 use auditbook::error::Error;
 use auditbook::render::markdown::render_chapter;
@@ -74,13 +74,37 @@ fn the_site_has_every_page_and_no_absolute_path() {
         html.contains("id=\"finding-late-batch-rows\""),
         "the provenance entry exists"
     );
+    assert!(
+        html.contains(
+            "href=\"#finding-late-batch-rows\" title=\"late_batch.rows: query late_batch"
+        ),
+        "the provenance is one hover away"
+    );
+    // The Markdown links each number by reference, its provenance defined once at the end.
+    let md = String::from_utf8_lossy(&files["supersmartmarket.md"]);
+    assert!(
+        md.contains("\u{a0}sales][late_batch.rows]"),
+        "numbers link by reference"
+    );
+    assert_eq!(
+        md.matches(
+            "\n[late_batch.rows]: #finding-late-batch-rows \"late_batch.rows: query late_batch"
+        )
+        .count(),
+        1,
+        "one definition per finding"
+    );
+    assert!(
+        !md.contains("](#finding-late-batch-rows \""),
+        "no inline link repeats the provenance"
+    );
 }
 
 #[test]
 fn an_unknown_reference_fails_with_chapter_and_line() {
     let nb = super::run("supersmartmarket", &[], None);
     let meta = book::chapter_by_id("supersmartmarket").unwrap().meta();
-    let prose = "---\ntitle: t\nsummary: s\n---\nline one\n\n{{ value(\"late_batch.rowz\") }}\n";
+    let prose = "---\nsummary: s\n---\nline one\n\n{{ value(\"late_batch.rowz\") }}\n";
     match render_chapter(meta, &nb, prose, Some(&Default::default())) {
         Err(Error::Reference {
             chapter,
@@ -90,15 +114,15 @@ fn an_unknown_reference_fails_with_chapter_and_line() {
         }) => {
             assert_eq!(chapter, "supersmartmarket");
             assert_eq!(file, "chapters/supersmartmarket/chapter.md");
-            assert_eq!(line, 7, "{message}");
+            assert_eq!(line, 6, "{message}");
             assert!(message.contains("late_batch.rowz"), "{message}");
         }
         other => panic!("expected a reference error, got {other:?}"),
     }
-    let undefined = "---\ntitle: t\nsummary: s\n---\n{{ nothing_here }}\n";
+    let undefined = "---\nsummary: s\n---\n{{ nothing_here }}\n";
     assert!(matches!(
         render_chapter(meta, &nb, undefined, Some(&Default::default())),
-        Err(Error::Reference { line: 5, .. })
+        Err(Error::Reference { line: 4, .. })
     ));
 }
 
@@ -126,7 +150,7 @@ fn a_broken_internal_link_fails_the_build() {
         b"<a href=\"supersmartmarket.html#no-such-anchor\">x</a><img src=\"assets/missing.svg\">",
     );
     match check_links(&files) {
-        Err(Error::Reference { message, .. }) => {
+        Err(Error::BadFile { message, .. }) => {
             assert!(
                 message.contains("no-such-anchor") && message.contains("assets/missing.svg"),
                 "{message}"
@@ -167,7 +191,7 @@ fn cross_references_resolve_across_chapters_and_fail_when_broken() {
     );
 
     let (meta, nb) = (notebooks[0].0.meta(), &notebooks[0].1);
-    let prose = "---\ntitle: t\nsummary: s\n---\nSee {{ ref(\"laplace_immo.q04_top_departments_price_m2\") }} and {{ ref(\"supersmartmarket.late_batch.rows\") }}.\n";
+    let prose = "---\nsummary: s\n---\nSee {{ ref(\"laplace_immo.q04_top_departments_price_m2\") }} and {{ ref(\"supersmartmarket.late_batch.rows\") }}.\n";
     let md = render_chapter(meta, nb, prose, Some(&refs))
         .unwrap()
         .markdown;
@@ -179,10 +203,10 @@ fn cross_references_resolve_across_chapters_and_fail_when_broken() {
         md.contains("[1,379\u{a0}sales](supersmartmarket.html#finding-late-batch-rows)"),
         "{md}"
     );
-    let broken = "---\ntitle: t\nsummary: s\n---\n{{ ref(\"laplace_immo.q99\") }}\n";
+    let broken = "---\nsummary: s\n---\n{{ ref(\"laplace_immo.q99\") }}\n";
     match render_chapter(meta, nb, broken, Some(&refs)) {
         Err(Error::Reference { line, message, .. }) => {
-            assert_eq!(line, 5);
+            assert_eq!(line, 4);
             assert!(message.contains("laplace_immo.q99"), "{message}");
         }
         other => panic!("expected a reference error, got {other:?}"),
@@ -211,7 +235,7 @@ fn every_page_of_a_book_with_other_parameters_says_so_first() {
         .unwrap();
     ssm.1.params.insert("late_batch".into(), "777".into());
     let manifest = auditbook::dataset::Manifest::load(&super::root()).unwrap();
-    let files = auditbook::book::render(&notebooks, &manifest, false).unwrap();
+    let files = auditbook::commands::book::render(&notebooks, &manifest, false).unwrap();
     let said = "`supersmartmarket.late_batch=777` (default `1379`)";
     let said_html = "<code>supersmartmarket.late_batch=777</code> (default <code>1379</code>)";
     let pages: Vec<&String> = files

@@ -17,7 +17,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<Arc<App>> = OnceLock::new();
     APP.get_or_init(|| {
         super::book_notebooks();
-        let path = super::root().join("target/auditbook/artifacts/seattle/model.json");
+        let path = super::root().join("target/auditbook/artifacts/seattle/default/model.json");
         Arc::new(App::load(&path).unwrap_or_else(|e| panic!("{e}")))
     })
     .clone()

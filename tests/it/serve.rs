@@ -26,7 +26,7 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
     let scratch = tempfile::tempdir().unwrap();
     let root = scratch.path();
     for dir in ["chapters", "templates", "datasets"] {
-        auditbook::book::copy_dir(&super::root().join(dir), &root.join(dir)).unwrap();
+        auditbook::commands::book::copy_dir(&super::root().join(dir), &root.join(dir)).unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .args([

@@ -1,5 +1,7 @@
-//! insta snapshots of every chapter's findings, in the top-level `snapshots/` folder as
-//! `<chapter>__findings.snap`. Review changes with `cargo insta review`.
+//! insta snapshots of every chapter's findings and check results, in the top-level
+//! `snapshots/` folder as `<chapter>__findings.snap` and `<chapter>__checks.snap`. The test
+//! loops over the registry: a new chapter is snapshotted with no new test code. Review
+//! changes with `cargo insta review`.
 
 /// Snapshot settings shared by every chapter: top-level folder, sorted maps.
 pub fn settings() -> insta::Settings {
@@ -11,90 +13,23 @@ pub fn settings() -> insta::Settings {
 }
 
 #[test]
-fn supersmartmarket_findings() {
-    let nb = super::run("supersmartmarket", &[], None);
-    settings()
-        .bind(|| insta::assert_yaml_snapshot!("supersmartmarket__findings", nb.findings_json()));
-}
-
-#[test]
-fn supersmartmarket_checks() {
-    let nb = super::run("supersmartmarket", &[], None);
-    let checks: Vec<(String, String)> = nb
-        .checks
-        .iter()
-        .map(|c| (c.id.clone(), c.status.label().to_string()))
-        .collect();
-    settings().bind(|| insta::assert_yaml_snapshot!("supersmartmarket__checks", checks));
-}
-
-#[test]
-fn laplace_immo_findings() {
-    let nb = super::run("laplace_immo", &[], None);
-    settings().bind(|| insta::assert_yaml_snapshot!("laplace_immo__findings", nb.findings_json()));
-}
-
-#[test]
-fn seattle_findings() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "seattle")
-        .unwrap()
-        .1;
-    settings().bind(|| insta::assert_yaml_snapshot!("seattle__findings", nb.findings_json()));
-}
-
-#[test]
-fn bottleneck_findings() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "bottleneck")
-        .unwrap()
-        .1;
-    settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__findings", nb.findings_json()));
-}
-
-#[test]
-fn bottleneck_checks() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "bottleneck")
-        .unwrap()
-        .1;
-    let checks: Vec<(String, String)> = nb
-        .checks
-        .iter()
-        .map(|c| (c.id.clone(), c.status.label().to_string()))
-        .collect();
-    settings().bind(|| insta::assert_yaml_snapshot!("bottleneck__checks", checks));
-}
-
-#[test]
-fn indutech_findings() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "indutech")
-        .unwrap()
-        .1;
-    settings().bind(|| insta::assert_yaml_snapshot!("indutech__findings", nb.findings_json()));
-}
-
-#[test]
-fn greencoop_findings() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "greencoop")
-        .unwrap()
-        .1;
-    settings().bind(|| insta::assert_yaml_snapshot!("greencoop__findings", nb.findings_json()));
-}
-
-#[test]
-fn noscites_findings() {
-    let nb = &super::book_notebooks()
-        .iter()
-        .find(|(c, _)| c.meta().id == "noscites")
-        .unwrap()
-        .1;
-    settings().bind(|| insta::assert_yaml_snapshot!("noscites__findings", nb.findings_json()));
+fn every_chapter_findings_and_checks() {
+    let notebooks = super::book_notebooks();
+    assert_eq!(
+        notebooks.len(),
+        auditbook::chapters::all().len(),
+        "every chapter of the registry is in the book"
+    );
+    for (chapter, nb) in notebooks {
+        let id = chapter.meta().id;
+        let checks: Vec<(String, String)> = nb
+            .checks
+            .iter()
+            .map(|c| (c.id.clone(), c.status.label().to_string()))
+            .collect();
+        settings().bind(|| {
+            insta::assert_yaml_snapshot!(format!("{id}__findings"), nb.findings_json());
+            insta::assert_yaml_snapshot!(format!("{id}__checks"), checks);
+        });
+    }
 }

@@ -161,8 +161,8 @@ proptest! {
 fn small_copy() -> tempfile::TempDir {
     let params = small(&[]);
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let chapter = auditbook::book::chapter_by_id("supersmartmarket").unwrap();
-    let ctx = auditbook::book::context(
+    let chapter = auditbook::commands::book::chapter_by_id("supersmartmarket").unwrap();
+    let ctx = auditbook::commands::book::context(
         chapter,
         &super::options("supersmartmarket", &borrowed, None),
     )
@@ -261,7 +261,7 @@ fn a_sale_missing_from_the_log_breaks_the_decomposition() {
 #[test]
 fn a_calendar_key_that_is_not_the_excel_serial_of_its_date_fails() {
     let dir = tempfile::tempdir().unwrap();
-    auditbook::book::copy_dir(
+    auditbook::commands::book::copy_dir(
         &super::root().join("tests/fixtures/supersmartmarket_real_layout"),
         dir.path(),
     )

@@ -35,6 +35,7 @@ sys.exit(main())
 /// A running local server; dropping it stops the process and deletes its data.
 pub struct LocalServer {
     child: Child,
+    /// The loopback port the server listens on.
     pub port: u16,
     /// Holds the storage directory and the server log until the server is stopped.
     dir: Option<tempfile::TempDir>,
@@ -48,26 +49,26 @@ impl LocalServer {
         let dir = tempfile::Builder::new()
             .prefix("auditbook-docstore-")
             .tempdir()
-            .map_err(|e| ConnectError::Start(format!("temporary directory: {e}")))?;
+            .map_err(StartError::io("creating its temporary directory"))?;
         LocalServer::spawn(dir, false)
     }
 
     fn spawn(dir: tempfile::TempDir, auth: bool) -> Result<LocalServer, ConnectError> {
         let python = ensure_installed()?;
-        LocalServer::launch(&python, dir, auth).map_err(ConnectError::Start)
+        Ok(LocalServer::launch(&python, dir, auth)?)
     }
 
     fn launch(
         python: &std::path::Path,
         dir: tempfile::TempDir,
         auth: bool,
-    ) -> Result<LocalServer, String> {
+    ) -> Result<LocalServer, StartError> {
         let port = free_port()?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.path().join("server.log"))
-            .map_err(|e| format!("server log: {e}"))?;
+            .map_err(StartError::io("opening its log"))?;
         let mut command = Command::new(python);
         command
             .args(["-c", LAUNCHER])
@@ -86,10 +87,13 @@ impl LocalServer {
         }
         let child = command
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stdout(log.try_clone().map_err(StartError::io("opening its log"))?)
             .stderr(log)
             .spawn()
-            .map_err(|e| format!("starting SecantusDB with {}: {e}", python.display()))?;
+            .map_err(StartError::io(format!(
+                "starting SecantusDB with {}",
+                python.display()
+            )))?;
         let _interrupt = [
             crate::interrupt::stop_on_interrupt(child.id()),
             crate::interrupt::remove_on_interrupt(dir.path().to_path_buf()),
@@ -126,30 +130,31 @@ impl LocalServer {
         LocalServer::spawn(dir, true)
     }
 
+    /// The server's URI (a direct connection to 127.0.0.1 on its port).
     pub fn uri(&self) -> String {
         format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
     }
 
     /// Waits for the port to accept a TCP connection (the driver then does the handshake);
     /// a server that exits first is reported with the end of its log.
-    fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), String> {
+    fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), StartError> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "the local SecantusDB server exited ({status}) before listening: {}",
-                    self.log_tail()
-                ));
+                return Err(StartError::Exited {
+                    status,
+                    log: self.log_tail(),
+                });
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "the local SecantusDB server did not listen on port {} within {timeout:?}: {}",
-                    self.port,
-                    self.log_tail()
-                ));
+                return Err(StartError::Silent {
+                    port: self.port,
+                    timeout,
+                    log: self.log_tail(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -197,11 +202,48 @@ fn ensure_installed() -> Result<PathBuf, InstallError> {
     )
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
-    listener
-        .local_addr()
+fn free_port() -> Result<u16, StartError> {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
         .map(|a| a.port())
-        .map_err(|e| e.to_string())
+        .map_err(StartError::io("finding a free loopback port"))
+}
+
+/// Why the local server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A file, a port or the process could not be had.
+    #[error("{what}")]
+    Io {
+        /// What could not be had.
+        what: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server exited before it listened.
+    #[error("the local SecantusDB server exited ({status}) before listening; its log ends: {log}")]
+    Exited {
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// The end of its log.
+        log: String,
+    },
+    /// The server ran but never listened.
+    #[error("the local SecantusDB server did not listen on port {port} within {timeout:?}; its log ends: {log}")]
+    Silent {
+        /// The port it was to listen on.
+        port: u16,
+        /// How long it was given.
+        timeout: Duration,
+        /// The end of its log.
+        log: String,
+    },
+}
+
+impl StartError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+        let what = what.into();
+        move |source| StartError::Io { what, source }
+    }
 }

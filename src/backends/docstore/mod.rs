@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use local::LocalServer;
 
+use crate::error::Unreachable;
 use crate::install::InstallError;
 
 /// Why no document store could be had: the tool could not run (exit 2), unlike a wrong book.
@@ -29,11 +30,75 @@ pub enum ConnectError {
     #[error(transparent)]
     Install(#[from] InstallError),
     /// The local server was installed but did not start.
-    #[error("the local MongoDB-wire server did not start: {0}")]
-    Start(String),
+    #[error("the local MongoDB-wire server did not start")]
+    Start(#[from] local::StartError),
+    /// The driver's runtime could not be made.
+    #[error("the document store client's runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The address is not a MongoDB URI.
+    #[error("document store URI {uri}")]
+    Uri {
+        /// The URI given (without its password).
+        uri: String,
+        /// What the driver said.
+        #[source]
+        source: mongodb::error::Error,
+    },
     /// The server named by the address did not answer, or refused the credentials.
     #[error("{0}")]
-    Unreachable(String),
+    Unreachable(#[from] Unreachable),
+    /// The local server's administrator could not be created.
+    #[error("creating the administrator of the local server")]
+    Admin(#[source] mongodb::error::Error),
+}
+
+/// A call to a connected document store that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The server stopped answering (network, server selection): the tool could not run.
+    #[error("{0}")]
+    Unreachable(#[from] Unreachable),
+    /// The server answered the call with an error.
+    #[error("{operation}, on the {server}")]
+    Refused {
+        /// The call refused.
+        operation: String,
+        /// Which server (never with a password).
+        server: String,
+        /// What the server said.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// The server refused one document of a batch for a reason other than a duplicate key.
+    #[error("insert into {namespace}: document {index} refused: {message}")]
+    DocumentRefused {
+        /// The collection, `db.collection`.
+        namespace: String,
+        /// The document's position in the batch.
+        index: usize,
+        /// What the server said.
+        message: String,
+    },
+    /// Result documents that do not make a table.
+    #[error("the table of {columns:?}")]
+    Table {
+        /// The columns asked for.
+        columns: Vec<String>,
+        /// What Polars said.
+        #[source]
+        source: Box<polars::error::PolarsError>,
+    },
+}
+
+impl StoreError {
+    /// What the server said, when it refused the call (its own words, for a table of
+    /// refusals); else this error's message.
+    pub fn server_message(&self) -> String {
+        match self {
+            StoreError::Refused { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A connected client and, for the default, the server it started.
@@ -51,6 +116,7 @@ pub struct DocStore {
 /// What an unordered insert did: rows inserted, rows the unique indexes refused.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InsertOutcome {
+    /// Documents inserted.
     pub inserted: usize,
     /// Positions (in the batch given) of documents refused as duplicate keys (E11000).
     pub duplicates: Vec<usize>,
@@ -75,9 +141,7 @@ impl DocStore {
                 )
             }
         };
-        let client = runtime
-            .block_on(client_for(&uri, None))
-            .map_err(ConnectError::Unreachable)?;
+        let client = runtime.block_on(client_for(&uri, None))?;
         Ok(DocStore {
             client,
             runtime,
@@ -98,15 +162,12 @@ impl DocStore {
                 .database("admin")
                 .run_command(doc! {"createUser": admin, "pwd": password, "roles": [{"role": "root", "db": "admin"}]})
                 .await
-                .map_err(|e| format!("creating the administrator: {e}"))?;
-            Ok::<_, String>(())
-        })
-        .map_err(ConnectError::Start)?;
+                .map_err(ConnectError::Admin)?;
+            Ok::<_, ConnectError>(())
+        })?;
         let local = open.restart_with_auth()?;
         let uri = local.uri();
-        let client = runtime
-            .block_on(client_for(&uri, Some((admin, password, "admin"))))
-            .map_err(ConnectError::Unreachable)?;
+        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin"))))?;
         let server = format!(
             "local SecantusDB {} with authentication on (started by auditbook)",
             local::SECANTUS_VERSION
@@ -128,9 +189,7 @@ impl DocStore {
         source: &str,
     ) -> Result<DocStore, ConnectError> {
         let runtime = runtime()?;
-        let client = runtime
-            .block_on(client_for(&self.uri, Some((user, password, source))))
-            .map_err(ConnectError::Unreachable)?;
+        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source))))?;
         Ok(DocStore {
             client,
             runtime,
@@ -150,24 +209,52 @@ impl DocStore {
         self._local.as_ref().map(|l| l.port)
     }
 
+    /// The driver's client, for calls the store does not wrap.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
+    /// The collection `name` of database `db`.
     pub fn collection(&self, db: &str, name: &str) -> Collection<Document> {
         self.client.database(db).collection(name)
     }
 
-    pub fn drop_database(&self, db: &str) -> Result<(), String> {
+    /// How a driver error is reported: out of reach (exit 2) when the network or server
+    /// selection failed, else the server's refusal of `operation`.
+    pub fn failure(
+        &self,
+        operation: impl Into<String>,
+    ) -> impl FnOnce(mongodb::error::Error) -> StoreError {
+        let operation = operation.into();
+        let server = self.server.clone();
+        move |source| {
+            use mongodb::error::ErrorKind;
+            match *source.kind {
+                ErrorKind::ServerSelection { .. }
+                | ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. } => {
+                    StoreError::Unreachable(Unreachable::new("document store", server, source))
+                }
+                _ => StoreError::Refused {
+                    operation,
+                    server,
+                    source: Box::new(source),
+                },
+            }
+        }
+    }
+
+    /// Drops a database (and everything in it).
+    pub fn drop_database(&self, db: &str) -> Result<(), StoreError> {
         self.block_on(self.client.database(db).drop())
-            .map_err(|e| format!("dropping database {db}: {e}"))
+            .map_err(self.failure(format!("dropping database {db}")))
     }
 
     /// Runs a database command.
-    pub fn command(&self, db: &str, command: Document) -> Result<Document, String> {
+    pub fn command(&self, db: &str, command: Document) -> Result<Document, StoreError> {
         let name = command.keys().next().cloned().unwrap_or_default();
         self.block_on(self.client.database(db).run_command(command))
-            .map_err(|e| format!("command {name} on {db}: {e}"))
+            .map_err(self.failure(format!("command {name} on {db}")))
     }
 
     /// Creates a unique index on `keys` (idempotent).
@@ -176,7 +263,7 @@ impl DocStore {
         coll: &Collection<Document>,
         keys: Document,
         name: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let model = IndexModel::builder()
             .keys(keys)
             .options(
@@ -188,7 +275,7 @@ impl DocStore {
             .build();
         self.block_on(coll.create_index(model))
             .map(|_| ())
-            .map_err(|e| format!("index {name} on {}: {e}", coll.namespace()))
+            .map_err(self.failure(format!("index {name} on {}", coll.namespace())))
     }
 
     /// Inserts without stopping at the first refusal: documents whose key already exists are
@@ -197,7 +284,7 @@ impl DocStore {
         &self,
         coll: &Collection<Document>,
         docs: Vec<Document>,
-    ) -> Result<InsertOutcome, String> {
+    ) -> Result<InsertOutcome, StoreError> {
         if docs.is_empty() {
             return Ok(InsertOutcome::default());
         }
@@ -213,12 +300,11 @@ impl DocStore {
                 {
                     let errors = failure.write_errors.clone().unwrap_or_default();
                     if let Some(other) = errors.iter().find(|w| w.code != 11000) {
-                        return Err(format!(
-                            "insert into {}: document {} refused: {}",
-                            coll.namespace(),
-                            other.index,
-                            other.message
-                        ));
+                        return Err(StoreError::DocumentRefused {
+                            namespace: coll.namespace().to_string(),
+                            index: other.index,
+                            message: other.message.clone(),
+                        });
                     }
                     let mut duplicates: Vec<usize> = errors.iter().map(|w| w.index).collect();
                     duplicates.sort_unstable();
@@ -227,7 +313,7 @@ impl DocStore {
                         duplicates,
                     })
                 }
-                _ => Err(format!("insert into {}: {e}", coll.namespace())),
+                _ => Err(self.failure(format!("insert into {}", coll.namespace()))(e)),
             },
         }
     }
@@ -237,18 +323,18 @@ impl DocStore {
         &self,
         coll: &Collection<Document>,
         pipeline: Vec<Document>,
-    ) -> Result<Vec<Document>, String> {
+    ) -> Result<Vec<Document>, StoreError> {
         self.block_on(async {
             coll.aggregate(pipeline)
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
         })
-        .map_err(|e| format!("aggregation on {}: {e}", coll.namespace()))
+        .map_err(self.failure(format!("aggregation on {}", coll.namespace())))
     }
 
     /// Every document of the collection in `_id` order.
-    pub fn all_by_id(&self, coll: &Collection<Document>) -> Result<Vec<Document>, String> {
+    pub fn all_by_id(&self, coll: &Collection<Document>) -> Result<Vec<Document>, StoreError> {
         self.block_on(async {
             coll.find(doc! {})
                 .sort(doc! {"_id": 1})
@@ -256,11 +342,11 @@ impl DocStore {
                 .try_collect::<Vec<_>>()
                 .await
         })
-        .map_err(|e| format!("reading {}: {e}", coll.namespace()))
+        .map_err(self.failure(format!("reading {}", coll.namespace())))
     }
 
     /// Every `_id` of the collection (one round of the cursor, no document bodies).
-    pub fn ids(&self, coll: &Collection<Document>) -> Result<Vec<Bson>, String> {
+    pub fn ids(&self, coll: &Collection<Document>) -> Result<Vec<Bson>, StoreError> {
         let docs: Vec<Document> = self
             .block_on(async {
                 coll.find(doc! {})
@@ -269,34 +355,41 @@ impl DocStore {
                     .try_collect::<Vec<_>>()
                     .await
             })
-            .map_err(|e| format!("reading the ids of {}: {e}", coll.namespace()))?;
+            .map_err(self.failure(format!("reading the ids of {}", coll.namespace())))?;
         Ok(docs
             .into_iter()
             .filter_map(|mut d| d.remove("_id"))
             .collect())
     }
 
-    pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, String> {
+    /// How many documents match `filter`.
+    pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, StoreError> {
         self.block_on(coll.count_documents(filter))
-            .map_err(|e| format!("counting {}: {e}", coll.namespace()))
+            .map_err(self.failure(format!("counting {}", coll.namespace())))
     }
 }
 
-/// A client for `uri` that has answered a ping, with `credential` (user, password, auth
-/// database) replacing any in the URI.
 /// The driver's private runtime (one worker: the calls are blocking for the chapters).
 fn runtime() -> Result<tokio::runtime::Runtime, ConnectError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| ConnectError::Start(format!("tokio runtime: {e}")))
+        .map_err(ConnectError::Runtime)
 }
 
-async fn client_for(uri: &str, credential: Option<(&str, &str, &str)>) -> Result<Client, String> {
+/// A client for `uri` that has answered a ping, with `credential` (user, password, auth
+/// database) replacing any in the URI.
+async fn client_for(
+    uri: &str,
+    credential: Option<(&str, &str, &str)>,
+) -> Result<Client, ConnectError> {
     let mut options = ClientOptions::parse(uri)
         .await
-        .map_err(|e| format!("document store URI {}: {e}", redact(uri)))?;
+        .map_err(|source| ConnectError::Uri {
+            uri: redact(uri),
+            source,
+        })?;
     options
         .server_selection_timeout
         .get_or_insert(Duration::from_secs(10));
@@ -310,13 +403,14 @@ async fn client_for(uri: &str, credential: Option<(&str, &str, &str)>) -> Result
                 .build(),
         );
     }
-    let client = Client::with_options(options).map_err(|e| e.to_string())?;
+    let unreachable = |e: mongodb::error::Error| Unreachable::new("document store", redact(uri), e);
+    let client = Client::with_options(options).map_err(unreachable)?;
     // A ping needs no privilege; a wrong password fails the handshake here.
     client
         .database("admin")
         .run_command(doc! {"ping": 1})
         .await
-        .map_err(|e| format!("{}: no answer to ping: {e}", redact(uri)))?;
+        .map_err(unreachable)?;
     Ok(client)
 }
 
@@ -360,7 +454,7 @@ pub fn pipeline_text(pipeline: &[Document]) -> String {
 
 /// Result documents as a table with `columns` in that order: integers stay integers,
 /// any double makes the column floating, dates become RFC 3339 text, sub-documents JSON.
-pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String> {
+pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, StoreError> {
     let mut series: Vec<Column> = Vec::new();
     for name in columns {
         let values: Vec<Option<&Bson>> = docs
@@ -411,7 +505,10 @@ pub fn to_frame(docs: &[Document], columns: &[&str]) -> Result<DataFrame, String
         };
         series.push(column);
     }
-    DataFrame::new(series).map_err(|e| format!("table of {columns:?}: {e}"))
+    DataFrame::new(series).map_err(|source| StoreError::Table {
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        source: Box::new(source),
+    })
 }
 
 /// The URI without its password, for messages.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::time::Instant;
 
-use crate::book::{self, RunOptions};
+use crate::commands::book::{self, RunOptions};
 use crate::error::{Error, Result};
 use crate::fault::{self, Fault};
 use crate::notebook::Status;
@@ -17,21 +17,33 @@ use crate::notebook::Status;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// It failed, and its detail shows every text the fault asks for.
-    Tripped { detail: String },
+    Tripped {
+        /// The check's reason.
+        detail: String,
+    },
     /// It failed, but its detail lacks some of the texts the fault asks for.
     VagueDetail {
+        /// The check's reason when it failed.
         detail: String,
+        /// The words the fault says the reason must contain, missing from it.
         missing: Vec<String>,
     },
     /// It did not fail.
-    Held { status: String },
+    Held {
+        /// What the check said instead.
+        status: String,
+    },
     /// The run has no check of that id.
     NoSuchCheck,
     /// The run stopped with an error instead of a failed check.
-    RunError { error: String },
+    RunError {
+        /// The error the run stopped with.
+        error: String,
+    },
 }
 
 impl Verdict {
+    /// Whether the check failed as the fault says it should.
     pub fn bites(&self) -> bool {
         matches!(self, Verdict::Tripped { .. })
     }
@@ -40,17 +52,22 @@ impl Verdict {
 /// One fault's run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The chapter.
     pub chapter: String,
+    /// The fault applied.
     pub fault: Fault,
+    /// Each check the fault must trip, and what happened to it.
     pub checks: Vec<(String, Verdict)>,
     /// Other checks the fault made fail (allowed: one break often shows in several places).
     pub also_failed: Vec<String>,
+    /// How long the run took.
     pub seconds: f64,
 }
 
 /// The matrix's result.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// Every (chapter, fault) run.
     pub outcomes: Vec<Outcome>,
     /// Checks (chapter, id) seen in the runs that no fault tripped; empty when one fault
     /// was asked for (coverage needs them all).
@@ -83,13 +100,10 @@ pub fn run(only: Option<&str>, one_fault: Option<&str>, options: &RunOptions) ->
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::chapter(
-                        "fault matrix",
-                        "a chapter's thread panicked",
-                    ))
-                })
+            .zip(&plans)
+            .map(|(h, (id, _))| {
+                h.join()
+                    .unwrap_or_else(|panic| Err(Error::panicked(id, &*panic)))
             })
             .collect()
     });

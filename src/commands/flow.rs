@@ -9,11 +9,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use duckdb::Connection;
 
-use super::runner::{self, FlowRun, RunReport};
-use super::schedule::Schedule;
-use super::{chapter_flow, chapter_sql, kestra, FlowSpec};
 use crate::chapter::{Chapter, RunContext};
 use crate::error::{Error, Result};
+use crate::flow::runner::{self, FlowRun, RunReport};
+use crate::flow::schedule::Schedule;
+use crate::flow::{chapter_flow, chapter_sql, kestra, FlowError, FlowSpec};
 
 /// The chapter's flow, or a usage error saying it has none.
 pub fn spec_of(chapter: &dyn Chapter) -> Result<FlowSpec> {
@@ -70,7 +70,11 @@ pub fn run_once(
         variables,
         resume,
     })
-    .map_err(|e| Error::Usage(format!("chapter `{}`: {e}", ctx.meta.id)))?;
+    .map_err(|e| match e {
+        // A run refused before it starts (an undeclared `--var`, nothing to resume) is usage.
+        FlowError::Refused(why) => Error::Usage(format!("chapter `{}`: {why}", ctx.meta.id)),
+        other => Error::within(ctx.meta.id)(other),
+    })?;
     println!(
         "flow {} run {}{}",
         report.flow,
@@ -103,13 +107,19 @@ pub fn run_once(
         );
     }
     if let Some(failure) = report.failure() {
-        return Err(Error::chapter(
-            ctx.meta.id,
-            format!(
-                "flow `{}` run {} failed: {failure}\nresume with: auditbook flow run {} --resume",
-                report.flow, report.run_id, ctx.meta.id
-            ),
-        ));
+        let step = format!(
+            "flow `{}` run {} failed (resume with: auditbook flow run {} --resume)",
+            report.flow, report.run_id, ctx.meta.id
+        );
+        // The database out of reach is the tool failing (exit 2); a failed task or a stop
+        // gate with rows is the flow's result being wrong (exit 1).
+        let cause = report
+            .task_error(&runner::database_path(work_dir))
+            .unwrap_or(FlowError::TaskFailed {
+                flow: report.flow.clone(),
+                detail: failure,
+            });
+        return Err(Error::failed(ctx.meta.id, step)(cause));
     }
     println!("  outputs in {}", runner::out_dir(work_dir).display());
     Ok(report)
@@ -118,15 +128,14 @@ pub fn run_once(
 /// Prints the next `n` fire times after `from`.
 pub fn next(chapter: &dyn Chapter, from: DateTime<Utc>, n: usize) -> Result<()> {
     let spec = spec_of(chapter)?;
-    let schedule =
-        Schedule::new(&spec.trigger).map_err(|e| Error::chapter(chapter.meta().id, e))?;
+    let schedule = Schedule::new(&spec.trigger).map_err(Error::within(chapter.meta().id))?;
     println!(
         "flow {}: cron `{}` in {}",
         spec.id, spec.trigger.cron, spec.trigger.timezone
     );
     for t in schedule
         .next(from, n)
-        .map_err(|e| Error::chapter(chapter.meta().id, e))?
+        .map_err(Error::within(chapter.meta().id))?
     {
         println!(
             "  {}  ({})",
@@ -148,31 +157,29 @@ pub fn serve(
     variables: BTreeMap<String, String>,
 ) -> Result<()> {
     let spec = spec_of(chapter)?;
-    let schedule = Schedule::new(&spec.trigger).map_err(|e| Error::chapter(ctx.meta.id, e))?;
+    let schedule = Schedule::new(&spec.trigger).map_err(Error::within(ctx.meta.id))?;
     let mut since = Utc::now();
     eprintln!(
         "flow {}: scheduler started; next run {}",
         spec.id,
         schedule
             .next(since, 1)
-            .map_err(|e| Error::chapter(ctx.meta.id, e))?[0]
+            .map_err(Error::within(ctx.meta.id))?[0]
     );
     loop {
         let now = Utc::now();
         for fire in schedule
             .due(since, now)
-            .map_err(|e| Error::chapter(ctx.meta.id, e))?
+            .map_err(Error::within(ctx.meta.id))?
         {
             eprintln!("flow {}: run for {fire}", spec.id);
             if let Err(e) = run_once(chapter, ctx, work_dir, variables.clone(), false) {
-                eprintln!("{e}");
+                eprintln!("{}", e.report());
             }
         }
         since = now;
-        let next = schedule
-            .next(now, 1)
-            .map_err(|e| Error::chapter(ctx.meta.id, e))?[0]
-            .with_timezone(&Utc);
+        let next =
+            schedule.next(now, 1).map_err(Error::within(ctx.meta.id))?[0].with_timezone(&Utc);
         let wait = (next - Utc::now())
             .to_std()
             .unwrap_or_default()
@@ -185,7 +192,7 @@ pub fn serve(
 pub fn export_kestra(chapter: &dyn Chapter, out: Option<&Path>) -> Result<()> {
     let spec = spec_of(chapter)?;
     let yaml = kestra::export(&spec, &chapter_sql(chapter.meta().id))
-        .map_err(|e| Error::chapter(chapter.meta().id, e))?;
+        .map_err(Error::within(chapter.meta().id))?;
     match out {
         Some(path) => {
             std::fs::write(path, yaml).map_err(Error::io(path))?;

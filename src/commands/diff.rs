@@ -14,6 +14,7 @@ use crate::notebook::Notebook;
 /// One side of the comparison: chapter id → findings, chapter id → check id → status label.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Side {
+    /// Each chapter's findings, by key.
     pub findings: BTreeMap<String, serde_json::Map<String, Value>>,
     /// `None` when that side has no check results (a revision from before `checks.json`).
     pub checks: Option<BTreeMap<String, BTreeMap<String, String>>>,
@@ -22,11 +23,15 @@ pub struct Side {
 /// One difference; `None` means absent on that side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The chapter.
     pub chapter: String,
     /// `finding` or `check`.
     pub kind: &'static str,
+    /// The finding's key, or `check <id>`.
     pub key: String,
+    /// The old value (`None`: the key is new).
     pub old: Option<String>,
+    /// The new value (`None`: the key is gone).
     pub new: Option<String>,
 }
 
@@ -71,8 +76,7 @@ impl Side {
 
     /// The side written in `findings.json` and `checks.json` texts (`checks` may be missing).
     pub fn parse(findings: &str, checks: Option<&str>, origin: &str) -> Result<Side> {
-        let bad = |file: &str, e: serde_json::Error| Error::Data {
-            chapter: "-".into(),
+        let bad = |file: &str, e: serde_json::Error| Error::BadFile {
             file: format!("{origin}{file}"),
             row: Some(e.line() as u64),
             message: e.to_string(),

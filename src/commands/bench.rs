@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::book::{self, RunOptions};
+use crate::commands::book::{self, RunOptions};
 use crate::dataset::Manifest;
 use crate::error::{Error, Result};
 
@@ -18,10 +18,15 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
 /// One measured line.
 #[derive(Debug, Clone)]
 pub struct Measurement {
+    /// What was measured.
     pub name: String,
+    /// How many runs.
     pub runs: usize,
+    /// The median run.
     pub median: Duration,
+    /// The fastest run.
     pub min: Duration,
+    /// The slowest run.
     pub max: Duration,
 }
 
@@ -102,8 +107,11 @@ pub fn save(root: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
 /// summed wall time of the queries whose name starts with `query_prefix`.
 #[derive(Debug, Clone)]
 pub struct ChapterRun {
+    /// Wall time of the whole run.
     pub wall: Duration,
+    /// Peak resident memory of the process, KiB.
     pub peak_rss_kib: u64,
+    /// Time spent in DuckDB queries.
     pub queries: Duration,
 }
 

@@ -17,11 +17,13 @@ use crate::render::site::{self, ChapterInput};
 /// Options shared by every command that runs chapters.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// The project root (holds `datasets/` and `chapters/`).
     pub root: PathBuf,
     /// `--data DIR`: replaces the data of the (single) chapter being run.
     pub data: Option<PathBuf>,
     /// Parameters per chapter id.
     pub params: BTreeMap<String, BTreeMap<String, String>>,
+    /// The servers the user named.
     pub backends: Backends,
     /// Show progress on stderr (only drawn when it is a terminal).
     pub progress: bool,
@@ -80,13 +82,23 @@ pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext
         }
     };
     let work = options.root.join("target").join("auditbook");
+    let params = Params::resolve(&meta, &given)?;
+    // What a run leaves for later (Seattle's model file) belongs to its parameters, data and
+    // fault: `default` for the book's own run, a folder of its own for any other, so two runs
+    // never overwrite each other's.
+    let run_key = if params.are_defaults(&meta) && options.data.is_none() && fault.is_none() {
+        "default".to_string()
+    } else {
+        let key = format!("{:?} {:?} {:?}", params.all(), options.data, options.fault);
+        crate::dataset::sha256_bytes(key.as_bytes())[..16].to_string()
+    };
     Ok(RunContext {
         meta,
         root: options.root.clone(),
         data_override: options.data.clone(),
         generated_dir: work.join("generated").join(meta.id),
-        artifact_dir: work.join("artifacts").join(meta.id),
-        params: Params::resolve(&meta, &given)?,
+        artifact_dir: work.join("artifacts").join(meta.id).join(run_key),
+        params,
         backends: options.backends.clone(),
         progress: if options.progress {
             Progress::stderr(meta.id)
@@ -102,13 +114,15 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
     let ctx = context(chapter, options)?;
     if let Some(dir) = &ctx.data_override {
         if !dir.is_dir() {
-            return Err(Error::Io {
-                path: dir.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "`--data` must be a directory",
-                ),
-            });
+            return Err(Error::Usage(format!(
+                "`--data {}`: {}",
+                dir.display(),
+                if dir.exists() {
+                    "not a directory (give the folder that holds the chapter's files)"
+                } else {
+                    "no such directory"
+                }
+            )));
         }
     }
     ctx.progress.start();
@@ -178,9 +192,10 @@ pub fn run_selected(
             .collect();
         handles
             .into_iter()
-            .map(|h| {
+            .zip(&selected)
+            .map(|(h, chapter)| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::chapter("-", "a chapter's thread panicked")))
+                    .unwrap_or_else(|panic| Err(Error::panicked(chapter.meta().id, &*panic)))
             })
             .collect()
     });
@@ -348,8 +363,10 @@ pub fn build(
     let notebooks = run_and_check(only, options)?;
     if let Some(fault) = &options.fault {
         // A fault exists to make a check fail; a book is never written from broken input.
+        // `--fault` is refused without `--chapter`, so one chapter ran.
+        let chapter = notebooks.first().map_or("", |(c, _)| c.meta().id);
         return Err(Error::ChecksFailed {
-            chapter: only.unwrap_or("-").to_string(),
+            chapter: chapter.to_string(),
             failed: vec![format!(
                 "fault `{fault}` was applied and no check failed: the book is not written"
             )],

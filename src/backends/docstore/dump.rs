@@ -7,27 +7,36 @@
 use std::path::{Path, PathBuf};
 
 use mongodb::bson::{Bson, Document};
-use sha2::{Digest, Sha256};
+
+use crate::dataset::sha256_file;
+use crate::error::{Error, Result};
 
 /// A document read from a dump, with where it starts in the file.
 #[derive(Debug, Clone)]
 pub struct Read {
+    /// Where the document starts in the file, in bytes.
     pub offset: usize,
+    /// The document.
     pub doc: Document,
 }
 
 /// Bytes of the dump that are not a readable document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unreadable {
+    /// Where the unreadable bytes start.
     pub offset: usize,
+    /// How many bytes are unreadable.
     pub bytes: usize,
+    /// Why: a truncated length, or bytes that are not a document.
     pub reason: String,
 }
 
 /// Everything in one `.bson` file.
 #[derive(Debug, Clone, Default)]
 pub struct Contents {
+    /// The documents read, in file order.
     pub docs: Vec<Read>,
+    /// The stretches of bytes that are not documents.
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -92,8 +101,11 @@ pub fn encode(docs: &[Document]) -> Vec<u8> {
 /// An index to record in the metadata: its key document and whether it is unique.
 #[derive(Debug, Clone)]
 pub struct IndexSpec {
+    /// The index's name.
     pub name: String,
+    /// Its keys, in order, each 1 (ascending) or -1.
     pub keys: Document,
+    /// Whether it refuses duplicate keys.
     pub unique: bool,
 }
 
@@ -105,15 +117,14 @@ pub fn write(
     collection: &str,
     docs: &[Document],
     indexes: &[IndexSpec],
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let dir = root.join(db);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     let bson_path = dir.join(format!("{collection}.bson"));
     let meta_path = dir.join(format!("{collection}.metadata.json"));
-    std::fs::write(&bson_path, encode(docs))
-        .map_err(|e| format!("{}: {e}", bson_path.display()))?;
+    std::fs::write(&bson_path, encode(docs)).map_err(Error::io(&bson_path))?;
     std::fs::write(&meta_path, metadata_json(db, collection, indexes))
-        .map_err(|e| format!("{}: {e}", meta_path.display()))?;
+        .map_err(Error::io(&meta_path))?;
     write_checksums(root)?;
     Ok(vec![bson_path, meta_path, root.join("SHA256SUMS")])
 }
@@ -147,12 +158,12 @@ pub fn metadata_json(db: &str, collection: &str, indexes: &[IndexSpec]) -> Strin
 }
 
 /// Every regular file under `root` except `SHA256SUMS`, as sorted relative paths.
-fn files_under(root: &Path) -> Result<Vec<String>, String> {
+fn files_under(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
+        for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir))? {
+            let path = entry.map_err(Error::io(&dir))?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.file_name().is_some_and(|n| n != "SHA256SUMS") {
@@ -169,27 +180,21 @@ fn files_under(root: &Path) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-pub fn sha256_file(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
-}
-
 /// Writes `SHA256SUMS` (sha256sum's format) for every file of the dump.
-pub fn write_checksums(root: &Path) -> Result<(), String> {
+pub fn write_checksums(root: &Path) -> Result<()> {
     let mut text = String::new();
     for rel in files_under(root)? {
         text.push_str(&format!("{}  {rel}\n", sha256_file(&root.join(&rel))?));
     }
-    std::fs::write(root.join("SHA256SUMS"), text)
-        .map_err(|e| format!("{}: {e}", root.join("SHA256SUMS").display()))
+    let sums = root.join("SHA256SUMS");
+    std::fs::write(&sums, text).map_err(Error::io(&sums))
 }
 
 /// Checks every file against `SHA256SUMS`: the files that differ, are missing, or are not
 /// listed. An empty list means the dump is as written.
-pub fn verify_checksums(root: &Path) -> Result<Vec<String>, String> {
+pub fn verify_checksums(root: &Path) -> Result<Vec<String>> {
     let sums_path = root.join("SHA256SUMS");
-    let sums =
-        std::fs::read_to_string(&sums_path).map_err(|e| format!("{}: {e}", sums_path.display()))?;
+    let sums = std::fs::read_to_string(&sums_path).map_err(Error::io(&sums_path))?;
     let mut problems = Vec::new();
     let mut listed = Vec::new();
     for (n, line) in sums.lines().enumerate() {
@@ -201,7 +206,10 @@ pub fn verify_checksums(root: &Path) -> Result<Vec<String>, String> {
         match sha256_file(&root.join(rel)) {
             Ok(actual) if actual == sum => {}
             Ok(actual) => problems.push(format!("{rel}: sha256 {actual}, SHA256SUMS says {sum}")),
-            Err(e) => problems.push(format!("{rel}: {e}")),
+            Err(_) if !root.join(rel).is_file() => problems.push(format!(
+                "{rel}: listed in SHA256SUMS, missing from the dump"
+            )),
+            Err(e) => problems.push(format!("{rel}: {}", e.report().replace('\n', ";"))),
         }
     }
     for rel in files_under(root)? {

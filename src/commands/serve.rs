@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::book::{self, RunOptions};
+use crate::commands::book::{self, RunOptions};
 use crate::embedded;
 use crate::error::{Error, Result};
 use crate::lock::RunLock;
@@ -23,7 +23,9 @@ const RELOAD_SCRIPT: &str = r#"<script>(function(){var v=null;setInterval(functi
 
 /// A running preview: its address, and a flag that stops it.
 pub struct Server {
+    /// The port the preview listens on.
     pub port: u16,
+    /// Bumped at each rebuild; the page polls it to reload.
     pub version: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -199,7 +201,10 @@ pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
                     eprintln!("rebuilt");
                 }
                 Err(e) => {
-                    eprintln!("rebuild failed, still serving the last good book:\n{e}");
+                    eprintln!(
+                        "rebuild failed, still serving the last good book:\n{}",
+                        e.report()
+                    );
                     pending = changed;
                 }
             }

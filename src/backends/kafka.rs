@@ -1,0 +1,171 @@
+//! A Kafka-protocol broker through `rdkafka`: librdkafka's in-process mock cluster (three
+//! brokers, the topic replicated three times) so the book needs no server, or the brokers of
+//! `--brokers`, where the topic is created through the admin API. Used by InduTech, whose
+//! producer and processor (`chapters/indutech/stream.rs`) talk to the [`Endpoint`] it gives.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::Unreachable;
+
+/// Why no broker (or no topic) could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The brokers did not answer: the tool could not run.
+    #[error("{0}")]
+    Unreachable(#[from] Unreachable),
+    /// The broker (or the client library) refused a call.
+    #[error("{operation}, on the broker at {bootstrap}")]
+    Kafka {
+        /// The call refused.
+        operation: String,
+        /// The bootstrap servers.
+        bootstrap: String,
+        /// What librdkafka said.
+        #[source]
+        source: Box<KafkaError>,
+    },
+}
+
+/// A Kafka error on `operation`, at `bootstrap`.
+fn failed(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaError) -> BrokerError {
+    let operation = operation.into();
+    let bootstrap = bootstrap.to_string();
+    move |source| BrokerError::Kafka {
+        operation,
+        bootstrap,
+        source: Box::new(source),
+    }
+}
+
+/// The broker at `bootstrap` did not answer `operation`.
+fn out_of_reach(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> BrokerError {
+    let address = bootstrap.to_string();
+    let operation = operation.to_string();
+    move |source| {
+        BrokerError::Unreachable(Unreachable::new(
+            "Kafka broker",
+            address,
+            format!("{operation}: {source}"),
+        ))
+    }
+}
+
+/// Whether librdkafka's answer means no broker answered (timed out, transport down), rather
+/// than a broker refusing the call.
+fn out_of_reach_code(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::BrokerNotAvailable
+            | RDKafkaErrorCode::NetworkException
+    )
+}
+
+/// Where records go: bootstrap servers, topic, partitions. Plain data, shared by the
+/// producer and processor threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The bootstrap servers, `host:port,…`.
+    pub bootstrap: String,
+    /// The topic.
+    pub topic: String,
+    /// Its partitions.
+    pub partitions: i32,
+}
+
+/// A broker to talk to: the in-process mock cluster (kept alive here), or a real one.
+pub struct Broker {
+    /// Where the producer and the processor connect.
+    pub endpoint: Endpoint,
+    _mock: Option<MockCluster<'static, DefaultProducerContext>>,
+}
+
+impl Broker {
+    /// Starts the mock cluster (3 brokers, the topic replicated 3 times), or creates the topic
+    /// on `brokers` through the admin API.
+    pub fn start(
+        brokers: Option<&str>,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<Broker, BrokerError> {
+        match brokers {
+            None => {
+                let mock = MockCluster::new(3)
+                    .map_err(failed("starting the in-process broker", "(in process)"))?;
+                mock.create_topic(topic, partitions, 3).map_err(failed(
+                    format!("creating topic {topic}"),
+                    &mock.bootstrap_servers(),
+                ))?;
+                let endpoint = Endpoint {
+                    bootstrap: mock.bootstrap_servers(),
+                    topic: topic.to_string(),
+                    partitions,
+                };
+                Ok(Broker {
+                    endpoint,
+                    _mock: Some(mock),
+                })
+            }
+            Some(bootstrap) => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", bootstrap)
+                    .set("socket.timeout.ms", "10000")
+                    .create()
+                    .map_err(failed("creating the admin client", bootstrap))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| {
+                        BrokerError::Unreachable(Unreachable::new(
+                            "Kafka broker",
+                            bootstrap,
+                            format!("the admin client's runtime: {e}"),
+                        ))
+                    })?;
+                let options = AdminOptions::new()
+                    .operation_timeout(Some(Duration::from_secs(10)))
+                    .request_timeout(Some(Duration::from_secs(15)));
+                // Tickets carry their own (past) timestamps: keep them whatever their age.
+                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+                    .set("retention.ms", "-1");
+                let results = runtime
+                    .block_on(admin.create_topics(&[new_topic], &options))
+                    .map_err(out_of_reach(&format!("creating topic {topic}"), bootstrap))?;
+                for r in results {
+                    r.map_err(|(t, code)| {
+                        let source = KafkaError::AdminOp(code);
+                        if out_of_reach_code(code) {
+                            out_of_reach(&format!("creating topic {t}"), bootstrap)(source)
+                        } else {
+                            BrokerError::Kafka {
+                                operation: format!("creating topic {t}"),
+                                bootstrap: bootstrap.to_string(),
+                                source: Box::new(source),
+                            }
+                        }
+                    })?;
+                }
+                let endpoint = Endpoint {
+                    bootstrap: bootstrap.to_string(),
+                    topic: topic.to_string(),
+                    partitions,
+                };
+                Ok(Broker {
+                    endpoint,
+                    _mock: None,
+                })
+            }
+        }
+    }
+}
