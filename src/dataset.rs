@@ -73,9 +73,7 @@ impl Manifest {
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
         toml::from_str(&text).map_err(|e| Error::BadFile {
             file: path.display().to_string(),
-            row: e
-                .span()
-                .map(|span| text[..span.start].lines().count().max(1) as u64),
+            row: crate::error::toml_line(&text, &e),
             message: e.message().to_string(),
         })
     }

@@ -86,9 +86,7 @@ pub fn declared<T: serde::de::DeserializeOwned>(chapter: &str, name: &str) -> cr
     toml::from_str(text).map_err(|e| crate::Error::Data {
         chapter: chapter.to_string(),
         file: path,
-        row: e
-            .span()
-            .map(|span| text[..span.start].lines().count().max(1) as u64),
+        row: crate::error::toml_line(text, &e),
         message: e.message().to_string(),
     })
 }

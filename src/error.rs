@@ -218,20 +218,7 @@ impl Error {
     /// The message and every cause under it, one per line (`caused by: ...`), as `main`
     /// prints it.
     pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut last = text.clone();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            // A wrapper that shows its inner error's message says it once.
-            let line = e.to_string();
-            if line != last {
-                text.push_str("\n  caused by: ");
-                text.push_str(&line);
-                last = line;
-            }
-            cause = e.source();
-        }
-        text
+        messages(self).join("\n  caused by: ")
     }
 
     /// A chapter step failed with a typed error; used as `.map_err(Error::failed(CHAPTER,
@@ -312,19 +299,29 @@ impl Error {
 /// An error and its causes on one line (`what: why: deeper why`), for a check's reason or a
 /// table cell, where [`Error::report`]'s lines do not fit.
 pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut last = text.clone();
-    let mut cause = error.source();
+    messages(error).join(": ")
+}
+
+/// The messages of an error and of every cause under it, in order; a wrapper that shows its
+/// inner error's message (`#[error("{0}")]`) is said once.
+fn messages(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cause = Some(error);
     while let Some(e) = cause {
         let line = e.to_string();
-        if line != last {
-            text.push_str(": ");
-            text.push_str(&line);
-            last = line;
+        if out.last() != Some(&line) {
+            out.push(line);
         }
         cause = e.source();
     }
-    text
+    out
+}
+
+/// The line of a TOML parse error in `text` (1 when it has no position in the text).
+pub fn toml_line(text: &str, error: &toml::de::Error) -> Option<u64> {
+    error
+        .span()
+        .map(|span| text[..span.start].lines().count().max(1) as u64)
 }
 
 /// Whether a chain of causes says the tool could not run: a service out of reach, or an I/O

@@ -36,14 +36,6 @@ pub enum StreamError {
     /// The broker did not answer, or went away: the tool could not run.
     #[error("{0}")]
     Unreachable(#[from] Unreachable),
-    /// The broker (or the client library) refused a call.
-    #[error("{operation}, on the broker at {bootstrap}")]
-    Kafka {
-        operation: String,
-        bootstrap: String,
-        #[source]
-        source: Box<KafkaError>,
-    },
     /// Some tickets never reached the broker.
     #[error("{failed} records were not delivered to {bootstrap}; the first: {first}")]
     Undelivered {
@@ -77,7 +69,7 @@ pub enum StreamError {
         #[source]
         source: Box<parquet::errors::ParquetError>,
     },
-    /// The broker could not be had, or refused the topic.
+    /// The broker could not be had, or refused a call.
     #[error(transparent)]
     Broker(#[from] BrokerError),
     /// The sink refused a write or a read.
@@ -85,15 +77,10 @@ pub enum StreamError {
     Storage(#[from] StorageError),
 }
 
-/// A Kafka error on `operation`, at `bootstrap`.
+/// A Kafka error on `operation`, at `bootstrap`: the backend's own naming of a refused call.
 fn kafka(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaError) -> StreamError {
-    let operation = operation.into();
-    let bootstrap = bootstrap.to_string();
-    move |source| StreamError::Kafka {
-        operation,
-        bootstrap,
-        source: Box::new(source),
-    }
+    let failed = crate::backends::kafka::failed(operation, bootstrap);
+    move |source| StreamError::Broker(failed(source))
 }
 
 /// The broker at `bootstrap` did not answer `operation`.

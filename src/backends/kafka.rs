@@ -34,8 +34,11 @@ pub enum BrokerError {
     },
 }
 
-/// A Kafka error on `operation`, at `bootstrap`.
-fn failed(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaError) -> BrokerError {
+/// A Kafka error on `operation`, at `bootstrap` (also the producer's and the processor's).
+pub fn failed(
+    operation: impl Into<String>,
+    bootstrap: &str,
+) -> impl FnOnce(KafkaError) -> BrokerError {
     let operation = operation.into();
     let bootstrap = bootstrap.to_string();
     move |source| BrokerError::Kafka {
