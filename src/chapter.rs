@@ -107,7 +107,10 @@ pub struct Meta {
 
 /// A chapter: a pipeline that turns its data into a notebook.
 pub trait Chapter: Sync {
+    /// Its id, number, title, parameters and input files.
     fn meta(&self) -> &Meta;
+    /// Runs the pipeline on `ctx`'s data and parameters into a notebook (findings, tables,
+    /// charts, checks); the engine renders it.
     fn run(&self, ctx: &RunContext) -> Result<Notebook>;
 
     /// Chapters whose default data is generated write it into `dir` at the run's parameters

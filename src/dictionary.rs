@@ -9,7 +9,7 @@ use polars::prelude::{Column, DataFrame};
 
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::notebook::{Notebook, Source, Status, Value};
+use crate::notebook::{Notebook, Status, Value};
 use crate::sql::SqlSession;
 
 /// One column of a table in the catalog.
@@ -262,7 +262,7 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
         .filter(|(_, c)| !c.data_type.starts_with("DECIMAL"))
         .map(|(t, c)| format!("{}.{} is {}", t.name, c.name, c.data_type))
         .collect();
-    let source = Source::function("dictionary::document");
+    let source = crate::function_source!(crate::dictionary::document);
     nb.add_finding(
         "dictionary.tables",
         Value::Int(tables.len() as i64),
@@ -294,7 +294,7 @@ pub fn document(nb: &mut Notebook, db: &mut SqlSession) -> Result<Vec<TableInfo>
         "schema",
         "The relational schema, drawn from DuckDB's catalog: primary keys marked PK, lines from each foreign key to the key it references.",
         svg,
-        Source::function("render::schema::diagram"),
+        crate::function_source!(crate::render::schema::diagram),
     )?;
     let complete = if problems.is_empty() {
         Status::Passed

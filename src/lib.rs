@@ -2,6 +2,9 @@
 //! chapters into notebooks and renders them; it knows no chapter by name. The chapters live
 //! in `chapters/`, wired in by `chapters/mod.rs`.
 
+// Every public item says what it is: the code is teaching material as much as the book.
+#![warn(missing_docs)]
+
 pub mod backends;
 pub mod chapter;
 pub mod commands;

@@ -313,169 +313,94 @@ fn parse_params(
     Ok(params)
 }
 
+/// What every command shares: the checkout it works in and the servers the user named.
+struct Session {
+    root: PathBuf,
+    backends: Backends,
+}
+
+impl Session {
+    /// The options of a run over `data` (the chapter's own when `None`) with `params` and,
+    /// for a fault drill, `fault`.
+    fn options(
+        &self,
+        data: Option<PathBuf>,
+        params: BTreeMap<String, BTreeMap<String, String>>,
+        fault: Option<String>,
+    ) -> RunOptions {
+        RunOptions {
+            root: self.root.clone(),
+            data,
+            params,
+            backends: self.backends.clone(),
+            progress: true,
+            fault,
+        }
+    }
+
+    /// The options of a run with the chapters' own data, defaults and no fault.
+    fn defaults(&self) -> RunOptions {
+        self.options(None, BTreeMap::new(), None)
+    }
+
+    /// `out` as given, or under the project root when relative.
+    fn under_root(&self, out: PathBuf) -> PathBuf {
+        if out.is_absolute() {
+            out
+        } else {
+            self.root.join(out)
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     let cwd = std::env::current_dir().map_err(Error::io("."))?;
-    let root = cli.root.clone().unwrap_or_else(|| book::find_root(&cwd));
-    let backends = Backends {
-        kafka_brokers: cli.backends.brokers,
-        mongo_uri: cli.backends.mongo_uri,
-        s3_endpoint: cli.backends.s3_endpoint,
-        s3_bucket: cli.backends.s3_bucket,
+    let session = Session {
+        root: cli.root.clone().unwrap_or_else(|| book::find_root(&cwd)),
+        backends: Backends {
+            kafka_brokers: cli.backends.brokers,
+            mongo_uri: cli.backends.mongo_uri,
+            s3_endpoint: cli.backends.s3_endpoint,
+            s3_bucket: cli.backends.s3_bucket,
+        },
     };
-    let with_fault = |data: Option<PathBuf>, params, fault: Option<String>| RunOptions {
-        root: root.clone(),
-        data,
-        params,
-        backends: backends.clone(),
-        progress: true,
-        fault,
-    };
-    let options = |data: Option<PathBuf>, params| with_fault(data, params, None);
+    let s = &session;
     match cli.command {
         Command::Build {
             chapter,
             params,
             fault,
             out,
-        } => {
-            let _lock = RunLock::acquire(&root)?;
-            let out = if out.is_absolute() {
-                out
-            } else {
-                root.join(out)
-            };
-            let notebooks = book::build(
-                chapter.as_deref(),
-                &with_fault(None, parse_params(&params, None)?, fault),
-                &out,
-            )?;
-            for (chapter, nb) in &notebooks {
-                eprintln!(
-                    "{}: {} findings, {} checks",
-                    chapter.meta().id,
-                    nb.findings.len(),
-                    nb.checks.len()
-                );
-            }
-            eprintln!("book written to {}", out.display());
-        }
+        } => build(s, chapter, params, fault, out),
         Command::Check {
             chapter,
             data,
             params,
             fault,
-        } => {
-            let _lock = RunLock::acquire(&root)?;
-            let params = parse_params(&params, chapter.as_deref())?;
-            let notebooks =
-                book::run_and_check(chapter.as_deref(), &with_fault(data, params, fault))?;
-            for (chapter, nb) in &notebooks {
-                for check in &nb.checks {
-                    println!(
-                        "{:<18} {:<4} {}",
-                        chapter.meta().id,
-                        check.status.label(),
-                        check.id
-                    );
-                }
-            }
-        }
+        } => check(s, chapter, data, params, fault),
         Command::Findings {
             chapter,
             data,
             params,
             fault,
-        } => {
-            let id = book::chapter_by_id(&chapter)?.meta().id;
-            let params = parse_params(&params, Some(id))?;
-            let _lock = RunLock::acquire(&root)?;
-            let nb = book::run_chapter(book::chapter_by_id(id)?, &with_fault(data, params, fault))?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise")
-            );
-            let failed = nb.failures();
-            if !failed.is_empty() {
-                return Err(Error::ChecksFailed {
-                    chapter: id.to_string(),
-                    failed,
-                });
-            }
-        }
+        } => findings(s, &chapter, data, params, fault),
         Command::Faults { chapter, fault } => {
-            let _lock = RunLock::acquire(&root)?;
+            let _lock = RunLock::acquire(&s.root)?;
             let report = auditbook::commands::fault_matrix::run(
                 chapter.as_deref(),
                 fault.as_deref(),
-                &options(None, BTreeMap::new()),
+                &s.defaults(),
             )?;
             print!("{}", report.table());
-            report.verdict()?;
+            report.verdict()
         }
         Command::Diff {
             against,
             chapter,
             params,
-        } => {
-            let old = match &against {
-                Some(rev) => auditbook::commands::diff::Side::at_revision(&root, rev)?,
-                None => auditbook::commands::diff::Side::from_book(&root.join("book"))?,
-            };
-            let _lock = RunLock::acquire(&root)?;
-            let mut notebooks = Vec::new();
-            let mut errors = Vec::new();
-            for (c, result) in book::run_selected(
-                chapter.as_deref(),
-                &options(None, parse_params(&params, None)?),
-            )? {
-                match result {
-                    Ok(nb) => notebooks.push((c.meta().id, nb)),
-                    Err(e) => errors.push(e),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(if errors.len() == 1 {
-                    errors.remove(0)
-                } else {
-                    Error::Many(errors)
-                });
-            }
-            let new = auditbook::commands::diff::Side::of(
-                &notebooks
-                    .iter()
-                    .map(|(id, nb)| (*id, nb))
-                    .collect::<Vec<_>>(),
-            );
-            if old.checks.is_none() {
-                eprintln!("no checks.json on the old side: check results are not compared");
-            }
-            let order: Vec<&str> = book::all_meta().iter().map(|m| m.id).collect();
-            let changes = auditbook::commands::diff::compare(&old, &new, &order);
-            let against = against
-                .as_deref()
-                .map(|r| format!("the book at {r}"))
-                .unwrap_or_else(|| "book/".into());
-            for change in &changes {
-                println!("{change}");
-            }
-            if changes.is_empty() {
-                eprintln!("no finding or check result differs from {against}");
-            } else {
-                eprintln!("{} difference(s) from {against}", changes.len());
-                return Err(Error::Differs {
-                    count: changes.len(),
-                    against,
-                });
-            }
-        }
+        } => diff(s, against, chapter, params),
         Command::Serve { port, out } => {
-            let out = if out.is_absolute() {
-                out
-            } else {
-                root.join(out)
-            };
-            let server =
-                auditbook::commands::serve::start(options(None, BTreeMap::new()), out, port)?;
+            let server = auditbook::commands::serve::start(s.defaults(), s.under_root(out), port)?;
             eprintln!(
                 "serving the book on http://127.0.0.1:{}/ (Ctrl-C stops)",
                 server.port
@@ -486,28 +411,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Data {
             command: DataCommand::Verify,
-        } => {
-            let report = book::verify_data(&root)?;
-            let mut bad = Vec::new();
-            for line in &report {
-                println!(
-                    "{} {} {}",
-                    if line.ok { "ok  " } else { "FAIL" },
-                    line.file,
-                    line.detail
-                );
-                if !line.ok {
-                    bad.push(Error::Checksum {
-                        file: line.file.clone(),
-                        expected: "manifest".into(),
-                        actual: line.detail.clone(),
-                    });
-                }
-            }
-            if !bad.is_empty() {
-                return Err(Error::Many(bad));
-            }
-        }
+        } => verify_data(s),
         Command::Data {
             command:
                 DataCommand::Generate {
@@ -515,95 +419,23 @@ fn run(cli: Cli) -> Result<(), Error> {
                     out,
                     params,
                 },
-        } => {
-            let c = book::chapter_by_id(&chapter)?;
-            let params = parse_params(&params, Some(c.meta().id))?;
-            let ctx = book::context(c, &options(None, params))?;
-            let files = c.generate(&ctx, &out)?.ok_or_else(|| {
-                Error::Usage(format!("chapter `{chapter}` does not generate its data"))
-            })?;
-            for f in files {
-                println!(
-                    "{} {} rows {}",
-                    f.sha256,
-                    f.rows.unwrap_or(0),
-                    out.join(&f.file).display()
-                );
-            }
-        }
+        } => generate_data(s, &chapter, out, params),
         Command::Bench {
             runs,
             chapter: Some(chapter),
             sets,
             queries,
-        } => {
-            let id = book::chapter_by_id(&chapter)?.meta().id;
-            // Held for the child processes too (they are told so).
-            let _lock = RunLock::acquire(&root)?;
-            let sets: Vec<Vec<String>> = if sets.is_empty() {
-                vec![Vec::new()]
-            } else {
-                sets.iter()
-                    .map(|s| s.split(',').map(str::to_string).collect())
-                    .collect()
-            };
-            let report = bench::bench_chapter(&root, id, &sets, &queries, runs)?;
-            let path = bench::save(&root, &format!("{id}.md"), &report)?;
+        } => bench_chapter(s, &chapter, runs, sets, queries),
+        Command::Bench { runs, .. } => {
+            let _lock = RunLock::acquire(&s.root)?;
+            let mut options = s.defaults();
+            options.progress = false;
+            let report = bench::report(&bench::bench_build(&options, runs)?);
+            let path = bench::save(&s.root, "build.md", &report)?;
             println!("{report}\n(saved to {})", path.display());
+            Ok(())
         }
-        Command::Flow { command } => {
-            use auditbook::commands::flow;
-            match command {
-                FlowCommand::Run {
-                    chapter,
-                    data,
-                    work,
-                    resume,
-                    vars,
-                    params,
-                } => {
-                    let _lock = RunLock::acquire(&root)?;
-                    let c = book::chapter_by_id(&chapter)?;
-                    let ctx = book::context(
-                        c,
-                        &options(data, parse_params(&params, Some(c.meta().id))?),
-                    )?;
-                    let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
-                    flow::run_once(c, &ctx, &work, parse_vars(&vars)?, resume)?;
-                }
-                FlowCommand::Next { chapter, n, from } => {
-                    let from = match from {
-                        Some(text) => text
-                            .parse()
-                            .map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
-                        None => chrono::Utc::now(),
-                    };
-                    flow::next(book::chapter_by_id(&chapter)?, from, n)?;
-                }
-                FlowCommand::Serve {
-                    chapter,
-                    data,
-                    work,
-                    vars,
-                } => {
-                    let c = book::chapter_by_id(&chapter)?;
-                    let ctx = book::context(c, &options(data, BTreeMap::new()))?;
-                    let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
-                    flow::serve(c, &ctx, &work, parse_vars(&vars)?)?;
-                }
-                FlowCommand::History { chapter, work } => {
-                    let c = book::chapter_by_id(&chapter)?;
-                    let ctx = book::context(c, &options(None, BTreeMap::new()))?;
-                    flow::history(&work.unwrap_or_else(|| flow::default_work_dir(&ctx)))?;
-                }
-                FlowCommand::Export {
-                    chapter,
-                    kestra: _,
-                    out,
-                } => flow::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref())?,
-                FlowCommand::HoldLock { database, ms } => flow::hold_lock(&database, ms)?,
-            }
-        }
+        Command::Flow { command } => flow(s, command),
         Command::Chapter(words) => {
             let (name, args) = words
                 .split_first()
@@ -614,19 +446,276 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .ok_or_else(|| {
                     Error::Usage(format!("unknown command `{name}`; see `auditbook --help`"))
                 })?;
-            let ctx = book::context(chapter, &options(None, BTreeMap::new()))?;
-            chapter.run_command(&ctx, name, args)?;
+            let ctx = book::context(chapter, &s.defaults())?;
+            chapter.run_command(&ctx, name, args)
         }
-        Command::Bench { runs, .. } => {
-            let _lock = RunLock::acquire(&root)?;
-            let mut opts = options(None, BTreeMap::new());
-            opts.progress = false;
-            let report = bench::report(&bench::bench_build(&opts, runs)?);
-            let path = bench::save(&root, "build.md", &report)?;
-            println!("{report}\n(saved to {})", path.display());
+    }
+}
+
+/// `build`: runs the chapters, checks them and writes the book into `out`.
+fn build(
+    s: &Session,
+    chapter: Option<String>,
+    params: Vec<String>,
+    fault: Option<String>,
+    out: PathBuf,
+) -> Result<(), Error> {
+    let _lock = RunLock::acquire(&s.root)?;
+    let out = s.under_root(out);
+    let notebooks = book::build(
+        chapter.as_deref(),
+        &s.options(None, parse_params(&params, None)?, fault),
+        &out,
+    )?;
+    for (chapter, nb) in &notebooks {
+        eprintln!(
+            "{}: {} findings, {} checks",
+            chapter.meta().id,
+            nb.findings.len(),
+            nb.checks.len()
+        );
+    }
+    eprintln!("book written to {}", out.display());
+    Ok(())
+}
+
+/// `check`: runs the chapters and prints every check's result, without rendering.
+fn check(
+    s: &Session,
+    chapter: Option<String>,
+    data: Option<PathBuf>,
+    params: Vec<String>,
+    fault: Option<String>,
+) -> Result<(), Error> {
+    let _lock = RunLock::acquire(&s.root)?;
+    let params = parse_params(&params, chapter.as_deref())?;
+    let notebooks = book::run_and_check(chapter.as_deref(), &s.options(data, params, fault))?;
+    for (chapter, nb) in &notebooks {
+        for check in &nb.checks {
+            println!(
+                "{:<18} {:<4} {}",
+                chapter.meta().id,
+                check.status.label(),
+                check.id
+            );
         }
     }
     Ok(())
+}
+
+/// `findings`: one chapter's findings as JSON on stdout; exit 1 when a check failed.
+fn findings(
+    s: &Session,
+    chapter: &str,
+    data: Option<PathBuf>,
+    params: Vec<String>,
+    fault: Option<String>,
+) -> Result<(), Error> {
+    let id = book::chapter_by_id(chapter)?.meta().id;
+    let params = parse_params(&params, Some(id))?;
+    let _lock = RunLock::acquire(&s.root)?;
+    let nb = book::run_chapter(book::chapter_by_id(id)?, &s.options(data, params, fault))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&nb.findings_json()).expect("findings serialise")
+    );
+    let failed = nb.failures();
+    if !failed.is_empty() {
+        return Err(Error::ChecksFailed {
+            chapter: id.to_string(),
+            failed,
+        });
+    }
+    Ok(())
+}
+
+/// `diff`: the findings and check results of this run that differ from the committed book
+/// (or the book at `against`); exit 1 when some do.
+fn diff(
+    s: &Session,
+    against: Option<String>,
+    chapter: Option<String>,
+    params: Vec<String>,
+) -> Result<(), Error> {
+    use auditbook::commands::diff::{compare, Side};
+    let old = match &against {
+        Some(rev) => Side::at_revision(&s.root, rev)?,
+        None => Side::from_book(&s.root.join("book"))?,
+    };
+    let _lock = RunLock::acquire(&s.root)?;
+    let mut notebooks = Vec::new();
+    let mut errors = Vec::new();
+    for (c, result) in book::run_selected(
+        chapter.as_deref(),
+        &s.options(None, parse_params(&params, None)?, None),
+    )? {
+        match result {
+            Ok(nb) => notebooks.push((c.meta().id, nb)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            Error::Many(errors)
+        });
+    }
+    let new = Side::of(
+        &notebooks
+            .iter()
+            .map(|(id, nb)| (*id, nb))
+            .collect::<Vec<_>>(),
+    );
+    if old.checks.is_none() {
+        eprintln!("no checks.json on the old side: check results are not compared");
+    }
+    let order: Vec<&str> = book::all_meta().iter().map(|m| m.id).collect();
+    let changes = compare(&old, &new, &order);
+    let against = against
+        .as_deref()
+        .map(|r| format!("the book at {r}"))
+        .unwrap_or_else(|| "book/".into());
+    for change in &changes {
+        println!("{change}");
+    }
+    if changes.is_empty() {
+        eprintln!("no finding or check result differs from {against}");
+        Ok(())
+    } else {
+        eprintln!("{} difference(s) from {against}", changes.len());
+        Err(Error::Differs {
+            count: changes.len(),
+            against,
+        })
+    }
+}
+
+/// `data verify`: every dataset's sha256 against the manifest; exit 1 naming each mismatch.
+fn verify_data(s: &Session) -> Result<(), Error> {
+    let report = book::verify_data(&s.root)?;
+    let mut bad = Vec::new();
+    for line in &report {
+        println!(
+            "{} {} {}",
+            if line.ok { "ok  " } else { "FAIL" },
+            line.file,
+            line.detail
+        );
+        if !line.ok {
+            bad.push(Error::Checksum {
+                file: line.file.clone(),
+                expected: "manifest".into(),
+                actual: line.detail.clone(),
+            });
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Many(bad))
+    }
+}
+
+/// `data generate`: writes a chapter's generated dataset into `out`.
+fn generate_data(
+    s: &Session,
+    chapter: &str,
+    out: PathBuf,
+    params: Vec<String>,
+) -> Result<(), Error> {
+    let c = book::chapter_by_id(chapter)?;
+    let params = parse_params(&params, Some(c.meta().id))?;
+    let ctx = book::context(c, &s.options(None, params, None))?;
+    let files = c
+        .generate(&ctx, &out)?
+        .ok_or_else(|| Error::Usage(format!("chapter `{chapter}` does not generate its data")))?;
+    for f in files {
+        println!(
+            "{} {} rows {}",
+            f.sha256,
+            f.rows.unwrap_or(0),
+            out.join(&f.file).display()
+        );
+    }
+    Ok(())
+}
+
+/// `bench --chapter`: one chapter at several parameter sets, in child processes.
+fn bench_chapter(
+    s: &Session,
+    chapter: &str,
+    runs: usize,
+    sets: Vec<String>,
+    queries: String,
+) -> Result<(), Error> {
+    let id = book::chapter_by_id(chapter)?.meta().id;
+    // Held for the child processes too (they are told so).
+    let _lock = RunLock::acquire(&s.root)?;
+    let sets: Vec<Vec<String>> = if sets.is_empty() {
+        vec![Vec::new()]
+    } else {
+        sets.iter()
+            .map(|s| s.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let report = bench::bench_chapter(&s.root, id, &sets, &queries, runs)?;
+    let path = bench::save(&s.root, &format!("{id}.md"), &report)?;
+    println!("{report}\n(saved to {})", path.display());
+    Ok(())
+}
+
+/// `flow …`: runs, schedules, inspects or exports a chapter's flow.
+fn flow(s: &Session, command: FlowCommand) -> Result<(), Error> {
+    use auditbook::commands::flow;
+    match command {
+        FlowCommand::Run {
+            chapter,
+            data,
+            work,
+            resume,
+            vars,
+            params,
+        } => {
+            let _lock = RunLock::acquire(&s.root)?;
+            let c = book::chapter_by_id(&chapter)?;
+            let params = parse_params(&params, Some(c.meta().id))?;
+            let ctx = book::context(c, &s.options(data, params, None))?;
+            let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
+            flow::run_once(c, &ctx, &work, parse_vars(&vars)?, resume).map(|_| ())
+        }
+        FlowCommand::Next { chapter, n, from } => {
+            let from = match from {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| Error::Usage(format!("--from {text}: {e}")))?,
+                None => chrono::Utc::now(),
+            };
+            flow::next(book::chapter_by_id(&chapter)?, from, n)
+        }
+        FlowCommand::Serve {
+            chapter,
+            data,
+            work,
+            vars,
+        } => {
+            let c = book::chapter_by_id(&chapter)?;
+            let ctx = book::context(c, &s.options(data, BTreeMap::new(), None))?;
+            let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
+            flow::serve(c, &ctx, &work, parse_vars(&vars)?)
+        }
+        FlowCommand::History { chapter, work } => {
+            let c = book::chapter_by_id(&chapter)?;
+            let ctx = book::context(c, &s.defaults())?;
+            flow::history(&work.unwrap_or_else(|| flow::default_work_dir(&ctx)))
+        }
+        FlowCommand::Export {
+            chapter,
+            kestra: _,
+            out,
+        } => flow::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref()),
+        FlowCommand::HoldLock { database, ms } => flow::hold_lock(&database, ms),
+    }
 }
 
 fn main() -> ExitCode {

@@ -37,6 +37,11 @@ pub enum Source {
         /// The function's path, from the chapters' root.
         name: String,
     },
+    /// A parameter of the run, as given (`--param`) or defaulted.
+    Parameter {
+        /// The parameter's full key: `noscites.database`.
+        name: String,
+    },
 }
 
 impl Source {
@@ -46,19 +51,74 @@ impl Source {
             name: name.to_string(),
         }
     }
-    /// A value a Rust function (or a document pipeline) computed.
+    /// A value a Rust function (or a document pipeline) computed. Chapters name it with
+    /// [`function_source!`](crate::function_source), whose path the compiler checks.
     pub fn function(name: &str) -> Source {
         Source::Function {
             name: name.to_string(),
         }
     }
+
+    /// The source [`function_source!`](crate::function_source) builds: the items' paths as
+    /// written (`crate::chapters::seattle::model::folds`), shown from the chapters' root
+    /// (`seattle::model::folds`) or the crate's (`backends::docstore::DocStore::count`), generic
+    /// arguments dropped, joined by `, ` when several items computed the value together, and the
+    /// note, if any, in brackets after them.
+    pub fn items(paths: &[&str], note: Option<&str>) -> Source {
+        let names: Vec<String> = paths.iter().map(|path| item_name(path)).collect();
+        let mut name = names.join(", ");
+        if let Some(note) = note {
+            name = format!("{name} ({note})");
+        }
+        Source::Function { name }
+    }
+    /// A value the run was given: the parameter `key` of `chapter`.
+    pub fn parameter(chapter: &str, key: &str) -> Source {
+        Source::Parameter {
+            name: format!("{chapter}.{key}"),
+        }
+    }
+
     /// A short human label: `query revenue_by_day` or `fn audit::late_batch`.
     pub fn label(&self) -> String {
         match self {
             Source::Query { name } => format!("query `{name}`"),
             Source::Function { name } => format!("function `{name}`"),
+            Source::Parameter { name } => format!("parameter `{name}`"),
         }
     }
+}
+
+/// An item's path as [`stringify!`] writes it, shown from the chapters' root or the crate's.
+fn item_name(path: &str) -> String {
+    let path: String = path.chars().filter(|c| !c.is_whitespace()).collect();
+    // `insert_unordered::<Reading>`: the generic arguments only satisfied the compiler's check.
+    let path = match path.find("::<") {
+        Some(generics) => path[..generics].to_string(),
+        None => path,
+    };
+    let path = path.strip_prefix("crate::").unwrap_or(&path);
+    path.strip_prefix("chapters::").unwrap_or(path).to_string()
+}
+
+/// The [`Source`] of a value that Rust items computed, named by their paths, which the
+/// compiler checks: moving or renaming the function, constant or method without updating the
+/// provenance is a build error, never a stale label in the book. Name items from `crate::`;
+/// give a generic function its type arguments; add what the item did after a `;`:
+///
+/// ```
+/// # mod model { pub fn folds() {} pub const LIMITS: u32 = 3; }
+/// # use auditbook::notebook::Source;
+/// let source = auditbook::function_source!(model::folds, model::LIMITS; "per fold");
+/// assert_eq!(source, Source::function("model::folds, model::LIMITS (per fold)"));
+/// ```
+#[macro_export]
+macro_rules! function_source {
+    ($($path:path),+ $(; $note:literal)?) => {{
+        // Only for the compiler: each path must name a function, constant or static.
+        $( let _ = &$path; )+
+        $crate::notebook::Source::items(&[$(stringify!($path)),+], None $(.or(Some($note)))?)
+    }};
 }
 
 /// Where a number, table or chart came from.
@@ -575,6 +635,25 @@ impl Notebook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_item_is_named_from_the_chapters_root_or_the_crate_root_without_generics() {
+        assert_eq!(
+            Source::items(&["crate :: chapters :: seattle :: model :: folds"], None),
+            Source::function("seattle::model::folds")
+        );
+        assert_eq!(
+            Source::items(
+                &["crate::backends::docstore::DocStore::insert_unordered::<Reading>"],
+                Some("bulk")
+            ),
+            Source::function("backends::docstore::DocStore::insert_unordered (bulk)")
+        );
+        assert_eq!(
+            Source::items(&["crate::chapters::a::f", "crate::chapters::a::g"], None),
+            Source::function("a::f, a::g")
+        );
+    }
 
     #[test]
     fn a_read_path_names_a_dataset_by_its_last_components_or_a_glob() {

@@ -74,7 +74,7 @@ pub(super) fn frame(columns: Vec<Column>) -> Result<DataFrame> {
 
 /// The tasks as they ran, and every gate with its count; the report gates become findings.
 pub(super) fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport) -> Result<()> {
-    let source = Source::function("flow::run");
+    let source = crate::function_source!(crate::flow::run);
     let (mut id, mut action, mut deps, mut rows_in, mut rows_out, mut attempts, mut status) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in &report.tasks {
@@ -137,7 +137,7 @@ pub(super) fn flow_tables(nb: &mut Notebook, spec: &FlowSpec, report: &RunReport
         source.clone(),
     )?;
     let retry = spec.defaults.retry;
-    let spec_source = Source::function("flow::spec::TaskDefaults");
+    let spec_source = crate::function_source!(crate::flow::spec::FlowSpec::parse; "task defaults");
     nb.add_finding(
         "flow.retry_attempts",
         Value::Int(retry.max_attempts as i64),
@@ -284,7 +284,7 @@ pub(super) fn schedule(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> 
         .iter()
         .all(|t| t.format("%d %H:%M").to_string() == "15 09:00");
     let summer = utc.iter().filter(|u| u.ends_with("07:00 UTC")).count() as i64;
-    let source = Source::function("flow::schedule::Schedule::next");
+    let source = crate::function_source!(crate::flow::schedule::Schedule::next);
     nb.add_finding(
         "schedule.summer_runs",
         Value::Int(summer),
@@ -402,7 +402,7 @@ pub(super) fn kestra(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Re
     if !problems.is_empty() && problems.iter().any(|p| p.contains(KESTRA_FILE)) {
         problems.push(format!("export it again with `auditbook flow export {CHAPTER} --kestra --out chapters/{CHAPTER}/{KESTRA_FILE}`"));
     }
-    let source = Source::function("flow::kestra::export");
+    let source = crate::function_source!(crate::flow::kestra::export);
     nb.add_finding(
         "kestra.tasks",
         Value::Int(tasks.len() as i64),

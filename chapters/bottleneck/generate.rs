@@ -28,44 +28,72 @@ use crate::dataset::dataset_ref;
 use crate::error::{Error, Result};
 use crate::notebook::DatasetRef;
 
+/// The ERP export's file name.
 pub const ERP: &str = "Fichier_erp.csv";
+/// The web shop export's file name.
 pub const WEB: &str = "Fichier_web.csv";
+/// The link table's file name (ERP product id → web sku).
 pub const LINKS: &str = "fichier_liaison.csv";
 
 /// What to generate: sizes and trap counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Seed of the generator: the same plan and seed give the same bytes.
     pub seed: u64,
+    /// Products in the ERP (one link row each).
     pub products: usize,
+    /// Web rows holding only the default zeros.
     pub blank_rows: usize,
+    /// Web rows written twice, byte for byte.
     pub duplicate_rows: usize,
+    /// Web product rows without a sku.
     pub missing_skus: usize,
+    /// ERP products whose link has no id_web.
     pub missing_links: usize,
+    /// Links pointing to a sku the web shop does not list.
     pub dangling_links: usize,
+    /// ERP products with a negative price.
     pub negative_prices: usize,
+    /// ERP products with a stock of −1.
     pub negative_stocks: usize,
+    /// ERP statuses that contradict the stock quantity.
     pub contradicting_status: usize,
+    /// Web skus whose attachment row's total_sales differs from the product row's.
     pub attachment_sales_differ: usize,
+    /// Whether the gift card (a text sku, "instock" with no stock) is listed.
     pub gift_card: bool,
 }
 
 /// What was planted, and the truth the flow must find.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Planted {
+    /// Rows written to the ERP export.
     pub erp_rows: usize,
+    /// Rows written to the web export, blank and duplicate rows included.
     pub web_rows: usize,
+    /// Distinct products the web shop lists.
     pub web_products: usize,
+    /// Products found in all three files (ERP, link, web).
     pub reconciled: usize,
+    /// The true revenue of the reconciled products (price × total_sales), computed without SQL.
     pub revenue: Decimal,
+    /// Negative prices planted.
     pub negative_prices: usize,
+    /// Stocks of −1 planted.
     pub negative_stocks: usize,
     /// Contradicting statuses, the gift card's included.
     pub contradicting_status: usize,
+    /// Blank web rows planted.
     pub blank_rows: usize,
+    /// Web product rows without a sku planted.
     pub missing_skus: usize,
+    /// Duplicate web rows planted.
     pub duplicate_rows: usize,
+    /// Skus whose attachment's total_sales differs.
     pub attachment_sales_differ: usize,
+    /// Gift cards listed.
     pub gift_cards: usize,
+    /// Links without an id_web.
     pub missing_links: usize,
 }
 
@@ -399,6 +427,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
     Ok((refs, planted))
 }
 
+/// The 28 WooCommerce columns of the web export, in the course file's order.
 pub const WEB_COLUMNS: [&str; 28] = [
     "sku",
     "virtual",

@@ -150,6 +150,7 @@ const KESTRA_FILE: &str = "kestra_flow.yaml";
 const FILES: [&str; 3] = ["Fichier_erp", "Fichier_web", "fichier_liaison"];
 
 impl BottleNeck {
+    /// The generator's plan from the chapter's parameters.
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
         let p = &ctx.params;
         Ok(generate::Plan {

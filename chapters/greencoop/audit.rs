@@ -9,7 +9,9 @@ use super::reading::FIELDS;
 
 /// A pipeline with the name the book shows it under.
 pub struct Pipeline {
+    /// The name the book shows it under (its table and query).
     pub name: &'static str,
+    /// The aggregation stages, run against the readings collection.
     pub stages: Vec<Document>,
     /// The result's columns, in the order the table shows them.
     pub columns: Vec<String>,

@@ -20,18 +20,24 @@ use super::wunderground::HEADER;
 /// A generated station: its file, its clock, and the base of its weather.
 #[derive(Debug, Clone)]
 pub struct StationPlan {
+    /// The workbook's file name (`WU_<station>.xlsx`).
     pub file: String,
+    /// The station's time zone (the workbook's times are local).
     pub timezone: Tz,
+    /// The mean temperature its readings vary around, °C.
     pub mean_c: f64,
 }
 
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Seed of the generator.
     pub seed: u64,
-    /// First and last local instant (station time) of the readings.
+    /// First local instant (station time) of the readings.
     pub from: NaiveDateTime,
+    /// Last local instant (station time) of the readings.
     pub until: NaiveDateTime,
+    /// The stations to write a workbook for.
     pub stations: Vec<StationPlan>,
     /// Rows per station whose temperature is not a number ("--"), to be quarantined.
     pub bad_rows: usize,
@@ -46,9 +52,13 @@ pub struct Plan {
 /// What the generator planted, for the checks to compare with what the audit finds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Planted {
+    /// Reading rows written, over every workbook.
     pub rows_written: usize,
+    /// Rows whose temperature is `--`.
     pub bad_rows: usize,
+    /// Rows written twice.
     pub duplicate_rows: usize,
+    /// Rows left blank (the workbooks' day separators).
     pub blank_rows: usize,
 }
 

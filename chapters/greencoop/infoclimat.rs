@@ -10,6 +10,7 @@ use super::reading::{Origin, Parsed, Quarantined, Reading, ShapeError};
 use super::units::parse_number;
 use crate::error::Reason;
 
+/// The `source` field of the documents read from InfoClimat.
 pub const SOURCE: &str = "infoclimat";
 
 /// Source field → index in the schema's `FIELDS` (units already metric: °C, hPa, %, °, km/h,

@@ -72,9 +72,13 @@ static META: Meta = Meta {
 /// An alarm rule of `alarms.toml`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AlarmRule {
+    /// The alarm's id (`alarm.<id>` in the findings and checks).
     pub id: String,
+    /// The metric it watches (`metrics.<metric>`).
     pub metric: String,
+    /// It fires when the metric is above this.
     pub above: f64,
+    /// What it means when it fires.
     pub meaning: String,
 }
 
@@ -97,6 +101,7 @@ pub fn alarm_rules() -> Result<Vec<AlarmRule>> {
 }
 
 impl GreenCoop {
+    /// The generator's plan from the chapter's parameters.
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
         let p = &ctx.params;
         let local = |name: &str| -> Result<chrono::NaiveDateTime> {

@@ -19,13 +19,21 @@ use crate::progress::profile;
 /// A Weather Underground station as `stations.toml` declares it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct StationDecl {
+    /// Its workbook's file name.
     pub file: String,
+    /// The station id the documents carry.
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// Its country.
     pub country: String,
+    /// The IANA time zone of its workbook's local times.
     pub timezone: String,
+    /// Latitude, degrees.
     pub latitude: f64,
+    /// Longitude, degrees.
     pub longitude: f64,
+    /// The mean temperature the generator gives it, °C.
     pub mean_c: f64,
 }
 
@@ -35,30 +43,46 @@ pub type RestoreInput<'a> = dyn Fn(&Path) -> crate::error::Result<PathBuf> + Syn
 
 /// Everything one run needs.
 pub struct Config<'a> {
+    /// The InfoClimat JSON exports to stage.
     pub infoclimat: Vec<PathBuf>,
+    /// The Weather Underground workbooks to stage.
     pub workbooks: Vec<PathBuf>,
+    /// The stations the workbooks belong to.
     pub stations: Vec<StationDecl>,
+    /// Load Weather Underground pressure in inHg as if it were hPa (the bug the range audit catches).
     pub pressure_bug: bool,
+    /// The server the user named; a local one is started when absent.
     pub mongo_uri: Option<String>,
+    /// The database the readings are loaded into.
     pub database: String,
+    /// Where the raw files are staged and the backup is written.
     pub landing: Target,
     /// A folder of this run's own for the backup.
     pub work_dir: PathBuf,
     /// MiB of filler documents written to the database (to show the storage alarm firing).
     pub ballast_mib: u64,
+    /// The longest gap between two readings of one station the gap audit allows, minutes.
     pub max_gap_min: i64,
+    /// Where the restore reads the fetched backup from.
     pub restore_input: &'a RestoreInput<'a>,
 }
 
 /// One raw file as staged and read back.
 #[derive(Debug, Clone)]
 pub struct Staged {
+    /// Its object key in the landing zone.
     pub key: String,
+    /// The source it came from (`infoclimat`, `wunderground`).
     pub source: &'static str,
+    /// Its size.
     pub bytes: usize,
+    /// Rows read from it.
     pub rows_read: usize,
+    /// Readings parsed from it.
     pub readings: usize,
+    /// Rows quarantined, each with its reason.
     pub quarantined: usize,
+    /// Blank rows skipped.
     pub blank_rows: usize,
 }
 
@@ -67,36 +91,53 @@ pub struct Staged {
 pub struct Backup {
     /// (object key, bytes, sha256) of each file of the dump.
     pub files: Vec<(String, usize, String)>,
+    /// Documents backed up.
     pub documents: usize,
+    /// Documents restored from the backup.
     pub restored: usize,
+    /// Content hash of the collection before the backup.
     pub hash_original: String,
+    /// Content hash of the restored collection.
     pub hash_restored: String,
+    /// Files whose checksum did not match their manifest entry.
     pub checksum_problems: Vec<String>,
 }
 
 /// What a run did.
 pub struct Outcome {
+    /// The server's name and version, as it reports them.
     pub server: String,
+    /// Each raw file as staged.
     pub staged: Vec<Staged>,
+    /// The readings and quarantined rows parsed from them.
     pub parsed: Parsed,
+    /// Distinct reading keys (station, time) among the parsed readings.
     pub distinct_readings: usize,
     /// Keys read more than once whose copies differ (a copy refused by the store is then a
     /// reading lost, not a duplicate), each once.
     pub conflicting_keys: Vec<String>,
     /// Copies refused by the store that differ from the reading kept under their key.
     pub conflicting_copies: usize,
+    /// The first load into the store.
     pub first_load: InsertOutcome,
+    /// The rerun's load: the same readings again, every one refused by key.
     pub second_load: InsertOutcome,
+    /// Quarantined rows stored, with their reasons.
     pub quarantine_stored: u64,
     /// Documents of this run's readings found in the store after loading.
     pub ours_in_store: u64,
+    /// Documents in the readings collection (ours and any already there).
     pub documents_in_store: u64,
+    /// Each audit pipeline and its result.
     pub audits: Vec<(Pipeline, Vec<Document>)>,
+    /// Bytes the database uses (`dbStats.dataSize`).
     pub storage_used_bytes: i64,
+    /// The backup and its restore.
     pub backup: Backup,
 }
 
 impl Outcome {
+    /// The result of the audit pipeline `name` (empty when it did not run).
     pub fn audit(&self, name: &str) -> &[Document] {
         self.audits
             .iter()
@@ -121,7 +162,7 @@ type Landed = (String, &'static str, Vec<u8>);
 
 /// Puts each raw file in the landing zone and returns what is read back from there, so the
 /// rest of the pipeline reads what the landing zone holds, as a replication job would.
-fn stage(
+pub(super) fn stage(
     storage: &mut Storage,
     files: &[(PathBuf, &'static str)],
 ) -> Result<Vec<Landed>, PipelineError> {
@@ -170,15 +211,31 @@ pub enum PipelineError {
     Declaration(String),
     /// An object the landing zone or the backup store should hold is not as written.
     #[error("{key}: {problem}")]
-    Landing { key: String, problem: String },
+    Landing {
+        /// The object's key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The server's statistics lack a figure the audit reads.
     #[error("dbStats on {db}: no {field}")]
-    Stats { db: String, field: &'static str },
+    Stats {
+        /// The database.
+        db: String,
+        /// The figure missing.
+        field: &'static str,
+    },
     /// The fetched backup holds bytes that are not a document.
     #[error("the backup's readings.bson at byte {offset}: {reason}")]
-    Backup { offset: usize, reason: String },
+    Backup {
+        /// Where in the file.
+        offset: usize,
+        /// What the reader found there.
+        reason: String,
+    },
 }
 
+/// Stages, parses, loads twice, audits, backs up and restores, against the store `cfg` names.
 pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     let mut clock = std::time::Instant::now();
     let mut storage = Storage::open(&cfg.landing)?;
@@ -360,7 +417,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
 /// Dumps `readings` in mongodump's format with checksums, ships the dump to object storage,
 /// fetches it back into another folder, verifies the checksums, restores it into an empty
 /// database and compares documents: count and content hash in `_id` order.
-fn backup_and_restore(
+pub(super) fn backup_and_restore(
     store: &DocStore,
     db: &str,
     storage: &mut Storage,

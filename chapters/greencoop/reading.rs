@@ -44,8 +44,11 @@ impl ShapeError {
 /// A measured quantity of the schema: document field, unit, and the range rule the audit
 /// applies (`None` when the issue declares no range for it).
 pub struct Field {
+    /// The document field.
     pub name: &'static str,
+    /// Its unit, after normalisation.
     pub unit: &'static str,
+    /// The lowest and highest value the range audit accepts.
     pub range: Option<(f64, f64)>,
 }
 
@@ -111,6 +114,7 @@ pub const FIELDS: [Field; 11] = [
 /// Where a row came from, kept on its document and on its quarantine record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Origin {
+    /// The raw file's name.
     pub file: String,
     /// The workbook sheet, or the JSON path (`hourly.07015`).
     pub sheet: String,
@@ -121,17 +125,22 @@ pub struct Origin {
 /// One normalised reading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
+    /// The station id.
     pub station: String,
+    /// The source it was read from (`infoclimat`, `wunderground`).
     pub source: &'static str,
+    /// The instant of the reading, UTC.
     pub at: DateTime<Utc>,
     /// The values of [`FIELDS`], in that order.
     pub values: [Option<f64>; 11],
     /// Source fields outside the schema, kept rather than dropped (visibility, 3-hour rain…).
     pub extra: Vec<(String, Bson)>,
+    /// The file, sheet and row it was read from.
     pub origin: Origin,
 }
 
 impl Reading {
+    /// The document key: station and instant (`07015/2024-10-05T00:00:00Z`), so a rerun finds the same key.
     pub fn id(&self) -> String {
         format!(
             "{}/{}",
@@ -163,13 +172,16 @@ impl Reading {
 /// A row that could not be normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantined {
+    /// The file, sheet and row it was read from.
     pub origin: Origin,
+    /// Why it was refused, naming the field.
     pub reason: String,
     /// The row as read, for whoever repairs it.
     pub raw: String,
 }
 
 impl Quarantined {
+    /// The quarantine record, keyed by file, sheet and row (a rerun replaces it).
     pub fn to_document(&self) -> Document {
         doc! {
             "_id": format!("{}#{}#{}", self.origin.file, self.origin.sheet, self.origin.row),
@@ -182,7 +194,9 @@ impl Quarantined {
 /// What a parser made of one file.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
+    /// The rows normalised.
     pub readings: Vec<Reading>,
+    /// The rows refused, each with its reason.
     pub quarantined: Vec<Quarantined>,
     /// Rows with no value at all (Weather Underground's blank second row).
     pub blank_rows: usize,
@@ -194,6 +208,7 @@ impl Parsed {
         self.readings.len() + self.quarantined.len()
     }
 
+    /// Adds another file's rows.
     pub fn extend(&mut self, other: Parsed) {
         self.readings.extend(other.readings);
         self.quarantined.extend(other.quarantined);

@@ -71,27 +71,44 @@ pub(super) fn completeness_findings(nb: &mut Notebook, per_source: &[Document]) 
     )
 }
 
-/// Findings, tables, metrics, alarms and checks from one run.
+/// Findings, tables, metrics, alarms and checks from one run, in the order the page reads.
 pub(super) fn report(
     nb: &mut Notebook,
     o: &Outcome,
     planted: Option<&generate::Planted>,
     capacity_mib: f64,
 ) -> Result<()> {
-    let f = |name: &str| Source::function(name);
+    store_and_audits(nb, o)?;
+    pipeline_counts(nb, o)?;
+    range_rules(nb)?;
+    completeness_findings(nb, o.audit("completeness"))?;
+    documents_per_source(nb, o)?;
+    let figures = audit_figures(nb, o)?;
+    let metrics = metrics(nb, o, &figures, capacity_mib)?;
+    let alarms = alarms(nb, &metrics)?;
+    backup(nb, o)?;
+    checks::all(nb, o, planted)?;
+    alarm_checks(nb, &alarms)
+}
+
+/// The server the run used and every audit pipeline's text and result table.
+fn store_and_audits(nb: &mut Notebook, o: &Outcome) -> Result<()> {
     nb.add_finding(
         "store.server",
         Value::Text(o.server.clone()),
         None,
-        f("docstore::DocStore::connect"),
+        crate::function_source!(crate::backends::docstore::DocStore::connect),
     )?;
     for (pipeline, docs) in &o.audits {
         nb.queries
             .insert(pipeline.name.to_string(), pipeline_text(&pipeline.stages));
         table(nb, pipeline.name, docs, &pipeline.columns)?;
     }
+    Ok(())
+}
 
-    // Staging and normalising.
+/// Staging, parsing, the two loads and what the store holds afterwards.
+fn pipeline_counts(nb: &mut Notebook, o: &Outcome) -> Result<()> {
     let staged: Vec<Document> = o
         .staged
         .iter()
@@ -110,86 +127,53 @@ pub(super) fn report(
                 "blank_rows",
             ],
         )?,
-        f("greencoop::pipeline::stage"),
+        crate::function_source!(crate::chapters::greencoop::pipeline::stage),
     )?;
-    let parse_src = f("greencoop::pipeline::run (parse)");
-    let rows_read = o.parsed.rows_read();
-    let quarantined = o.parsed.quarantined.len();
-    nb.add_finding(
-        "rows.read",
-        Value::count(rows_read),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.readings",
-        Value::count(o.parsed.readings.len()),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.quarantined",
-        Value::count(quarantined),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.blank",
-        Value::count(o.parsed.blank_rows),
-        Some("rows"),
-        parse_src.clone(),
-    )?;
-    nb.add_finding(
-        "rows.input_duplicates",
-        Value::count(o.parsed.readings.len() - o.distinct_readings),
-        Some("rows"),
-        parse_src,
-    )?;
-    let load_src = f("docstore::DocStore::insert_unordered");
-    nb.add_finding(
-        "load.inserted",
-        Value::count(o.first_load.inserted),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "load.refused",
-        Value::count(o.first_load.duplicates.len()),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "rerun.inserted",
-        Value::count(o.second_load.inserted),
-        Some("documents"),
-        load_src.clone(),
-    )?;
-    nb.add_finding(
-        "rerun.refused",
-        Value::count(o.second_load.duplicates.len()),
-        Some("documents"),
-        load_src,
-    )?;
-    nb.add_finding(
-        "store.ours",
-        Value::Int(o.ours_in_store as i64),
-        Some("documents"),
-        f("docstore::DocStore::count"),
-    )?;
-    nb.add_finding(
-        "store.documents",
-        Value::Int(o.documents_in_store as i64),
-        Some("documents"),
-        f("docstore::DocStore::count"),
-    )?;
-    nb.add_finding(
-        "store.quarantine",
-        Value::Int(o.quarantine_stored as i64),
-        Some("records"),
-        f("docstore::DocStore::count"),
-    )?;
+    let parsed = crate::function_source!(crate::chapters::greencoop::pipeline::run; "parse");
+    let counts = [
+        ("rows.read", o.parsed.rows_read()),
+        ("rows.readings", o.parsed.readings.len()),
+        ("rows.quarantined", o.parsed.quarantined.len()),
+        ("rows.blank", o.parsed.blank_rows),
+        (
+            "rows.input_duplicates",
+            o.parsed.readings.len() - o.distinct_readings,
+        ),
+    ];
+    for (key, rows) in counts {
+        nb.add_finding(key, Value::count(rows), Some("rows"), parsed.clone())?;
+    }
+    let loaded = crate::function_source!(crate::backends::docstore::DocStore::insert_unordered);
+    let loads = [
+        ("load.inserted", o.first_load.inserted),
+        ("load.refused", o.first_load.duplicates.len()),
+        ("rerun.inserted", o.second_load.inserted),
+        ("rerun.refused", o.second_load.duplicates.len()),
+    ];
+    for (key, documents) in loads {
+        nb.add_finding(
+            key,
+            Value::count(documents),
+            Some("documents"),
+            loaded.clone(),
+        )?;
+    }
+    let counted = crate::function_source!(crate::backends::docstore::DocStore::count);
+    let stored = [
+        ("store.ours", o.ours_in_store, "documents"),
+        ("store.documents", o.documents_in_store, "documents"),
+        ("store.quarantine", o.quarantine_stored, "records"),
+    ];
+    for (key, n, unit) in stored {
+        nb.add_finding(key, Value::Int(n as i64), Some(unit), counted.clone())?;
+    }
+    Ok(())
+}
 
-    // The rule table the violations pipeline is built from, as the book shows it.
+/// The rule table the violations pipeline is built from, and the wind rule as the prose
+/// restates it (km/h, and m/s), both from `reading::FIELDS`.
+fn range_rules(nb: &mut Notebook) -> Result<()> {
+    let declared = crate::function_source!(crate::chapters::greencoop::reading::FIELDS);
     let rules: Vec<Document> = reading::FIELDS
         .iter()
         .filter_map(|field| field.range.map(|(low, high)| doc! {"field": field.name, "unit": field.unit, "min": low, "max": high}))
@@ -197,9 +181,8 @@ pub(super) fn report(
     nb.add_table(
         "range_rules",
         frame(&rules, &["field", "unit", "min", "max"])?,
-        f("greencoop::reading::FIELDS"),
+        declared.clone(),
     )?;
-    // The wind rule as the prose restates it, from the same table (km/h, and m/s).
     let wind_max_kmh = reading::FIELDS
         .iter()
         .find(|field| field.name == "wind_kmh")
@@ -207,24 +190,20 @@ pub(super) fn report(
         .map_or(f64::NAN, |(_, high)| high);
     nb.add_finding(
         "rules.wind_max_kmh",
-        Value::Float {
-            value: wind_max_kmh,
-            decimals: 0,
-        },
+        Value::float(wind_max_kmh, 0),
         Some("km/h"),
-        f("greencoop::reading::FIELDS"),
+        declared.clone(),
     )?;
     nb.add_finding(
         "rules.wind_max_ms",
-        Value::Float {
-            value: wind_max_kmh / 3.6,
-            decimals: 0,
-        },
+        Value::float(wind_max_kmh / 3.6, 0),
         Some("m/s"),
-        f("greencoop::reading::FIELDS"),
-    )?;
-    completeness_findings(nb, o.audit("completeness"))?;
-    // The chapter's headline answer, in the findings JSON: documents loaded per source.
+        declared,
+    )
+}
+
+/// The chapter's headline answer, in the findings JSON: documents loaded per source.
+fn documents_per_source(nb: &mut Notebook, o: &Outcome) -> Result<()> {
     let per_source = o
         .audit("completeness")
         .iter()
@@ -246,31 +225,36 @@ pub(super) fn report(
         Value::Rows(per_source),
         None,
         Source::query("completeness"),
-    )?;
+    )
+}
 
-    // Audit figures.
+/// The audit totals the metrics are computed from.
+struct AuditFigures {
+    /// Documents breaking at least one range rule.
+    violating: f64,
+    /// Documents the violations audit looked at.
+    documents: f64,
+    /// The longest gap between two readings of one station, in minutes.
+    longest_gap_min: f64,
+}
+
+/// The violations, duplicate keys, gaps and stations the audits found.
+fn audit_figures(nb: &mut Notebook, o: &Outcome) -> Result<AuditFigures> {
     let violations = o.audit("violations");
-    let violating: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "any_rule"))
-        .sum();
-    let documents: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "documents"))
-        .sum();
+    let total = |docs: &[Document], field: &str| -> f64 {
+        docs.iter().filter_map(|d| number(d, field)).sum()
+    };
+    let violating = total(violations, "any_rule");
+    let documents = total(violations, "documents");
     nb.add_finding(
         "audit.violating_documents",
         Value::Int(violating as i64),
         Some("documents"),
         Source::query("violations"),
     )?;
-    let pressure_violations: f64 = violations
-        .iter()
-        .filter_map(|d| number(d, "pressure_hpa"))
-        .sum();
     nb.add_finding(
         "audit.pressure_violations",
-        Value::Int(pressure_violations as i64),
+        Value::Int(total(violations, "pressure_hpa") as i64),
         Some("documents"),
         Source::query("violations"),
     )?;
@@ -281,103 +265,151 @@ pub(super) fn report(
         Source::query("duplicate_keys"),
     )?;
     let gaps = o.audit("gaps");
-    let longest_gap = gaps
+    let longest_gap_min = gaps
         .iter()
         .filter_map(|d| number(d, "longest_gap_min"))
         .fold(0.0, f64::max);
-    let gaps_over: f64 = gaps
-        .iter()
-        .filter_map(|d| number(d, "gaps_over_limit"))
-        .sum();
     nb.add_finding(
         "audit.longest_gap_min",
-        Value::Int(longest_gap as i64),
+        Value::Int(longest_gap_min as i64),
         Some("min"),
         Source::query("gaps"),
     )?;
     nb.add_finding(
         "audit.gaps_over_limit",
-        Value::Int(gaps_over as i64),
+        Value::Int(total(gaps, "gaps_over_limit") as i64),
         Some("gaps"),
         Source::query("gaps"),
     )?;
-    let per_station = o.audit("per_station");
     nb.add_finding(
         "audit.stations",
-        Value::count(per_station.len()),
+        Value::count(o.audit("per_station").len()),
         Some("stations"),
         Source::query("per_station"),
     )?;
+    Ok(AuditFigures {
+        violating,
+        documents,
+        longest_gap_min,
+    })
+}
 
-    // Monitoring metrics and alarms.
+/// One monitored metric, as the alarms read it.
+struct Metric {
+    /// Its name in `alarms.toml` and in the findings (`metrics.<name>`).
+    name: &'static str,
+    /// Its value in this run.
+    value: f64,
+    /// Decimals shown.
+    decimals: u32,
+    /// Its unit.
+    unit: &'static str,
+    /// What computed it.
+    source: Source,
+}
+
+/// Quarantined rows as a percentage of the rows read (0 when nothing was read).
+fn error_rate_pct(rows_read: usize, quarantined: usize) -> f64 {
+    if rows_read == 0 {
+        0.0
+    } else {
+        100.0 * quarantined as f64 / rows_read as f64
+    }
+}
+
+/// The monitoring metrics, each a finding, and the storage the database uses.
+fn metrics(
+    nb: &mut Notebook,
+    o: &Outcome,
+    figures: &AuditFigures,
+    capacity_mib: f64,
+) -> Result<Vec<Metric>> {
     let mib = o.storage_used_bytes as f64 / (1024.0 * 1024.0);
-    let stalest = stalest_station_h(per_station);
-    let metrics: Vec<(&str, f64, u32, &str, Source)> = vec![
-        (
-            "error_rate_pct",
-            if rows_read == 0 {
+    let metrics = vec![
+        Metric {
+            name: "error_rate_pct",
+            value: error_rate_pct(o.parsed.rows_read(), o.parsed.quarantined.len()),
+            decimals: 2,
+            unit: "%",
+            source: crate::function_source!(crate::chapters::greencoop::report::error_rate_pct),
+        },
+        Metric {
+            name: "storage_used_pct",
+            value: 100.0 * mib / capacity_mib,
+            decimals: 2,
+            unit: "%",
+            source: crate::function_source!(crate::backends::docstore::DocStore::command; "dbStats.dataSize ÷ capacity"),
+        },
+        Metric {
+            name: "stalest_station_h",
+            value: stalest_station_h(o.audit("per_station")),
+            decimals: 2,
+            unit: "h",
+            source: Source::query("per_station"),
+        },
+        Metric {
+            name: "longest_gap_min",
+            value: figures.longest_gap_min,
+            decimals: 0,
+            unit: "min",
+            source: Source::query("gaps"),
+        },
+        Metric {
+            name: "violation_rate_pct",
+            value: if figures.documents == 0.0 {
                 0.0
             } else {
-                100.0 * quarantined as f64 / rows_read as f64
+                100.0 * figures.violating / figures.documents
             },
-            2,
-            "%",
-            f("greencoop::report (quarantined ÷ read)"),
-        ),
-        (
-            "storage_used_pct",
-            100.0 * mib / capacity_mib,
-            2,
-            "%",
-            f("docstore::DocStore::command (dbStats.dataSize ÷ capacity)"),
-        ),
-        (
-            "stalest_station_h",
-            stalest,
-            2,
-            "h",
-            Source::query("per_station"),
-        ),
-        (
-            "longest_gap_min",
-            longest_gap,
-            0,
-            "min",
-            Source::query("gaps"),
-        ),
-        (
-            "violation_rate_pct",
-            if documents == 0.0 {
-                0.0
-            } else {
-                100.0 * violating / documents
-            },
-            2,
-            "%",
-            Source::query("violations"),
-        ),
+            decimals: 2,
+            unit: "%",
+            source: Source::query("violations"),
+        },
     ];
     nb.add_finding(
         "metrics.storage_used_mib",
         Value::float(mib, 2),
         Some("MiB"),
-        f("docstore::DocStore::command (dbStats.dataSize)"),
+        crate::function_source!(crate::backends::docstore::DocStore::command; "dbStats.dataSize"),
     )?;
-    for (name, value, decimals, unit, source) in &metrics {
+    for metric in &metrics {
         nb.add_finding(
-            &format!("metrics.{name}"),
-            Value::float(*value, *decimals),
-            Some(unit),
-            source.clone(),
+            &format!("metrics.{}", metric.name),
+            Value::float(metric.value, metric.decimals),
+            Some(metric.unit),
+            metric.source.clone(),
         )?;
     }
-    let rules = alarm_rules()?;
-    let mut alarm_rows = Vec::new();
-    let mut alarm_checks = Vec::new();
-    let mut firing = 0;
-    for rule in &rules {
-        let (_, value, decimals, _, _) =
-            metrics.iter().find(|m| m.0 == rule.metric).ok_or_else(|| {
+    Ok(metrics)
+}
+
+/// One alarm of `alarms.toml` evaluated on this run's metric.
+struct Alarm {
+    /// The alarm's id.
+    id: String,
+    /// What it means when it fires.
+    meaning: String,
+    /// The metric it watches.
+    metric: String,
+    /// The metric's value, rounded as shown.
+    value: f64,
+    /// The threshold it fires above.
+    above: f64,
+    /// Whether it fires.
+    fires: bool,
+}
+
+/// Evaluates every alarm of `alarms.toml` against the metrics: a finding each, the number
+/// firing, and the alarms table.
+fn alarms(nb: &mut Notebook, metrics: &[Metric]) -> Result<Vec<Alarm>> {
+    let declared =
+        crate::function_source!(crate::chapters::greencoop::report::alarms; "alarms.toml");
+    let mut alarms = Vec::new();
+    for rule in alarm_rules()? {
+        let metric = metrics
+            .iter()
+            .find(|m| m.name == rule.metric)
+            .ok_or_else(|| {
                 Error::chapter(
                     CHAPTER,
                     format!(
@@ -386,67 +418,78 @@ pub(super) fn report(
                     ),
                 )
             })?;
-        let fires = *value > rule.above;
-        firing += fires as i64;
+        let fires = metric.value > rule.above;
         nb.add_finding(
             &format!("alarm.{}", rule.id),
             Value::Text(if fires { "ALARM" } else { "OK" }.into()),
             None,
-            f("greencoop::report (alarms.toml)"),
+            declared.clone(),
         )?;
-        alarm_checks.push((
-            rule.id.clone(),
-            rule.meaning.clone(),
-            rule.metric.clone(),
-            frame::round_to(*value, *decimals),
-            rule.above,
+        alarms.push(Alarm {
+            id: rule.id,
+            meaning: rule.meaning,
+            metric: rule.metric,
+            value: frame::round_to(metric.value, metric.decimals),
+            above: rule.above,
             fires,
-        ));
-        alarm_rows.push(doc! {
-            "alarm": &rule.id, "metric": &rule.metric, "value": frame::round_to(*value, *decimals), "above": rule.above,
-            "state": if fires { "ALARM" } else { "OK" }, "meaning": &rule.meaning,
         });
     }
+    let firing = alarms.iter().filter(|alarm| alarm.fires).count();
     nb.add_finding(
         "alarms.firing",
-        Value::Int(firing),
+        Value::count(firing),
         Some("alarms"),
-        f("greencoop::report (alarms.toml)"),
+        declared.clone(),
     )?;
+    let rows: Vec<Document> = alarms
+        .iter()
+        .map(|a| {
+            doc! {
+                "alarm": &a.id, "metric": &a.metric, "value": a.value, "above": a.above,
+                "state": if a.fires { "ALARM" } else { "OK" }, "meaning": &a.meaning,
+            }
+        })
+        .collect();
     nb.add_table(
         "alarms",
         frame(
-            &alarm_rows,
+            &rows,
             &["alarm", "metric", "value", "above", "state", "meaning"],
         )?,
-        f("greencoop::report (alarms.toml)"),
+        declared,
     )?;
+    Ok(alarms)
+}
 
-    // Backup.
+/// The backup to the object store and its restore.
+fn backup(nb: &mut Notebook, o: &Outcome) -> Result<()> {
     let b = &o.backup;
+    let backed_up =
+        crate::function_source!(crate::chapters::greencoop::pipeline::backup_and_restore);
     nb.add_finding(
         "backup.documents",
         Value::count(b.documents),
         Some("documents"),
-        f("greencoop::pipeline::backup_and_restore"),
+        backed_up.clone(),
     )?;
     nb.add_finding(
         "backup.restored",
         Value::count(b.restored),
         Some("documents"),
-        f("greencoop::pipeline::backup_and_restore"),
+        backed_up,
     )?;
     nb.add_finding(
         "backup.hash",
         Value::Text(b.hash_original[..16].to_string()),
         None,
-        f("docstore::content_hash"),
+        crate::function_source!(crate::backends::docstore::content_hash),
     )?;
+    let written = crate::function_source!(crate::backends::docstore::dump::write);
     nb.add_finding(
         "backup.bson_bytes",
         Value::count(b.files[0].1),
         Some("bytes"),
-        f("docstore::dump::write"),
+        written.clone(),
     )?;
     let backup_rows: Vec<Document> = b
         .files
@@ -456,20 +499,24 @@ pub(super) fn report(
     nb.add_table(
         "backup_files",
         frame(&backup_rows, &["object", "bytes", "sha256"])?,
-        f("docstore::dump::write"),
-    )?;
+        written,
+    )
+}
 
-    checks::all(nb, o, planted)?;
-    // Each alarm is a check on the run: it holds while its metric stays at or below the
-    // threshold declared in alarms.toml.
-    for (id, meaning, metric, value, above, fires) in alarm_checks {
+/// Each alarm is a check on the run: it holds while its metric stays at or below the
+/// threshold declared in alarms.toml.
+fn alarm_checks(nb: &mut Notebook, alarms: &[Alarm]) -> Result<()> {
+    for a in alarms {
         nb.add_check(
-            &format!("alarm.{id}"),
-            &format!("the {id} alarm does not fire: not ({meaning})"),
-            Status::of(!fires, || {
-                format!("{metric} = {value}, above {above}: {meaning}")
+            &format!("alarm.{}", a.id),
+            &format!("the {} alarm does not fire: not ({})", a.id, a.meaning),
+            Status::of(!a.fires, || {
+                format!(
+                    "{} = {}, above {}: {}",
+                    a.metric, a.value, a.above, a.meaning
+                )
             }),
-            &[&format!("alarm.{id}"), &format!("metrics.{metric}")],
+            &[&format!("alarm.{}", a.id), &format!("metrics.{}", a.metric)],
         )?;
     }
     Ok(())

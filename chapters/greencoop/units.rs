@@ -11,27 +11,35 @@ pub const MM_PER_INCH: f64 = 25.4;
 /// 1 inHg = 3386.389 Pa (conventional, at 0 °C and standard gravity), so 33.86389 hPa.
 pub const HPA_PER_INHG: f64 = 33.86389;
 
+/// °F to °C.
 pub fn fahrenheit_to_celsius(f: f64) -> f64 {
     (f - 32.0) * 5.0 / 9.0
 }
+/// °C to °F.
 pub fn celsius_to_fahrenheit(c: f64) -> f64 {
     c * 9.0 / 5.0 + 32.0
 }
+/// Miles per hour to km/h.
 pub fn mph_to_kmh(mph: f64) -> f64 {
     mph * KM_PER_MILE
 }
+/// km/h to miles per hour.
 pub fn kmh_to_mph(kmh: f64) -> f64 {
     kmh / KM_PER_MILE
 }
+/// Inches of mercury to hectopascals.
 pub fn inhg_to_hpa(inhg: f64) -> f64 {
     inhg * HPA_PER_INHG
 }
+/// Hectopascals to inches of mercury.
 pub fn hpa_to_inhg(hpa: f64) -> f64 {
     hpa / HPA_PER_INHG
 }
+/// Inches to millimetres (rain).
 pub fn inches_to_mm(inches: f64) -> f64 {
     inches * MM_PER_INCH
 }
+/// Millimetres to inches.
 pub fn mm_to_inches(mm: f64) -> f64 {
     mm / MM_PER_INCH
 }

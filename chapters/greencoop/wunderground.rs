@@ -16,6 +16,7 @@ use super::units::{
 };
 use crate::error::Reason;
 
+/// The `source` field of the documents read from Weather Underground workbooks.
 pub const SOURCE: &str = "wunderground";
 
 /// The header every sheet must have, in this order.
@@ -37,7 +38,9 @@ pub const HEADER: [&str; 12] = [
 /// How to read a workbook.
 #[derive(Debug, Clone)]
 pub struct Station {
+    /// The station id the documents carry.
     pub id: String,
+    /// The time zone of the workbook's local times.
     pub timezone: Tz,
     /// Reproduces the classic bug for the audit's test: inHg stored as if it were hPa.
     pub pressure_bug: bool,

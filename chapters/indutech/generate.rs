@@ -15,30 +15,42 @@ use super::window::PRIORITIES;
 pub struct Ticket {
     /// Position in arrival order: the order the producer sends and the processor merges in.
     pub seq: u64,
+    /// The ticket's id (`T0000042`).
     pub ticket_id: String,
+    /// The client who opened it.
     pub client_id: String,
     /// Event time, UTC milliseconds.
     pub created_at_ms: i64,
     /// Arrival at the broker, UTC milliseconds (the Kafka record timestamp).
     pub arrival_ms: i64,
+    /// The client's request, as typed.
     pub request: String,
+    /// Its type: Technique, Support or Commerciale.
     pub request_type: String,
+    /// Its priority: Basse, Moyenne, Haute or Critique.
     pub priority: String,
 }
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Seed of the generator.
     pub seed: u64,
+    /// Tickets to generate.
     pub tickets: usize,
+    /// Event time of the first ticket, UTC milliseconds.
     pub start_ms: i64,
+    /// Days the tickets span.
     pub days: i64,
+    /// Distinct clients.
     pub clients: usize,
     /// Share of tickets out of order by up to a minute (within the lateness).
     pub disorder_share: f64,
     /// Share delayed beyond the lateness (they will be late).
     pub late_share: f64,
+    /// The processor's allowed lateness, milliseconds.
     pub lateness_ms: i64,
+    /// Bursts of tickets (an outage: many tickets in a few minutes).
     pub bursts: usize,
 }
 

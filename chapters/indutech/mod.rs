@@ -121,6 +121,7 @@ static META: Meta = Meta {
 };
 
 impl InduTech {
+    /// The generator's plan from the chapter's parameters.
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
         let p = &ctx.params;
         let start: String = p.get("start")?;

@@ -10,10 +10,13 @@ use super::generate;
 
 /// One run of the pipeline: what the processor saw and where the files are.
 pub struct Run {
+    /// Tickets the producer sent.
     pub produced: usize,
     /// Tickets the generator delayed beyond the lateness (most will be late).
     pub delayed_beyond_lateness: usize,
+    /// How the processor's run ended.
     pub processed: stream::Processed,
+    /// Objects the sink wrote (Parquet files and checkpoints).
     pub objects: usize,
 }
 

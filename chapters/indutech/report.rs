@@ -16,13 +16,13 @@ use super::window;
 use super::{generate, CHAPTER};
 
 pub(super) fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> Result<()> {
-    let source = Source::function("indutech::stream::process");
+    let source = crate::function_source!(crate::chapters::indutech::stream::process);
     let w = &run.processed.checkpoint.windows;
     nb.add_finding(
         "stream.produced",
         Value::Int(run.produced as i64),
         Some("tickets"),
-        Source::function("indutech::stream::produce"),
+        crate::function_source!(crate::chapters::indutech::stream::produce),
     )?;
     nb.add_finding(
         "stream.processed",
@@ -58,31 +58,31 @@ pub(super) fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> R
         "stream.objects",
         Value::Int(run.objects as i64),
         Some("objects"),
-        Source::function("objstore::Storage::put"),
+        crate::function_source!(crate::backends::objstore::Storage::put),
     )?;
     nb.add_finding(
         "stream.heartbeat_every",
         Value::Int(stream::HEARTBEAT_EVERY as i64),
         Some("tickets"),
-        Source::function("indutech::stream::HEARTBEAT_EVERY"),
+        crate::function_source!(crate::chapters::indutech::stream::HEARTBEAT_EVERY),
     )?;
     nb.add_finding(
         "stream.max_ahead",
         Value::Int(stream::MAX_AHEAD as i64),
         Some("tickets"),
-        Source::function("indutech::stream::MAX_AHEAD"),
+        crate::function_source!(crate::chapters::indutech::stream::MAX_AHEAD),
     )?;
     nb.add_finding(
         "stream.lateness_s",
         Value::Int(plan.lateness_ms / 1000),
         Some("s"),
-        Source::function("indutech::window::Windows::watermark"),
+        crate::function_source!(crate::chapters::indutech::window::Windows::watermark),
     )?;
     nb.add_finding(
         "generator.delayed_beyond_lateness",
         Value::Int(run.delayed_beyond_lateness as i64),
         Some("tickets"),
-        Source::function("indutech::generate::generate"),
+        crate::function_source!(crate::chapters::indutech::generate::generate),
     )?;
     let all_read =
         run.processed.finished && run.processed.checkpoint.next_seq as usize == run.produced;
@@ -123,13 +123,13 @@ pub(super) fn readback(nb: &mut Notebook, db: &mut SqlSession, run: &Run) -> Res
         "stream.window_tickets",
         Value::Int(w.added),
         Some("ticket-windows"),
-        Source::function("indutech::window::Windows::event"),
+        crate::function_source!(crate::chapters::indutech::window::Windows::event),
     )?;
     nb.add_finding(
         "stream.late_window_tickets",
         Value::Int(w.added_late),
         Some("ticket-windows"),
-        Source::function("indutech::window::Windows::event"),
+        crate::function_source!(crate::chapters::indutech::window::Windows::event),
     )?;
     let disagreements = db.query("batch_check")?;
     nb.add_finding(

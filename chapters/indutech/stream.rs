@@ -39,24 +39,34 @@ pub enum StreamError {
     /// Some tickets never reached the broker.
     #[error("{failed} records were not delivered to {bootstrap}; the first: {first}")]
     Undelivered {
+        /// Records not delivered.
         failed: usize,
+        /// The brokers they were for.
         bootstrap: String,
+        /// The first failure, as librdkafka gave it.
         first: String,
     },
     /// A record on the topic that the producer does not write.
     #[error("topic {topic}, partition {partition} offset {offset}: {problem}")]
     Record {
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: i32,
+        /// The record's offset.
         offset: i64,
+        /// What is wrong with it.
         problem: String,
     },
     /// The records are not one whole stream: one is missing, or another stream shares the
     /// topic.
     #[error("ticket {ticket} came as position {got}, expected {expected}: a record is missing or the topic holds another stream")]
     OutOfSequence {
+        /// The ticket.
         ticket: String,
+        /// The position it came as.
         got: u64,
+        /// The position expected next.
         expected: u64,
     },
     /// The checkpoint the sink holds is not one this processor wrote.
@@ -65,7 +75,9 @@ pub enum StreamError {
     /// A Parquet file could not be encoded.
     #[error("encoding {file}")]
     Parquet {
+        /// The file it was for.
         file: String,
+        /// What the encoder said.
         #[source]
         source: Box<parquet::errors::ParquetError>,
     },
@@ -83,17 +95,10 @@ fn kafka(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaErro
     move |source| StreamError::Broker(failed(source))
 }
 
-/// The broker at `bootstrap` did not answer `operation`.
+/// The broker at `bootstrap` did not answer `operation`: the backend's own naming of it.
 fn unreachable(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> StreamError {
-    let address = bootstrap.to_string();
-    let operation = operation.to_string();
-    move |source| {
-        StreamError::Unreachable(Unreachable::new(
-            "Kafka broker",
-            address,
-            format!("{operation}: {source}"),
-        ))
-    }
+    let out_of_reach = crate::backends::kafka::out_of_reach(operation, bootstrap);
+    move |source| StreamError::Broker(out_of_reach(source))
 }
 
 /// Names a Parquet encoding failure by the file it was for.
@@ -112,6 +117,7 @@ const END_KEY: &str = "__end_of_stream__";
 /// that has no ticket for a while (a quiet client key), and the processor stays close to
 /// the producer.
 const HEARTBEAT_KEY: &str = "__heartbeat__";
+/// Tickets between two heartbeats (see [`HEARTBEAT_KEY`]).
 pub const HEARTBEAT_EVERY: u64 = 1000;
 /// How far the producer may run ahead of the processor on the in-process broker: about
 /// 2.5 MB of tickets, where librdkafka's mock keeps 5 MB per partition.
@@ -262,6 +268,7 @@ pub fn produce(
 /// What the processor saves at each checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
+    /// The windowing state.
     pub windows: Windows,
     /// Closed windows of hours not complete yet.
     pub pending: Vec<Closed>,
@@ -269,18 +276,23 @@ pub struct Checkpoint {
     pub written_upto_hour_ms: Option<i64>,
     /// Next offset to read, per partition.
     pub next_offset: BTreeMap<i32, i64>,
+    /// Stream position of the next ticket expected.
     pub next_seq: u64,
+    /// Checkpoints written so far, this one included.
     pub checkpoints: u64,
 }
 
 /// How a processor run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
+    /// The last checkpoint written.
     pub checkpoint: Checkpoint,
     /// Every closed window, in order (this run's and, after a restart, the earlier runs'
     /// written files hold the rest).
     pub closed_this_run: usize,
+    /// Tickets this run processed.
     pub tickets_this_run: u64,
+    /// Whether every partition's end marker was read.
     pub finished: bool,
 }
 
@@ -307,7 +319,9 @@ impl Item {
 
 /// Processor settings.
 pub struct ProcessorConfig<'a> {
+    /// The consumer group (its committed offsets are the restart point).
     pub group: &'a str,
+    /// How long after a window's end a late ticket is still counted in it, milliseconds.
     pub lateness_ms: i64,
     /// Stop abruptly after this many tickets (a crash, for the restart test).
     pub crash_after: Option<u64>,

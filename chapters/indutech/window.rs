@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Window length and slide, milliseconds.
+/// Window length, milliseconds.
 pub const SIZE_MS: i64 = 60_000;
+/// Window slide, milliseconds: a window starts every 30 s.
 pub const SLIDE_MS: i64 = 30_000;
 
 /// The four priorities, in the order tables show them.
@@ -31,7 +32,9 @@ pub fn window_starts(t: i64) -> [i64; 2] {
 /// A closed window's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
+    /// The window's start, UTC milliseconds.
     pub start_ms: i64,
+    /// Tickets per priority, in [`PRIORITIES`] order.
     pub counts: [i64; 4],
     /// Arrival time (ms) of the event whose watermark closed the window, or of the end of the
     /// stream: with the window's end, how long after it the result came out.
@@ -41,26 +44,31 @@ pub struct Closed {
 /// The windowing state: what a checkpoint saves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Windows {
+    /// How long after a window's end a late event is still counted in it, milliseconds.
     pub lateness_ms: i64,
     /// Latest event time seen per partition (absent: nothing yet).
     pub max_event_ms: BTreeMap<i32, i64>,
     /// Partitions whose end-of-stream marker has been read: they no longer hold the
     /// watermark back.
     pub ended: BTreeMap<i32, bool>,
+    /// Partitions of the topic (each holds the watermark back until it ends).
     pub partitions: i32,
     /// Open windows by start.
     pub open: BTreeMap<i64, [i64; 4]>,
     /// Late events per window start and priority.
     pub late: BTreeMap<i64, [i64; 4]>,
-    /// Events late for at least one of their windows, and for none.
+    /// Events late for none of their windows.
     pub on_time_events: i64,
+    /// Events late for at least one of their windows.
     pub late_events: i64,
-    /// (event, window) pairs counted in an open window, and counted late.
+    /// (event, window) pairs counted in an open window.
     pub added: i64,
+    /// (event, window) pairs counted late.
     pub added_late: i64,
 }
 
 impl Windows {
+    /// An empty state for a topic of `partitions` partitions.
     pub fn new(partitions: i32, lateness_ms: i64) -> Windows {
         Windows {
             lateness_ms,

@@ -50,7 +50,7 @@ fn unnamed_columns(nb: &mut Notebook, sheets: &[(&str, &xlsx::Sheet)]) -> Result
             ));
         }
     }
-    let source = Source::function("xlsx::read_sheet");
+    let source = crate::function_source!(crate::xlsx::read_sheet);
     nb.add_finding(
         "load.unnamed_cells",
         Value::Int(cells as i64),
@@ -168,7 +168,7 @@ fn load_report(
     // … the rows loaded from the model's own tables, and the rows read from the workbooks by
     // the Rust reader: three sources, so read = loaded + rejected can fail.
     let counts = db.query("load_counts")?;
-    let read_source = Source::function("xlsx::stage");
+    let read_source = crate::function_source!(crate::xlsx::stage);
     nb.add_finding(
         "load.dvf_rows_read",
         Value::Int(dvf_read as i64),
@@ -189,7 +189,7 @@ fn load_report(
     let copies_source = if scale > 1 {
         Source::query("scale_up_count")
     } else {
-        Source::function("laplace_immo::audit::load_report (scale 1: no copies)")
+        crate::function_source!(crate::chapters::laplace_immo::audit::load_report; "scale 1: no copies")
     };
     nb.add_finding(
         "load.dvf_rows_generated",
@@ -305,7 +305,7 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
         "reading.min_sales",
         Value::Int(MIN_SALES),
         Some("sales"),
-        Source::function("laplace_immo::audit::regions"),
+        crate::function_source!(crate::chapters::laplace_immo::audit::regions),
     )?;
     if frame.height() > 0 {
         nb.add_finding(

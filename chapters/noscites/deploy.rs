@@ -11,8 +11,11 @@ use super::shard::{self, zones, KeyPart};
 /// A role of the deployment, as declared in `chapters/noscites/roles.toml`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Role {
+    /// The database user.
     pub user: String,
+    /// Its built-in roles.
     pub roles: Vec<String>,
+    /// What the role is for, as the book says it.
     pub may: String,
 }
 
@@ -25,6 +28,7 @@ pub fn roles() -> crate::Result<Vec<Role>> {
     Ok(crate::embedded::declared::<File>(super::CHAPTER, "roles.toml")?.role)
 }
 
+/// The Docker Compose file of the sharded cluster: config servers, the two shards, one router.
 pub fn compose_yaml() -> String {
     let mut out = String::from(
         "# NosCités sharded cluster: config servers, two shards (Paris, Lyon), one router.\n\

@@ -36,6 +36,7 @@ pub const PARIS: [(&str, f64); 20] = [
     ("Palais-Bourbon", 2.5),
     ("Louvre", 2.0),
 ];
+/// Lyon's arrondissements and their weights in the generated listings.
 pub const LYON: [(&str, f64); 9] = [
     ("1er Arrondissement", 5.0),
     ("2e Arrondissement", 5.5),
@@ -47,6 +48,7 @@ pub const LYON: [(&str, f64); 9] = [
     ("8e Arrondissement", 2.0),
     ("9e Arrondissement", 1.5),
 ];
+/// Airbnb's room types and their weights (per cent).
 pub const ROOM_TYPES: [(&str, f64); 4] = [
     ("Entire home/apt", 83.0),
     ("Private room", 15.0),
@@ -57,22 +59,34 @@ pub const ROOM_TYPES: [(&str, f64); 4] = [
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Seed of the generator.
     pub seed: u64,
+    /// Listings in Paris.
     pub paris: usize,
+    /// Listings in Lyon.
     pub lyon: usize,
+    /// Listings written twice under one `_id`.
     pub duplicate_ids: usize,
+    /// Listings missing a required field.
     pub missing_fields: usize,
+    /// Listings with a field of the wrong BSON type.
     pub wrong_types: usize,
+    /// Whether the dump's last document is cut short.
     pub truncate_last: bool,
 }
 
 /// What was planted, for the checks.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Planted {
+    /// Listing documents written.
     pub listings: usize,
+    /// Documents sharing an `_id` with an earlier one.
     pub duplicate_ids: usize,
+    /// Documents missing a required field.
     pub missing_fields: usize,
+    /// Documents with a field of the wrong type.
     pub wrong_types: usize,
+    /// Documents cut short (0 or 1).
     pub truncated: usize,
 }
 

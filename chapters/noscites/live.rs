@@ -21,12 +21,20 @@ pub enum LiveError {
     #[error(
         "the cluster has no shard {shard} (it has {names:?}): run deploy/noscites/init.js first"
     )]
-    NoShard { shard: String, names: Vec<String> },
+    NoShard {
+        /// The shard the zones need.
+        shard: String,
+        /// The shards the cluster has.
+        names: Vec<String>,
+    },
     /// The collection could not be sharded on the planned key (sharded on another one?).
     #[error("shardCollection {namespace} on {key}")]
     ShardCollection {
+        /// `db.collection`.
         namespace: String,
+        /// The shard key asked for.
         key: String,
+        /// What the server said.
         #[source]
         source: StoreError,
     },

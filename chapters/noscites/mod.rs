@@ -112,6 +112,7 @@ static META: Meta = Meta {
 };
 
 impl NosCites {
+    /// The generator's plan from the chapter's parameters.
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
         let p = &ctx.params;
         Ok(generate::Plan {
@@ -176,13 +177,13 @@ impl Chapter for NosCites {
             "store.server",
             Value::Text(store.server.clone()),
             None,
-            Source::function("docstore::DocStore::connect"),
+            crate::function_source!(crate::backends::docstore::DocStore::connect),
         )?;
         nb.add_finding(
             "store_db",
             Value::Text(db.clone()),
             None,
-            Source::function("noscites (parameter database)"),
+            Source::parameter(CHAPTER, "database"),
         )?;
         report::integrity(&mut nb, &report, planted.as_ref())?;
 

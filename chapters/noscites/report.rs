@@ -16,7 +16,7 @@ pub(super) fn integrity(
     r: &restore::Report,
     planted: Option<&generate::Planted>,
 ) -> Result<()> {
-    let src = Source::function("noscites::restore::restore");
+    let src = crate::function_source!(crate::chapters::noscites::restore::restore);
     nb.add_finding(
         "restore.read",
         Value::count(r.read),
@@ -51,7 +51,7 @@ pub(super) fn integrity(
         "restore.checksum_problems",
         Value::count(r.checksum_problems.len()),
         Some("files"),
-        Source::function("docstore::dump::verify_checksums"),
+        crate::function_source!(crate::backends::docstore::dump::verify_checksums),
     )?;
     let rows: Vec<Document> = restore::REASONS.iter().map(|reason| doc! {"reason": *reason, "documents": *r.quarantined_by_reason.get(*reason).unwrap_or(&0) as i64}).collect();
     for reason in restore::REASONS {
@@ -172,7 +172,10 @@ pub(super) fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<(
         };
         rows.push(doc! {"field": field, "distinct_values": distinct as i64, "top_value_pct": top_pct, "increasing_pct": increasing});
     }
-    let src = Source::function("noscites::restore::{cardinality, increasing_share}");
+    let src = crate::function_source!(
+        crate::chapters::noscites::restore::cardinality,
+        crate::chapters::noscites::restore::increasing_share
+    );
     let study: std::collections::BTreeMap<String, shard::FieldStudy> = restore::KEY_CANDIDATES
         .iter()
         .map(|field| {
@@ -184,7 +187,7 @@ pub(super) fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<(
     let zones = shard::zones()?;
     let chosen = shard::choose_key(&restore::KEY_CANDIDATES, &study, report.restored, &zones);
     let declared = shard::key()?;
-    let choose = Source::function("noscites::shard::choose_key");
+    let choose = crate::function_source!(crate::chapters::noscites::shard::choose_key);
     nb.add_finding(
         "key.chosen",
         Value::Text(match &chosen {
@@ -198,7 +201,7 @@ pub(super) fn key_study(nb: &mut Notebook, report: &restore::Report) -> Result<(
         "key.declared",
         Value::Text(shard::key_text(&declared)),
         None,
-        Source::function("noscites::shard::key (zones.toml)"),
+        crate::function_source!(crate::chapters::noscites::shard::key; "zones.toml"),
     )?;
     let describe = |field: &String| match report.cardinality.get(field) {
         Some((distinct, _)) => format!(
@@ -290,19 +293,19 @@ pub(super) fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
             &format!("shard.{s}"),
             Value::Int(*n),
             Some("listings"),
-            Source::function("noscites::shard::shard_of"),
+            crate::function_source!(crate::chapters::noscites::shard::shard_of),
         )?;
     }
     nb.add_finding(
         "shard.unzoned",
         Value::Int(unzoned),
         Some("listings"),
-        Source::function("noscites::shard::shard_of"),
+        crate::function_source!(crate::chapters::noscites::shard::shard_of),
     )?;
     nb.add_table(
         "planned_distribution",
         to_frame(&rows, &["shard", "planned_listings"]).map_err(Error::within(CHAPTER))?,
-        Source::function("noscites::shard::shard_of"),
+        crate::function_source!(crate::chapters::noscites::shard::shard_of),
     )?;
 
     let queries: [(&str, &str, CityFilter); 5] = [
@@ -339,13 +342,13 @@ pub(super) fn sharding(nb: &mut Notebook, per_city: &[Document]) -> Result<()> {
         "shard.paris_query_shards",
         Value::Text(shard::route(&zones, &CityFilter::Equals("Paris".into())).join(", ")),
         None,
-        Source::function("noscites::shard::route"),
+        crate::function_source!(crate::chapters::noscites::shard::route),
     )?;
     nb.add_table(
         "routing",
         to_frame(&routing, &["query", "filter", "shards", "targeted"])
             .map_err(Error::within(CHAPTER))?,
-        Source::function("noscites::shard::route"),
+        crate::function_source!(crate::chapters::noscites::shard::route),
     )?;
     nb.add_check(
         "shard.paris_never_touches_lyon",
@@ -363,7 +366,7 @@ pub(super) fn live_cluster(
     db: &str,
     uri_given: bool,
 ) -> Result<()> {
-    let src = Source::function("noscites::live::apply_and_explain");
+    let src = crate::function_source!(crate::chapters::noscites::live::apply_and_explain);
     if !(uri_given && live::is_router(store).map_err(Error::within(CHAPTER))?) {
         nb.add_finding(
             "shard.mode",
@@ -416,7 +419,7 @@ pub(super) fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
     nb.add_table(
         "roles",
         to_frame(&rows, &["role", "built_in_roles", "may"]).map_err(Error::within(CHAPTER))?,
-        Source::function("noscites::deploy::roles (roles.toml)"),
+        crate::function_source!(crate::chapters::noscites::deploy::roles; "roles.toml"),
     )?;
     let yes_no = |b: bool| if b { "allowed" } else { "refused" };
     let mut matrix = Vec::new();
@@ -433,7 +436,7 @@ pub(super) fn roles(nb: &mut Notebook, cells: &[roles::Cell]) -> Result<()> {
         }
         matrix.push(row);
     }
-    let src = Source::function("noscites::roles::probe");
+    let src = crate::function_source!(crate::chapters::noscites::roles::probe);
     nb.add_table(
         "role_matrix",
         to_frame(&matrix, &["operation", "Admin", "Operator", "Viewer"])

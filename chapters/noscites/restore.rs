@@ -14,12 +14,17 @@ use crate::backends::docstore::{dump, DocStore, StoreError};
 /// The integrity report.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// Size of the dump's `listings.bson`.
     pub bson_bytes: usize,
+    /// Its sha256.
     pub bson_sha256: String,
     /// Files whose checksum differs from SHA256SUMS (or problems reading it).
     pub checksum_problems: Vec<String>,
+    /// Documents read from the dump.
     pub read: usize,
+    /// Documents restored into the store.
     pub restored: usize,
+    /// Documents refused, per reason (see [`REASONS`]).
     pub quarantined_by_reason: BTreeMap<String, usize>,
     /// Per candidate shard-key field: distinct values and the count of the most frequent one,
     /// over the restored documents.
@@ -34,10 +39,15 @@ pub struct Report {
 
 /// The quarantine reasons, as the report counts them.
 pub const DUPLICATE_ID: &str = "duplicate _id";
+/// A required field is absent.
 pub const MISSING_FIELD: &str = "missing required field";
+/// A field has another BSON type than the schema's.
 pub const WRONG_TYPE: &str = "wrong field type";
+/// The document's bytes end before its declared length.
 pub const TRUNCATED: &str = "truncated document";
+/// The bytes are not a BSON document.
 pub const UNREADABLE: &str = "unreadable bytes";
+/// Every reason, in the order the report shows them.
 pub const REASONS: [&str; 5] = [
     DUPLICATE_ID,
     MISSING_FIELD,
@@ -121,6 +131,7 @@ pub fn increasing_share(docs: &[Document]) -> BTreeMap<String, f64> {
 }
 
 impl Report {
+    /// Documents refused, over every reason.
     pub fn quarantined(&self) -> usize {
         self.quarantined_by_reason.values().sum()
     }

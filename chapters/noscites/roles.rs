@@ -30,9 +30,13 @@ pub fn expected(role: &str) -> [bool; 5] {
 /// One cell of the matrix.
 #[derive(Debug, Clone)]
 pub struct Cell {
+    /// The user the operation ran as.
     pub role: String,
+    /// The operation tried.
     pub operation: &'static str,
+    /// Whether its role should allow it.
     pub expected: bool,
+    /// Whether the server allowed it.
     pub allowed: bool,
     /// The server's answer when it refused.
     pub refusal: Option<String>,

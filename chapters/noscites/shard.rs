@@ -13,9 +13,13 @@ use std::cmp::Ordering;
 /// MaxKey; the chapter's keys are strings and integers only).
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyPart {
+    /// Below every value.
     MinKey,
+    /// An integer.
     Int(i64),
+    /// A string.
     Str(String),
+    /// Above every value.
     MaxKey,
 }
 
@@ -57,18 +61,24 @@ fn compare(a: &Key, b: &Key) -> Ordering {
 /// A zone range: `min` inclusive, `max` exclusive.
 #[derive(Debug, Clone)]
 pub struct ZoneRange {
+    /// The zone's name.
     pub zone: &'static str,
+    /// The shard the zone pins its range to.
     pub shard: &'static str,
+    /// Lowest key of the range (inclusive).
     pub min: Key,
+    /// Key the range ends before (exclusive).
     pub max: Key,
 }
 
 impl ZoneRange {
+    /// Whether `key` falls in the range.
     pub fn contains(&self, key: &Key) -> bool {
         compare(&self.min, key) != Ordering::Greater && compare(key, &self.max) == Ordering::Less
     }
 }
 
+/// The cluster's two shards: Paris and Lyon.
 pub const SHARDS: [&str; 2] = ["parisReplSet", "lyonReplSet"];
 
 /// `chapters/noscites/zones.toml` as declared.
@@ -119,6 +129,7 @@ pub fn key_text(fields: &[String]) -> String {
 /// What the key study knows of one candidate field, over the restored documents.
 #[derive(Debug, Clone, Default)]
 pub struct FieldStudy {
+    /// Distinct values.
     pub distinct: usize,
     /// The values themselves, when there are few (a zone can only pin a handful).
     pub values: Option<std::collections::BTreeSet<String>>,
@@ -208,7 +219,9 @@ pub fn shard_of<'a>(zones: &'a [ZoneRange], key: &Key) -> Option<&'a str> {
 /// What a query says about the shard key's first field.
 #[derive(Debug, Clone)]
 pub enum CityFilter {
+    /// `city` equals this.
     Equals(String),
+    /// `city` is one of these.
     In(Vec<String>),
     /// No condition on `city`: the router cannot target.
     None,

@@ -31,10 +31,12 @@ use super::validate::{self, FieldError, Rule, FIELDS};
 pub const SINGLE_LIMIT: usize = 16 * 1024;
 /// The largest batch body accepted, and the most buildings in one batch.
 pub const BATCH_LIMIT: usize = 2 * 1024 * 1024;
+/// The most buildings one batch request may hold.
 pub const BATCH_MAX: usize = 1000;
 
 /// What the handlers share: the model, loaded once.
 pub struct App {
+    /// The model, with its metadata.
     pub predictor: Predictor,
 }
 
@@ -88,28 +90,34 @@ pub struct Prediction {
     pub clamped_at_zero: bool,
     /// Intensity × total floor area: metric tons CO2e per year.
     pub total_ghg_tonnes: f64,
-    /// The model that answered, and its version.
+    /// The model that answered.
     pub model: String,
+    /// Its version: the auditbook version that trained it.
     pub model_version: String,
 }
 
 /// The predictions of a batch, in request order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchPrediction {
+    /// One prediction per building of the request.
     pub predictions: Vec<Prediction>,
 }
 
 /// A rejected request: every problem found, each naming its field.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// Every problem found, each naming its field.
     pub errors: Vec<FieldError>,
 }
 
 /// Liveness and the model's identity.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok` while the server answers.
     pub status: String,
+    /// The model served.
     pub model: String,
+    /// Its version: the auditbook version that trained it.
     pub model_version: String,
 }
 
@@ -383,7 +391,9 @@ pub enum ServeError {
     /// The address could not be had (in use, not allowed).
     #[error("listening on {addr}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },

@@ -18,9 +18,13 @@ use super::model::{
 /// Cross-validation summary stored with the model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CvSummary {
+    /// Folds.
     pub folds: usize,
+    /// Seed of the fold assignment.
     pub seed: u64,
+    /// Scores averaged over the folds.
     pub mean: Scores,
+    /// Scores of each fold.
     pub per_fold: Vec<Scores>,
 }
 
@@ -28,15 +32,23 @@ pub struct CvSummary {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelMetadata {
+    /// The kind of model.
     pub model: Kind,
+    /// The auditbook version that trained it.
     pub version: String,
+    /// What it predicts: `log1p(GHGEmissionsIntensity)`.
     pub target: String,
+    /// The input columns, in matrix order.
     pub features: Vec<String>,
+    /// How rows become those columns.
     pub encoder: Encoder,
     /// Every value each categorical input took in the training rows: the API's enumerations.
     pub domains: BTreeMap<String, Vec<String>>,
+    /// Its cross-validation.
     pub cv: CvSummary,
+    /// Rows it was trained on.
     pub training_rows: usize,
+    /// sha256 of the training data file, when it came from one.
     pub training_data_sha256: Option<String>,
 }
 
@@ -44,6 +56,7 @@ pub struct ModelMetadata {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelDocument {
+    /// What the file says of the model.
     pub metadata: ModelMetadata,
     /// smartcore's own serialisation of the fitted model.
     pub parameters: serde_json::Value,
@@ -60,7 +73,9 @@ pub enum ArtifactError {
     /// The file is not a model document.
     #[error("model file {}: not a model document", path.display())]
     NotAModel {
+        /// The file.
         path: std::path::PathBuf,
+        /// What did not parse.
         #[source]
         source: serde_json::Error,
     },
@@ -70,7 +85,9 @@ pub enum ArtifactError {
     /// smartcore's parameters do not deserialise.
     #[error("the {model} parameters")]
     Parameters {
+        /// The model kind.
         model: &'static str,
+        /// What did not parse.
         #[source]
         source: serde_json::Error,
     },
@@ -99,6 +116,7 @@ impl ModelDocument {
 
 /// A loaded model, ready to predict.
 pub struct Predictor {
+    /// What the file says of the model.
     pub metadata: ModelMetadata,
     fitted: Fitted,
 }

@@ -156,7 +156,7 @@ pub(super) fn charts(nb: &mut Notebook, rows: &[Row], best: &model::CrossValidat
         .zip(&best.out_of_fold)
         .map(|(r, p)| (r.target, *p))
         .collect();
-    let source = Source::function("seattle::model::cross_validate");
+    let source = crate::function_source!(crate::chapters::seattle::model::cross_validate);
     let svg = chart::scatter_chart(&ScatterChart {
         title: "Out-of-fold prediction against the truth (log1p of kg CO2e per sq ft)",
         x_label: "actual",
@@ -296,7 +296,7 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
         .and_then(Predictor::from_document)
         .map_err(Error::within(CHAPTER))?;
     let domains = &predictor.metadata.domains;
-    let source = Source::function("seattle::validate::FIELDS");
+    let source = crate::function_source!(crate::chapters::seattle::validate::FIELDS);
     let (mut name, mut kind, mut required, mut accepted) = (vec![], vec![], vec![], vec![]);
     for f in FIELDS {
         name.push(f.name.to_string());
@@ -375,24 +375,23 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
             Err(_) => {}
         }
     }
-    let limits = Source::function("seattle::api (limits)");
     nb.add_finding(
         "api.batch_max",
-        Value::Int(api::BATCH_MAX as i64),
+        Value::count(api::BATCH_MAX),
         Some("buildings"),
-        limits.clone(),
+        crate::function_source!(crate::chapters::seattle::api::BATCH_MAX),
     )?;
     nb.add_finding(
         "api.body_limit_kib",
-        Value::Int((api::SINGLE_LIMIT / 1024) as i64),
+        Value::count(api::SINGLE_LIMIT / 1024),
         Some("KiB"),
-        limits.clone(),
+        crate::function_source!(crate::chapters::seattle::api::SINGLE_LIMIT),
     )?;
     nb.add_finding(
         "api.batch_body_limit_kib",
-        Value::Int((api::BATCH_LIMIT / 1024) as i64),
+        Value::count(api::BATCH_LIMIT / 1024),
         Some("KiB"),
-        limits,
+        crate::function_source!(crate::chapters::seattle::api::BATCH_LIMIT),
     )?;
     nb.add_finding(
         "api.rules_exercised",
@@ -421,7 +420,7 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
             building.number_of_floors
         )),
         None,
-        Source::function("seattle::validate::example"),
+        crate::function_source!(crate::chapters::seattle::validate::example),
     )?;
     let log1p = predictor
         .predict_log1p(&[building])
@@ -430,7 +429,7 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
         "api.example_intensity",
         Value::float(log1p.exp_m1(), 3),
         Some("kg CO2e/sq ft"),
-        Source::function("seattle::artifact::Predictor::predict_log1p"),
+        crate::function_source!(crate::chapters::seattle::artifact::Predictor::predict_log1p),
     )?;
     Ok(())
 }
@@ -491,13 +490,13 @@ pub(super) fn cross_validation(
         "cv.folds",
         Value::Int(k as i64),
         Some("folds"),
-        Source::function("seattle::model::folds"),
+        crate::function_source!(crate::chapters::seattle::model::folds),
     )?;
     let mut results = Vec::new();
     for kind in [Kind::Linear, Kind::RandomForest] {
         let cv = model::cross_validate(kind, rows, k, seed, trees)
             .map_err(Error::failed(CHAPTER, kind.name()))?;
-        let source = Source::function("seattle::model::cross_validate");
+        let source = crate::function_source!(crate::chapters::seattle::model::cross_validate);
         for (metric, value) in [
             ("r2", cv.mean.r2),
             ("mae", cv.mean.mae),
@@ -515,7 +514,7 @@ pub(super) fn cross_validation(
     nb.add_table(
         "cv_scores",
         cv_table(&results)?,
-        Source::function("seattle::model::cross_validate"),
+        crate::function_source!(crate::chapters::seattle::model::cross_validate),
     )?;
     Ok(results)
 }
@@ -533,13 +532,13 @@ pub(super) fn choose<'a>(
         "model.chosen",
         Value::Text(best.kind.name().to_string()),
         None,
-        Source::function("seattle::run (highest mean R²)"),
+        crate::function_source!(crate::chapters::seattle::audit::choose; "highest mean R²"),
     )?;
     nb.add_finding(
         "model.chosen_r2_mean",
         Value::float(best.mean.r2, 4),
         None,
-        Source::function("seattle::model::cross_validate"),
+        crate::function_source!(crate::chapters::seattle::model::cross_validate),
     )?;
     Ok(best)
 }
@@ -552,13 +551,13 @@ pub(super) fn encoder(nb: &mut Notebook, rows: &[Row]) -> Result<model::Encoder>
         "model.features",
         Value::Int(names.len() as i64),
         Some("features"),
-        Source::function("seattle::model::Encoder::names"),
+        crate::function_source!(crate::chapters::seattle::model::Encoder::names),
     )?;
     nb.add_finding(
         "model.rare_category_rows",
         Value::Int(model::RARE as i64),
         Some("rows"),
-        Source::function("seattle::model::Encoder::fit"),
+        crate::function_source!(crate::chapters::seattle::model::Encoder::fit),
     )?;
     Ok(encoder)
 }

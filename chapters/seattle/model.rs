@@ -22,18 +22,31 @@ use smartcore::linear::linear_regression::{
 /// training and serving cannot engineer features differently.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Building {
+    /// `BuildingType` (NonResidential, Campus, …).
     pub building_type: String,
+    /// `PrimaryPropertyType`.
     pub primary_property_type: String,
+    /// `Neighborhood`.
     pub neighborhood: String,
+    /// `LargestPropertyUseType`.
     pub largest_use_type: String,
+    /// `YearBuilt`.
     pub year_built: f64,
+    /// `NumberofBuildings`.
     pub number_of_buildings: f64,
+    /// `NumberofFloors`.
     pub number_of_floors: f64,
+    /// `PropertyGFATotal`, square feet.
     pub gfa_total_sqft: f64,
+    /// `PropertyGFAParking`, square feet.
     pub gfa_parking_sqft: f64,
+    /// `PropertyGFABuilding(s)`, square feet.
     pub gfa_building_sqft: f64,
+    /// `LargestPropertyUseTypeGFA`, square feet.
     pub largest_use_gfa_sqft: f64,
+    /// `Latitude`, degrees.
     pub latitude: f64,
+    /// `Longitude`, degrees.
     pub longitude: f64,
 }
 
@@ -74,12 +87,15 @@ impl Building {
 /// One building's features as the model reads them.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The numeric inputs, in [`NUMERIC`] order.
     pub numeric: Vec<f64>,
+    /// The categorical inputs, in [`CATEGORICAL`] order.
     pub categories: Vec<String>,
+    /// The target: `log1p(GHGEmissionsIntensity)` (NaN when serving: there is none).
     pub target: f64,
 }
 
-/// The names of the numeric and categorical inputs, in matrix order.
+/// The names of the numeric inputs, in matrix order.
 pub const NUMERIC: [&str; 10] = [
     "year_built",
     "number_of_buildings",
@@ -92,6 +108,7 @@ pub const NUMERIC: [&str; 10] = [
     "latitude",
     "longitude",
 ];
+/// The names of the categorical inputs, in matrix order (after the numeric ones).
 pub const CATEGORICAL: [&str; 4] = [
     "building_type",
     "primary_property_type",
@@ -105,10 +122,12 @@ pub const RARE: usize = 5;
 /// Turns rows into columns: numeric features, then one column per kept category level.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Encoder {
+    /// Per categorical input, the levels kept (seen at least [`RARE`] times), in order.
     pub levels: Vec<Vec<String>>,
 }
 
 impl Encoder {
+    /// Learns the levels from the training rows.
     pub fn fit(rows: &[Row]) -> Encoder {
         let levels = (0..CATEGORICAL.len())
             .map(|c| {
@@ -138,6 +157,7 @@ impl Encoder {
         names
     }
 
+    /// The row's matrix columns: the numeric inputs, then each categorical input one-hot over its kept levels and `other`.
     pub fn encode(&self, row: &Row) -> Vec<f64> {
         let mut out = row.numeric.clone();
         for (c, levels) in self.levels.iter().enumerate() {
@@ -154,11 +174,15 @@ impl Encoder {
 /// R², MAE and RMSE of predictions against the truth.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Scores {
+    /// Coefficient of determination.
     pub r2: f64,
+    /// Mean absolute error.
     pub mae: f64,
+    /// Root mean squared error.
     pub rmse: f64,
 }
 
+/// The scores of `predicted` against `truth`.
 pub fn scores(truth: &[f64], predicted: &[f64]) -> Scores {
     let n = truth.len().max(1) as f64;
     let mean = truth.iter().sum::<f64>() / n;
@@ -184,13 +208,16 @@ pub fn scores(truth: &[f64], predicted: &[f64]) -> Scores {
 /// The models compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
+    /// Ordinary least squares on standardised columns.
     #[serde(rename = "linear_regression")]
     Linear,
+    /// smartcore's random forest.
     #[serde(rename = "random_forest")]
     RandomForest,
 }
 
 impl Kind {
+    /// The model's name, as the model file and the book write it.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Linear => "linear_regression",
@@ -201,10 +228,12 @@ impl Kind {
 
 /// A fitted model of either kind.
 pub enum Fitted {
+    /// The linear model and the scaling of its columns.
     Linear(
         LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>,
         Standardizer,
     ),
+    /// The forest.
     Forest(RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>),
 }
 
@@ -257,7 +286,9 @@ pub enum ModelError {
     /// smartcore refused the data (`what` says which step).
     #[error("{what}")]
     Smartcore {
+        /// The step.
         what: &'static str,
+        /// What smartcore said.
         #[source]
         source: smartcore::error::Failed,
     },
@@ -339,12 +370,17 @@ pub fn folds(n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
 
 /// Cross-validation of one model: scores per fold, and each row's out-of-fold prediction.
 pub struct CrossValidation {
+    /// The model.
     pub kind: Kind,
+    /// Scores of each fold.
     pub per_fold: Vec<Scores>,
+    /// Scores averaged over the folds.
     pub mean: Scores,
+    /// Each training row's prediction by the model that did not see it.
     pub out_of_fold: Vec<f64>,
 }
 
+/// Cross-validates `kind` over `rows` in `folds` folds assigned with `seed`.
 pub fn cross_validate(
     kind: Kind,
     rows: &[Row],

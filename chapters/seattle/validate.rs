@@ -18,13 +18,24 @@ use crate::error::Reason;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
     /// One of the values the model was trained on (the model file's `domains`).
-    OneOf { domain: &'static str },
+    OneOf {
+        /// The categorical input whose training values are the domain.
+        domain: &'static str,
+    },
     /// A whole number in `min..=max`.
-    Integer { min: i64, max: i64 },
+    Integer {
+        /// Lowest value.
+        min: i64,
+        /// Highest value.
+        max: i64,
+    },
     /// A number in the range; `exclusive_min` makes `min` itself invalid (areas > 0).
     Number {
+        /// Lowest value.
         min: f64,
+        /// Highest value.
         max: f64,
+        /// Whether `min` itself is refused.
         exclusive_min: bool,
     },
 }
@@ -32,9 +43,13 @@ pub enum Rule {
 /// One input field.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
+    /// The field's name in the request body.
     pub name: &'static str,
+    /// What a value must be.
     pub rule: Rule,
+    /// Whether a body without it is refused.
     pub required: bool,
+    /// What the field means, for the OpenAPI document.
     pub help: &'static str,
     /// The value in the example body (a number written as text for numeric fields).
     pub example: &'static str,
@@ -176,6 +191,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// An error on `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
         FieldError {
             field: field.into(),

@@ -69,7 +69,7 @@ pub fn run(ctx: &RunContext, dir: &Path, planted: Option<&Planted>) -> Result<No
         "log.available",
         Value::Bool(has_log),
         None,
-        Source::function("supersmartmarket::audit::run"),
+        crate::function_source!(crate::chapters::supersmartmarket::audit::run),
     )?;
     if has_log {
         db.execute("sale_timeline")?;
@@ -136,7 +136,7 @@ fn load_report(
         Column::new("rows_rejected".into(), rejected_per_file.clone()),
     ])
     .map_err(Error::within(CHAPTER))?;
-    let source = Source::function("supersmartmarket::audit::load_report");
+    let source = crate::function_source!(crate::chapters::supersmartmarket::audit::load_report);
     nb.add_table("load_report", frame, source.clone())?;
     nb.add_table("load_rejects", rejects, Source::query("load_rejects"))?;
     let total_read: u64 = read_rows.iter().sum();

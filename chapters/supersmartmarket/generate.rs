@@ -22,38 +22,57 @@ use crate::notebook::DatasetRef;
 /// What the generator is asked to plant, from the chapter's parameters.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Seed of the generator.
     pub seed: u64,
+    /// The first sale day.
     pub start: NaiveDate,
+    /// Sale days.
     pub days: u32,
+    /// Products in the catalogue.
     pub products: u32,
+    /// Customers.
     pub customers: u32,
+    /// Staff members who insert sales.
     pub staff: u32,
+    /// Sales per day, inserted the same day.
     pub sales_per_day: u32,
+    /// The sale day whose late batch is inserted days later.
     pub late_day: NaiveDate,
+    /// Sales of that day inserted late.
     pub late_batch: u32,
+    /// Product price updates recorded in the log.
     pub price_updates: u32,
 }
 
 /// What the generator actually planted, computed in Rust alongside the files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planted {
+    /// The sale day of the late batch.
     pub late_day: NaiveDate,
+    /// Sales in the late batch.
     pub late_batch_rows: u64,
     /// The late batch valued at the prices in force when it was sold.
     pub late_batch_revenue: Decimal,
+    /// Price updates written to the log.
     pub price_updates: u64,
     /// Per sale day, Σ (today's − sale-time price) over its sales: the price effect the audit
     /// must find for whichever day it audits (a day with no repriced sale has none).
     pub price_effect_by_day: BTreeMap<NaiveDate, Decimal>,
+    /// Sales written, the late batch included.
     pub sales: u64,
 }
 
-/// File names of the export, as in the course files.
+/// The fact table of the export: one row per sale (file names as in the course files).
 pub const FACT: &str = "Fact_vente.csv";
+/// The product dimension.
 pub const PRODUCTS: &str = "Dim_Produit.csv";
+/// The customer dimension.
 pub const CUSTOMERS: &str = "Dim_Client.csv";
+/// The calendar dimension.
 pub const CALENDAR: &str = "Dim_Date.csv";
+/// The staff dimension.
 pub const STAFF: &str = "Dim_Staff.csv";
+/// The insertion log: who inserted which sale, when, and the price updates.
 pub const LOG: &str = "Log_insertion.csv";
 
 /// Departments and aisles of a French supermarket (names as in the export's `Categorie`).

@@ -1,15 +1,12 @@
--- Sales inserted on a later day than the day they were sold, grouped into batches by sale
--- day, insertion day and the user who inserted them.
+-- Every late batch (the view `late_batches`, in sale_timeline.sql), in time order.
 select sold_on,
-       cast(inserted_at as date) as inserted_on,
+       inserted_on,
        inserted_by,
-       count(*) as sales,
-       sum(sale_price_eur) as revenue_eur,
-       min(inserted_at) as first_inserted_at,
-       max(inserted_at) as last_inserted_at,
-       min(sale_id) as first_sale_id,
-       max(sale_id) as last_sale_id
-from sale_priced
-where cast(inserted_at as date) > sold_on
-group by sold_on, cast(inserted_at as date), inserted_by
+       sales,
+       revenue_eur,
+       first_inserted_at,
+       last_inserted_at,
+       first_sale_id,
+       last_sale_id
+from late_batches
 order by sold_on, inserted_on, inserted_by;

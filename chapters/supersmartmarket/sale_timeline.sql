@@ -52,3 +52,20 @@ order by count(*) filter (where cast(inserted_at as date) > sold_on) desc,
          abs(sum(current_price_eur - sale_price_eur)) desc,
          sold_on
 limit 1;
+
+-- Sales inserted on a later day than the day they were sold, grouped into batches by sale
+-- day, insertion day and the user who inserted them. The `late_batch` table shows every
+-- batch; `late_batch_summary` counts them and names the largest.
+create view late_batches as
+select sold_on,
+       cast(inserted_at as date) as inserted_on,
+       inserted_by,
+       count(*) as sales,
+       sum(sale_price_eur) as revenue_eur,
+       min(inserted_at) as first_inserted_at,
+       max(inserted_at) as last_inserted_at,
+       min(sale_id) as first_sale_id,
+       max(sale_id) as last_sale_id
+from sale_priced
+where cast(inserted_at as date) > sold_on
+group by sold_on, cast(inserted_at as date), inserted_by;

@@ -48,8 +48,9 @@ pub fn failed(
     }
 }
 
-/// The broker at `bootstrap` did not answer `operation`.
-fn out_of_reach(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> BrokerError {
+/// The broker at `bootstrap` did not answer `operation` (also the producer's and the
+/// processor's): the tool could not run.
+pub fn out_of_reach(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> BrokerError {
     let address = bootstrap.to_string();
     let operation = operation.to_string();
     move |source| {

@@ -44,15 +44,20 @@ pub enum FlowError {
     /// A task's SQL or a gate's query could not be prepared (an unknown variable in it).
     #[error("{what}")]
     Task {
+        /// What was being prepared.
         what: String,
+        /// Why it could not be.
         #[source]
         source: Box<FlowError>,
     },
     /// A `load` task's input is not in the data folder.
     #[error("chapter `{chapter}`: neither {} nor {} exists", xlsx.display(), csv.display())]
     NoInput {
+        /// The chapter whose flow it is.
         chapter: String,
+        /// The workbook looked for.
         xlsx: PathBuf,
+        /// The CSV looked for instead.
         csv: PathBuf,
     },
     /// The run cannot start: an undeclared variable, another flow's state, nothing to resume.
@@ -61,14 +66,18 @@ pub enum FlowError {
     /// The work folder's state file is not a flow state.
     #[error("{} is not a flow state", path.display())]
     State {
+        /// The file.
         path: PathBuf,
+        /// What did not parse.
         #[source]
         source: serde_json::Error,
     },
     /// The run history could not be written into the flow's database.
     #[error("writing the run history into {}", path.display())]
     History {
+        /// The flow's database.
         path: PathBuf,
+        /// What DuckDB said.
         #[source]
         source: duckdb::Error,
     },

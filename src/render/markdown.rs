@@ -98,7 +98,7 @@ fn query_block(name: &str, text: &str) -> String {
 fn source_link(source: &Source) -> String {
     match source {
         Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
-        Source::Function { name } => format!("function `{name}`"),
+        Source::Function { .. } | Source::Parameter { .. } => source.label(),
     }
 }
 
