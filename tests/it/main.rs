@@ -5,6 +5,7 @@ mod bottleneck;
 mod browser;
 mod cli;
 mod docstore;
+mod embedding;
 mod faults;
 mod greencoop;
 mod indutech;
