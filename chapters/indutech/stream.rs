@@ -98,7 +98,11 @@ fn kafka(operation: impl Into<String>, bootstrap: &str) -> impl FnOnce(KafkaErro
 /// The broker at `bootstrap` did not answer `operation`: the backend's own naming of it.
 fn unreachable(operation: &str, bootstrap: &str) -> impl FnOnce(KafkaError) -> StreamError {
     let out_of_reach = crate::backends::kafka::out_of_reach(operation, bootstrap);
-    move |source| StreamError::Broker(out_of_reach(source))
+    // Kept as the stream's own `Unreachable`, as callers (and the exit code) expect.
+    move |source| match out_of_reach(source) {
+        crate::backends::kafka::BrokerError::Unreachable(u) => StreamError::Unreachable(u),
+        other => StreamError::Broker(other),
+    }
 }
 
 /// Names a Parquet encoding failure by the file it was for.
