@@ -22,5 +22,6 @@ pub fn all() -> Vec<&'static dyn Chapter> {
         &greencoop::GreenCoop,
         &seattle::Seattle,
         &noscites::NosCites,
+        &events::Events,
     ]
 }

@@ -46,6 +46,8 @@ pub enum Allowed {
     },
     /// `true` or `false`.
     Bool,
+    /// A calendar day, `YYYY-MM-DD`.
+    Date,
 }
 
 impl Allowed {
@@ -62,6 +64,9 @@ impl Allowed {
                 _ => Some(self.describe()),
             },
             Allowed::Bool => (raw != "true" && raw != "false").then(|| self.describe()),
+            Allowed::Date => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .is_err()
+                .then(|| self.describe()),
         }
     }
 
@@ -75,6 +80,7 @@ impl Allowed {
             Allowed::Int { min, max } => format!("an integer from {min} to {max}"),
             Allowed::Number { min, max } => format!("a number from {min} to {max}"),
             Allowed::Bool => "true or false".into(),
+            Allowed::Date => "a date, YYYY-MM-DD".into(),
         }
     }
 }

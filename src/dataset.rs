@@ -20,6 +20,27 @@ pub struct Manifest {
     /// The generated datasets, with the sha256 of each file at the default parameters.
     #[serde(default, rename = "generated")]
     pub generated: Vec<GeneratedDataset>,
+    /// The model files a chapter computes with (installed from a registry, not committed).
+    #[serde(default, rename = "model")]
+    pub models: Vec<ManifestModel>,
+}
+
+/// A model file a chapter computes with: installed from a package registry on first use,
+/// never committed, and pinned here by its sha256 so a different file is noticed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ManifestModel {
+    /// The chapter that uses it.
+    pub chapter: String,
+    /// The model's name.
+    pub name: String,
+    /// The package that ships it, `name==version`.
+    pub package: String,
+    /// The file pinned, inside the package's model folder.
+    pub file: String,
+    /// Its sha256.
+    pub sha256: String,
+    /// Its licence.
+    pub licence: String,
 }
 
 /// A committed data file.
@@ -143,6 +164,20 @@ pub fn verify_files(root: &Path, manifest: &Manifest) -> Result<Vec<Verified>> {
             })
         })
         .collect()
+}
+
+/// Compares a model file's sha256, as found where the tool installed it, with the manifest.
+pub fn verify_model(model: &ManifestModel, found_sha256: &str) -> Verified {
+    let ok = found_sha256 == model.sha256;
+    Verified {
+        file: format!("{} (model {}) {}", model.chapter, model.package, model.file),
+        ok,
+        detail: if ok {
+            model.sha256.clone()
+        } else {
+            format!("expected {}, found {found_sha256}", model.sha256)
+        },
+    }
 }
 
 /// Compares freshly generated files against the manifest's record for that chapter.

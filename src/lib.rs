@@ -16,6 +16,7 @@ pub mod error;
 pub mod fault;
 pub mod flow;
 pub mod frame;
+pub mod french;
 pub mod install;
 pub mod interrupt;
 pub mod lineage;

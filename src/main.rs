@@ -678,12 +678,12 @@ fn embed(texts: &[String]) -> Result<(), Error> {
     use auditbook::backends::embedding::{minilm, model, Embedder};
     let embedder = Embedder::from_cache()?;
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = embedder.embed(&texts)?;
+    let vectors = embedder.embed_counted(&texts)?;
     let mut rows = Vec::new();
-    for (text, vector) in texts.iter().zip(vectors) {
+    for (text, (vector, tokens)) in texts.iter().zip(vectors) {
         rows.push(serde_json::json!({
             "text": text,
-            "tokens": embedder.tokens(text)?.len(),
+            "tokens": tokens,
             "vector": vector,
         }));
     }
@@ -692,7 +692,7 @@ fn embed(texts: &[String]) -> Result<(), Error> {
         "package": format!("{}=={}", model::PACKAGE, model::VERSION),
         "weights_sha256": embedder.files.weights_sha256,
         "dimensions": minilm::DIMENSIONS,
-        "max_tokens": minilm::MAX_TOKENS,
+        "max_tokens": embedder.max_tokens(),
         "texts": rows,
     });
     println!(

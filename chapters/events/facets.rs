@@ -355,37 +355,6 @@ pub fn weekend_of(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     (saturday, saturday + chrono::Duration::days(1))
 }
 
-/// The French name of a weekday, as the descriptions write dates.
-pub fn weekday_fr(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "lundi",
-        Weekday::Tue => "mardi",
-        Weekday::Wed => "mercredi",
-        Weekday::Thu => "jeudi",
-        Weekday::Fri => "vendredi",
-        Weekday::Sat => "samedi",
-        Weekday::Sun => "dimanche",
-    }
-}
-
-/// The French name of a month.
-pub fn month_fr(month: u32) -> &'static str {
-    [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ][(month as usize - 1) % 12]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

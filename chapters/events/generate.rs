@@ -202,9 +202,9 @@ fn write(rng: &mut ChaCha8Rng, row: usize, d: &Draw, communes: &[Commune]) -> Ev
     };
     let when = format!(
         "le {} {} {} {} à {}",
-        facets::weekday_fr(d.date.weekday()),
+        crate::french::weekday(d.date.weekday()),
         d.date.day(),
-        facets::month_fr(d.date.month()),
+        crate::french::month(d.date.month()),
         d.date.year(),
         d.start.replace(':', " h ")
     );
@@ -359,11 +359,13 @@ pub fn generate(plan: &Plan, communes: &[Commune]) -> (Vec<Event>, Needle) {
     (events, needle)
 }
 
+/// Fixtures shared by the chapter's unit tests: a few real communes and a small plan.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
 
-    fn communes() -> Vec<Commune> {
+    /// Four communes of different sizes.
+    pub fn communes() -> Vec<Commune> {
         [
             ("69123", "Lyon", 520_000),
             ("25056", "Besançon", 120_000),
@@ -379,14 +381,30 @@ mod tests {
         .collect()
     }
 
-    fn plan() -> Plan {
+    /// A plan of `events` events from 2026-12-02 over 60 days, seed 8, 10 near misses.
+    pub fn plan(events: usize) -> Plan {
         Plan {
             seed: 8,
-            events: 2_000,
+            events,
             today: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
             horizon_days: 60,
             near_misses: 10,
         }
+    }
+
+    /// The events of [`plan`] over [`communes`].
+    pub fn small_events(events: usize) -> (Vec<Event>, Needle) {
+        generate(&plan(events), &communes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{communes, plan as plan_of};
+    use super::*;
+
+    fn plan() -> Plan {
+        plan_of(2_000)
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Intent {
         }
     }
 
-    /// Whether the hard filters (date range, commune, free) keep `event`: what is applied
+    /// Whether the hard filters (date range, commune, free, step-free) keep `event`: what is applied
     /// before ranking.
     pub fn keeps(&self, event: &Event) -> bool {
         (!self.free || event.free())
@@ -82,6 +82,7 @@ impl Intent {
                 .weekend
                 .is_none_or(|(sat, sun)| (sat..=sun).contains(&event.date))
             && self.commune.as_ref().is_none_or(|c| *c == event.commune)
+            && (!self.accessible || event.accessible)
     }
 }
 
@@ -197,12 +198,13 @@ pub fn judge(intent: &Intent, events: &[Event]) -> Judgments {
 }
 
 /// `per_language` requests in each language, each sampled from a random event's facets (so
-/// that at least that event satisfies it), plus the needle's request in both languages.
+/// that at least that event satisfies it), plus the needle's request in both languages when
+/// the events were generated with one.
 pub fn sample(
     seed: u64,
     per_language: usize,
     events: &[Event],
-    needle: &Needle,
+    needle: Option<&Needle>,
     today: NaiveDate,
 ) -> Vec<Query> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x51_7e_57);
@@ -220,17 +222,20 @@ pub fn sample(
             needle: is_needle,
         });
     };
-    let needle_event = &events[needle.row];
-    let needle_intent = Intent {
-        kind: kind_of(&needle_event.kind),
-        audience: Some(needle.audience),
-        free: true,
-        weekend: Some(weekend),
-        commune: Some(needle.commune.clone()),
-        accessible: true,
-    };
-    for language in [Language::Fr, Language::En] {
-        push(&mut rng, needle_intent.clone(), language, true);
+    // The needle's requests ask for its facets, whether or not it is still among the events
+    // read (a damaged events file may have lost it: its check then says so).
+    if let Some(needle) = needle {
+        let needle_intent = Intent {
+            kind: kind_of(needle.kind),
+            audience: Some(needle.audience),
+            free: true,
+            weekend: Some(weekend),
+            commune: Some(needle.commune.clone()),
+            accessible: true,
+        };
+        for language in [Language::Fr, Language::En] {
+            push(&mut rng, needle_intent.clone(), language, true);
+        }
     }
     for language in [Language::Fr, Language::En] {
         for _ in 0..per_language {
@@ -265,32 +270,18 @@ fn kind_of(id: &str) -> &'static Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chapters::events::generate::{generate, Commune, Plan};
+    use crate::chapters::events::generate::{generate, tests_support, Plan};
 
     #[test]
     fn every_request_has_a_fully_relevant_event_and_the_needle_exactly_one() {
-        let communes: Vec<Commune> = [
-            ("69123", "Lyon", 520_000),
-            ("25056", "Besançon", 120_000),
-            ("38185", "Grenoble", 158_000),
-        ]
-        .iter()
-        .map(|(c, n, p)| Commune {
-            code: c.to_string(),
-            name: n.to_string(),
-            population: *p,
-        })
-        .collect();
         let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
         let plan = Plan {
             seed: 3,
-            events: 3_000,
-            today,
-            horizon_days: 60,
-            near_misses: 10,
+            ..tests_support::plan(3_000)
         };
+        let communes = tests_support::communes();
         let (events, needle) = generate(&plan, &communes);
-        let queries = sample(3, 40, &events, &needle, today);
+        let queries = sample(3, 40, &events, Some(&needle), today);
         assert_eq!(queries.len(), 82);
         for q in &queries {
             assert!(q.judged.values().any(|g| *g == 2), "{}: {:?}", q.id, q.text);

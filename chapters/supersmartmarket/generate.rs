@@ -181,20 +181,6 @@ const LAST_NAMES: &[&str] = &[
     "Maret", "Vérany", "Deslys", "Coquelin", "Grosjean", "Martin", "Bernard", "Dubois", "Lefèvre",
     "Moreau", "Girard", "Roux", "Fournier", "Lambert",
 ];
-const MONTHS: &[&str] = &[
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
 /// Calendar range of the export's `Dim_Date`.
 const CALENDAR_FIRST: (i32, u32, u32) = (2020, 1, 1);
 const CALENDAR_LAST: (i32, u32, u32) = (2025, 6, 21);
@@ -377,7 +363,7 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<(Vec<DatasetRef>, Planted)> {
             day.year(),
             day.month(),
             day.day(),
-            MONTHS[day.month0() as usize],
+            crate::french::MONTHS[day.month0() as usize],
             day.weekday().num_days_from_sunday() + 1,
             day.month0() / 3 + 1,
             day

@@ -393,5 +393,22 @@ pub fn verify_data(root: &Path) -> Result<Vec<Verified>> {
         let produced = chapter.generate(&ctx, dir.path())?.unwrap_or_default();
         report.extend(dataset::verify_generated(record, &produced));
     }
+    for model in &manifest.models {
+        // The one model the book uses today; another package is a manifest the tool cannot
+        // check, which is an error rather than a pass.
+        let expected = format!(
+            "{}=={}",
+            crate::backends::embedding::model::PACKAGE,
+            crate::backends::embedding::model::VERSION
+        );
+        if model.package != expected {
+            return Err(Error::Usage(format!(
+                "datasets/MANIFEST.toml names the model package `{}`, which this tool does not install (it installs `{expected}`)",
+                model.package
+            )));
+        }
+        let files = crate::backends::embedding::model::locate()?;
+        report.push(dataset::verify_model(model, &files.weights_sha256));
+    }
     Ok(report)
 }

@@ -1,6 +1,6 @@
 //! How good a ranked list is, against graded judgments (2 = satisfies the request, 1 = partly,
 //! 0 or absent = not relevant): recall@k, the reciprocal rank of the first fully relevant
-//! row, and nDCG@k with the usual `(2^grade − 1) / log2(rank + 1)` gain.
+//! row, precision@k, and nDCG@k with the usual `(2^grade − 1) / log2(rank + 1)` gain.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,20 @@ pub fn recall_at(ranked: &[usize], judged: &Judgments, k: usize, min_grade: u8) 
     }
     let top = &ranked[..k.min(ranked.len())];
     wanted.iter().filter(|row| top.contains(row)).count() as f64 / wanted.len() as f64
+}
+
+/// The share of the first `k` of `ranked` graded at least `min_grade` (a list shorter than
+/// `k` counts its missing places as misses).
+pub fn precision_at(ranked: &[usize], judged: &Judgments, k: usize, min_grade: u8) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    let hits = ranked
+        .iter()
+        .take(k)
+        .filter(|row| judged.get(row).copied().unwrap_or(0) >= min_grade)
+        .count();
+    hits as f64 / k as f64
 }
 
 /// The share of `truth`'s rows that `found` holds: recall@k of an approximate list against

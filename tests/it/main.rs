@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod docstore;
 mod embedding;
+mod events;
 mod faults;
 mod greencoop;
 mod indutech;

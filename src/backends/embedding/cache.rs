@@ -1,6 +1,6 @@
 //! Vectors already computed, kept across runs: a vector is a pure function of the model's
-//! weights and the text, so it is stored under the sha256 of both and never computed twice on
-//! one machine. The store lives in the tool's cache folder (not in a clone's `target/`), one
+//! weights, the truncation and the text, so it is stored under the sha256 of the three and
+//! never computed twice on one machine. The store lives in the tool's cache folder (not in a clone's `target/`), one
 //! file per model, and survives `--no-cache` (which reruns chapters, not arithmetic that
 //! cannot change).
 //!
@@ -105,10 +105,13 @@ impl VectorCache {
         self.vectors.is_empty()
     }
 
-    fn key(&self, text: &str) -> [u8; KEY] {
+    /// A vector's key: the weights, the truncation (a text cut shorter is another input to
+    /// the model) and the text.
+    fn key(&self, max_tokens: usize, text: &str) -> [u8; KEY] {
         let mut hasher = Sha256::new();
         hasher.update(self.weights_sha256.as_bytes());
         hasher.update([0]);
+        hasher.update((max_tokens as u64).to_le_bytes());
         hasher.update(text.as_bytes());
         hasher.finalize().into()
     }
@@ -120,7 +123,10 @@ impl VectorCache {
         embedder: &Embedder,
         texts: &[&str],
     ) -> Result<(Vec<Vec<f32>>, Reuse), EmbedError> {
-        let keys: Vec<[u8; KEY]> = texts.iter().map(|t| self.key(t)).collect();
+        let keys: Vec<[u8; KEY]> = texts
+            .iter()
+            .map(|t| self.key(embedder.max_tokens(), t))
+            .collect();
         let mut missing: Vec<usize> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let first_time =

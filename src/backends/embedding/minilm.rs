@@ -20,11 +20,25 @@ pub const DIMENSIONS: usize = 384;
 /// small enough that one long text does not make many short ones wait.
 pub const BATCH: usize = 32;
 
+/// The vectors one worker computed, each with its text's index.
+type Rows = Vec<(usize, Vec<f32>)>;
+
+/// Threads that run batches at once: `AUDITBOOK_EMBED_WORKERS`, else 2 (the matrix products
+/// inside a batch are parallel already; a second batch fills the time between them).
+fn workers() -> usize {
+    std::env::var("AUDITBOOK_EMBED_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
+
 /// The model, loaded once, ready to embed any number of texts.
 pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    max_tokens: usize,
     /// Where the model came from, and its weights' sha256.
     pub files: ModelFiles,
 }
@@ -54,21 +68,36 @@ impl Embedder {
                 message: e.to_string(),
             })?;
         tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| EmbedError::Tokenizer {
-                what: "setting the truncation".into(),
-                message: e.to_string(),
-            })?;
-        Ok(Embedder {
+        Embedder {
             model,
             tokenizer,
             device,
+            max_tokens: 0,
             files,
-        })
+        }
+        .with_max_tokens(MAX_TOKENS)
+    }
+
+    /// The same model keeping at most `max_tokens` tokens of a text (special tokens
+    /// included). [`MAX_TOKENS`] is what sentence-transformers does; fewer is a
+    /// misconfiguration a chapter can plant to show that its parity check notices.
+    pub fn with_max_tokens(mut self, max_tokens: usize) -> Result<Embedder, EmbedError> {
+        self.tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| EmbedError::Tokenizer {
+                what: format!("setting the truncation to {max_tokens} tokens"),
+                message: e.to_string(),
+            })?;
+        self.max_tokens = max_tokens;
+        Ok(self)
+    }
+
+    /// The tokens kept of a text.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
     }
 
     /// Loads the model from where [`super::model::locate`] finds it.
@@ -93,14 +122,49 @@ impl Embedder {
 
     /// One unit vector of [`DIMENSIONS`] floats per text, in the texts' order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(self
+            .embed_counted(texts)?
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect())
+    }
+
+    /// Each text's vector and the number of tokens the model read of it (special tokens
+    /// included, after truncation), in the texts' order.
+    pub fn embed_counted(&self, texts: &[&str]) -> Result<Vec<(Vec<f32>, usize)>, EmbedError> {
         let encodings = self.encode(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (encodings[i].len(), i));
-        let mut vectors = vec![Vec::new(); texts.len()];
-        for batch in order.chunks(BATCH) {
-            let rows: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            for (&i, vector) in batch.iter().zip(self.forward(&rows)?) {
-                vectors[i] = vector;
+        let batches: Vec<&[usize]> = order.chunks(BATCH).collect();
+        // Batches run on `workers` threads, dealt round-robin (neighbouring batches have
+        // similar lengths, so the threads get similar work). A batch's vectors do not depend
+        // on the thread that ran it, so the result is the same for any number of workers.
+        let workers = workers().min(batches.len()).max(1);
+        let results: Vec<Result<Rows, EmbedError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let batches = &batches;
+                    let encodings = &encodings;
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        for batch in batches.iter().skip(w).step_by(workers) {
+                            let rows: Vec<&Encoding> =
+                                batch.iter().map(|&i| &encodings[i]).collect();
+                            done.extend(batch.iter().copied().zip(self.forward(&rows)?));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an embedding worker panicked"))
+                .collect()
+        });
+        let mut vectors = vec![(Vec::new(), 0); texts.len()];
+        for result in results {
+            for (i, vector) in result? {
+                vectors[i] = (vector, encodings[i].len());
             }
         }
         Ok(vectors)

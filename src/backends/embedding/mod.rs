@@ -6,7 +6,7 @@
 //!   the same install protocol as the local MongoDB-wire server) and their sha256.
 //! - [`minilm`]: the [`Embedder`]: tokenize, run the six BERT layers, mean-pool over the
 //!   attention mask, normalise. Texts are batched by length, so padding costs little.
-//! - [`cache`]: vectors already computed, stored under the sha256 of (weights, text) in the
+//! - [`cache`]: vectors already computed, stored under the sha256 of (weights, truncation, text) in the
 //!   tool's cache folder, so a rebuild embeds nothing again.
 //! - [`parity`]: the vectors sentence-transformers itself produced for a few sentences,
 //!   committed, and the comparison every run can make against them.
