@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use clap::Parser as _;
 
-use super::arms::{Arm, DEPTH};
+use super::arms::{self, Arm};
 use super::facets;
 use super::filters::Parser;
 use super::generate::Event;
@@ -40,8 +40,6 @@ struct AskArgs {
 pub struct Answer {
     /// The event.
     pub event: Event,
-    /// Its fused score.
-    pub score: f32,
 }
 
 /// Runs `auditbook ask ARGS…`.
@@ -125,27 +123,13 @@ pub fn answer(ctx: &RunContext, request: &str, top: usize) -> Result<(String, Ve
     )?;
     let lexical_lists = lexical::bm25_lists(&mut db, &row_of)?;
     let exact = FlatIndex::new(DIMENSIONS, &vectors);
-    let lists = super::arms::rank_request("ask", &query, &exact, &keep, &lexical_lists);
-    let fused = crate::retrieval::fusion::reciprocal_rank(
-        &[
-            &exact.search(&query, DEPTH, keep),
-            lexical_lists
-                .get(&("bm25_filtered".to_string(), "ask".to_string()))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]),
-        ],
-        DEPTH,
-    );
-    debug_assert_eq!(
-        fused.iter().map(|h| h.row).collect::<Vec<_>>(),
-        lists[&Arm::Hybrid]
-    );
-    let answers = fused
+    let lists = arms::rank_request("ask", &query, &exact, &keep, &lexical_lists);
+    // The hybrid arm exactly as the chapter measures it: one code path, not a copy.
+    let answers = lists[&Arm::Hybrid]
         .iter()
         .take(top)
-        .map(|h| Answer {
-            event: events[h.row].clone(),
-            score: h.score,
+        .map(|&row| Answer {
+            event: events[row].clone(),
         })
         .collect();
     Ok((filters.describe(), answers))
