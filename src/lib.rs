@@ -5,6 +5,7 @@
 // Every public item says what it is: the code is teaching material as much as the book.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod backends;
 pub mod chapter;
 pub mod commands;

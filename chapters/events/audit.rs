@@ -3,53 +3,37 @@
 //! request's filters, rank with every arm, measure HNSW against the exact index, have DuckDB
 //! recompute the exact ranking, and record what a reader needs to trust the numbers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use polars::prelude::{Column, DataFrame};
 
+use super::answer;
 use super::arms::{Arm, DEPTH};
-use super::checks::{self, Evidence, NeedleRanks};
+use super::checks::{self, Answered, Evidence, NeedleRanks};
+use super::corpus::Corpus;
 use super::evaluate::{self, HnswRecall, EF_SWEEP};
 use super::facets;
 use super::filters::{Filters, Parser};
 use super::generate::Event;
-use super::input::{self, Settings};
+use super::input::Settings;
 use super::queries::{self, Language, Query};
 use super::{lexical, CHAPTER};
-use crate::backends::embedding::cache::VectorCache;
 use crate::backends::embedding::{model, parity, Embedder};
 use crate::chapter::RunContext;
 use crate::error::{Error, Result};
 use crate::frame::round_to;
 use crate::notebook::{DatasetRef, Notebook, Source, Value};
-use crate::retrieval::flat::{dot, FlatIndex};
+use crate::retrieval::flat::dot;
 use crate::retrieval::hnsw::HnswIndex;
-use crate::sql::SqlSession;
 
-/// Texts embedded per call: the cache is written after each, so an interrupted first run
-/// keeps what it computed.
-const EMBED_CHUNK: usize = 1000;
+/// Events each worked example of the answer recommends (as `auditbook ask` does by default).
+const ANSWER_TOP: usize = 5;
 
 /// Runs the chapter.
 pub fn run(ctx: &RunContext) -> Result<Notebook> {
-    let settings = Settings::of(ctx)?;
-    let input = input::read(ctx, &settings)?;
-    let events = &input.events;
+    let mut corpus = Corpus::open(ctx)?;
     let mut nb = ctx.notebook();
-    nb.datasets.extend(input.datasets.iter().cloned());
-
-    let today = settings.plan.today;
-    let weekend = facets::weekend_of(today);
-    let queries = queries::sample(
-        settings.plan.seed,
-        settings.requests_per_language,
-        events,
-        input.needle.as_ref(),
-        today,
-    );
-
-    ctx.progress.step("loading the embedding model");
-    let embedder = Embedder::load(model::locate()?)?.with_max_tokens(settings.max_tokens)?;
+    nb.datasets.extend(corpus.input.datasets.iter().cloned());
     nb.datasets.push(DatasetRef {
         file: format!(
             "model {} ({} {}) model.safetensors",
@@ -57,59 +41,47 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
             model::PACKAGE,
             model::VERSION
         ),
-        sha256: embedder.files.weights_sha256.clone(),
+        sha256: corpus.embedder.files.weights_sha256.clone(),
         rows: None,
     });
-    let parity = parity::compare(&embedder)?;
-    let mut cache = VectorCache::open(
-        &crate::install::cache_dir().join("vectors"),
-        &embedder.files.weights_sha256,
-    )?;
-    let texts: Vec<String> = events.iter().map(Event::text).collect();
-    let mut event_vectors = Vec::with_capacity(texts.len());
-    for (i, chunk) in texts.chunks(EMBED_CHUNK).enumerate() {
-        ctx.progress.step(&format!(
-            "embedding events {} to {} of {}",
-            i * EMBED_CHUNK + 1,
-            i * EMBED_CHUNK + chunk.len(),
-            texts.len()
-        ));
-        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        event_vectors.extend(cache.embed(&embedder, &refs)?.0);
-    }
-    let request_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let request_vectors = cache.embed(&embedder, &request_texts)?.0;
+    let parity = parity::compare(&corpus.embedder)?;
 
-    let parser = Parser::declared(events)?;
-    let parsed: Vec<Filters> = queries.iter().map(|q| parser.parse(&q.text)).collect();
+    let settings = corpus.settings.clone();
+    let today = settings.plan.today;
+    let queries = queries::sample(
+        settings.plan.seed,
+        settings.requests_per_language,
+        corpus.events(),
+        corpus.input.needle.as_ref(),
+        today,
+    );
+    ctx.progress.step("embedding the requests");
+    let request_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let request_vectors = corpus.embed(&request_texts)?;
+
+    let parsed: Vec<Filters> = queries
+        .iter()
+        .map(|q| corpus.parser.parse(&q.text))
+        .collect();
     let expected: Vec<Filters> = queries.iter().map(meant).collect();
+
+    ctx.progress.step("ranking by BM25 in DuckDB");
+    let requests: Vec<lexical::Request> = queries.iter().map(lexical::Request::of).collect();
+    let bm25 = lexical::rank(&mut corpus.db, &requests, &parsed, &corpus.row_of)?;
+
+    let events = &corpus.input.events;
+    let weekend = corpus.weekend;
     let keeps: Vec<Box<dyn Fn(usize) -> bool + '_>> = parsed
         .iter()
         .map(|f| {
             Box::new(move |row: usize| f.keeps(&events[row], weekend)) as Box<dyn Fn(usize) -> bool>
         })
         .collect();
-
-    ctx.progress.step("ranking by BM25 in DuckDB");
-    let row_of: HashMap<&str, usize> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.as_str(), i))
-        .collect();
-    let mut db = SqlSession::open(CHAPTER, &input.dir)?;
-    let requests: Vec<lexical::Request> = queries.iter().map(lexical::Request::of).collect();
-    lexical::prepare(&mut db, events, &requests, &parsed, weekend)?;
-    let bm25 = lexical::bm25_lists(&mut db, &row_of)?;
-
     ctx.progress.step("ranking by meaning and fusing");
-    let exact = FlatIndex::new(
-        crate::backends::embedding::minilm::DIMENSIONS,
-        &event_vectors,
-    );
-    let lists = evaluate::rank_all(&queries, &request_vectors, &exact, &keeps, &bm25);
+    let lists = evaluate::rank_all(&queries, &request_vectors, &corpus.exact, &keeps, &bm25);
 
     ctx.progress.step("building the HNSW graph");
-    let index = HnswIndex::build(&event_vectors, settings.hnsw);
+    let index = HnswIndex::build(&corpus.vectors, settings.hnsw);
     let mut beams: Vec<usize> = EF_SWEEP.to_vec();
     if !beams.contains(&settings.ef) {
         beams.push(settings.ef);
@@ -123,18 +95,39 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
 
     ctx.progress.step("checking the exact ranking in DuckDB");
     let top = lexical::exact_top(
-        &mut db,
+        &mut corpus.db,
         events,
-        &event_vectors,
+        &corpus.vectors,
         &queries,
         &request_vectors,
-        &row_of,
+        &corpus.row_of,
     )?;
+    let event_vectors = &corpus.vectors;
     let score = |q: usize, row: usize| dot(&request_vectors[q], &event_vectors[row]) as f64;
     let agreement = evaluate::agreement(&queries, &lists, &score, &top);
 
-    let needle = input.needle.as_ref().map(|n| {
-        let row = row_of.get(n.id.as_str()).copied();
+    // The answer every request gets: its hybrid list's first events, composed in the language
+    // read from its words, and the ids read back from the text.
+    let answers: Vec<Answered> = queries
+        .iter()
+        .zip(&lists)
+        .map(|(q, l)| {
+            let rows: Vec<usize> = l[&Arm::Hybrid].iter().take(ANSWER_TOP).copied().collect();
+            let language = answer::language_of(&q.text);
+            let shown: Vec<&Event> = rows.iter().map(|&r| &events[r]).collect();
+            let text = answer::compose(language, &shown);
+            let cited = answer::citations(&text, |id| corpus.row_of.contains_key(id));
+            Answered {
+                language,
+                retrieved: shown.iter().map(|e| e.id.clone()).collect(),
+                text,
+                cited,
+            }
+        })
+        .collect();
+
+    let needle = corpus.input.needle.as_ref().map(|n| {
+        let row = corpus.row_of.get(n.id.as_str()).copied();
         NeedleRanks {
             id: n.id.clone(),
             present: row.is_some(),
@@ -163,16 +156,19 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         at_ef: &at_ef,
         parity: &parity,
         agreement: &agreement,
-        embedder: &embedder,
-        parser: &parser,
-        needle_row: input
+        answers: &answers,
+        embedder: &corpus.embedder,
+        parser: &corpus.parser,
+        needle_row: corpus
+            .input
             .needle
             .as_ref()
-            .and_then(|n| row_of.get(n.id.as_str()).copied()),
+            .and_then(|n| corpus.row_of.get(n.id.as_str()).copied()),
     };
     report.findings(
         &mut nb,
-        input
+        corpus
+            .input
             .needle
             .as_ref()
             .map(|n| (n.id.as_str(), n.commune.as_str())),
@@ -188,10 +184,11 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
             expected: &expected,
             recall: &at_ef,
             agreement: &agreement,
+            answers: &answers,
             needle: needle.as_ref(),
         },
     )?;
-    db.hand_over(&mut nb);
+    corpus.db.hand_over(&mut nb);
     Ok(nb)
 }
 
@@ -218,6 +215,7 @@ struct Report<'a> {
     at_ef: &'a HnswRecall,
     parity: &'a [parity::Parity],
     agreement: &'a evaluate::Agreement,
+    answers: &'a [Answered],
     embedder: &'a Embedder,
     parser: &'a Parser,
     needle_row: Option<usize>,
@@ -489,6 +487,20 @@ impl Report<'_> {
             }
         }
 
+        let composed = crate::function_source!(crate::chapters::events::answer::compose);
+        nb.add_finding(
+            "answer.cited_events",
+            Value::count(self.answers.iter().map(|a| a.cited.len()).sum::<usize>()),
+            Some("citations"),
+            composed.clone(),
+        )?;
+        nb.add_finding(
+            "answer.events_per_answer",
+            Value::count(ANSWER_TOP),
+            Some("events"),
+            crate::function_source!(crate::chapters::events::audit::ANSWER_TOP),
+        )?;
+
         if let Some((id, commune)) = needle {
             let source = crate::function_source!(crate::chapters::events::generate::generate);
             nb.add_finding(
@@ -541,6 +553,46 @@ impl Report<'_> {
                 ),
             ])?,
             crate::function_source!(crate::chapters::events::generate::generate),
+        )?;
+
+        // Worked examples of the answer: the needle's two requests, then the first French and
+        // English ones, as `auditbook ask` would answer them.
+        let mut examples: Vec<usize> = (0..self.queries.len())
+            .filter(|&i| self.queries[i].needle)
+            .collect();
+        for language in [Language::Fr, Language::En] {
+            examples.extend(
+                (0..self.queries.len())
+                    .filter(|&i| !self.queries[i].needle && self.queries[i].language == language)
+                    .take(1),
+            );
+        }
+        nb.add_table(
+            "answer_examples",
+            frame(vec![
+                Column::new(
+                    "request".into(),
+                    examples
+                        .iter()
+                        .map(|&i| self.queries[i].text.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "filters read".into(),
+                    examples
+                        .iter()
+                        .map(|&i| self.parsed[i].describe())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "answer".into(),
+                    examples
+                        .iter()
+                        .map(|&i| self.answers[i].text.clone())
+                        .collect::<Vec<_>>(),
+                ),
+            ])?,
+            crate::function_source!(crate::chapters::events::answer::compose),
         )?;
 
         // Requests, the filters read from them, and how many events satisfy them.

@@ -1,5 +1,6 @@
--- Okapi BM25 over each event's title and description: the words a request shares with an
--- event, weighted by how rare each word is. Words are runs of letters and digits, lower-cased,
+-- Okapi BM25's index over each event's title and description, built once for the events:
+-- each word's count per event, each event's length, each word's rarity (bm25_top.sql scores
+-- the requests against it). Words are runs of letters and digits, lower-cased,
 -- accents kept (the same text the embedding model reads). k1 = 1.2, b = 0.75,
 -- idf = ln(1 + (N - df + 0.5) / (df + 0.5)).
 create or replace table event_terms as
@@ -17,10 +18,3 @@ create or replace table term_idf as
 select term, ln(1 + (n - df + 0.5) / (df + 0.5)) as idf
 from (select term, count(*) as df from event_terms group by term)
 cross join (select count(*) as n from events);
-
-create or replace table request_terms as
-select distinct request, term
-from (
-    select request, unnest(regexp_extract_all(lower(text), '[\p{L}\p{N}]+')) as term
-    from requests
-);

@@ -1,10 +1,11 @@
 //! The chapter's checks: the Rust model agrees with sentence-transformers, every request's
 //! filters are read as it meant them, the approximate index finds what the exact one finds,
-//! DuckDB's exact ranking agrees with the Rust one, and the planted needle comes first.
+//! DuckDB's exact ranking agrees with the Rust one, every answer cites only what it
+//! retrieved, in its request's language, and the planted needle comes first.
 
 use super::evaluate::{Agreement, HnswRecall};
 use super::filters::Filters;
-use super::queries::Query;
+use super::queries::{Language, Query};
 use crate::backends::embedding::parity::{Parity, MIN_COSINE};
 use crate::error::Result;
 use crate::notebook::{Notebook, Status};
@@ -23,6 +24,18 @@ pub struct NeedleRanks {
     pub hybrid: Vec<(String, Option<usize>)>,
 }
 
+/// One request's answer, as the checks see it.
+pub struct Answered {
+    /// The language the answer was written in (read from the request's words).
+    pub language: Language,
+    /// The ids of the events it was given, best first.
+    pub retrieved: Vec<String>,
+    /// Its text.
+    pub text: String,
+    /// The ids read back from the text.
+    pub cited: Vec<String>,
+}
+
 /// What the checks look at.
 pub struct Evidence<'a> {
     /// The reference sentences' cosines.
@@ -37,6 +50,8 @@ pub struct Evidence<'a> {
     pub recall: &'a HnswRecall,
     /// The two exact rankings compared.
     pub agreement: &'a Agreement,
+    /// Every request's answer, in request order.
+    pub answers: &'a [Answered],
     /// The needle, when one was planted.
     pub needle: Option<&'a NeedleRanks>,
 }
@@ -50,6 +65,7 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
         expected,
         recall,
         agreement,
+        answers,
         needle,
     } = *e;
     let ef = recall.ef;
@@ -104,6 +120,47 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
         "DuckDB's exact top 10 (array_inner_product over every event) holds the same events as the Rust flat index's, for every request",
         Status::of(agreement.differing.is_empty(), || format!("{} requests differ: {}", agreement.differing.len(), agreement.differing.iter().take(5).cloned().collect::<Vec<_>>().join("; "))),
         &["duckdb.agreeing_requests", "data.requests"],
+    )?;
+
+    let mut wrong: Vec<String> = Vec::new();
+    for (q, a) in queries.iter().zip(answers) {
+        let foreign: Vec<&String> = a
+            .cited
+            .iter()
+            .filter(|id| !a.retrieved.contains(id))
+            .collect();
+        if !foreign.is_empty() {
+            wrong.push(format!(
+                "{}: cites {} it did not retrieve",
+                q.id,
+                foreign
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if a.cited.is_empty() && !a.retrieved.is_empty() {
+            wrong.push(format!(
+                "{}: cites none of the {} events it retrieved",
+                q.id,
+                a.retrieved.len()
+            ));
+        }
+        if a.language != q.language {
+            wrong.push(format!(
+                "{}: answered in {} to a request in {}",
+                q.id,
+                a.language.code(),
+                q.language.code()
+            ));
+        }
+    }
+    nb.add_check(
+        "answer.cites_only_retrieved",
+        "every request's answer, read back as a reader reads it, cites only events it retrieved (and at least one when it retrieved any), in the request's language",
+        Status::of(wrong.is_empty(), || format!("{} problems: {}", wrong.len(), wrong.iter().take(5).cloned().collect::<Vec<_>>().join("; "))),
+        &["answer.cited_events", "data.requests"],
     )?;
 
     let status = match needle {

@@ -61,7 +61,10 @@ impl Filters {
     pub fn keeps(&self, event: &Event, weekend: (NaiveDate, NaiveDate)) -> bool {
         (!self.free || event.free())
             && (!self.weekend || (weekend.0..=weekend.1).contains(&event.date))
-            && self.commune.as_ref().is_none_or(|c| *c == event.commune)
+            && self
+                .commune
+                .as_ref()
+                .is_none_or(|c| in_place(&event.commune, c))
             && (!self.accessible || event.accessible)
             && self.audience.as_ref().is_none_or(|a| *a == event.audience)
     }
@@ -90,6 +93,23 @@ impl Filters {
             parts.join(", ")
         }
     }
+}
+
+/// The city a commune is an arrondissement of (`Paris  9e` → `Paris`, `Lyon 1er` → `Lyon`):
+/// INSEE counts Paris, Lyon and Marseille by arrondissement, but a user asks for the city.
+pub fn city_of(commune: &str) -> Option<&str> {
+    let (city, ordinal) = commune.trim_end().rsplit_once(' ')?;
+    let digits = ordinal
+        .strip_suffix("er")
+        .or_else(|| ordinal.strip_suffix('e'))?;
+    let numbered = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    (numbered && !city.trim().is_empty()).then(|| city.trim_end())
+}
+
+/// Whether an event in `commune` is in `place`: that commune, or an arrondissement of that
+/// city (bm25_top.sql says the same in SQL).
+pub fn in_place(commune: &str, place: &str) -> bool {
+    commune == place || city_of(commune) == Some(place)
 }
 
 /// The parser: the vocabulary and the communes' names as word sequences, longest first.
@@ -146,9 +166,18 @@ impl Parser {
         let phrases = |w: &Words| -> Vec<Vec<String>> {
             w.fr.iter().chain(&w.en).map(|p| lower_words(p)).collect()
         };
+        // Every commune, and every city counted by arrondissement under its own name too.
+        let mut places = BTreeSet::new();
+        for name in names {
+            places.insert(name.to_string());
+            if let Some(city) = city_of(name) {
+                places.insert(city.to_string());
+            }
+        }
         let mut communes: Vec<(Vec<String>, String)> =
-            names.map(|n| (words(n), n.to_string())).collect();
-        // Longest first, so `Saint-Denis` is not read inside a longer name.
+            places.into_iter().map(|n| (words(&n), n)).collect();
+        // Longest first, so `Saint-Denis` is not read inside a longer name, nor `Paris` when
+        // `Paris 15e` is asked.
         communes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
         Parser {
             vocabulary: vocabulary.clone(),
@@ -193,7 +222,29 @@ mod tests {
     fn parser() -> Parser {
         let vocabulary: Vocabulary =
             toml::from_str(embedded::chapter_file(CHAPTER, FILE).unwrap()).unwrap();
-        Parser::new(&vocabulary, ["Lyon", "Paris 15e", "Tours"].into_iter())
+        Parser::new(
+            &vocabulary,
+            ["Lyon", "Paris 15e", "Paris  9e", "Tours"].into_iter(),
+        )
+    }
+
+    #[test]
+    fn a_city_counted_by_arrondissement_is_a_place_of_its_own() {
+        assert_eq!(city_of("Paris  9e"), Some("Paris"));
+        assert_eq!(city_of("Lyon 1er"), Some("Lyon"));
+        assert_eq!(city_of("Saint-Denis (93)"), None);
+        assert_eq!(city_of("Tours"), None);
+        let p = parser();
+        assert_eq!(
+            p.parse("un concert à Paris").commune.as_deref(),
+            Some("Paris")
+        );
+        assert_eq!(
+            p.parse("un concert vers Paris  9e").commune.as_deref(),
+            Some("Paris  9e")
+        );
+        assert!(in_place("Paris 15e", "Paris") && in_place("Paris 15e", "Paris 15e"));
+        assert!(!in_place("Paris 15e", "Paris  9e") && !in_place("Tours", "Paris"));
     }
 
     #[test]

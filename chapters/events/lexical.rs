@@ -53,13 +53,28 @@ fn text(frame: &polars::prelude::DataFrame, query: &str, i: usize, column: &str)
         .ok_or_else(|| query_error(query, format!("row {i}: `{column}` is empty")))
 }
 
-/// Loads the events (from the file), the requests with their parsed filters and the
-/// week-end they mean, and builds the BM25 tables.
-pub fn prepare(
+/// Rows appended to `table` through DuckDB's appender, each error naming the table.
+fn append_rows<R>(
+    db: &SqlSession,
+    table: &str,
+    rows: impl IntoIterator<Item = R>,
+    row: impl Fn(&mut duckdb::Appender, R) -> duckdb::Result<()>,
+) -> Result<()> {
+    let mut app = db
+        .connection()
+        .appender(table)
+        .map_err(|e| query_error(table, e))?;
+    for r in rows {
+        row(&mut app, r).map_err(|e| query_error(table, e))?;
+    }
+    app.flush().map_err(|e| query_error(table, e))
+}
+
+/// Loads the events (from the file) and the week-end "ce week-end" means, and builds BM25's
+/// index of their words: once per run, whatever the number of requests.
+pub fn load_events(
     db: &mut SqlSession,
     events: &[Event],
-    requests: &[Request],
-    filters: &[Filters],
     weekend: (NaiveDate, NaiveDate),
 ) -> Result<()> {
     // The bundled DuckDB has no JSON reader (its extension would be downloaded): the rows
@@ -70,58 +85,25 @@ pub fn prepare(
          kind VARCHAR, family VARCHAR, audience VARCHAR, price_eur INTEGER, date VARCHAR, \
          start VARCHAR, commune_code VARCHAR, commune VARCHAR, indoor BOOLEAN, accessible BOOLEAN)",
     )?;
-    {
-        let mut app = db
-            .connection()
-            .appender("event_rows")
-            .map_err(|e| query_error("event_rows", e))?;
-        for e in events {
-            app.append_row(params![
-                e.id,
-                e.title,
-                e.description,
-                e.kind,
-                e.family,
-                e.audience,
-                e.price_eur,
-                e.date.to_string(),
-                e.start,
-                e.commune_code,
-                e.commune,
-                e.indoor,
-                e.accessible
-            ])
-            .map_err(|e| query_error("event_rows", e))?;
-        }
-        app.flush().map_err(|e| query_error("event_rows", e))?;
-    }
+    append_rows(db, "event_rows", events, |app, e| {
+        app.append_row(params![
+            e.id,
+            e.title,
+            e.description,
+            e.kind,
+            e.family,
+            e.audience,
+            e.price_eur,
+            e.date.to_string(),
+            e.start,
+            e.commune_code,
+            e.commune,
+            e.indoor,
+            e.accessible
+        ])
+    })?;
     db.loaded_from("event_rows", super::events_file::FILE);
     db.execute("load_events")?;
-    db.execute_unrecorded(
-        "requests",
-        "create or replace table requests (request VARCHAR, language VARCHAR, text VARCHAR, \
-         free BOOLEAN, weekend BOOLEAN, commune VARCHAR, accessible BOOLEAN, audience VARCHAR)",
-    )?;
-    {
-        let mut app = db
-            .connection()
-            .appender("requests")
-            .map_err(|e| query_error("requests", e))?;
-        for (r, f) in requests.iter().zip(filters) {
-            app.append_row(params![
-                r.id,
-                r.language,
-                r.text,
-                f.free,
-                f.weekend,
-                f.commune,
-                f.accessible,
-                f.audience
-            ])
-            .map_err(|e| query_error("requests", e))?;
-        }
-        app.flush().map_err(|e| query_error("requests", e))?;
-    }
     let weekend_sql = format!(
         "-- The week-end a request's \"ce week-end\" means: the Saturday and Sunday of the\n\
          -- chapter's `today` (or the next ones, on a weekday).\n\
@@ -134,8 +116,36 @@ pub fn prepare(
     db.execute("bm25")
 }
 
-/// BM25's lists, per SQL arm and request, as event rows.
-pub fn bm25_lists(db: &mut SqlSession, row_of: &HashMap<&str, usize>) -> Result<LexicalLists> {
+/// BM25's lists of `requests` (with the filters read from each), per SQL arm and request,
+/// as event rows. The events must have been loaded by [`load_events`].
+pub fn rank(
+    db: &mut SqlSession,
+    requests: &[Request],
+    filters: &[Filters],
+    row_of: &HashMap<String, usize>,
+) -> Result<LexicalLists> {
+    db.execute_unrecorded(
+        "requests",
+        "create or replace table requests (request VARCHAR, language VARCHAR, text VARCHAR, \
+         free BOOLEAN, weekend BOOLEAN, commune VARCHAR, accessible BOOLEAN, audience VARCHAR)",
+    )?;
+    append_rows(
+        db,
+        "requests",
+        requests.iter().zip(filters),
+        |app, (r, f)| {
+            app.append_row(params![
+                r.id,
+                r.language,
+                r.text,
+                f.free,
+                f.weekend,
+                f.commune,
+                f.accessible,
+                f.audience
+            ])
+        },
+    )?;
     let frame = db.query("bm25_top")?;
     let mut lists = LexicalLists::new();
     for i in 0..frame.height() {
@@ -171,32 +181,25 @@ pub fn exact_top(
     event_vectors: &[Vec<f32>],
     queries: &[Query],
     request_vectors: &[Vec<f32>],
-    row_of: &HashMap<&str, usize>,
+    row_of: &HashMap<String, usize>,
 ) -> Result<BTreeMap<String, Vec<(usize, f64)>>> {
     db.execute_unrecorded(
         "vectors",
         "create or replace table event_vector_text (id VARCHAR, vector VARCHAR); \
          create or replace table request_vector_text (request VARCHAR, vector VARCHAR);",
     )?;
-    {
-        let conn = db.connection();
-        let mut app = conn
-            .appender("event_vector_text")
-            .map_err(|e| query_error("vectors", e))?;
-        for (event, vector) in events.iter().zip(event_vectors) {
-            app.append_row(params![event.id, literal(vector)])
-                .map_err(|e| query_error("vectors", e))?;
-        }
-        app.flush().map_err(|e| query_error("vectors", e))?;
-        let mut app = conn
-            .appender("request_vector_text")
-            .map_err(|e| query_error("vectors", e))?;
-        for (q, vector) in queries.iter().zip(request_vectors) {
-            app.append_row(params![q.id, literal(vector)])
-                .map_err(|e| query_error("vectors", e))?;
-        }
-        app.flush().map_err(|e| query_error("vectors", e))?;
-    }
+    append_rows(
+        db,
+        "event_vector_text",
+        events.iter().zip(event_vectors),
+        |app, (e, v)| app.append_row(params![e.id, literal(v)]),
+    )?;
+    append_rows(
+        db,
+        "request_vector_text",
+        queries.iter().zip(request_vectors),
+        |app, (q, v)| app.append_row(params![q.id, literal(v)]),
+    )?;
     db.execute("load_vectors")?;
     let frame = db.query("exact_top")?;
     let mut top: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();

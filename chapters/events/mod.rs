@@ -13,12 +13,15 @@
 //! - [`audit`], [`checks`]: the run and its checks;
 //! - [`ask`], [`bench`]: `auditbook ask`, the assistant itself, and `ask-bench`, measured.
 
+pub mod answer;
+pub mod api;
 pub mod arms;
 pub mod ask;
 pub mod audit;
 pub mod bench;
 pub mod checks;
 pub mod communes;
+pub mod corpus;
 pub mod evaluate;
 pub mod events_file;
 pub mod facets;
@@ -93,7 +96,7 @@ impl Chapter for Events {
     fn commands(&self) -> &'static [ChapterCommand] {
         &[ChapterCommand {
             name: "ask",
-            about: "recommend events for a request in French or English (the hybrid arm): `ask \"un concert gratuit ce week-end\"`",
+            about: "recommend events for a request in French or English (the hybrid arm), with an answer citing them: `ask \"un concert gratuit ce week-end\"`; `ask --serve [--port N]` serves POST /recommend",
         }, ChapterCommand {
             name: "ask-bench",
             about: "measure the assistant (docs/s, latency, HNSW) beside a peer baseline (`--peer bench.sh`) → measurements/events.md",

@@ -13,19 +13,20 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
 use super::artifact::{ModelDocument, ModelMetadata, Predictor};
 use super::model::Building;
-use super::validate::{self, FieldError, Rule, FIELDS};
+use super::validate::{self, FieldError, FIELDS};
+use crate::api::http::{json_body, not_found, rejected};
+pub use crate::api::http::{ErrorBody, ServeError};
 
 /// The largest single-building body accepted (a valid one is under 1 KiB).
 pub const SINGLE_LIMIT: usize = 16 * 1024;
@@ -101,13 +102,6 @@ pub struct Prediction {
 pub struct BatchPrediction {
     /// One prediction per building of the request.
     pub predictions: Vec<Prediction>,
-}
-
-/// A rejected request: every problem found, each naming its field.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Every problem found, each naming its field.
-    pub errors: Vec<FieldError>,
 }
 
 /// Liveness and the model's identity.
@@ -201,43 +195,6 @@ async fn model_info(State(app): State<Arc<App>>) -> Json<ModelMetadata> {
     Json(app.predictor.metadata.clone())
 }
 
-/// The body as JSON, or the answer that rejects it.
-// The error is the response a handler answers with: boxing it would only be unboxed there.
-#[allow(clippy::result_large_err)]
-fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = declared
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime != "application/json" {
-        return Err(rejected(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            vec![FieldError::new(
-                "body",
-                format!("content type must be application/json, got {declared:?}"),
-            )],
-        ));
-    }
-    let bytes =
-        body.map_err(|e| rejected(e.status(), vec![FieldError::new("body", e.body_text())]))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        rejected(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            vec![FieldError::new("body", format!("invalid JSON: {e}"))],
-        )
-    })
-}
-
-fn rejected(status: StatusCode, errors: Vec<FieldError>) -> Response {
-    (status, Json(ErrorBody { errors })).into_response()
-}
-
 /// Runs the model. Validated input gives finite output; if it ever did not, that is the
 /// server's fault and says so (500) rather than sending a NaN.
 #[allow(clippy::result_large_err)]
@@ -284,47 +241,7 @@ pub fn openapi(metadata: &ModelMetadata) -> OpenApiDoc {
         .expect("components are declared")
         .schemas;
     if let Some(RefOr::T(Schema::Object(building))) = schemas.get_mut("BuildingInput") {
-        building.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
-        building.required = FIELDS
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name.to_string())
-            .collect();
-        for field in FIELDS {
-            let Some(RefOr::T(Schema::Object(property))) = building.properties.get_mut(field.name)
-            else {
-                continue;
-            };
-            property.description = Some(field.help.to_string());
-            match field.rule {
-                Rule::OneOf { domain } => {
-                    let values = metadata.domains.get(domain).cloned().unwrap_or_default();
-                    let mut values: Vec<Value> = values.into_iter().map(Value::from).collect();
-                    // An optional field may be null (the validator takes null as absent).
-                    if !field.required {
-                        values.push(Value::Null);
-                    }
-                    property.enum_values = Some(values);
-                }
-                Rule::Integer { min, max } => {
-                    property.minimum = Some(min.into());
-                    property.maximum = Some(max.into());
-                }
-                Rule::Number {
-                    min,
-                    max,
-                    exclusive_min,
-                } => {
-                    if exclusive_min {
-                        property.exclusive_minimum = Some(min.into());
-                    } else {
-                        property.minimum = Some(min.into());
-                    }
-                    property.maximum = Some(max.into());
-                }
-            }
-        }
-        building.example = Some(validate::example(&metadata.domains));
+        crate::api::rules::document(building, FIELDS, &metadata.domains);
     }
     if let Some(RefOr::T(Schema::Object(batch))) = schemas.get_mut("BatchInput") {
         batch.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
@@ -351,55 +268,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/model", get(model_info))
         .with_state(app)
         .merge(docs)
-        .fallback(|| async {
-            rejected(
-                StatusCode::NOT_FOUND,
-                vec![FieldError::new("path", "no such route; see /docs")],
-            )
-        })
+        .fallback(|| async { not_found() })
 }
 
 /// Serves `app` on `addr` until Ctrl-C; `model` names the file in the log line.
 pub fn serve(app: Arc<App>, addr: SocketAddr, model: &Path) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime)?;
-    runtime.block_on(async move {
-        let bind = |source| ServeError::Bind { addr, source };
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-        let bound = listener.local_addr().map_err(bind)?;
-        eprintln!(
-            "seattle api: serving {} on http://{bound} (docs at /docs); Ctrl-C stops",
-            model.display()
-        );
-        axum::serve(listener, router(app))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(ServeError::Serve)
-    })
-}
-
-/// Why the API stopped serving, or never started.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The server's runtime could not be made.
-    #[error("the API server's runtime")]
-    Runtime(#[source] std::io::Error),
-    /// The address could not be had (in use, not allowed).
-    #[error("listening on {addr}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server failed while serving.
-    #[error("serving the API")]
-    Serve(#[source] std::io::Error),
+    crate::api::http::serve(
+        router(app),
+        addr,
+        &format!("seattle api: serving {}", model.display()),
+    )
 }
 
 #[cfg(test)]

@@ -291,7 +291,7 @@ pub(super) fn save_model(
 /// The API's input rules as a table, each rule broken once against the saved model's own
 /// domains (the answer must name that field), and the example body predicted.
 pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> Result<()> {
-    use super::validate::{Rule, FIELDS};
+    use super::validate::FIELDS;
     let predictor = ModelDocument::load(model_path)
         .and_then(Predictor::from_document)
         .map_err(Error::within(CHAPTER))?;
@@ -301,23 +301,7 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
     for f in FIELDS {
         name.push(f.name.to_string());
         required.push(if f.required { "yes" } else { "no" }.to_string());
-        let (k, a) = match f.rule {
-            Rule::OneOf { domain } => (
-                "string",
-                format!("one of {} values", domains.get(domain).map_or(0, Vec::len)),
-            ),
-            Rule::Integer { min, max } => ("integer", format!("{min} to {max}")),
-            Rule::Number {
-                min,
-                max,
-                exclusive_min: true,
-            } => ("number", format!("> {min}, ≤ {max}")),
-            Rule::Number {
-                min,
-                max,
-                exclusive_min: false,
-            } => ("number", format!("{min} to {max}")),
-        };
+        let (k, a) = f.rule.describe(domains);
         kind.push(k.to_string());
         accepted.push(format!("{a}; {}", f.help));
     }
@@ -343,16 +327,7 @@ pub(super) fn document_api(nb: &mut Notebook, model_path: &std::path::Path) -> R
         .iter()
         .map(|f| {
             let mut body = example.clone();
-            body[f.name] = match f.rule {
-                Rule::OneOf { .. } => serde_json::Value::from("NOT A KNOWN VALUE"),
-                Rule::Integer { min, .. } => serde_json::Value::from(min - 1),
-                Rule::Number {
-                    min,
-                    exclusive_min: true,
-                    ..
-                } => serde_json::Value::from(min),
-                Rule::Number { min, .. } => serde_json::Value::from(min - 1.0),
-            };
+            body[f.name] = f.rule.broken_value();
             (f.name.to_string(), body)
         })
         .collect();

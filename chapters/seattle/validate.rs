@@ -1,59 +1,15 @@
-//! Strict validation of the API's input, as Pydantic would do it: a JSON object with exactly
-//! the declared fields, each of the declared type and inside its range or enumeration.
-//! Every problem is reported (not just the first), each naming its field. The rules are one
-//! table, [`FIELDS`]: the validator reads it, and so does the OpenAPI document, so the docs
-//! cannot drift from what the server enforces. No rule spans two fields: the floor area is
+//! What the API accepts: one table, [`FIELDS`], checked by the engine's strict validator
+//! ([`crate::api::rules`]: exactly the declared fields, each of its type and inside its
+//! range or enumeration, every problem reported with its field) and written into the OpenAPI
+//! document from the same table, so the docs cannot drift from what the server enforces. No rule spans two fields: the floor area is
 //! given as building plus parking (the total is their sum, as in every row of the city's
 //! file), so parking can never exceed the total and the schema alone says what is valid.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::model::Building;
-use crate::error::Reason;
-
-/// What one field must be.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rule {
-    /// One of the values the model was trained on (the model file's `domains`).
-    OneOf {
-        /// The categorical input whose training values are the domain.
-        domain: &'static str,
-    },
-    /// A whole number in `min..=max`.
-    Integer {
-        /// Lowest value.
-        min: i64,
-        /// Highest value.
-        max: i64,
-    },
-    /// A number in the range; `exclusive_min` makes `min` itself invalid (areas > 0).
-    Number {
-        /// Lowest value.
-        min: f64,
-        /// Highest value.
-        max: f64,
-        /// Whether `min` itself is refused.
-        exclusive_min: bool,
-    },
-}
-
-/// One input field.
-#[derive(Debug, Clone, Copy)]
-pub struct Field {
-    /// The field's name in the request body.
-    pub name: &'static str,
-    /// What a value must be.
-    pub rule: Rule,
-    /// Whether a body without it is refused.
-    pub required: bool,
-    /// What the field means, for the OpenAPI document.
-    pub help: &'static str,
-    /// The value in the example body (a number written as text for numeric fields).
-    pub example: &'static str,
-}
+use crate::api::rules::{self, kind};
+pub use crate::api::rules::{Domains, Field, FieldError, Rule};
 
 /// Seattle's city limits, slightly widened: a building outside is not a Seattle building.
 const LATITUDE: (f64, f64) = (47.48, 47.74);
@@ -180,73 +136,11 @@ pub const FIELDS: &[Field] = &[
     },
 ];
 
-/// One problem with the input, as the 422 answer lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// Path of the field: `year_built`, or `buildings[2].year_built` in a batch; `body` for
-    /// the document as a whole.
-    pub field: String,
-    /// What is wrong, in words.
-    pub message: String,
-}
-
-impl FieldError {
-    /// An error on `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// The categorical domains the model accepts, by domain name.
-pub type Domains = BTreeMap<String, Vec<String>>;
-
 /// Validates one building at `path` (empty for a top-level body): either a building or
 /// every problem found.
 pub fn building(value: &Value, path: &str, domains: &Domains) -> Result<Building, Vec<FieldError>> {
-    let at = |name: &str| {
-        if path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    let Some(object) = value.as_object() else {
-        return Err(vec![FieldError::new(
-            if path.is_empty() { "body" } else { path },
-            format!("expected a JSON object, got {}", kind(value)),
-        )]);
-    };
-    let mut errors = Vec::new();
-    for key in object.keys() {
-        if !FIELDS.iter().any(|f| f.name == key) {
-            errors.push(FieldError::new(at(key), "unknown field"));
-        }
-    }
-    let mut text = BTreeMap::new();
-    let mut number = BTreeMap::new();
-    for field in FIELDS {
-        match object.get(field.name) {
-            None | Some(Value::Null) if field.required => {
-                errors.push(FieldError::new(at(field.name), "field required"))
-            }
-            None | Some(Value::Null) => {}
-            Some(v) => match check(field, v, domains) {
-                Ok(Checked::Text(s)) => {
-                    text.insert(field.name, s);
-                }
-                Ok(Checked::Number(n)) => {
-                    number.insert(field.name, n);
-                }
-                Err(message) => errors.push(FieldError::new(at(field.name), message)),
-            },
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let valid = rules::object(value, path, FIELDS, domains)?;
+    let (mut text, number) = (valid.text, valid.number);
     let building_area = number["gfa_building_sqft"];
     let parking = number["gfa_parking_sqft"];
     let total = building_area + parking;
@@ -331,99 +225,10 @@ pub fn batch(
     }
 }
 
-enum Checked {
-    Text(String),
-    Number(f64),
-}
-
-fn check(field: &Field, value: &Value, domains: &Domains) -> Result<Checked, Reason> {
-    match field.rule {
-        Rule::OneOf { domain } => {
-            let Value::String(s) = value else {
-                return Err(format!("expected a string, got {}", kind(value)));
-            };
-            let allowed = domains.get(domain).map(Vec::as_slice).unwrap_or_default();
-            if allowed.iter().any(|a| a == s) {
-                Ok(Checked::Text(s.clone()))
-            } else {
-                Err(format!("{s:?} is not one of the {} accepted values (see the OpenAPI enum or GET /model)", allowed.len()))
-            }
-        }
-        Rule::Integer { min, max } => {
-            // 1998 and 1998.0 are the same integer in JSON; 1998.5 is not an integer.
-            let n = value
-                .as_f64()
-                .filter(|_| value.is_number())
-                .ok_or_else(|| format!("expected an integer, got {}", kind(value)))?;
-            if n.fract() != 0.0 {
-                return Err(format!("expected an integer, got {n}"));
-            }
-            if n < min as f64 || n > max as f64 {
-                return Err(format!("{n} is outside {min}..={max}"));
-            }
-            Ok(Checked::Number(n))
-        }
-        Rule::Number {
-            min,
-            max,
-            exclusive_min,
-        } => {
-            let n = value
-                .as_f64()
-                .filter(|_| value.is_number())
-                .ok_or_else(|| format!("expected a number, got {}", kind(value)))?;
-            let low_ok = if exclusive_min { n > min } else { n >= min };
-            if !low_ok || n > max {
-                let low = if exclusive_min {
-                    format!("greater than {min}")
-                } else {
-                    format!("at least {min}")
-                };
-                return Err(format!("{n} must be {low} and at most {max}"));
-            }
-            Ok(Checked::Number(n))
-        }
-    }
-}
-
-/// The JSON type of a value, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The example body: each field's example, an enumerated one replaced by the domain's first
-/// value if the model does not know it. Valid by construction; used by the docs, the
-/// chapter's rule checks and the tests.
+/// The example body, valid by construction; used by the docs, the chapter's rule checks and
+/// the tests.
 pub fn example(domains: &Domains) -> Value {
-    let mut m = Map::new();
-    for field in FIELDS {
-        let v = match field.rule {
-            Rule::OneOf { domain } => {
-                let known = domains.get(domain).map(Vec::as_slice).unwrap_or_default();
-                let chosen = if known.iter().any(|k| k == field.example) {
-                    Some(field.example)
-                } else {
-                    known.first().map(String::as_str)
-                };
-                chosen.map(Value::from).unwrap_or(Value::Null)
-            }
-            Rule::Integer { .. } => {
-                Value::from(field.example.parse::<i64>().expect("integer example"))
-            }
-            Rule::Number { .. } => {
-                Value::from(field.example.parse::<f64>().expect("number example"))
-            }
-        };
-        m.insert(field.name.to_string(), v);
-    }
-    Value::Object(m)
+    rules::example(FIELDS, domains)
 }
 
 #[cfg(test)]

@@ -1,8 +1,19 @@
 //! The events assistant: a user's own events (`--data`), a bad events file refused with its
-//! line and field, and `ask` answering the needle's request with the needle first.
+//! line and field, `ask` answering the needle's request with the needle first, and
+//! `ask --serve`'s `POST /recommend` (in-process) answering a valid body and naming every
+//! field of an invalid one.
 
-use auditbook::chapters::events::{events_file, generate};
+use std::sync::Arc;
+
+use auditbook::chapters::events::api::{self, App};
+use auditbook::chapters::events::corpus::Corpus;
+use auditbook::chapters::events::{answer, events_file, generate};
+use auditbook::commands::book;
 use auditbook::notebook::Status;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
 
 use super::auditbook;
 
@@ -107,4 +118,87 @@ fn ask_puts_the_needle_first_for_its_request() {
         .find(|l| l.starts_with("1. "))
         .unwrap_or_default();
     assert!(first.contains(&needle), "{stdout}");
+}
+
+/// One POST through the assistant's router: the status and the JSON body.
+fn post(router: &axum::Router, content_type: &str, body: String) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method("POST")
+        .uri("/recommend")
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    })
+}
+
+#[test]
+fn the_served_assistant_answers_a_request_and_names_every_bad_field() {
+    let (dir, events) = user_events(300);
+    let options = super::options("events", &[], Some(dir.path().to_path_buf()));
+    let chapter = book::chapter_by_id("events").unwrap();
+    let ctx = book::context(chapter, &options).unwrap();
+    let router = api::router(Arc::new(App::new(Corpus::open(&ctx).unwrap())));
+
+    let (status, body) = post(
+        &router,
+        "application/json",
+        json!({"request": "un concert gratuit ce week-end à Lyon", "top": 3}).to_string(),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert!(!listed.is_empty() && listed.len() <= 3, "{body}");
+    assert_eq!(body["filters"]["commune"], "Lyon", "{body}");
+    assert_eq!(body["language"], "fr");
+    for e in body["events"].as_array().unwrap() {
+        assert_eq!(e["commune"], "Lyon", "{body}");
+        assert_eq!(e["price_eur"], 0, "{body}");
+    }
+    let cited = answer::citations(body["answer"].as_str().unwrap(), |id| {
+        events.iter().any(|e| e.id == id)
+    });
+    assert_eq!(cited, listed, "the answer cites exactly the events listed");
+
+    let (status, body) = post(
+        &router,
+        "application/json",
+        json!({"request": "", "top": 99, "colour": "red"}).to_string(),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["colour", "request", "top"], "{body}");
+
+    let (status, _) = post(&router, "text/plain", "hello".into());
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = post(
+        &router,
+        "application/json",
+        json!({"request": "x".repeat(api::BODY_LIMIT)}).to_string(),
+    );
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
