@@ -103,7 +103,7 @@ impl Corpus {
             .collect();
         ctx.progress.step("loading the events into DuckDB");
         let mut db = SqlSession::open(CHAPTER, &input.dir)?;
-        lexical::load_events(&mut db, &input.events, weekend)?;
+        lexical::load_events(&mut db, &input.events, input.file, weekend)?;
         Ok(Corpus {
             settings,
             input,

@@ -55,8 +55,10 @@ impl Settings {
 
 /// The events a run works on.
 pub struct Input {
-    /// The folder `events.jsonl` was read from.
+    /// The folder the events file was read from.
     pub dir: PathBuf,
+    /// The events file's name in it (`events.jsonl`, or a user's `events.csv`).
+    pub file: &'static str,
     /// The events, in file order (a row is an index into this).
     pub events: Vec<Event>,
     /// The planted needle, when the events were generated (its row is where it was
@@ -86,14 +88,12 @@ pub fn read(ctx: &RunContext, settings: &Settings) -> Result<Input> {
             (ctx.input_dir(&dir)?, Some(needle))
         }
     };
+    let file = events_file::locate(&dir)?;
     let events = events_file::read(&dir)?;
-    datasets.push(dataset_ref(
-        &dir,
-        events_file::FILE,
-        Some(events.len() as u64),
-    )?);
+    datasets.push(dataset_ref(&dir, file, Some(events.len() as u64))?);
     Ok(Input {
         dir,
+        file,
         events,
         needle,
         datasets,

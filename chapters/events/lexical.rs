@@ -70,11 +70,12 @@ fn append_rows<R>(
     app.flush().map_err(|e| query_error(table, e))
 }
 
-/// Loads the events (from the file) and the week-end "ce week-end" means, and builds BM25's
+/// Loads the events (read from `file`) and the week-end "ce week-end" means, and builds BM25's
 /// index of their words: once per run, whatever the number of requests.
 pub fn load_events(
     db: &mut SqlSession,
     events: &[Event],
+    file: &str,
     weekend: (NaiveDate, NaiveDate),
 ) -> Result<()> {
     // The bundled DuckDB has no JSON reader (its extension would be downloaded): the rows
@@ -102,7 +103,7 @@ pub fn load_events(
             e.accessible
         ])
     })?;
-    db.loaded_from("event_rows", super::events_file::FILE);
+    db.loaded_from("event_rows", file);
     db.execute("load_events")?;
     let weekend_sql = format!(
         "-- The week-end a request's \"ce week-end\" means: the Saturday and Sunday of the\n\

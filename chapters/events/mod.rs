@@ -67,7 +67,8 @@ const PARAMS: &[ParamSpec] = &[
 ];
 
 const INPUTS: &[InputFile] = &[
-    InputFile { name: events_file::FILE, required: true, help: "one JSON object per line: id, title, description, kind (one of the chapter's kinds), family, audience, price_eur (0 = free), date (YYYY-MM-DD), start (HH:MM), commune_code, commune, indoor, accessible" },
+    InputFile { name: events_file::FILE, required: false, help: "one JSON object per line: id, title, description, kind (one of the chapter's kinds), family, audience, price_eur (0 = free), date (YYYY-MM-DD), start (HH:MM), commune_code, commune, indoor, accessible (true/false); this or events.csv" },
+    InputFile { name: events_file::CSV_FILE, required: false, help: "the same fields as columns, a header row first (any column order, RFC 4180 quoting); this or events.jsonl" },
     InputFile { name: communes::FILE, required: false, help: "code_commune, nom_commune, population: where generated events take place (read only when the events are generated)" },
 ];
 
