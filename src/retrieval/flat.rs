@@ -57,10 +57,7 @@ impl FlatIndex {
     }
 }
 
-/// The inner product, summed in index order (the same bits on every run).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+pub use super::dot::dot;
 
 #[cfg(test)]
 mod tests {

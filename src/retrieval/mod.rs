@@ -5,12 +5,15 @@
 //!   every approximate answer is measured against.
 //! - [`hnsw`]: the approximate index, HNSW from the `hnsw_rs` crate, built deterministically
 //!   (its level generator has a fixed seed; insertion is single-threaded, in row order).
+//! - [`dot`]: the inner product they rank by, in fixed-order lanes (AVX where the CPU has
+//!   it, the same bits without).
 //! - [`fusion`]: reciprocal-rank fusion of several ranked lists (the hybrid arm).
 //! - [`metrics`]: recall@k, MRR and nDCG@k over graded judgments.
 //!
 //! Rows are numbered from 0 in the order the vectors were given; a filter (dates, places,
 //! price) is a predicate over rows, applied before ranking, never after.
 
+pub mod dot;
 pub mod flat;
 pub mod fusion;
 pub mod hnsw;
