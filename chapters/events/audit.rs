@@ -145,8 +145,18 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         }
     });
 
+    // Each arm's scores over every request and per language, computed once for the
+    // findings, the table and the chart.
+    let languages = [None, Some(Language::Fr), Some(Language::En)];
+    let scores: BTreeMap<(Arm, Option<Language>), evaluate::Scores> = Arm::ALL
+        .iter()
+        .flat_map(|&a| languages.map(|l| (a, l)))
+        .map(|(a, l)| ((a, l), evaluate::scores(&queries, &lists, a, l)))
+        .collect();
+
     let report = Report {
         settings: &settings,
+        scores: &scores,
         events,
         queries: &queries,
         parsed: &parsed,
@@ -206,6 +216,7 @@ fn meant(q: &Query) -> Filters {
 /// Everything the findings, tables and charts are made from.
 struct Report<'a> {
     settings: &'a Settings,
+    scores: &'a BTreeMap<(Arm, Option<Language>), evaluate::Scores>,
     events: &'a [Event],
     queries: &'a [Query],
     parsed: &'a [Filters],
@@ -226,6 +237,11 @@ fn frame(columns: Vec<Column>) -> Result<DataFrame> {
 }
 
 impl Report<'_> {
+    /// `arm`'s scores over the requests in `language` (all when `None`).
+    fn score(&self, arm: Arm, language: Option<Language>) -> evaluate::Scores {
+        self.scores[&(arm, language)]
+    }
+
     fn findings(&self, nb: &mut Notebook, needle: Option<(&str, &str)>) -> Result<()> {
         let data = crate::function_source!(crate::chapters::events::input::read);
         let communes: std::collections::BTreeSet<&str> =
@@ -359,12 +375,7 @@ impl Report<'_> {
         )?;
         let best = Arm::ALL
             .iter()
-            .map(|a| {
-                (
-                    *a,
-                    round_to(evaluate::scores(self.queries, self.lists, *a, None).ndcg, 3),
-                )
-            })
+            .map(|a| (*a, round_to(self.score(*a, None).ndcg, 3)))
             .fold(None::<(Arm, f64)>, |best, (a, s)| match best {
                 Some((_, b)) if b >= s => best,
                 _ => Some((a, s)),
@@ -456,6 +467,12 @@ impl Report<'_> {
         )?;
 
         nb.add_finding(
+            "eval.k",
+            Value::count(super::arms::K),
+            Some("events"),
+            crate::function_source!(crate::chapters::events::arms::K),
+        )?;
+        nb.add_finding(
             "eval.rrf_k",
             Value::float(crate::retrieval::fusion::RRF_K, 0),
             None,
@@ -463,7 +480,7 @@ impl Report<'_> {
         )?;
         let scores = crate::function_source!(crate::chapters::events::evaluate::scores);
         for arm in Arm::ALL {
-            let s = evaluate::scores(self.queries, self.lists, arm, None);
+            let s = self.score(arm, None);
             nb.add_finding(
                 &format!("eval.{}.ndcg10", arm.name()),
                 Value::float(s.ndcg, 3),
@@ -477,7 +494,7 @@ impl Report<'_> {
                 scores.clone(),
             )?;
             for language in [Language::Fr, Language::En] {
-                let s = evaluate::scores(self.queries, self.lists, arm, Some(language));
+                let s = self.score(arm, Some(language));
                 nb.add_finding(
                     &format!("eval.{}.ndcg10_{}", arm.name(), language.code()),
                     Value::float(s.ndcg, 3),
@@ -695,7 +712,7 @@ impl Report<'_> {
         );
         for a in Arm::ALL {
             for l in [Some(Language::Fr), Some(Language::En), None] {
-                let s = evaluate::scores(self.queries, self.lists, a, l);
+                let s = self.score(a, l);
                 arm.push(a.name().to_string());
                 language.push(l.map_or("all", Language::code).to_string());
                 requests.push(s.requests as i64);
@@ -829,10 +846,7 @@ impl Report<'_> {
             svg,
             crate::function_source!(crate::chapters::events::evaluate::hnsw_sweep),
         )?;
-        let all: Vec<evaluate::Scores> = Arm::ALL
-            .iter()
-            .map(|a| evaluate::scores(self.queries, self.lists, *a, None))
-            .collect();
+        let all: Vec<evaluate::Scores> = Arm::ALL.iter().map(|a| self.score(*a, None)).collect();
         let svg = chart::bar_chart(&BarChart {
             title: "nDCG@10 of each arm, every request",
             labels: Arm::ALL.iter().map(|a| a.name().to_string()).collect(),

@@ -56,6 +56,16 @@ pub struct Evidence<'a> {
     pub needle: Option<&'a NeedleRanks>,
 }
 
+/// The first five problems, joined: a failed check's detail names a few, not hundreds.
+fn first_five(problems: &[String]) -> String {
+    problems
+        .iter()
+        .take(5)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Every check of the chapter.
 pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
     let Evidence {
@@ -104,7 +114,7 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
     nb.add_check(
         "filters.parsed_as_meant",
         "every request's filters (free, this week-end, commune, step-free, audience), read from its words, are the ones it was written from",
-        Status::of(wrong.is_empty(), || format!("{} of {} requests misread: {}", wrong.len(), queries.len(), wrong.iter().take(5).cloned().collect::<Vec<_>>().join("; "))),
+        Status::of(wrong.is_empty(), || format!("{} of {} requests misread: {}", wrong.len(), queries.len(), first_five(&wrong))),
         &["filters.read_as_meant", "data.requests"],
     )?;
 
@@ -118,7 +128,7 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
     nb.add_check(
         "duckdb.agrees_with_rust",
         "DuckDB's exact top 10 (array_inner_product over every event) holds the same events as the Rust flat index's, for every request",
-        Status::of(agreement.differing.is_empty(), || format!("{} requests differ: {}", agreement.differing.len(), agreement.differing.iter().take(5).cloned().collect::<Vec<_>>().join("; "))),
+        Status::of(agreement.differing.is_empty(), || format!("{} requests differ: {}", agreement.differing.len(), first_five(&agreement.differing))),
         &["duckdb.agreeing_requests", "data.requests"],
     )?;
 
@@ -159,7 +169,7 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
     nb.add_check(
         "answer.cites_only_retrieved",
         "every request's answer, read back as a reader reads it, cites only events it retrieved (and at least one when it retrieved any), in the request's language",
-        Status::of(wrong.is_empty(), || format!("{} problems: {}", wrong.len(), wrong.iter().take(5).cloned().collect::<Vec<_>>().join("; "))),
+        Status::of(wrong.is_empty(), || format!("{} problems: {}", wrong.len(), first_five(&wrong))),
         &["answer.cited_events", "data.requests"],
     )?;
 
