@@ -332,3 +332,19 @@ impl RunContext {
         }
     }
 }
+
+/// The arguments of the chapter command `auditbook NAME ARGS…`, parsed by clap: `None` when
+/// they asked for help or the version (clap's text is printed), a usage error when they do
+/// not parse.
+pub fn command_args<T: clap::Parser>(name: &str, args: &[String]) -> Result<Option<T>> {
+    match T::try_parse_from(
+        std::iter::once(format!("auditbook {name}")).chain(args.iter().cloned()),
+    ) {
+        Ok(parsed) => Ok(Some(parsed)),
+        Err(e) if e.use_stderr() => Err(Error::Usage(e.to_string())),
+        Err(e) => {
+            print!("{e}");
+            Ok(None)
+        }
+    }
+}

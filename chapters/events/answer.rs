@@ -59,7 +59,14 @@ pub fn language_of(request: &str) -> Language {
     }
 }
 
-/// The answer to a request whose retrieved events are `events`, best first.
+/// The answer to `request` recommending `events` (best first): the language read from its
+/// words, and the text in that language. The chapter, `ask` and the API all answer here.
+pub fn respond(request: &str, events: &[&Event]) -> (Language, String) {
+    let language = language_of(request);
+    (language, compose(language, events))
+}
+
+/// The answer, in `language`, whose retrieved events are `events`, best first.
 pub fn compose(language: Language, events: &[&Event]) -> String {
     if events.is_empty() {
         return match language {

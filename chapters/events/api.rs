@@ -25,6 +25,7 @@ use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
 use super::corpus::{Corpus, Recommendation};
+use super::filters::Filters;
 use crate::api::http::{json_body, not_found, rejected};
 pub use crate::api::http::{ErrorBody, ServeError};
 use crate::api::rules::{self, Domains, Field, FieldError, Rule};
@@ -69,21 +70,6 @@ pub struct RecommendInput {
     top: Option<i64>,
 }
 
-/// The filters read from the request's words, applied before ranking.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FiltersRead {
-    /// Free events only.
-    pub free: bool,
-    /// This week-end only.
-    pub weekend: bool,
-    /// In this commune only.
-    pub commune: Option<String>,
-    /// Step-free access only.
-    pub accessible: bool,
-    /// For this audience only.
-    pub audience: Option<String>,
-}
-
 /// One recommended event and why it matched.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Recommended {
@@ -114,8 +100,8 @@ pub struct Recommended {
 pub struct RecommendOutput {
     /// `fr` or `en`: the language the request was read as, and the answer's.
     pub language: String,
-    /// The filters read from the request.
-    pub filters: FiltersRead,
+    /// The filters read from the request's words, applied before ranking.
+    pub filters: Filters,
     /// The recommended events, best first.
     pub events: Vec<Recommended>,
     /// A short answer citing each recommended event by its id in brackets.
@@ -143,7 +129,7 @@ pub struct Health {
     components(schemas(
         RecommendInput,
         RecommendOutput,
-        FiltersRead,
+        Filters,
         Recommended,
         ErrorBody,
         FieldError,
@@ -175,13 +161,7 @@ pub fn output(corpus: &Corpus, r: &Recommendation) -> RecommendOutput {
     let events = corpus.events();
     RecommendOutput {
         language: r.language.code().to_string(),
-        filters: FiltersRead {
-            free: r.filters.free,
-            weekend: r.filters.weekend,
-            commune: r.filters.commune.clone(),
-            accessible: r.filters.accessible,
-            audience: r.filters.audience.clone(),
-        },
+        filters: r.filters.clone(),
         events: r
             .rows
             .iter()

@@ -7,8 +7,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use clap::Parser as _;
-
 use super::api::{self, App};
 use super::corpus::Corpus;
 use crate::chapter::RunContext;
@@ -40,15 +38,8 @@ struct AskArgs {
 
 /// Runs `auditbook ask ARGS…`.
 pub fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
-    let args = match AskArgs::try_parse_from(
-        std::iter::once("auditbook ask".to_string()).chain(args.iter().cloned()),
-    ) {
-        Ok(a) => a,
-        Err(e) if e.use_stderr() => return Err(Error::Usage(e.to_string())),
-        Err(e) => {
-            print!("{e}");
-            return Ok(());
-        }
+    let Some(args) = crate::chapter::command_args::<AskArgs>("ask", args)? else {
+        return Ok(());
     };
     let mut corpus = Corpus::open(ctx)?;
     if args.serve {

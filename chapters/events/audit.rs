@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use polars::prelude::{Column, DataFrame};
 
-use super::answer;
 use super::arms::{Arm, DEPTH};
 use super::checks::{self, Answered, Evidence, NeedleRanks};
 use super::corpus::Corpus;
@@ -17,6 +16,7 @@ use super::filters::{Filters, Parser};
 use super::generate::Event;
 use super::input::Settings;
 use super::queries::{self, Language, Query};
+use super::{answer, api};
 use super::{lexical, CHAPTER};
 use crate::backends::embedding::{model, parity, Embedder};
 use crate::chapter::RunContext;
@@ -25,9 +25,6 @@ use crate::frame::round_to;
 use crate::notebook::{DatasetRef, Notebook, Source, Value};
 use crate::retrieval::flat::dot;
 use crate::retrieval::hnsw::HnswIndex;
-
-/// Events each worked example of the answer recommends (as `auditbook ask` does by default).
-const ANSWER_TOP: usize = 5;
 
 /// Runs the chapter.
 pub fn run(ctx: &RunContext) -> Result<Notebook> {
@@ -112,11 +109,14 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         .iter()
         .zip(&lists)
         .map(|(q, l)| {
-            let rows: Vec<usize> = l[&Arm::Hybrid].iter().take(ANSWER_TOP).copied().collect();
-            let language = answer::language_of(&q.text);
-            let shown: Vec<&Event> = rows.iter().map(|&r| &events[r]).collect();
-            let text = answer::compose(language, &shown);
-            let cited = answer::citations(&text, |id| corpus.row_of.contains_key(id));
+            // As many events as `auditbook ask` and the API recommend by default.
+            let shown: Vec<&Event> = l[&Arm::Hybrid]
+                .iter()
+                .take(api::DEFAULT_TOP)
+                .map(|&r| &events[r])
+                .collect();
+            let (language, text) = answer::respond(&q.text, &shown);
+            let cited = answer::citations(&text, |id| corpus.knows(id));
             Answered {
                 language,
                 retrieved: shown.iter().map(|e| e.id.clone()).collect(),
@@ -513,9 +513,9 @@ impl Report<'_> {
         )?;
         nb.add_finding(
             "answer.events_per_answer",
-            Value::count(ANSWER_TOP),
+            Value::count(api::DEFAULT_TOP),
             Some("events"),
-            crate::function_source!(crate::chapters::events::audit::ANSWER_TOP),
+            crate::function_source!(crate::chapters::events::api::DEFAULT_TOP),
         )?;
 
         if let Some((id, commune)) = needle {

@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Parser as _;
-
 use super::arms::K;
 use super::generate::Event;
 use super::input::{self, Settings};
@@ -64,15 +62,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs `auditbook ask-bench ARGS…`.
 pub fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
-    let args = match BenchArgs::try_parse_from(
-        std::iter::once("auditbook ask-bench".to_string()).chain(args.iter().cloned()),
-    ) {
-        Ok(a) => a,
-        Err(e) if e.use_stderr() => return Err(Error::Usage(e.to_string())),
-        Err(e) => {
-            print!("{e}");
-            return Ok(());
-        }
+    let Some(args) = crate::chapter::command_args::<BenchArgs>("ask-bench", args)? else {
+        return Ok(());
     };
     let settings = Settings::of(ctx)?;
     let input = input::read(ctx, &settings)?;

@@ -150,8 +150,8 @@ impl Corpus {
         let mut lists = arms::rank_request("ask", &vector, &self.exact, &keep, &lexical_lists);
         let mut rows = lists.remove(&Arm::Hybrid).unwrap_or_default();
         rows.truncate(top);
-        let language = answer::language_of(request);
         let shown: Vec<&Event> = rows.iter().map(|&r| &events[r]).collect();
+        let (language, answer) = answer::respond(request, &shown);
         let similarities = rows
             .iter()
             .map(|&r| dot(&vector, &self.vectors[r]))
@@ -159,7 +159,7 @@ impl Corpus {
         Ok(Recommendation {
             similarities,
             language,
-            answer: answer::compose(language, &shown),
+            answer,
             filters,
             rows,
         })

@@ -77,7 +77,11 @@ pub fn locate(dir: &Path) -> Result<&'static str> {
 
 /// Every event of `dir`'s events file (see [`locate`]), in file order.
 pub fn read(dir: &Path) -> Result<Vec<Event>> {
-    let name = locate(dir)?;
+    read_named(dir, locate(dir)?)
+}
+
+/// Every event of `dir/name` (`events.jsonl` or `events.csv`), in file order.
+pub fn read_named(dir: &Path, name: &str) -> Result<Vec<Event>> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
     let file = path.display().to_string();

@@ -41,8 +41,8 @@ pub struct Vocabulary {
     pub audience: BTreeMap<String, Words>,
 }
 
-/// The filters a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The filters a request asks for (the API answers with them as read).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Filters {
     /// Free events only.
     pub free: bool,

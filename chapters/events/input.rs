@@ -89,7 +89,7 @@ pub fn read(ctx: &RunContext, settings: &Settings) -> Result<Input> {
         }
     };
     let file = events_file::locate(&dir)?;
-    let events = events_file::read(&dir)?;
+    let events = events_file::read_named(&dir, file)?;
     datasets.push(dataset_ref(&dir, file, Some(events.len() as u64))?);
     Ok(Input {
         dir,

@@ -53,6 +53,14 @@ fn text(frame: &polars::prelude::DataFrame, query: &str, i: usize, column: &str)
         .ok_or_else(|| query_error(query, format!("row {i}: `{column}` is empty")))
 }
 
+/// The row of event `id`, which `query` returned: an id the events do not have is an error.
+fn row_of_id(row_of: &HashMap<String, usize>, query: &str, id: &str) -> Result<usize> {
+    row_of
+        .get(id)
+        .copied()
+        .ok_or_else(|| query_error(query, format!("event `{id}` is not among the events read")))
+}
+
 /// Rows appended to `table` through DuckDB's appender, each error naming the table.
 fn append_rows<R>(
     db: &SqlSession,
@@ -154,12 +162,7 @@ pub fn rank(
         let request = text(&frame, "bm25_top", i, "request")?;
         let id = text(&frame, "bm25_top", i, "id")?;
         let score = frame::get_f64(&frame, "bm25_top", i, "score")?;
-        let row = *row_of.get(id.as_str()).ok_or_else(|| {
-            query_error(
-                "bm25_top",
-                format!("event `{id}` is not among the events read"),
-            )
-        })?;
+        let row = row_of_id(row_of, "bm25_top", &id)?;
         lists.entry((arm, request)).or_default().push(Hit {
             row,
             score: score as f32,
@@ -208,12 +211,7 @@ pub fn exact_top(
         let request = text(&frame, "exact_top", i, "request")?;
         let id = text(&frame, "exact_top", i, "id")?;
         let score = frame::get_f64(&frame, "exact_top", i, "score")?;
-        let row = *row_of.get(id.as_str()).ok_or_else(|| {
-            query_error(
-                "exact_top",
-                format!("event `{id}` is not among the events read"),
-            )
-        })?;
+        let row = row_of_id(row_of, "exact_top", &id)?;
         top.entry(request).or_default().push((row, score));
     }
     Ok(top)

@@ -46,15 +46,8 @@ enum ApiCommand {
 }
 
 pub fn run(chapter: &dyn Chapter, ctx: &RunContext, args: &[String]) -> Result<()> {
-    let args = match ApiArgs::try_parse_from(
-        std::iter::once("auditbook api".to_string()).chain(args.iter().cloned()),
-    ) {
-        Ok(a) => a,
-        Err(e) if e.use_stderr() => return Err(Error::Usage(e.to_string())),
-        Err(e) => {
-            print!("{e}");
-            return Ok(());
-        }
+    let Some(args) = crate::chapter::command_args::<ApiArgs>("api", args)? else {
+        return Ok(());
     };
     let model = match args.model {
         Some(path) => path,
