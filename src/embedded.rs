@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::SystemTime;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
@@ -38,6 +38,71 @@ fn live(path: &str) -> Option<&'static str> {
 /// [`crate::fault`]); `None` hides the file. Keyed by path, so a fault of one chapter never
 /// changes what another chapter reads.
 static OVERLAY: Mutex<BTreeMap<String, Option<&'static str>>> = Mutex::new(BTreeMap::new());
+
+/// Who is reading one chapter's declarations: runs that read them as they are (any number at
+/// once) or one fault run that has edited them (alone). The overlay is process-wide, so
+/// without this a default run beside a fault of the same chapter (two tests, say) would
+/// read the fault's edit.
+#[derive(Default)]
+struct Users {
+    readers: usize,
+    editing: bool,
+}
+
+static USERS: Mutex<BTreeMap<String, Users>> = Mutex::new(BTreeMap::new());
+static USERS_CHANGED: Condvar = Condvar::new();
+
+/// Holds one chapter's declarations for a run, shared or exclusive, until dropped.
+#[must_use = "the declarations are held only while the guard lives"]
+pub struct DeclarationsHeld {
+    chapter: String,
+    exclusive: bool,
+}
+
+/// Waits until `chapter`'s declarations are not being edited, then holds them as they are.
+pub fn read_declarations(chapter: &str) -> DeclarationsHeld {
+    hold(chapter, false)
+}
+
+/// Waits until no run reads `chapter`'s declarations, then holds them for editing alone.
+pub fn edit_declarations(chapter: &str) -> DeclarationsHeld {
+    hold(chapter, true)
+}
+
+fn hold(chapter: &str, exclusive: bool) -> DeclarationsHeld {
+    let mut users = USERS.lock().expect("declaration users");
+    loop {
+        let u = users.entry(chapter.to_string()).or_default();
+        let free = !u.editing && (!exclusive || u.readers == 0);
+        if free {
+            if exclusive {
+                u.editing = true;
+            } else {
+                u.readers += 1;
+            }
+            break;
+        }
+        users = USERS_CHANGED.wait(users).expect("declaration users");
+    }
+    DeclarationsHeld {
+        chapter: chapter.to_string(),
+        exclusive,
+    }
+}
+
+impl Drop for DeclarationsHeld {
+    fn drop(&mut self) {
+        let mut users = USERS.lock().expect("declaration users");
+        if let Some(u) = users.get_mut(&self.chapter) {
+            if self.exclusive {
+                u.editing = false;
+            } else {
+                u.readers -= 1;
+            }
+        }
+        USERS_CHANGED.notify_all();
+    }
+}
 
 /// From now on `path` reads as `text` (`None`: as absent), until [`clear_overlay`].
 pub fn set_overlay(path: &str, text: Option<String>) {
@@ -89,4 +154,49 @@ pub fn declared<T: serde::de::DeserializeOwned>(chapter: &str, name: &str) -> cr
         row: crate::error::toml_line(text, &e),
         message: e.message().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// The race this guards against: a fault's edit seen by a run that reads the
+    /// declarations as they are. Editing waits for the readers; a reader waits for the edit.
+    /// (Fault: `hold` that never waits makes the editor start at once, and the test fail.)
+    #[test]
+    fn an_edit_of_declarations_waits_for_their_readers_and_readers_wait_for_it() {
+        const WAITING: u8 = 0;
+        const EDITING: u8 = 1;
+        const RELEASED: u8 = 2;
+        let chapter = "declarations-lock-test";
+        let reading = read_declarations(chapter);
+        let also_reading = read_declarations(chapter); // readers share
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let editor = {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                let held = edit_declarations(chapter);
+                state.store(EDITING, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(100));
+                state.store(RELEASED, Ordering::SeqCst);
+                drop(held);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            state.load(Ordering::SeqCst),
+            WAITING,
+            "edited while runs read"
+        );
+        drop((reading, also_reading));
+        while state.load(Ordering::SeqCst) == WAITING {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _reader = read_declarations(chapter);
+        assert_eq!(state.load(Ordering::SeqCst), RELEASED, "read while edited");
+        editor.join().unwrap();
+    }
 }

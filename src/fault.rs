@@ -325,6 +325,7 @@ pub struct ActiveFault {
     applied: Mutex<BTreeSet<usize>>,
     copies: Mutex<Vec<crate::chapter::ScratchDir>>,
     _overlay: Overlay,
+    held: Option<embedded::DeclarationsHeld>,
 }
 
 /// Removes the declaration overlay of a run when the run ends.
@@ -348,6 +349,11 @@ impl std::fmt::Debug for ActiveFault {
 }
 
 impl ActiveFault {
+    /// Whether this fault holds its chapter's declarations alone (it edits some).
+    pub fn edits_declarations(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// Puts `fault`'s declaration edits in force for `chapter` (until dropped).
     pub fn start(chapter: &str, fault: Fault) -> Result<ActiveFault> {
         let mut edited: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -373,6 +379,13 @@ impl ActiveFault {
                 .map_err(|why| fault_error(chapter, &fault, &format!("edit of `{path}`: {why}")))?;
             edited.insert(path, new);
         }
+        // Only a fault that edits declarations needs them alone; the guard is taken before
+        // the overlay is set and dropped after it is cleared (fields drop in order).
+        let held = if edited.is_empty() {
+            None
+        } else {
+            Some(embedded::edit_declarations(chapter))
+        };
         for (path, text) in &edited {
             embedded::set_overlay(path, text.clone());
         }
@@ -382,6 +395,7 @@ impl ActiveFault {
             applied: Mutex::new(BTreeSet::new()),
             copies: Mutex::new(Vec::new()),
             _overlay: Overlay(edited.into_keys().collect()),
+            held,
         })
     }
 

@@ -125,6 +125,11 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
             )));
         }
     }
+    // A run reads its declarations as they are, unless its own fault has edited them.
+    let _declarations = match &ctx.fault {
+        Some(fault) if fault.edits_declarations() => None,
+        _ => Some(crate::embedded::read_declarations(ctx.meta.id)),
+    };
     ctx.progress.start();
     let result = chapter
         .run(&ctx)
