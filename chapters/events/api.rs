@@ -26,7 +26,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::corpus::{Corpus, Recommendation};
 use super::filters::Filters;
-use crate::api::http::{json_body, not_found, rejected};
+use crate::api::http::{not_found, rejected, validated_body};
 pub use crate::api::http::{ErrorBody, ServeError};
 use crate::api::rules::{self, Domains, Field, FieldError, Rule};
 
@@ -194,13 +194,11 @@ async fn recommend(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let value = match json_body(&headers, body) {
+    let valid = match validated_body(&headers, body, |v| {
+        rules::object(v, "", FIELDS, &Domains::new())
+    }) {
         Ok(v) => v,
         Err(r) => return r,
-    };
-    let valid = match rules::object(&value, "", FIELDS, &Domains::new()) {
-        Ok(v) => v,
-        Err(errors) => return rejected(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
     let request = valid.text["request"].clone();
     let top = valid.number.get("top").map_or(DEFAULT_TOP, |&n| n as usize);

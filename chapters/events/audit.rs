@@ -16,7 +16,7 @@ use super::filters::{Filters, Parser};
 use super::generate::Event;
 use super::input::Settings;
 use super::queries::{self, Language, Query};
-use super::{answer, api};
+use super::{answer, api, multilingual};
 use super::{lexical, CHAPTER};
 use crate::backends::embedding::{model, parity, Embedder};
 use crate::chapter::RunContext;
@@ -76,6 +76,16 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         .collect();
     ctx.progress.step("ranking by meaning and fusing");
     let lists = evaluate::rank_all(&queries, &request_vectors, &corpus.exact, &keeps, &bm25);
+
+    let e5 = multilingual::run(
+        ctx,
+        &corpus,
+        &queries,
+        &keeps,
+        &bm25,
+        settings.e5_requests_as,
+    )?;
+    nb.datasets.push(e5.dataset());
 
     ctx.progress.step("building the HNSW graph");
     let index = HnswIndex::build(&corpus.vectors, settings.hnsw);
@@ -183,12 +193,14 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
             .as_ref()
             .map(|n| (n.id.as_str(), n.commune.as_str())),
     )?;
+    e5.record(&mut nb, &scores)?;
     report.tables(&mut nb)?;
     report.charts(&mut nb)?;
     checks::all(
         &mut nb,
         &Evidence {
             parity: &parity,
+            e5_parity: &e5.parity,
             queries: &queries,
             parsed: &parsed,
             expected: &expected,
@@ -232,7 +244,8 @@ struct Report<'a> {
     needle_row: Option<usize>,
 }
 
-fn frame(columns: Vec<Column>) -> Result<DataFrame> {
+/// A table's frame, its error naming the chapter.
+pub(super) fn frame(columns: Vec<Column>) -> Result<DataFrame> {
     DataFrame::new(columns).map_err(Error::within(CHAPTER))
 }
 
@@ -865,7 +878,7 @@ impl Report<'_> {
 }
 
 /// `text` cut to `n` characters, with an ellipsis when cut.
-fn short(text: &str, n: usize) -> String {
+pub(super) fn short(text: &str, n: usize) -> String {
     if text.chars().count() <= n {
         text.to_string()
     } else {

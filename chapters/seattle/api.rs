@@ -25,7 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::artifact::{ModelDocument, ModelMetadata, Predictor};
 use super::model::Building;
 use super::validate::{self, FieldError, FIELDS};
-use crate::api::http::{json_body, not_found, rejected};
+use crate::api::http::{not_found, rejected, validated_body};
 pub use crate::api::http::{ErrorBody, ServeError};
 
 /// The largest single-building body accepted (a valid one is under 1 KiB).
@@ -142,17 +142,13 @@ async fn predict(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let value = match json_body(&headers, body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let domains = &app.predictor.metadata.domains;
-    match validate::building(&value, "", domains) {
+    match validated_body(&headers, body, |v| validate::building(v, "", domains)) {
         Ok(b) => match predictions(&app, &[b]) {
             Ok(mut p) => Json(p.remove(0)).into_response(),
             Err(r) => r,
         },
-        Err(errors) => rejected(StatusCode::UNPROCESSABLE_ENTITY, errors),
+        Err(r) => r,
     }
 }
 
@@ -164,16 +160,13 @@ async fn predict_batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let value = match json_body(&headers, body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match validate::batch(&value, BATCH_MAX, &app.predictor.metadata.domains) {
+    let domains = &app.predictor.metadata.domains;
+    match validated_body(&headers, body, |v| validate::batch(v, BATCH_MAX, domains)) {
         Ok(buildings) => match predictions(&app, &buildings) {
             Ok(predictions) => Json(BatchPrediction { predictions }).into_response(),
             Err(r) => r,
         },
-        Err(errors) => rejected(StatusCode::UNPROCESSABLE_ENTITY, errors),
+        Err(r) => r,
     }
 }
 

@@ -42,7 +42,7 @@ cached_venv() { # cached_venv NAME REQUIREMENT…: a venv at $auditbook_cache/NA
 }
 
 if ! command -v g++ >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
-    echo "installing the C++ toolchain DuckDB needs (apt-get install g++ make)"
+    echo "installing the C/C++ toolchain DuckDB and the multilingual model's engine need (apt-get install g++ make; gcc brings OpenMP's libgomp)"
     apt_install g++ make
 fi
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then

@@ -71,6 +71,18 @@ pub fn json_body(
     })
 }
 
+/// The body read as JSON and validated by `validate`, or the answer that rejects it: 415 or
+/// 413 or 422 for the body itself, 422 with every field error `validate` found.
+#[allow(clippy::result_large_err)]
+pub fn validated_body<T>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    validate: impl FnOnce(&Value) -> Result<T, Vec<FieldError>>,
+) -> Result<T, Response> {
+    let value = json_body(headers, body)?;
+    validate(&value).map_err(|errors| rejected(StatusCode::UNPROCESSABLE_ENTITY, errors))
+}
+
 /// Serves `router` on `addr` until Ctrl-C; `what` says what is served, in the log line.
 pub fn serve(router: Router, addr: SocketAddr, what: &str) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

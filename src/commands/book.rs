@@ -399,21 +399,22 @@ pub fn verify_data(root: &Path) -> Result<Vec<Verified>> {
         report.extend(dataset::verify_generated(record, &produced));
     }
     for model in &manifest.models {
-        // The one model the book uses today; another package is a manifest the tool cannot
-        // check, which is an error rather than a pass.
-        let expected = format!(
-            "{}=={}",
-            crate::backends::embedding::model::PACKAGE,
-            crate::backends::embedding::model::VERSION
-        );
-        if model.package != expected {
+        // The models the book uses; another package is a manifest the tool cannot check,
+        // which is an error rather than a pass.
+        use crate::backends::embedding::{model as minilm, multilingual};
+        let minilm_package = format!("{}=={}", minilm::PACKAGE, minilm::VERSION);
+        let e5_package = format!("{}=={}", multilingual::PACKAGE, multilingual::VERSION);
+        let found = if model.package == minilm_package {
+            minilm::locate()?.weights_sha256
+        } else if model.package == e5_package {
+            multilingual::locate()?.sha256
+        } else {
             return Err(Error::Usage(format!(
-                "datasets/MANIFEST.toml names the model package `{}`, which this tool does not install (it installs `{expected}`)",
+                "datasets/MANIFEST.toml names the model package `{}`, which this tool does not install (it installs `{minilm_package}` and `{e5_package}`)",
                 model.package
             )));
-        }
-        let files = crate::backends::embedding::model::locate()?;
-        report.push(dataset::verify_model(model, &files.weights_sha256));
+        };
+        report.push(dataset::verify_model(model, &found));
     }
     Ok(report)
 }

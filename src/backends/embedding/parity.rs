@@ -15,22 +15,26 @@ pub const MIN_COSINE: f64 = 0.999;
 /// The reference file, as committed.
 pub const REFERENCE: &str = include_str!("reference_vectors.json");
 
-/// What the reference file holds.
+/// What a reference file holds (this one and the multilingual model's).
 #[derive(Debug, Deserialize)]
 pub struct Reference {
     /// The model the vectors came from.
     pub model: String,
-    /// The library versions that produced them.
+    /// The library versions (or package and build) that produced them.
     pub produced_by: String,
     /// The sentences and their vectors.
     pub sentences: Vec<ReferenceSentence>,
 }
 
-/// One sentence and the vector sentence-transformers gave it.
+/// One sentence and the vector the reference library gave it.
 #[derive(Debug, Deserialize)]
 pub struct ReferenceSentence {
     /// The sentence.
     pub text: String,
+    /// The role it was embedded in, for a model that prefixes its texts (e5: `query` or
+    /// `passage`); none for MiniLM.
+    #[serde(default)]
+    pub role: Option<String>,
     /// Its unit vector.
     pub vector: Vec<f32>,
 }
