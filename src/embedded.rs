@@ -138,6 +138,55 @@ pub fn chapter_file(chapter: &str, name: &str) -> Option<&'static str> {
     file(&format!("chapters/{chapter}/{name}"))
 }
 
+/// Every declaration of `chapter` (its `chapters/<id>/` files but its prose, `*.md`, and its
+/// faults, which no default run reads), by path, each as a run would read it now: the
+/// checkout's copy when files are read live (a file only on disk included), else the
+/// embedded one. The run cache keys on these.
+pub fn chapter_declarations(chapter: &str) -> Vec<(String, Option<&'static str>)> {
+    let prefix = format!("chapters/{chapter}/");
+    let is_declaration = |path: &str| {
+        path.starts_with(&prefix) && !path.ends_with(".md") && !path.ends_with("/faults.toml")
+    };
+    let mut paths: std::collections::BTreeSet<String> = FILES
+        .iter()
+        .map(|(path, _)| *path)
+        .filter(|path| is_declaration(path))
+        .map(str::to_string)
+        .collect();
+    if let Some(root) = LIVE_ROOT.get() {
+        let mut stack = vec![root.join(&prefix)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.filter_map(|e| e.ok()) {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| ["sql", "toml", "yaml"].contains(&e))
+                {
+                    if let Ok(relative) = path.strip_prefix(root) {
+                        let relative = relative.to_string_lossy().replace('\\', "/");
+                        if is_declaration(&relative) {
+                            paths.insert(relative);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = file(&path);
+            (path, text)
+        })
+        .collect()
+}
+
 /// A chapter's TOML declaration (`zones.toml`, `alarms.toml`, `roles.toml`, ...), parsed into
 /// `T`; a missing file or a value that does not fit names the file and the line.
 pub fn declared<T: serde::de::DeserializeOwned>(chapter: &str, name: &str) -> crate::Result<T> {

@@ -27,6 +27,7 @@ pub mod notebook;
 pub mod progress;
 pub mod render;
 pub mod retrieval;
+pub mod run_cache;
 pub mod sql;
 pub mod xlsx;
 

@@ -57,6 +57,10 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "book")]
         out: PathBuf,
+        /// Rerun every chapter instead of reusing the runs whose code, data, declarations and
+        /// parameters are unchanged (target/auditbook/cache/).
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Run the chapters and their checks without rendering.
     Check {
@@ -350,6 +354,7 @@ impl Session {
             backends: self.backends.clone(),
             progress: true,
             fault,
+            cache: None,
         }
     }
 
@@ -379,6 +384,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             s3_bucket: cli.backends.s3_bucket,
         },
     };
+    // Inside a checkout, read the chapters' prose, SQL and declarations and the templates
+    // from it, so an edit shows without recompiling (the embedded copies stay the fallback,
+    // for a binary run elsewhere).
+    if session.root.join("chapters").is_dir() && session.root.join("templates").is_dir() {
+        auditbook::embedded::set_live_root(session.root.clone());
+    }
     let s = &session;
     match cli.command {
         Command::Build {
@@ -386,7 +397,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             params,
             fault,
             out,
-        } => build(s, chapter, params, fault, out),
+            no_cache,
+        } => build(s, chapter, params, fault, out, !no_cache),
         Command::Check {
             chapter,
             data,
@@ -476,18 +488,25 @@ fn build(
     params: Vec<String>,
     fault: Option<String>,
     out: PathBuf,
+    cached: bool,
 ) -> Result<(), Error> {
     let _lock = RunLock::acquire(&s.root)?;
     let out = s.under_root(out);
-    let notebooks = book::build(
-        chapter.as_deref(),
-        &s.options(None, parse_params(&params, None)?, fault),
-        &out,
-    )?;
+    let mut options = s.options(None, parse_params(&params, None)?, fault);
+    let cache = cached.then(|| std::sync::Arc::new(auditbook::run_cache::RunCache::under(&s.root)));
+    options.cache = cache.clone();
+    let notebooks = book::build(chapter.as_deref(), &options, &out)?;
+    let log = cache.map(|c| c.log()).unwrap_or_default();
     for (chapter, nb) in &notebooks {
+        let id = chapter.meta().id;
+        let how = match log.get(id) {
+            Some(auditbook::run_cache::Reuse::Reused) => " (reused from the run cache)".to_string(),
+            Some(auditbook::run_cache::Reuse::Ran(why)) => format!(" (ran: {why})"),
+            Some(auditbook::run_cache::Reuse::NotCacheable(why)) => format!(" (ran: {why})"),
+            None => String::new(),
+        };
         eprintln!(
-            "{}: {} findings, {} checks",
-            chapter.meta().id,
+            "{id}: {} findings, {} checks{how}",
             nb.findings.len(),
             nb.checks.len()
         );

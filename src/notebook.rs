@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::lineage::Reads;
 
 /// One dataset file a result was computed from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DatasetRef {
     /// The file name as the chapter knows it (relative to its data directory).
     pub file: String,
@@ -24,7 +24,7 @@ pub struct DatasetRef {
 }
 
 /// What produced a result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A named SQL query of the chapter (`chapters/<id>/<name>.sql`), shown in the book.
@@ -122,7 +122,7 @@ macro_rules! function_source {
 }
 
 /// Where a number, table or chart came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
     /// What computed it.
     pub source: Source,
@@ -269,7 +269,7 @@ pub struct Table {
 }
 
 /// A chart, already drawn as inline SVG.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Chart {
     /// The chart's name.
     pub name: String,
@@ -282,7 +282,7 @@ pub struct Chart {
 }
 
 /// The outcome of a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum Status {
     /// The check holds.
@@ -314,7 +314,7 @@ impl Status {
 }
 
 /// An assertion the chapter makes about its own results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// The check's id, `<section>.<name>`.
     pub id: String,
@@ -328,7 +328,7 @@ pub struct Check {
 }
 
 /// A file the chapter wrote into its artifact directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Artifact {
     /// The artifact's name.
     pub name: String,

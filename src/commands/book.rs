@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// `--fault NAME`: a declared fault of the (single) chapter being run.
     pub fault: Option<String>,
+    /// The run cache to reuse and fill (`build` and `serve`; `--no-cache` and the tests run
+    /// without one, so every chapter runs).
+    pub cache: Option<std::sync::Arc<crate::run_cache::RunCache>>,
 }
 
 /// Finds the project root: the nearest ancestor of `start` holding `datasets/MANIFEST.toml`,
@@ -131,17 +134,31 @@ pub fn run_chapter(chapter: &dyn Chapter, options: &RunOptions) -> Result<Notebo
         _ => Some(crate::embedded::read_declarations(ctx.meta.id)),
     };
     ctx.progress.start();
-    let result = chapter
-        .run(&ctx)
-        .map(|mut nb| {
-            nb.narrow_provenance();
-            nb
-        })
-        .and_then(|nb| match &ctx.fault {
-            Some(fault) => fault.finish().map(|()| nb),
-            None => Ok(nb),
-        });
+    let run = || {
+        chapter
+            .run(&ctx)
+            .map(|mut nb| {
+                nb.narrow_provenance();
+                nb
+            })
+            .and_then(|nb| match &ctx.fault {
+                Some(fault) => fault.finish().map(|()| nb),
+                None => Ok(nb),
+            })
+    };
+    let (result, reused) = match &options.cache {
+        None => (run(), false),
+        Some(cache) => match cache.run(&ctx, run) {
+            Ok((nb, reuse)) => (Ok(nb), reuse == crate::run_cache::Reuse::Reused),
+            Err(e) => (Err(e), false),
+        },
+    };
     ctx.progress.end(&match &result {
+        Ok(nb) if reused => format!(
+            "reused from the run cache: {} findings, {} checks",
+            nb.findings.len(),
+            nb.checks.len()
+        ),
         Ok(nb) => {
             let failed = nb.failures().len();
             let passed = nb

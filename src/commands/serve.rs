@@ -134,8 +134,14 @@ fn handle(mut stream: TcpStream, out: &Path, version: &AtomicU64) {
 }
 
 /// Builds the book into `out`, then serves and watches it until stopped.
-pub fn start(options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
+pub fn start(mut options: RunOptions, out: PathBuf, port: u16) -> Result<Server> {
     embedded::set_live_root(options.root.clone());
+    // A prose edit reruns nothing: the run cache serves every chapter whose inputs held.
+    if options.cache.is_none() {
+        options.cache = Some(std::sync::Arc::new(crate::run_cache::RunCache::under(
+            &options.root,
+        )));
+    }
     {
         let _lock = RunLock::acquire(&options.root)?;
         book::build(None, &options, &out)?;

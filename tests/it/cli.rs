@@ -91,7 +91,7 @@ fn findings_help_lists_the_parameters() {
 fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
     let scratch = tempfile::tempdir().unwrap();
     let out_dir = scratch.path().join("book");
-    let ok = auditbook(&["build", "--out", out_dir.to_str().unwrap()]);
+    let ok = auditbook(&["build", "--no-cache", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -131,6 +131,7 @@ fn a_failed_check_exits_1_and_leaves_the_previous_book_intact() {
     // A build that fails (unknown parameter value) writes nothing.
     let bad = auditbook(&[
         "build",
+        "--no-cache",
         "--out",
         out_dir.to_str().unwrap(),
         "--param",

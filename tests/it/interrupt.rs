@@ -45,7 +45,7 @@ fn build(root: &Path, tmp: &Path, out: &Path) -> Command {
     command
         .arg("--root")
         .arg(root)
-        .args(["build", "--chapter", "greencoop", "--out"])
+        .args(["build", "--no-cache", "--chapter", "greencoop", "--out"])
         .arg(out)
         .env("TMPDIR", tmp)
         .env_remove("AUDITBOOK_MONGO_URI");
@@ -152,7 +152,13 @@ fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
     let built = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .arg("--root")
         .arg(super::root())
-        .args(["build", "--chapter", "supersmartmarket", "--out"])
+        .args([
+            "build",
+            "--no-cache",
+            "--chapter",
+            "supersmartmarket",
+            "--out",
+        ])
         .arg(&normal)
         .output()
         .unwrap();
@@ -190,7 +196,13 @@ fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
     let full = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .arg("--root")
         .arg(super::root())
-        .args(["build", "--chapter", "supersmartmarket", "--out"])
+        .args([
+            "build",
+            "--no-cache",
+            "--chapter",
+            "supersmartmarket",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();

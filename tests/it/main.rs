@@ -16,6 +16,7 @@ mod laplace_immo;
 mod noscites;
 mod prose;
 mod render;
+mod run_cache;
 mod seattle;
 mod seattle_api;
 mod serve;
