@@ -238,6 +238,9 @@ pub struct Backends {
     pub s3_endpoint: Option<String>,
     /// `--s3-bucket`: the bucket on that endpoint.
     pub s3_bucket: Option<String>,
+    /// The local MongoDB-wire server the chapters of this run share when `mongo_uri` is
+    /// `None` (one server, not one per chapter).
+    pub local_docstore: crate::backends::docstore::SharedLocal,
 }
 
 /// Everything a chapter run is given.

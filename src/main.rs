@@ -382,6 +382,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             mongo_uri: cli.backends.mongo_uri,
             s3_endpoint: cli.backends.s3_endpoint,
             s3_bucket: cli.backends.s3_bucket,
+            local_docstore: Default::default(),
         },
     };
     // Inside a checkout, read the chapters' prose, SQL and declarations and the templates

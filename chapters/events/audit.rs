@@ -23,6 +23,7 @@ use crate::chapter::RunContext;
 use crate::error::{Error, Result};
 use crate::frame::round_to;
 use crate::notebook::{DatasetRef, Notebook, Source, Value};
+use crate::progress::profile;
 use crate::retrieval::flat::dot;
 use crate::retrieval::hnsw::HnswIndex;
 
@@ -41,7 +42,9 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         sha256: corpus.embedder.files.weights_sha256.clone(),
         rows: None,
     });
+    let mut clock = std::time::Instant::now();
     let parity = parity::compare(&corpus.embedder)?;
+    profile(CHAPTER, "minilm_parity", &mut clock);
 
     let settings = corpus.settings.clone();
     let today = settings.plan.today;
@@ -55,6 +58,7 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
     ctx.progress.step("embedding the requests");
     let request_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let request_vectors = corpus.embed(&request_texts)?;
+    profile(CHAPTER, "embed_requests", &mut clock);
 
     let parsed: Vec<Filters> = queries
         .iter()
@@ -76,6 +80,7 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         .collect();
     ctx.progress.step("ranking by meaning and fusing");
     let lists = evaluate::rank_all(&queries, &request_vectors, &corpus.exact, &keeps, &bm25);
+    profile(CHAPTER, "rank_all", &mut clock);
 
     let e5 = multilingual::run(
         ctx,
@@ -86,9 +91,11 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         settings.e5_requests_as,
     )?;
     nb.datasets.push(e5.dataset());
+    profile(CHAPTER, "e5_arm", &mut clock);
 
     ctx.progress.step("building the HNSW graph");
     let index = HnswIndex::build(&corpus.vectors, settings.hnsw);
+    profile(CHAPTER, "hnsw_build", &mut clock);
     let mut beams: Vec<usize> = EF_SWEEP.to_vec();
     if !beams.contains(&settings.ef) {
         beams.push(settings.ef);
@@ -99,6 +106,7 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
         .iter()
         .find(|r| r.ef == settings.ef)
         .expect("the chapter's beam is swept");
+    profile(CHAPTER, "hnsw_sweep", &mut clock);
 
     ctx.progress.step("checking the exact ranking in DuckDB");
     let top = lexical::exact_top(

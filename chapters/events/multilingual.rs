@@ -53,8 +53,11 @@ pub fn run(
     requests_as: Role,
 ) -> Result<E5Run> {
     ctx.progress.step("loading the multilingual model");
+    let mut clock = std::time::Instant::now();
     let embedder = E5Embedder::from_cache()?;
+    crate::progress::profile(super::CHAPTER, "e5_load", &mut clock);
     let parity = parity::compare(&embedder, requests_as == Role::Passage)?;
+    crate::progress::profile(super::CHAPTER, "e5_parity", &mut clock);
     let mut cache = VectorCache::open(
         &crate::backends::embedding::cache::store_dir(),
         &embedder.file.sha256,
@@ -71,10 +74,12 @@ pub fn run(
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         vectors.extend(cache.embed(&embedder.as_role(Role::Passage), &refs)?.0);
     }
+    crate::progress::profile(super::CHAPTER, "e5_event_vectors", &mut clock);
     let request_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let request_vectors = cache
         .embed(&embedder.as_role(requests_as), &request_texts)?
         .0;
+    crate::progress::profile(super::CHAPTER, "e5_requests", &mut clock);
     let exact = FlatIndex::new(multilingual::DIMENSIONS, &vectors);
     let lists = evaluate::rank_all(queries, &request_vectors, &exact, keeps, bm25);
     let languages = [None, Some(Language::Fr), Some(Language::En)];

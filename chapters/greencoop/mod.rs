@@ -252,6 +252,7 @@ impl Chapter for GreenCoop {
             stations: stations()?,
             pressure_bug: ctx.params.get("pressure_bug")?,
             mongo_uri: ctx.backends.mongo_uri.clone(),
+            local_store: ctx.backends.local_docstore.clone(),
             database: ctx.params.get("database")?,
             landing,
             work_dir: work.path().to_path_buf(),

@@ -51,8 +51,10 @@ pub struct Config<'a> {
     pub stations: Vec<StationDecl>,
     /// Load Weather Underground pressure in inHg as if it were hPa (the bug the range audit catches).
     pub pressure_bug: bool,
-    /// The server the user named; a local one is started when absent.
+    /// The server the user named; the run's shared local one when absent.
     pub mongo_uri: Option<String>,
+    /// The run's local server (started by the first chapter that needs it).
+    pub local_store: crate::backends::docstore::SharedLocal,
     /// The database the readings are loaded into.
     pub database: String,
     /// Where the raw files are staged and the backup is written.
@@ -299,8 +301,14 @@ pub fn run(cfg: &Config) -> Result<Outcome, PipelineError> {
     }
 
     profile(super::CHAPTER, "stage_and_parse", &mut clock);
-    let store = DocStore::connect(cfg.mongo_uri.as_deref()).map_err(PipelineError::NoStore)?;
+    let store = DocStore::open(cfg.mongo_uri.as_deref(), &cfg.local_store)
+        .map_err(PipelineError::NoStore)?;
     let db = cfg.database.as_str();
+    if cfg.mongo_uri.is_none() {
+        // The local server is shared with the other chapters of the run: start from an
+        // empty database of ours, whatever ran before.
+        store.drop_database(db)?;
+    }
     let readings = store.collection(db, "readings");
     store.unique_index(&readings, doc! {"station": 1, "ts": 1}, "station_ts")?;
     let stations = store.collection(db, "stations");

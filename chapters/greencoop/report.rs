@@ -97,7 +97,7 @@ fn store_and_audits(nb: &mut Notebook, o: &Outcome) -> Result<()> {
         "store.server",
         Value::Text(o.server.clone()),
         None,
-        crate::function_source!(crate::backends::docstore::DocStore::connect),
+        crate::function_source!(crate::backends::docstore::DocStore::open),
     )?;
     for (pipeline, docs) in &o.audits {
         nb.queries

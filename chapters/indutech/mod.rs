@@ -5,6 +5,7 @@
 //! directory by default, S3 with `--s3-endpoint`). DuckDB reads the files back and recomputes
 //! every window in batch from the raw archive.
 
+mod bench;
 pub mod generate;
 mod pipeline;
 mod report;
@@ -17,7 +18,7 @@ pub use pipeline::{run_pipeline, run_pipeline_with, Run};
 use chrono::{DateTime, Utc};
 
 use crate::backends::objstore::{Storage, Target};
-use crate::chapter::{Allowed, Chapter, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, ChapterCommand, Meta, ParamSpec, RunContext};
 use crate::error::{Error, Result};
 use crate::notebook::Notebook;
 use crate::sql::SqlSession;
@@ -146,6 +147,17 @@ impl InduTech {
 impl Chapter for InduTech {
     fn meta(&self) -> &Meta {
         &META
+    }
+
+    fn commands(&self) -> &'static [ChapterCommand] {
+        &[ChapterCommand {
+            name: "stream-bench",
+            about: "measure the stream end to end at 10⁶ tickets (`--tickets N`, `--runs R`, `--brokers` for a real cluster) beside PySpark Structured Streaming (`--peer bench.sh`) → measurements/indutech.md",
+        }]
+    }
+
+    fn run_command(&self, ctx: &RunContext, _name: &str, args: &[String]) -> Result<()> {
+        bench::run(ctx, args)
     }
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {

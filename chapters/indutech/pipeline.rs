@@ -43,6 +43,27 @@ pub fn run_pipeline_with(
     crash_after: Option<u64>,
 ) -> std::result::Result<Run, stream::StreamError> {
     let tickets = generate::generate(plan);
+    run_pipeline_on(
+        plan,
+        &tickets,
+        partitions,
+        brokers,
+        target,
+        topic,
+        crash_after,
+    )
+}
+
+/// [`run_pipeline_with`] on tickets already generated (`stream-bench` times this part).
+pub fn run_pipeline_on(
+    plan: &generate::Plan,
+    tickets: &[generate::Ticket],
+    partitions: i32,
+    brokers: Option<&str>,
+    target: &Target,
+    topic: &str,
+    crash_after: Option<u64>,
+) -> std::result::Result<Run, stream::StreamError> {
     let broker = Broker::start(brokers, topic, partitions)?;
     let mut sink = Storage::open(target)?;
     let progress = std::sync::atomic::AtomicU64::new(0);
@@ -56,7 +77,7 @@ pub fn run_pipeline_with(
     let processed = std::thread::scope(|s| {
         let endpoint = &broker.endpoint;
         let producer =
-            s.spawn(|| stream::produce(endpoint, &tickets, Some((&progress, stream::MAX_AHEAD))));
+            s.spawn(|| stream::produce(endpoint, tickets, Some((&progress, stream::MAX_AHEAD))));
         let processed = stream::process(endpoint, &mut sink, &cfg);
         // A processor that stopped early reads no more: release the producer's throttle so
         // it sends the rest and ends.

@@ -28,7 +28,8 @@ fn writer_props() -> Arc<WriterProperties> {
 enum Col {
     I64(Vec<i64>),
     I32(Vec<i32>),
-    Text(Vec<String>),
+    /// Strings, as the encoder takes them (one copy from the rows, none after).
+    Text(Vec<ByteArray>),
 }
 
 fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, ParquetError> {
@@ -45,12 +46,9 @@ fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, ParquetError> {
             {
                 Col::I64(v) => column.typed::<Int64Type>().write_batch(&v, None, None)?,
                 Col::I32(v) => column.typed::<Int32Type>().write_batch(&v, None, None)?,
-                Col::Text(v) => {
-                    let v: Vec<ByteArray> = v.iter().map(|s| ByteArray::from(s.as_str())).collect();
-                    column
-                        .typed::<ByteArrayType>()
-                        .write_batch(&v, None, None)?
-                }
+                Col::Text(v) => column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&v, None, None)?,
             };
             column.close()?;
         }
@@ -68,7 +66,7 @@ pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, ParquetError> {
         for (p, name) in PRIORITIES.iter().enumerate() {
             start.push(c.start_ms);
             end.push(c.start_ms + SIZE_MS);
-            priority.push(name.to_string());
+            priority.push(ByteArray::from(*name));
             tickets.push(c.counts[p]);
             closed_at.push(c.closed_at_arrival_ms);
         }
@@ -96,7 +94,7 @@ pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, Parque
     let col_i64 =
         |f: &dyn Fn(&(Ticket, i32, i64)) -> i64| Col::I64(tickets.iter().map(f).collect());
     let col_text = |f: &dyn Fn(&Ticket) -> &str| {
-        Col::Text(tickets.iter().map(|t| f(&t.0).to_string()).collect())
+        Col::Text(tickets.iter().map(|t| ByteArray::from(f(&t.0))).collect())
     };
     write(
         "message tickets {
@@ -135,7 +133,7 @@ pub fn late_parquet(
         for (p, name) in PRIORITIES.iter().enumerate() {
             if counts[p] > 0 {
                 start.push(*s);
-                priority.push(name.to_string());
+                priority.push(ByteArray::from(*name));
                 n.push(counts[p]);
             }
         }

@@ -35,6 +35,9 @@ pub struct Report {
     /// Per candidate shard-key field, the share (%) of consecutive restored documents, in the
     /// backup's order (the order they were written), whose value is larger than the one before.
     pub increasing_pct: BTreeMap<String, f64>,
+    /// The `_id` of the first restored document: what the role probes read (a read by
+    /// `_id` is one index lookup; a `find_one({})` scans on the default server).
+    pub first_id: Option<Bson>,
 }
 
 /// The quarantine reasons, as the report counts them.
@@ -265,6 +268,7 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, R
         .filter(|(i, _)| !refused.contains(i))
         .map(|(_, d)| d)
         .collect();
+    report.first_id = restored.first().and_then(|d| d.get("_id").cloned());
     report.cardinality = cardinality(&restored);
     report.value_sets = value_sets(&restored);
     store.insert_unordered(&store.collection(db, "quarantine"), quarantine)?;

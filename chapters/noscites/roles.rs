@@ -51,8 +51,9 @@ fn password(role: &str) -> String {
 }
 
 /// Creates the three users on `db` (replacing earlier ones), then tries every operation as
-/// each of them. `admin` must be allowed to manage users on `db`.
-pub fn probe(admin: &DocStore, db: &str) -> crate::Result<Vec<Cell>> {
+/// each of them. `admin` must be allowed to manage users on `db`. "Read listings" reads the
+/// listing `read_id` (any value: the server checks the privilege before it looks).
+pub fn probe(admin: &DocStore, db: &str, read_id: &Bson) -> crate::Result<Vec<Cell>> {
     let declared = roles()?;
     for Role { user, roles, .. } in &declared {
         let user = user.as_str();
@@ -81,7 +82,11 @@ pub fn probe(admin: &DocStore, db: &str) -> crate::Result<Vec<Cell>> {
         // Each operation's refusal, as the server worded it: the cell of the table.
         let outcomes: [Result<(), Reason>; 5] = [
             client
-                .block_on(client.collection(db, "listings").find_one(doc! {}))
+                .block_on(
+                    client
+                        .collection(db, "listings")
+                        .find_one(doc! {"_id": read_id}),
+                )
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             client

@@ -2,9 +2,11 @@
 //! figure is the median of several runs, reported beside a baseline measured in the same run
 //! (running the chapters without rendering), so the ratio survives a noisy machine.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::backends::docstore::calls::{self, Tally};
 use crate::commands::book::{self, RunOptions};
 use crate::dataset::Manifest;
 use crate::error::{Error, Result};
@@ -30,6 +32,23 @@ pub struct Measurement {
     pub max: Duration,
 }
 
+impl Measurement {
+    /// The line for `samples` (at least one).
+    fn of(name: &str, samples: Vec<Duration>) -> Measurement {
+        let (min, max) = (
+            samples.iter().min().copied().unwrap_or_default(),
+            samples.iter().max().copied().unwrap_or_default(),
+        );
+        Measurement {
+            name: name.to_string(),
+            runs: samples.len(),
+            median: median(samples),
+            min,
+            max,
+        }
+    }
+}
+
 fn measure(name: &str, runs: usize, mut work: impl FnMut() -> Result<()>) -> Result<Measurement> {
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -37,23 +56,41 @@ fn measure(name: &str, runs: usize, mut work: impl FnMut() -> Result<()>) -> Res
         work()?;
         samples.push(start.elapsed());
     }
-    let (min, max) = (
-        *samples.iter().min().unwrap(),
-        *samples.iter().max().unwrap(),
-    );
-    Ok(Measurement {
-        name: name.to_string(),
-        runs,
-        median: median(samples),
-        min,
-        max,
-    })
+    Ok(Measurement::of(name, samples))
 }
 
-/// Measures a warm `build` of the whole book into a scratch directory, and the chapters'
-/// pipelines alone (`check`) as the baseline.
-pub fn bench_build(options: &RunOptions, runs: usize) -> Result<Vec<Measurement>> {
+/// One chapter run alone (no cache): its wall time and its waits on the document store.
+#[derive(Debug, Clone)]
+pub struct ChapterShare {
+    /// The chapter.
+    pub id: &'static str,
+    /// Its run, checks included, alone on the machine.
+    pub wall: Duration,
+    /// Its waits on the document store, per kind of call.
+    pub store: BTreeMap<&'static str, Tally>,
+}
+
+/// What `bench` measures of the whole book.
+#[derive(Debug, Clone)]
+pub struct BuildBench {
+    /// The timed lines, the baseline first.
+    pub measurements: Vec<Measurement>,
+    /// Each chapter alone.
+    pub chapters: Vec<ChapterShare>,
+    /// The document-store calls of one full build (the timed builds' calls ÷ their number).
+    pub store_per_build: BTreeMap<&'static str, Tally>,
+}
+
+/// Measures a warm `build` of the whole book into a scratch directory without the cache and
+/// with it (nothing changed, then one chapter's prose edited before each run), the
+/// chapters' pipelines alone (`check`) as the baseline, and each chapter alone with its
+/// share spent waiting on the document store.
+pub fn bench_build(options: &RunOptions, runs: usize) -> Result<BuildBench> {
     let runs = runs.max(1);
+    let options = &RunOptions {
+        cache: None,
+        ..options.clone()
+    };
     let scratch = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
     let out = scratch.path().join("book");
     // One untimed run warms the generated data and the file cache.
@@ -61,41 +98,115 @@ pub fn bench_build(options: &RunOptions, runs: usize) -> Result<Vec<Measurement>
     let check = measure("check (run + checks, no render)", runs, || {
         book::run_and_check(None, options).map(|_| ())
     })?;
-    let build = measure("build (run + checks + render + write)", runs, || {
-        book::build(None, options, &out).map(|_| ())
-    })?;
-    // The rebuild with nothing changed (or only prose, which is not in the key): every
-    // chapter reused from the run cache, the book rendered and written. One untimed build
-    // fills the cache.
+    let before = calls::snapshot();
+    let build = measure(
+        "build --no-cache (run + checks + render + write)",
+        runs,
+        || book::build(None, options, &out).map(|_| ()),
+    )?;
+    let store_per_build = calls::since(&before)
+        .into_iter()
+        .map(|(kind, t)| {
+            (
+                kind,
+                Tally {
+                    calls: t.calls / runs as u64,
+                    time: t.time / runs as u32,
+                },
+            )
+        })
+        .collect();
+    // The rebuilds with the run cache: one untimed build fills it.
     let cached = RunOptions {
         cache: Some(std::sync::Arc::new(crate::run_cache::RunCache::under(
-            &options.root,
+            scratch.path(),
         ))),
         ..options.clone()
     };
     book::build(None, &cached, &out)?;
-    let reused = measure(
-        "build, every chapter reused from the run cache (no-op or prose-only rebuild)",
+    let noop = measure(
+        "build, nothing changed (every chapter reused from the run cache)",
         runs,
         || book::build(None, &cached, &out).map(|_| ()),
     )?;
+    let prose = measure_prose_edit(&cached, &out, runs)?;
     let manifest = Manifest::load(&options.root)?;
     let notebooks = book::run_and_check(None, options)?;
     let render = measure("render only (notebooks → files)", runs, || {
         book::render(&notebooks, &manifest, false).map(|_| ())
     })?;
-    Ok(vec![check, build, reused, render])
+    let mut chapters = Vec::new();
+    for chapter in crate::chapters::all() {
+        let id = chapter.meta().id;
+        let before = calls::snapshot();
+        let started = Instant::now();
+        book::run_and_check(Some(id), options)?;
+        chapters.push(ChapterShare {
+            id,
+            wall: started.elapsed(),
+            store: calls::since(&before),
+        });
+    }
+    Ok(BuildBench {
+        measurements: vec![check, build, noop, prose, render],
+        chapters,
+        store_per_build,
+    })
+}
+
+/// The prose-only rebuild: before each timed run, one chapter's prose gains a sentence (an
+/// edit held in memory, the checkout untouched); the run must reuse every chapter and the
+/// page must show the sentence.
+fn measure_prose_edit(cached: &RunOptions, out: &Path, runs: usize) -> Result<Measurement> {
+    let chapter = crate::chapters::all()[0].meta().id;
+    let path = format!("chapters/{chapter}/chapter.md");
+    let original = crate::embedded::file(&path)
+        .ok_or_else(|| Error::chapter(chapter, "no chapter.md"))?
+        .to_string();
+    let mut samples = Vec::with_capacity(runs);
+    let result = (|| {
+        for run in 0..runs {
+            let marker = format!(
+                "Edited by the benchmark, run {}.",
+                "abcdefghijklmnopqrstuvwxyz"
+                    .chars()
+                    .cycle()
+                    .nth(run)
+                    .unwrap_or('z')
+            );
+            crate::embedded::set_overlay(&path, Some(format!("{original}\n\n{marker}\n")));
+            let started = Instant::now();
+            book::build(None, cached, out)?;
+            samples.push(started.elapsed());
+            let page = out.join(format!("{chapter}.html"));
+            let html = std::fs::read_to_string(&page).map_err(Error::io(&page))?;
+            if !html.contains(&marker) {
+                return Err(Error::chapter(
+                    chapter,
+                    format!("bench: the prose edit did not reach {}", page.display()),
+                ));
+            }
+        }
+        Ok(())
+    })();
+    crate::embedded::clear_overlay(&path);
+    result?;
+    Ok(Measurement::of(
+        "build, one chapter's prose edited (every chapter reused, the page re-rendered)",
+        samples,
+    ))
 }
 
 /// Formats the measurements as a Markdown report (written to the git-ignored
 /// `measurements/` folder and printed).
-pub fn report(measurements: &[Measurement]) -> String {
+pub fn report(bench: &BuildBench) -> String {
     let mut out = String::from("| work | runs | median | min | max | ratio to first line |\n|:---|---:|---:|---:|---:|---:|\n");
-    let base = measurements
+    let base = bench
+        .measurements
         .first()
         .map(|m| m.median.as_secs_f64())
         .unwrap_or(1.0);
-    for m in measurements {
+    for m in &bench.measurements {
         out.push_str(&format!(
             "| {} | {} | {:.3} s | {:.3} s | {:.3} s | {:.2}× |\n",
             m.name,
@@ -106,6 +217,55 @@ pub fn report(measurements: &[Measurement]) -> String {
             m.median.as_secs_f64() / base
         ));
     }
+    out.push_str(
+        "\nEach chapter alone, one run each (no cache); the waits on the document store are \
+         the server's work plus the wire and the driver:\n\n\
+         | chapter | wall | waiting on the document store | share | ours |\n|:---|---:|---:|---:|---:|\n",
+    );
+    for c in &bench.chapters {
+        let store: Duration = c.store.values().map(|t| t.time).sum();
+        let wall = c.wall.as_secs_f64();
+        out.push_str(&format!(
+            "| {} | {:.3} s | {:.3} s | {:.0} % | {:.3} s |\n",
+            c.id,
+            wall,
+            store.as_secs_f64(),
+            100.0 * store.as_secs_f64() / wall.max(f64::EPSILON),
+            wall - store.as_secs_f64().min(wall)
+        ));
+    }
+    let kinds: std::collections::BTreeSet<&str> = bench
+        .chapters
+        .iter()
+        .flat_map(|c| c.store.keys().copied())
+        .collect();
+    if !kinds.is_empty() {
+        out.push_str("\nDocument-store calls per chapter alone (calls, time waited):\n\n| call |");
+        let with_store: Vec<&ChapterShare> = bench
+            .chapters
+            .iter()
+            .filter(|c| !c.store.is_empty())
+            .collect();
+        for c in &with_store {
+            out.push_str(&format!(" {} |", c.id));
+        }
+        out.push_str("\n|:---|");
+        out.push_str(&"---:|".repeat(with_store.len()));
+        out.push('\n');
+        for kind in kinds {
+            out.push_str(&format!("| {kind} |"));
+            for c in &with_store {
+                let t = c.store.get(kind).copied().unwrap_or_default();
+                out.push_str(&format!(" {} · {:.3} s |", t.calls, t.time.as_secs_f64()));
+            }
+            out.push('\n');
+        }
+    }
+    let per_build: Duration = bench.store_per_build.values().map(|t| t.time).sum();
+    out.push_str(&format!(
+        "\nIn one full build (chapters in parallel), {:.3} s of waits on the document store, summed over the chapters' threads.\n",
+        per_build.as_secs_f64()
+    ));
     out
 }
 

@@ -68,6 +68,41 @@ fn the_local_server_the_tool_starts_serves_the_driver() {
     exercise(&store, "auditbook_docstore_local");
 }
 
+/// The chapters of one run share one local server (one Python process, not one per
+/// chapter); a run of its own starts its own, and a server nobody holds is stopped.
+#[test]
+fn the_chapters_of_one_run_share_one_local_server() {
+    use auditbook::backends::docstore::SharedLocal;
+    let run = SharedLocal::default();
+    let first = DocStore::open(None, &run).unwrap();
+    let second = DocStore::open(None, &run.clone()).unwrap();
+    let port = first.server_port().unwrap();
+    assert_eq!(second.server_port(), Some(port), "one run, one server");
+    assert!(
+        first.server.contains("authentication on"),
+        "{}",
+        first.server
+    );
+    // Each chapter writes its own database; what one writes the other sees on the server.
+    exercise(&first, "auditbook_docstore_shared");
+    let other_run = DocStore::open(None, &SharedLocal::default()).unwrap();
+    assert_ne!(
+        other_run.server_port(),
+        Some(port),
+        "another run, another server"
+    );
+    drop((first, second));
+    let port_free = || std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !port_free() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        port_free(),
+        "the run's server stopped when its last store was dropped"
+    );
+}
+
 #[test]
 fn the_test_server_serves_the_same_code_path() {
     let Some(uri) = crate::server("AUDITBOOK_TEST_MONGO_URI") else {

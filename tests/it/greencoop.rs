@@ -219,6 +219,7 @@ fn the_pipeline_runs_against_the_test_servers_and_a_second_run_loads_nothing() {
         stations: greencoop::stations().unwrap(),
         pressure_bug: false,
         mongo_uri: Some(uri.clone()),
+        local_store: Default::default(),
         database: database.clone(),
         landing: landing.clone(),
         work_dir: work_dir.to_path_buf(),

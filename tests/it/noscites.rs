@@ -151,7 +151,9 @@ fn the_roles_are_enforced_by_the_test_server() {
             vec![mongodb::bson::doc! {"_id": 1i64, "city": "Paris"}],
         )
         .unwrap();
-    let cells = auditbook::chapters::noscites::roles::probe(&admin, &db).unwrap();
+    let cells =
+        auditbook::chapters::noscites::roles::probe(&admin, &db, &mongodb::bson::Bson::Int64(1))
+            .unwrap();
     assert_eq!(cells.len(), 15);
     for c in &cells {
         assert_eq!(
@@ -189,7 +191,9 @@ fn the_local_server_with_auth_enforces_the_roles() {
             vec![mongodb::bson::doc! {"_id": 1i64}],
         )
         .unwrap();
-    let cells = auditbook::chapters::noscites::roles::probe(&admin, "nc").unwrap();
+    let cells =
+        auditbook::chapters::noscites::roles::probe(&admin, "nc", &mongodb::bson::Bson::Int64(1))
+            .unwrap();
     assert!(cells.iter().all(|c| c.allowed == c.expected), "{cells:?}");
     assert!(
         admin.connect_as("root-test", "wrong", "admin").is_err(),

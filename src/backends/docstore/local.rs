@@ -79,6 +79,10 @@ impl LocalServer {
                 &port.to_string(),
                 "--log-level",
                 "WARNING",
+                // No replica-set advertisement, hence no oplog: no chapter reads a change
+                // stream, and the oplog costs a BSON encode and a write per document
+                // (NosCités restores 105k of them).
+                "--standalone",
                 "--storage-path",
             ])
             .arg(dir.path().join("data"));

@@ -6,9 +6,11 @@
 //! [`dump`] reads and writes mongodump's directory format (BSON plus metadata), with
 //! checksums, for backups and restores.
 
+pub mod calls;
 pub mod dump;
 pub mod local;
 
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -101,6 +103,69 @@ impl StoreError {
     }
 }
 
+/// The local server the chapters of one run share (one Python process started, not one per
+/// chapter): started by the first chapter that asks, with authentication on and an
+/// administrator every chapter connects as, and stopped when the last store holding it is
+/// dropped. Clones share the server; a new `SharedLocal` starts its own, so two runs of the
+/// same chapter (two tests at once) never write to one database.
+#[derive(Clone, Default)]
+pub struct SharedLocal(Arc<Mutex<Weak<LocalServer>>>);
+
+impl std::fmt::Debug for SharedLocal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.0.lock().map(|w| w.strong_count() > 0).unwrap_or(false);
+        f.debug_struct("SharedLocal")
+            .field("running", &running)
+            .finish()
+    }
+}
+
+/// The administrator of the shared local server (a server on loopback that lives as long
+/// as the run: the password guards nothing outside it).
+pub const LOCAL_ADMIN: (&str, &str) = ("auditbook-admin", "auditbook-local-only");
+
+impl SharedLocal {
+    /// The running server, or one started now (the lock is held while it starts, so a
+    /// second chapter waits for it instead of starting another).
+    fn server(&self) -> Result<Arc<LocalServer>, ConnectError> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(server) = slot.upgrade() {
+            return Ok(server);
+        }
+        let server = Arc::new(calls::timed("start", || {
+            start_with_admin(LOCAL_ADMIN.0, LOCAL_ADMIN.1)
+        })?);
+        *slot = Arc::downgrade(&server);
+        Ok(server)
+    }
+}
+
+/// Starts a local server, creates `admin` (role `root`) and restarts it with
+/// authentication required: the server has no localhost exception, so the first user is
+/// made before authentication is switched on.
+fn start_with_admin(admin: &str, password: &str) -> Result<LocalServer, ConnectError> {
+    let runtime = runtime()?;
+    let open = LocalServer::start()?;
+    runtime.block_on(async {
+        let client = client_for(&open.uri(), None).await?;
+        client
+            .database("admin")
+            .run_command(doc! {"createUser": admin, "pwd": password, "roles": [{"role": "root", "db": "admin"}]})
+            .await
+            .map_err(ConnectError::Admin)?;
+        Ok::<_, ConnectError>(())
+    })?;
+    open.restart_with_auth()
+}
+
+/// What the book says of the local server with authentication on.
+fn local_with_auth_name() -> String {
+    format!(
+        "local SecantusDB {} with authentication on (started by auditbook)",
+        local::SECANTUS_VERSION
+    )
+}
+
 /// A connected client and, for the default, the server it started.
 pub struct DocStore {
     client: Client,
@@ -110,7 +175,7 @@ pub struct DocStore {
     /// The address, for clients of other users ([`DocStore::connect_as`]).
     uri: String,
     // Dropped after the client: the local server outlives every connection to it.
-    _local: Option<LocalServer>,
+    _local: Option<Arc<LocalServer>>,
 }
 
 /// What an unordered insert did: rows inserted, rows the unique indexes refused.
@@ -129,7 +194,7 @@ impl DocStore {
         let (local, uri, server) = match uri {
             Some(uri) => (None, uri.to_string(), format!("MongoDB at {}", redact(uri))),
             None => {
-                let local = LocalServer::start()?;
+                let local = calls::timed("start", LocalServer::start)?;
                 let uri = local.uri();
                 (
                     Some(local),
@@ -141,41 +206,50 @@ impl DocStore {
                 )
             }
         };
-        let client = runtime.block_on(client_for(&uri, None))?;
+        let client = calls::timed("connect", || runtime.block_on(client_for(&uri, None)))?;
         Ok(DocStore {
             client,
             runtime,
             server,
             uri,
-            _local: local,
+            _local: local.map(Arc::new),
         })
     }
 
-    /// Starts the local server with authentication on and connects as its administrator
-    /// (a `root` user created before authentication was switched on).
+    /// Connects to `uri`, or to the run's shared local server (started if none runs) as
+    /// its administrator when it is `None`: what the chapters call.
+    pub fn open(uri: Option<&str>, shared: &SharedLocal) -> Result<DocStore, ConnectError> {
+        if uri.is_some() {
+            return DocStore::connect(uri);
+        }
+        let local = shared.server()?;
+        DocStore::as_admin_of(local, LOCAL_ADMIN.0, LOCAL_ADMIN.1)
+    }
+
+    /// Starts a local server of its own with authentication on and connects as its
+    /// administrator (a `root` user created before authentication was switched on).
     pub fn connect_local_with_auth(admin: &str, password: &str) -> Result<DocStore, ConnectError> {
+        DocStore::as_admin_of(
+            Arc::new(start_with_admin(admin, password)?),
+            admin,
+            password,
+        )
+    }
+
+    fn as_admin_of(
+        local: Arc<LocalServer>,
+        admin: &str,
+        password: &str,
+    ) -> Result<DocStore, ConnectError> {
         let runtime = runtime()?;
-        let open = LocalServer::start()?;
-        runtime.block_on(async {
-            let client = client_for(&open.uri(), None).await?;
-            client
-                .database("admin")
-                .run_command(doc! {"createUser": admin, "pwd": password, "roles": [{"role": "root", "db": "admin"}]})
-                .await
-                .map_err(ConnectError::Admin)?;
-            Ok::<_, ConnectError>(())
-        })?;
-        let local = open.restart_with_auth()?;
         let uri = local.uri();
-        let client = runtime.block_on(client_for(&uri, Some((admin, password, "admin"))))?;
-        let server = format!(
-            "local SecantusDB {} with authentication on (started by auditbook)",
-            local::SECANTUS_VERSION
-        );
+        let client = calls::timed("connect", || {
+            runtime.block_on(client_for(&uri, Some((admin, password, "admin"))))
+        })?;
         Ok(DocStore {
             client,
             runtime,
-            server,
+            server: local_with_auth_name(),
             uri,
             _local: Some(local),
         })
@@ -189,19 +263,26 @@ impl DocStore {
         source: &str,
     ) -> Result<DocStore, ConnectError> {
         let runtime = runtime()?;
-        let client = runtime.block_on(client_for(&self.uri, Some((user, password, source))))?;
+        let client = calls::timed("connect", || {
+            runtime.block_on(client_for(&self.uri, Some((user, password, source))))
+        })?;
         Ok(DocStore {
             client,
             runtime,
             server: format!("{} as {user}", self.server),
             uri: self.uri.clone(),
-            _local: None,
+            _local: self._local.clone(),
         })
     }
 
     /// Runs a driver future to completion.
     pub fn block_on<F: std::future::IntoFuture>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future.into_future())
+        self.call("other", future)
+    }
+
+    /// Runs a driver future, its wait counted under `kind` ([`calls`]).
+    fn call<F: std::future::IntoFuture>(&self, kind: &'static str, future: F) -> F::Output {
+        calls::timed(kind, || self.runtime.block_on(future.into_future()))
     }
 
     /// The port of the local server this store started, if it started one.
@@ -246,14 +327,14 @@ impl DocStore {
 
     /// Drops a database (and everything in it).
     pub fn drop_database(&self, db: &str) -> Result<(), StoreError> {
-        self.block_on(self.client.database(db).drop())
+        self.call("drop", self.client.database(db).drop())
             .map_err(self.failure(format!("dropping database {db}")))
     }
 
     /// Runs a database command.
     pub fn command(&self, db: &str, command: Document) -> Result<Document, StoreError> {
         let name = command.keys().next().cloned().unwrap_or_default();
-        self.block_on(self.client.database(db).run_command(command))
+        self.call("command", self.client.database(db).run_command(command))
             .map_err(self.failure(format!("command {name} on {db}")))
     }
 
@@ -273,7 +354,7 @@ impl DocStore {
                     .build(),
             )
             .build();
-        self.block_on(coll.create_index(model))
+        self.call("index", coll.create_index(model))
             .map(|_| ())
             .map_err(self.failure(format!("index {name} on {}", coll.namespace())))
     }
@@ -289,7 +370,7 @@ impl DocStore {
             return Ok(InsertOutcome::default());
         }
         let total = docs.len();
-        match self.block_on(coll.insert_many(docs).ordered(false)) {
+        match self.call("insert", coll.insert_many(docs).ordered(false)) {
             Ok(result) => Ok(InsertOutcome {
                 inserted: result.inserted_ids.len(),
                 duplicates: vec![],
@@ -324,7 +405,7 @@ impl DocStore {
         coll: &Collection<Document>,
         pipeline: Vec<Document>,
     ) -> Result<Vec<Document>, StoreError> {
-        self.block_on(async {
+        self.call("aggregate", async {
             coll.aggregate(pipeline)
                 .await?
                 .try_collect::<Vec<_>>()
@@ -335,7 +416,7 @@ impl DocStore {
 
     /// Every document of the collection in `_id` order.
     pub fn all_by_id(&self, coll: &Collection<Document>) -> Result<Vec<Document>, StoreError> {
-        self.block_on(async {
+        self.call("find", async {
             coll.find(doc! {})
                 .sort(doc! {"_id": 1})
                 .await?
@@ -348,7 +429,7 @@ impl DocStore {
     /// Every `_id` of the collection (one round of the cursor, no document bodies).
     pub fn ids(&self, coll: &Collection<Document>) -> Result<Vec<Bson>, StoreError> {
         let docs: Vec<Document> = self
-            .block_on(async {
+            .call("find", async {
                 coll.find(doc! {})
                     .projection(doc! {"_id": 1})
                     .await?
@@ -364,7 +445,7 @@ impl DocStore {
 
     /// How many documents match `filter`.
     pub fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64, StoreError> {
-        self.block_on(coll.count_documents(filter))
+        self.call("count", coll.count_documents(filter))
             .map_err(self.failure(format!("counting {}", coll.namespace())))
     }
 }

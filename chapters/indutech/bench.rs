@@ -1,0 +1,210 @@
+//! `auditbook stream-bench`: the stream's throughput, measured, never asserted in a test.
+//! Each run generates the tickets, then times the pipeline end to end (producer → broker →
+//! windows → Parquet, the producer running while the processor reads), and checks that the
+//! run is whole: every ticket processed and archived, and DuckDB's batch recomputation over
+//! the archive equal to the stream's windows plus its late counts. With `--brokers` the
+//! broker is that cluster (Tansu in `scripts/test`); with `--peer SCRIPT` (the PySpark
+//! Structured Streaming baseline's `bench.sh`) the peer runs on the same count of tickets
+//! in the same run and the report gives the ratio. Medians of `--runs`; written to
+//! `measurements/indutech.md`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::generate;
+use super::pipeline::run_pipeline_on;
+use crate::backends::objstore::Target;
+use crate::chapter::RunContext;
+use crate::commands::bench::{median, save};
+use crate::error::{Error, Result};
+use crate::sql::SqlSession;
+
+#[derive(clap::Parser)]
+#[command(
+    name = "auditbook stream-bench",
+    about = "Measure InduTech's stream end to end (and PySpark's, in the same run)"
+)]
+struct StreamBenchArgs {
+    /// Tickets per run.
+    #[arg(long, default_value_t = 1_000_000)]
+    tickets: usize,
+    /// Runs; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The PySpark Structured Streaming baseline's `bench.sh`, run on the same count.
+    #[arg(long)]
+    peer: Option<PathBuf>,
+}
+
+/// One timed run of the pipeline.
+struct Timed {
+    pipeline: Duration,
+    produced: usize,
+}
+
+pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
+    let Some(args) = crate::chapter::command_args::<StreamBenchArgs>("stream-bench", args)? else {
+        return Ok(());
+    };
+    let mut plan = super::InduTech::plan(ctx)?;
+    plan.tickets = args.tickets;
+    let partitions: i32 = ctx.params.get("partitions")?;
+    ctx.progress.start();
+    ctx.progress.step("generating the tickets");
+    let tickets = generate::generate(&plan);
+    let mut runs = Vec::new();
+    for run in 0..args.runs.max(1) {
+        ctx.progress
+            .step(&format!("run {} of {}", run + 1, args.runs.max(1)));
+        runs.push(timed_run(ctx, &plan, &tickets, partitions)?);
+    }
+    let pipeline = median(runs.iter().map(|r| r.pipeline).collect());
+    let produced = runs[0].produced;
+    let ours = produced as f64 / pipeline.as_secs_f64();
+    let peer = match &args.peer {
+        Some(script) => {
+            ctx.progress.step("the peer baseline");
+            Some(run_peer(script, produced, args.runs.max(1))?)
+        }
+        None => None,
+    };
+    ctx.progress.end("measured");
+    let broker = match &ctx.backends.kafka_brokers {
+        Some(b) => format!("the cluster at {b}"),
+        None => "librdkafka's in-process mock cluster".to_string(),
+    };
+    let mut report = format!(
+        "# InduTech stream, measured\n\n{produced} tickets, {partitions} partitions, {broker}; \
+         each run checked whole (every ticket processed and archived; the batch recomputation \
+         equals the stream plus its late counts).\n\n\
+         | work | runs | median | tickets/s |\n|:---|---:|---:|---:|\n\
+         | auditbook: producer → broker → windows → Parquet | {} | {:.3} s | {:.0} |\n",
+        runs.len(),
+        pipeline.as_secs_f64(),
+        ours
+    );
+    if let Some(peer) = &peer {
+        report.push_str(&format!(
+            "| PySpark Structured Streaming (file source, `local[2]`), stream time | {} | {:.3} s | {:.0} |\n\n\
+             Ratio, ours to the peer's tickets/s: **{:.1}×** (target ≥ 10×). The peer verified its own \
+             windows against a batch groupBy in each run.\n",
+            peer.runs,
+            produced as f64 / peer.tickets_per_s,
+            peer.tickets_per_s,
+            ours / peer.tickets_per_s
+        ));
+    }
+    let path = save(&ctx.root, "indutech.md", &report)?;
+    println!("{report}\n(saved to {})", path.display());
+    Ok(())
+}
+
+/// Times one run of the pipeline into a folder of its own, then checks it is whole.
+fn timed_run(
+    ctx: &RunContext,
+    plan: &generate::Plan,
+    tickets: &[generate::Ticket],
+    partitions: i32,
+) -> Result<Timed> {
+    let out = ctx.scratch_dir("stream-bench-")?;
+    let lake = out.path().join("lake");
+    let unique = out
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let topic = if ctx.backends.kafka_brokers.is_some() {
+        format!("tickets-{unique}")
+    } else {
+        "tickets".to_string()
+    };
+    let started = Instant::now();
+    let run = run_pipeline_on(
+        plan,
+        tickets,
+        partitions,
+        ctx.backends.kafka_brokers.as_deref(),
+        &Target::Local(lake.clone()),
+        &topic,
+        None,
+    )
+    .map_err(Error::within(super::CHAPTER))?;
+    let pipeline = started.elapsed();
+    let whole = run.processed.finished && run.processed.tickets_this_run == run.produced as u64;
+    let mut db = SqlSession::open(super::CHAPTER, &lake)?;
+    let disagreements = db.query("batch_check")?.height();
+    let archived = crate::frame::get_i64(
+        &db.query_generated(
+            "archived",
+            "select count(*) as tickets from read_parquet('raw/*.parquet')",
+        )?,
+        "archived",
+        0,
+        "tickets",
+    )?;
+    if !whole || disagreements > 0 || archived != run.produced as i64 {
+        return Err(Error::chapter(
+            super::CHAPTER,
+            format!(
+                "stream-bench: a run was not whole: {} of {} tickets processed, {archived} archived, \
+                 {disagreements} windows disagreeing with the batch recomputation",
+                run.processed.tickets_this_run, run.produced
+            ),
+        ));
+    }
+    Ok(Timed {
+        pipeline,
+        produced: run.produced,
+    })
+}
+
+/// The peer's figure: its stream-time tickets/s, the median over its runs.
+struct Peer {
+    runs: usize,
+    tickets_per_s: f64,
+}
+
+fn run_peer(script: &std::path::Path, tickets: usize, runs: usize) -> Result<Peer> {
+    let key = format!("tickets_per_s_stream_{tickets}");
+    let mut values = Vec::new();
+    for _ in 0..runs {
+        let output = std::process::Command::new(script)
+            .arg(tickets.to_string())
+            .env("NICE", "0")
+            .output()
+            .map_err(Error::io(script))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let value = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("RESULT "))
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.split_whitespace().next()?.parse::<f64>().ok());
+        match value {
+            Some(v) if output.status.success() => values.push(v),
+            _ => {
+                return Err(Error::Unavailable {
+                    chapter: super::CHAPTER.into(),
+                    service: "the peer baseline",
+                    source: format!(
+                        "{} gave no {key}: {}",
+                        script.display(),
+                        String::from_utf8_lossy(&output.stderr)
+                            .lines()
+                            .chain(stdout.lines())
+                            .rev()
+                            .take(5)
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    )
+                    .into(),
+                })
+            }
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    Ok(Peer {
+        runs: values.len(),
+        tickets_per_s: values[values.len() / 2],
+    })
+}
