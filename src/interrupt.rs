@@ -70,6 +70,21 @@ pub fn stop_on_interrupt(pid: u32) -> Registered {
     })
 }
 
+/// Starts `command` and registers the process to be stopped on an interrupt, both under
+/// the registry's lock: the handler holds that lock from its list of processes to the exit,
+/// so a server started while an interrupt is handled (the restart of a server the handler
+/// has just stopped) is either on the list or never started, never left running.
+pub fn spawn_stopped_on_interrupt(
+    command: &mut std::process::Command,
+) -> std::io::Result<(std::process::Child, Registered)> {
+    let mut r = registry();
+    let child = command.spawn()?;
+    let id = r.next;
+    r.next += 1;
+    r.children.insert(id, child.id());
+    Ok((child, Registered { id }))
+}
+
 /// Holds off an interrupt's cleanup and exit until the guard is dropped.
 pub fn critical() -> MutexGuard<'static, ()> {
     CRITICAL.lock().unwrap_or_else(PoisonError::into_inner)

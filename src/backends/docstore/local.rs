@@ -89,17 +89,18 @@ impl LocalServer {
         if auth {
             command.arg("--auth");
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(StartError::io("opening its log"))?)
-            .stderr(log)
-            .spawn()
-            .map_err(StartError::io(format!(
-                "starting SecantusDB with {}",
-                python.display()
-            )))?;
+        let (child, stop) = crate::interrupt::spawn_stopped_on_interrupt(
+            command
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(StartError::io("opening its log"))?)
+                .stderr(log),
+        )
+        .map_err(StartError::io(format!(
+            "starting SecantusDB with {}",
+            python.display()
+        )))?;
         let _interrupt = [
-            crate::interrupt::stop_on_interrupt(child.id()),
+            stop,
             crate::interrupt::remove_on_interrupt(dir.path().to_path_buf()),
         ];
         let mut server = LocalServer {
