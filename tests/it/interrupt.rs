@@ -149,19 +149,7 @@ fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
 fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
     let work = tempfile::tempdir().unwrap();
     let normal = work.path().join("normal").join("book");
-    let built = Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .arg("--root")
-        .arg(super::root())
-        .args([
-            "build",
-            "--no-cache",
-            "--chapter",
-            "supersmartmarket",
-            "--out",
-        ])
-        .arg(&normal)
-        .output()
-        .unwrap();
+    let built = build_one_chapter(&normal);
     assert!(
         built.status.success(),
         "{}",
@@ -193,19 +181,7 @@ fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
     let out = disk.join("book");
     auditbook::commands::book::copy_dir(&normal, &out).unwrap();
     let before = files(&out);
-    let full = Command::new(env!("CARGO_BIN_EXE_auditbook"))
-        .arg("--root")
-        .arg(super::root())
-        .args([
-            "build",
-            "--no-cache",
-            "--chapter",
-            "supersmartmarket",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let full = build_one_chapter(&out);
     let err = String::from_utf8_lossy(&full.stderr);
     assert_eq!(full.status.code(), Some(2), "{err}");
     assert!(
@@ -231,4 +207,21 @@ fn unmount_on_drop(dir: &Path) -> impl Drop + '_ {
         }
     }
     Unmount(dir)
+}
+
+/// `build --no-cache --chapter supersmartmarket --out OUT`, as a user runs it.
+fn build_one_chapter(out: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args([
+            "build",
+            "--no-cache",
+            "--chapter",
+            "supersmartmarket",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap()
 }
