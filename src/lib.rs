@@ -24,6 +24,7 @@ pub mod lineage;
 pub mod loadgen;
 pub mod lock;
 pub mod notebook;
+pub mod parallel;
 pub mod progress;
 pub mod render;
 pub mod retrieval;

@@ -72,11 +72,9 @@ pub fn run(ctx: &RunContext) -> Result<Notebook> {
 
     let events = &corpus.input.events;
     let weekend = corpus.weekend;
-    let keeps: Vec<Box<dyn Fn(usize) -> bool + '_>> = parsed
+    let keeps: Vec<evaluate::Keep<'_>> = parsed
         .iter()
-        .map(|f| {
-            Box::new(move |row: usize| f.keeps(&events[row], weekend)) as Box<dyn Fn(usize) -> bool>
-        })
+        .map(|f| Box::new(move |row: usize| f.keeps(&events[row], weekend)) as evaluate::Keep<'_>)
         .collect();
     ctx.progress.step("ranking by meaning and fusing");
     let lists = evaluate::rank_all(&queries, &request_vectors, &corpus.exact, &keeps, &bm25);

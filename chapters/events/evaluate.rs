@@ -18,15 +18,20 @@ pub fn rank_all(
     queries: &[Query],
     vectors: &[Vec<f32>],
     exact: &FlatIndex,
-    keeps: &[Box<dyn Fn(usize) -> bool + '_>],
+    keeps: &[Keep<'_>],
     lexical: &LexicalLists,
 ) -> Vec<BTreeMap<Arm, Vec<usize>>> {
-    queries
-        .iter()
-        .zip(vectors)
-        .zip(keeps)
-        .map(|((q, v), keep)| arms::rank_request(&q.id, v, exact, keep.as_ref(), lexical))
-        .collect()
+    // Each request ranks alone: on every core, gathered in the requests' order.
+    let requests: Vec<usize> = (0..queries.len().min(vectors.len()).min(keeps.len())).collect();
+    crate::parallel::map_in_order(&requests, crate::parallel::cores(), |&r| {
+        arms::rank_request(
+            &queries[r].id,
+            &vectors[r],
+            exact,
+            keeps[r].as_ref(),
+            lexical,
+        )
+    })
 }
 
 /// An arm's mean scores over a set of requests.
@@ -79,33 +84,51 @@ pub struct HnswRecall {
     pub filtered_recall: f64,
 }
 
-/// Recall@10 of `index` against `exact` for every beam of `beams`.
+/// A request's filter: whether a row (an event) satisfies what the request asks. `Sync`, so
+/// the requests can be searched on several threads.
+pub type Keep<'a> = Box<dyn Fn(usize) -> bool + Sync + 'a>;
+
+/// Recall@10 of `index` against `exact` for every beam of `beams`. The requests are searched
+/// on every core (each search reads the graph only), and their recalls summed in request
+/// order: the same figures for any number of threads.
 pub fn hnsw_sweep(
     index: &HnswIndex,
     vectors: &[Vec<f32>],
     lists: &[BTreeMap<Arm, Vec<usize>>],
-    keeps: &[Box<dyn Fn(usize) -> bool + '_>],
+    keeps: &[Keep<'_>],
     beams: &[usize],
 ) -> Vec<HnswRecall> {
+    let requests: Vec<usize> = (0..vectors.len()).collect();
+    // Per request, per beam: (recall, filtered recall).
+    let per_request: Vec<Vec<(f64, f64)>> =
+        crate::parallel::map_in_order(&requests, crate::parallel::cores(), |&r| {
+            let recall_at = |ef: usize, keep: &dyn Fn(usize) -> bool, arm: Arm| {
+                let found: Vec<usize> = index
+                    .search(&vectors[r], K, ef, keep)
+                    .iter()
+                    .map(|h| h.row)
+                    .collect();
+                metrics::overlap_at(&found, &lists[r][&arm], K)
+            };
+            beams
+                .iter()
+                .map(|&ef| {
+                    (
+                        recall_at(ef, &|_| true, Arm::Dense),
+                        recall_at(ef, keeps[r].as_ref(), Arm::DenseFiltered),
+                    )
+                })
+                .collect()
+        });
     let n = vectors.len().max(1) as f64;
     beams
         .iter()
-        .map(|&ef| {
-            let mut recall = 0.0;
-            let mut filtered_recall = 0.0;
-            for ((v, l), keep) in vectors.iter().zip(lists).zip(keeps) {
-                let found: Vec<usize> = index
-                    .search(v, K, ef, |_| true)
-                    .iter()
-                    .map(|h| h.row)
-                    .collect();
-                recall += metrics::overlap_at(&found, &l[&Arm::Dense], K);
-                let found: Vec<usize> = index
-                    .search(v, K, ef, keep.as_ref())
-                    .iter()
-                    .map(|h| h.row)
-                    .collect();
-                filtered_recall += metrics::overlap_at(&found, &l[&Arm::DenseFiltered], K);
+        .enumerate()
+        .map(|(b, &ef)| {
+            let (mut recall, mut filtered_recall) = (0.0, 0.0);
+            for r in &per_request {
+                recall += r[b].0;
+                filtered_recall += r[b].1;
             }
             HnswRecall {
                 ef,

@@ -48,7 +48,7 @@ pub fn run(
     ctx: &RunContext,
     corpus: &Corpus,
     queries: &[Query],
-    keeps: &[Box<dyn Fn(usize) -> bool + '_>],
+    keeps: &[super::evaluate::Keep<'_>],
     bm25: &LexicalLists,
     requests_as: Role,
 ) -> Result<E5Run> {

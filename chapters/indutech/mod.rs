@@ -7,13 +7,14 @@
 
 mod bench;
 pub mod generate;
+pub mod payload;
 mod pipeline;
 mod report;
 pub mod sink;
 pub mod stream;
 pub mod window;
 
-pub use pipeline::{run_pipeline, run_pipeline_with, Run};
+pub use pipeline::{run_pipeline, run_pipeline_on, run_pipeline_with, Drive, Run};
 
 use chrono::{DateTime, Utc};
 

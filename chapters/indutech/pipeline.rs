@@ -7,6 +7,7 @@ use crate::backends::kafka::Broker;
 use crate::backends::objstore::{Storage, Target};
 
 use super::generate;
+use super::payload::Payload;
 
 /// One run of the pipeline: what the processor saw and where the files are.
 pub struct Run {
@@ -43,15 +44,21 @@ pub fn run_pipeline_with(
     crash_after: Option<u64>,
 ) -> std::result::Result<Run, stream::StreamError> {
     let tickets = generate::generate(plan);
-    run_pipeline_on(
-        plan,
-        &tickets,
-        partitions,
-        brokers,
-        target,
-        topic,
+    let drive = Drive {
         crash_after,
-    )
+        ..Drive::default()
+    };
+    run_pipeline_on(plan, &tickets, partitions, brokers, target, topic, drive)
+}
+
+/// How a run is driven, beyond where it runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drive {
+    /// Stop the processor after this many tickets, as a crash would (the producer still
+    /// sends everything).
+    pub crash_after: Option<u64>,
+    /// The form of each ticket's record value.
+    pub payload: Payload,
 }
 
 /// [`run_pipeline_with`] on tickets already generated (`stream-bench` times this part).
@@ -62,7 +69,7 @@ pub fn run_pipeline_on(
     brokers: Option<&str>,
     target: &Target,
     topic: &str,
-    crash_after: Option<u64>,
+    drive: Drive,
 ) -> std::result::Result<Run, stream::StreamError> {
     let broker = Broker::start(brokers, topic, partitions)?;
     let mut sink = Storage::open(target)?;
@@ -70,14 +77,16 @@ pub fn run_pipeline_on(
     let cfg = ProcessorConfig {
         group: "indutech-windows",
         lateness_ms: plan.lateness_ms,
-        crash_after,
+        crash_after: drive.crash_after,
         idle_timeout: std::time::Duration::from_secs(30),
         progress: Some(&progress),
     };
     let processed = std::thread::scope(|s| {
         let endpoint = &broker.endpoint;
-        let producer =
-            s.spawn(|| stream::produce(endpoint, tickets, Some((&progress, stream::MAX_AHEAD))));
+        let producer = s.spawn(|| {
+            let throttle = Some((&progress, stream::MAX_AHEAD));
+            stream::produce_as(endpoint, tickets, throttle, drive.payload)
+        });
         let processed = stream::process(endpoint, &mut sink, &cfg);
         // A processor that stopped early reads no more: release the producer's throttle so
         // it sends the rest and ends.

@@ -22,7 +22,7 @@ pub(super) fn findings(nb: &mut Notebook, run: &Run, plan: &generate::Plan) -> R
         "stream.produced",
         Value::Int(run.produced as i64),
         Some("tickets"),
-        crate::function_source!(crate::chapters::indutech::stream::produce),
+        crate::function_source!(crate::chapters::indutech::stream::produce_as),
     )?;
     nb.add_finding(
         "stream.processed",

@@ -24,6 +24,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::generate::Ticket;
+use super::payload::Payload;
 use super::sink;
 use super::window::{priority_index, Closed, Windows, SIZE_MS, SLIDE_MS};
 use crate::backends::kafka::{BrokerError, Endpoint};
@@ -168,6 +169,16 @@ pub fn produce(
     tickets: &[Ticket],
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
 ) -> Result<(), StreamError> {
+    produce_as(broker, tickets, throttle, Payload::Json)
+}
+
+/// [`produce`], each ticket's record value in the form `payload`.
+pub fn produce_as(
+    broker: &Endpoint,
+    tickets: &[Ticket],
+    throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
+    payload: Payload,
+) -> Result<(), StreamError> {
     let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("enable.idempotence", "true")
@@ -178,7 +189,7 @@ pub fn produce(
         .set("message.timeout.ms", "120000")
         .create_with_context(DeliveryWatch::default())
         .map_err(kafka("creating the producer", &broker.bootstrap))?;
-    let mut payload = Vec::with_capacity(256);
+    let mut value = Vec::with_capacity(256);
     let empty: &[u8] = &[];
     for t in tickets {
         if t.seq % HEARTBEAT_EVERY == 0 {
@@ -206,11 +217,10 @@ pub fn produce(
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
-        payload.clear();
-        serde_json::to_writer(&mut payload, t).expect("tickets serialise");
+        super::payload::encode(t, payload, &mut value);
         let mut record = BaseRecord::to(&broker.topic)
             .key(t.client_id.as_str())
-            .payload(payload.as_slice())
+            .payload(value.as_slice())
             .timestamp(t.arrival_ms);
         loop {
             match producer.send(record) {
@@ -476,13 +486,14 @@ fn read_stream(
                                 .map_err(|_| bad(format!("heartbeat `{text}`")))?,
                         )
                     } else {
-                        let t: Ticket = serde_json::from_slice(m.payload().unwrap_or_default())
-                            .map_err(|e| StreamError::Record {
+                        let t = super::payload::decode(m.payload().unwrap_or_default()).map_err(
+                            |problem| StreamError::Record {
                                 topic: broker.topic.clone(),
                                 partition: p,
                                 offset: m.offset(),
-                                problem: format!("not a ticket: {e}"),
-                            })?;
+                                problem,
+                            },
+                        )?;
                         Item::Ticket(Box::new(t), arrival)
                     };
                     queues[p as usize].push_back((item, m.offset()));

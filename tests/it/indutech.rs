@@ -10,9 +10,10 @@ use std::time::Duration;
 use auditbook::backends::kafka::{Broker, BrokerError};
 use auditbook::backends::objstore::{Storage, Target};
 use auditbook::chapters::indutech::generate::{self, Plan};
-use auditbook::chapters::indutech::run_pipeline;
+use auditbook::chapters::indutech::payload::Payload;
 use auditbook::chapters::indutech::stream::{self, ProcessorConfig};
 use auditbook::chapters::indutech::window::{batch_counts, priority_index};
+use auditbook::chapters::indutech::{run_pipeline, run_pipeline_on, Drive};
 use auditbook::notebook::Status;
 use proptest::prelude::*;
 
@@ -211,6 +212,30 @@ proptest! {
         let batch_total: i64 = batch.values().flat_map(|c| c.iter()).sum();
         prop_assert_eq!(streamed_total + w.added_late, batch_total);
     }
+}
+
+/// The compact record form is a transport choice only: the files it leads to are the JSON
+/// run's, byte for byte.
+#[test]
+fn compact_records_give_the_same_files_as_json_records() {
+    let p = plan(11, 4000);
+    let (_keep, json) = local_run(&p, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let tickets = generate::generate(&p);
+    let drive = Drive {
+        crash_after: None,
+        payload: Payload::Compact,
+    };
+    let target = Target::Local(dir.path().to_path_buf());
+    let run = run_pipeline_on(&p, &tickets, 3, None, &target, "tickets", drive).unwrap();
+    assert!(run.processed.finished);
+    let compact = objects(&Storage::open(&target).unwrap());
+    assert!(
+        json.keys().any(|n| n.starts_with("raw/")),
+        "{:?}",
+        json.keys()
+    );
+    assert_eq!(json, compact);
 }
 
 #[test]
