@@ -7,7 +7,7 @@
 //! Structured Streaming baseline's `bench.sh`) the peer runs on the same count of tickets
 //! in the same run and the report gives the ratio. Records carry JSON or the compact form
 //! (`--payload`, both by default, alternating run by run). Medians of `--runs`; written to
-//! `measurements/indutech.md`.
+//! `measurements/indutech.md` (`indutech-cluster.md` with `--brokers`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -115,7 +115,12 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
             peer.tickets_per_s,
         ));
     }
-    let path = save(&ctx.root, "indutech.md", &report)?;
+    // The in-process figures and a cluster's are kept apart: one run does not erase the other.
+    let file = match ctx.backends.kafka_brokers {
+        Some(_) => "indutech-cluster.md",
+        None => "indutech.md",
+    };
+    let path = save(&ctx.root, file, &report)?;
     println!("{report}\n(saved to {})", path.display());
     Ok(())
 }

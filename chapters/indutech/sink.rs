@@ -28,7 +28,7 @@ fn writer_props() -> Arc<WriterProperties> {
 enum Col {
     I64(Vec<i64>),
     I32(Vec<i32>),
-    /// Strings, as the encoder takes them (one copy from the rows, none after).
+    /// Strings, as the encoder takes them.
     Text(Vec<ByteArray>),
 }
 
@@ -89,13 +89,36 @@ pub fn windows_parquet(closed: &[Closed]) -> Result<Vec<u8>, ParquetError> {
     )
 }
 
-/// Raw tickets with where they were read (partition, offset).
-pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, ParquetError> {
-    let col_i64 =
-        |f: &dyn Fn(&(Ticket, i32, i64)) -> i64| Col::I64(tickets.iter().map(f).collect());
-    let col_text = |f: &dyn Fn(&Ticket) -> &str| {
-        Col::Text(tickets.iter().map(|t| ByteArray::from(f(&t.0))).collect())
-    };
+/// Raw tickets with where they were read (partition, offset). Taken by value: each text
+/// moves into the encoder's column as it is, never copied (perf: the copy was 6 % of a
+/// stream run's samples).
+pub fn tickets_parquet(tickets: Vec<(Ticket, i32, i64)>) -> Result<Vec<u8>, ParquetError> {
+    let n = tickets.len();
+    let (mut seq, mut created, mut arrival, mut partition, mut offset) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut texts: [Vec<ByteArray>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for (t, p, o) in tickets {
+        seq.push(t.seq as i64);
+        created.push(t.created_at_ms);
+        arrival.push(t.arrival_ms);
+        partition.push(p);
+        offset.push(o);
+        for (column, text) in texts.iter_mut().zip([
+            t.ticket_id,
+            t.client_id,
+            t.request,
+            t.request_type,
+            t.priority,
+        ]) {
+            column.push(ByteArray::from(text.into_bytes()));
+        }
+    }
+    let [ticket_id, client_id, request, request_type, priority] = texts.map(Col::Text);
     write(
         "message tickets {
             required int64 seq;
@@ -110,16 +133,16 @@ pub fn tickets_parquet(tickets: &[(Ticket, i32, i64)]) -> Result<Vec<u8>, Parque
             required int64 offset;
         }",
         vec![
-            col_i64(&|t| t.0.seq as i64),
-            col_text(&|t| &t.ticket_id),
-            col_text(&|t| &t.client_id),
-            col_i64(&|t| t.0.created_at_ms),
-            col_i64(&|t| t.0.arrival_ms),
-            col_text(&|t| &t.request),
-            col_text(&|t| &t.request_type),
-            col_text(&|t| &t.priority),
-            Col::I32(tickets.iter().map(|t| t.1).collect()),
-            col_i64(&|t| t.2),
+            Col::I64(seq),
+            ticket_id,
+            client_id,
+            Col::I64(created),
+            Col::I64(arrival),
+            request,
+            request_type,
+            priority,
+            Col::I32(partition),
+            Col::I64(offset),
         ],
     )
 }

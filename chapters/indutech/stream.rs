@@ -670,7 +670,7 @@ fn write_checkpoint(
     }
     if let (Some(first), Some(last)) = (job.raw.first(), job.raw.last()) {
         let file = format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq);
-        let bytes = sink::tickets_parquet(&job.raw).map_err(parquet(&file))?;
+        let bytes = sink::tickets_parquet(job.raw).map_err(parquet(&file))?;
         sink.put(&file, bytes)?;
     }
     sink.put("checkpoints/latest.json", job.state_json)?;
