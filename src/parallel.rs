@@ -1,7 +1,7 @@
 //! Work spread over the machine's cores with results kept in input order: each item's result
 //! depends on the item alone, never on the thread that ran it or on how many threads there
 //! are, so whatever is summed from them afterwards is summed in one order, the same bytes
-//! every run.
+//! every run. [`Background`] runs one piece of work beside its caller.
 
 /// `f` applied to every item of `items`, on up to `threads` threads (items dealt
 /// round-robin), results in `items`' order. A panic in `f` goes on with its own message.
@@ -45,6 +45,34 @@ where
         .collect()
 }
 
+/// Work running on a thread of its own while its caller goes on. Joined when its result is
+/// taken, or when dropped (an early return): no background work outlives its caller.
+pub struct Background<T>(Option<std::thread::JoinHandle<T>>);
+
+impl<T: Send + 'static> Background<T> {
+    /// Starts `work` on a new thread.
+    pub fn spawn(work: impl FnOnce() -> T + Send + 'static) -> Background<T> {
+        Background(Some(std::thread::spawn(work)))
+    }
+
+    /// Waits for the work and returns its result; a panic in it goes on with its message.
+    pub fn wait(mut self) -> T {
+        let handle = self.0.take().expect("joined only here or on drop");
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            // Dropped on an early return: wait, and let the caller's own error stand.
+            let _ = handle.join();
+        }
+    }
+}
+
 /// The cores this process may use (1 when the system does not say).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -63,5 +91,17 @@ mod tests {
         }
         assert_eq!(one[7], 49);
         assert!(map_in_order(&[] as &[u64], 4, |x| *x).is_empty());
+    }
+
+    #[test]
+    fn background_work_is_waited_for_when_taken_and_when_dropped() {
+        assert_eq!(Background::spawn(|| 6 * 7).wait(), 42);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        drop(Background::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }));
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
