@@ -1,31 +1,23 @@
-//! Work spread over the machine's cores with results kept in input order: each item's result
-//! depends on the item alone, never on the thread that ran it or on how many threads there
+//! Work spread over the machine's cores with results kept in index order: each result
+//! depends on its index alone, never on the thread that ran it or on how many threads there
 //! are, so whatever is summed from them afterwards is summed in one order, the same bytes
 //! every run. [`Background`] runs one piece of work beside its caller.
 
-/// `f` applied to every item of `items`, on up to `threads` threads (items dealt
-/// round-robin), results in `items`' order. A panic in `f` goes on with its own message.
-pub fn map_in_order<T, R, F>(items: &[T], threads: usize, f: F) -> Vec<R>
+/// `f(i)` for every `i` in `0..count`, on up to `threads` threads (indices dealt
+/// round-robin), results in index order. A panic in `f` goes on with its own message.
+pub fn map_in_order<R, F>(count: usize, threads: usize, f: F) -> Vec<R>
 where
-    T: Sync,
     R: Send,
-    F: Fn(&T) -> R + Sync,
+    F: Fn(usize) -> R + Sync,
 {
-    let threads = threads.clamp(1, items.len().max(1));
+    let threads = threads.clamp(1, count.max(1));
     if threads == 1 {
-        return items.iter().map(&f).collect();
+        return (0..count).map(&f).collect();
     }
     let f = &f;
     let dealt: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|w| {
-                scope.spawn(move || {
-                    (w..items.len())
-                        .step_by(threads)
-                        .map(|i| (i, f(&items[i])))
-                        .collect()
-                })
-            })
+            .map(|w| scope.spawn(move || (w..count).step_by(threads).map(|i| (i, f(i))).collect()))
             .collect();
         handles
             .into_iter()
@@ -35,13 +27,13 @@ where
             })
             .collect()
     });
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<R>> = (0..count).map(|_| None).collect();
     for (i, r) in dealt.into_iter().flatten() {
         slots[i] = Some(r);
     }
     slots
         .into_iter()
-        .map(|r| r.expect("every item was dealt to a thread"))
+        .map(|r| r.expect("every index was dealt to a thread"))
         .collect()
 }
 
@@ -83,14 +75,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn results_come_back_in_input_order_for_any_number_of_threads() {
-        let items: Vec<u64> = (0..101).collect();
-        let one = map_in_order(&items, 1, |x| x * x);
+    fn results_come_back_in_index_order_for_any_number_of_threads() {
+        let one = map_in_order(101, 1, |i| i * i);
         for threads in [2, 3, 8, 500] {
-            assert_eq!(map_in_order(&items, threads, |x| x * x), one);
+            assert_eq!(map_in_order(101, threads, |i| i * i), one);
         }
         assert_eq!(one[7], 49);
-        assert!(map_in_order(&[] as &[u64], 4, |x| *x).is_empty());
+        assert!(map_in_order(0, 4, |i| i).is_empty());
     }
 
     #[test]

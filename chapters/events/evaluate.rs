@@ -22,8 +22,8 @@ pub fn rank_all(
     lexical: &LexicalLists,
 ) -> Vec<BTreeMap<Arm, Vec<usize>>> {
     // Each request ranks alone: on every core, gathered in the requests' order.
-    let requests: Vec<usize> = (0..queries.len().min(vectors.len()).min(keeps.len())).collect();
-    crate::parallel::map_in_order(&requests, crate::parallel::cores(), |&r| {
+    let requests = queries.len().min(vectors.len()).min(keeps.len());
+    crate::parallel::map_in_order(requests, crate::parallel::cores(), |r| {
         arms::rank_request(
             &queries[r].id,
             &vectors[r],
@@ -98,10 +98,9 @@ pub fn hnsw_sweep(
     keeps: &[Keep<'_>],
     beams: &[usize],
 ) -> Vec<HnswRecall> {
-    let requests: Vec<usize> = (0..vectors.len()).collect();
     // Per request, per beam: (recall, filtered recall).
     let per_request: Vec<Vec<(f64, f64)>> =
-        crate::parallel::map_in_order(&requests, crate::parallel::cores(), |&r| {
+        crate::parallel::map_in_order(vectors.len(), crate::parallel::cores(), |r| {
             let recall_at = |ef: usize, keep: &dyn Fn(usize) -> bool, arm: Arm| {
                 let found: Vec<usize> = index
                     .search(&vectors[r], K, ef, keep)

@@ -41,12 +41,6 @@ struct StreamBenchArgs {
     payload: Vec<Payload>,
 }
 
-/// One timed run of the pipeline.
-struct Timed {
-    pipeline: Duration,
-    produced: usize,
-}
-
 pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     let Some(args) = crate::chapter::command_args::<StreamBenchArgs>("stream-bench", args)? else {
         return Ok(());
@@ -61,7 +55,7 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     // Per form, its median pipeline time; the forms alternate run by run, so a slower
     // stretch of the machine weighs on both alike.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); args.payload.len()];
-    let mut produced = 0;
+    let produced = tickets.len();
     for run in 0..runs {
         for (form, payload) in args.payload.iter().enumerate() {
             ctx.progress.step(&format!(
@@ -69,9 +63,7 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
                 run + 1,
                 payload.name()
             ));
-            let timed = timed_run(ctx, &plan, &tickets, partitions, *payload)?;
-            produced = timed.produced;
-            times[form].push(timed.pipeline);
+            times[form].push(timed_run(ctx, &plan, &tickets, partitions, *payload)?);
         }
     }
     let peer = match &args.peer {
@@ -125,14 +117,15 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Times one run of the pipeline into a folder of its own, then checks it is whole.
+/// Times one run of the pipeline into a folder of its own, checks it is whole, and returns
+/// the pipeline's time.
 fn timed_run(
     ctx: &RunContext,
     plan: &generate::Plan,
     tickets: &[generate::Ticket],
     partitions: i32,
     payload: Payload,
-) -> Result<Timed> {
+) -> Result<Duration> {
     let out = ctx.scratch_dir("stream-bench-")?;
     let lake = out.path().join("lake");
     let unique = out
@@ -182,10 +175,7 @@ fn timed_run(
             ),
         ));
     }
-    Ok(Timed {
-        pipeline,
-        produced: run.produced,
-    })
+    Ok(pipeline)
 }
 
 /// The peer's figure: its stream-time tickets/s, the median over its runs.

@@ -156,7 +156,7 @@ fn bench(app: App, duration: Duration, connections: usize) -> Result<String> {
     let mut out = format!(
         "# Seattle API under load\n\n{connections} keep-alive connections on loopback, {} s per case, client and server on the same {}-core machine.\n\n| case | requests/s | p50 ms | p99 ms | max ms | ratio to baseline | statuses |\n|---|---:|---:|---:|---:|---:|---|\n",
         duration.as_secs(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        crate::parallel::cores()
     );
     let mut baseline = None;
     for (name, request, expected) in cases {
