@@ -4,7 +4,7 @@
 -- so no time zone enters. Every row returned is a disagreement.
 with batch as (
     select w.start_ms, priority, count(*) as tickets
-    from read_parquet('raw/*.parquet') r,
+    from read_parquet('raw/*/*.parquet') r,
          unnest([(epoch_ms(r.created_at) // 30000) * 30000 - 30000,
                  (epoch_ms(r.created_at) // 30000) * 30000]) as w(start_ms)
     group by all),

@@ -159,7 +159,7 @@ fn timed_run(
     let archived = crate::frame::get_i64(
         &db.query_generated(
             "archived",
-            "select count(*) as tickets from read_parquet('raw/*.parquet')",
+            "select count(*) as tickets from read_parquet('raw/*/*.parquet')",
         )?,
         "archived",
         0,

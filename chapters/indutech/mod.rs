@@ -12,6 +12,7 @@ mod pipeline;
 mod report;
 pub mod sink;
 pub mod stream;
+pub mod task;
 pub mod window;
 
 pub use pipeline::{run_pipeline, run_pipeline_on, run_pipeline_with, Drive, Run};

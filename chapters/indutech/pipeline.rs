@@ -80,6 +80,7 @@ pub fn run_pipeline_on(
         crash_after: drive.crash_after,
         idle_timeout: std::time::Duration::from_secs(30),
         progress: Some(&progress),
+        holding: None,
     };
     let processed = std::thread::scope(|s| {
         let endpoint = &broker.endpoint;

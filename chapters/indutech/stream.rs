@@ -1,22 +1,26 @@
 //! The pipeline through a Kafka-protocol broker with `rdkafka`: an idempotent producer
-//! (acks=all, keyed by client) and a processor that reads every partition with manual offset
-//! commits, feeds the windows, and writes Parquet through the sink.
+//! (acks=all, keyed by client) and a processor that reads partitions with manual offset
+//! commits, windows the tickets, and writes Parquet through the sink.
 //!
-//! The processor merges partitions in arrival order (each record carries its position in the
-//! stream, and the producer ends every partition with an end marker): the same tickets are
-//! then classified late or on time in every run, whatever the fetch timing, which is what
-//! lets the book be reproducible and a restarted run equal an uninterrupted one.
+//! Each partition is windowed by a task of its own ([`super::task`]), block by block between
+//! the heartbeats the producer sends to every partition, against the watermark over all
+//! partitions: the same tickets are classified late or on time in every run, whatever the
+//! fetch timing, whether one processor owns every partition ([`process`]) or the members of
+//! a consumer group share them ([`process_as_member`]), which is what lets the book be
+//! reproducible and a restarted run, or a group's, equal one uninterrupted consumer's.
 //!
-//! State is checkpointed when an hour of windows is complete: the closed windows and the raw
-//! tickets since the last checkpoint are written, then the window state with the next offset
-//! of every partition, then the offsets are committed to the group. A processor that crashes
-//! restarts from that checkpoint and re-reads what followed it.
+//! Each partition checkpoints at the blocks where an hour of windows becomes complete: its
+//! raw tickets since the last checkpoint and its share of the hour's windows are written,
+//! the hour's file once every partition's share is there, then its state with its next
+//! offset, then the offset is committed to the group. A partition whose processor crashes,
+//! or leaves the group, goes on from that checkpoint and re-reads what followed it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -26,7 +30,10 @@ use serde::{Deserialize, Serialize};
 use super::generate::Ticket;
 use super::payload::Payload;
 use super::sink;
-use super::window::{priority_index, Closed, Windows, SIZE_MS, SLIDE_MS};
+use super::task::{
+    merge_late, merge_states, merge_windows, Block, Cut, PartitionState, Record, Task, BLOCK,
+};
+use super::window::{Closed, Windows};
 use crate::backends::kafka::{BrokerError, Endpoint};
 use crate::backends::objstore::{Storage, StorageError};
 use crate::error::Unreachable;
@@ -59,20 +66,23 @@ pub enum StreamError {
         /// What is wrong with it.
         problem: String,
     },
-    /// The records are not one whole stream: one is missing, or another stream shares the
-    /// topic.
-    #[error("ticket {ticket} came as position {got}, expected {expected}: a record is missing or the topic holds another stream")]
-    OutOfSequence {
-        /// The ticket.
-        ticket: String,
-        /// The position it came as.
-        got: u64,
-        /// The position expected next.
-        expected: u64,
+    /// A checkpoint the sink holds is not one this processor wrote.
+    #[error("the checkpoint {file}")]
+    Checkpoint {
+        /// Its object name.
+        file: String,
+        /// What the reader said.
+        #[source]
+        source: serde_json::Error,
     },
-    /// The checkpoint the sink holds is not one this processor wrote.
-    #[error("the checkpoint checkpoints/latest.json")]
-    Checkpoint(#[source] serde_json::Error),
+    /// The partitions' shares of a block do not make it up: the stream is not whole.
+    #[error("block {block} of the stream: {problem}")]
+    Block {
+        /// The block (its first position is block × 1000).
+        block: u64,
+        /// What is wrong.
+        problem: String,
+    },
     /// A Parquet file could not be encoded.
     #[error("encoding {file}")]
     Parquet {
@@ -190,7 +200,6 @@ pub fn produce_as(
         .create_with_context(DeliveryWatch::default())
         .map_err(kafka("creating the producer", &broker.bootstrap))?;
     let mut value = Vec::with_capacity(256);
-    let empty: &[u8] = &[];
     for t in tickets {
         if t.seq % HEARTBEAT_EVERY == 0 {
             let position = t.seq.to_string();
@@ -249,12 +258,14 @@ pub fn produce_as(
         }
     }
     let end_at = tickets.last().map_or(0, |t| t.arrival_ms);
+    // The end marker carries the stream's length: the last block's size.
+    let length = tickets.len().to_string();
     for p in 0..broker.partitions {
         producer
             .send(
                 BaseRecord::to(&broker.topic)
                     .key(END_KEY)
-                    .payload(empty)
+                    .payload(length.as_bytes())
                     .partition(p)
                     .timestamp(end_at),
             )
@@ -286,56 +297,30 @@ pub fn produce_as(
     Ok(())
 }
 
-/// What the processor saves at each checkpoint.
+/// The processor's state as one: every partition's checkpoint, summed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
-    /// The windowing state.
+    /// The windowing state: the partitions' counts and counters summed.
     pub windows: Windows,
-    /// Closed windows of hours not complete yet.
-    pub pending: Vec<Closed>,
-    /// Hours (start ms) already written.
-    pub written_upto_hour_ms: Option<i64>,
     /// Next offset to read, per partition.
     pub next_offset: BTreeMap<i32, i64>,
-    /// Stream position of the next ticket expected.
+    /// Tickets windowed: the stream position of the next ticket expected.
     pub next_seq: u64,
-    /// Checkpoints written so far, this one included.
+    /// Checkpoints cut so far (each partition cuts at the same blocks).
     pub checkpoints: u64,
 }
 
 /// How a processor run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
-    /// The last checkpoint written.
+    /// The partitions' state as one, as of the last block windowed.
     pub checkpoint: Checkpoint,
-    /// Every closed window, in order (this run's and, after a restart, the earlier runs'
-    /// written files hold the rest).
+    /// Windows closed in this run, summed over the partitions' shares.
     pub closed_this_run: usize,
     /// Tickets this run processed.
     pub tickets_this_run: u64,
     /// Whether every partition's end marker was read.
     pub finished: bool,
-}
-
-const HOUR_MS: i64 = 3_600_000;
-
-enum Item {
-    Ticket(Box<Ticket>, i64),
-    /// The producer had sent every ticket before this position.
-    Heartbeat(u64),
-    End(i64),
-}
-
-impl Item {
-    /// Merge order: by stream position, a heartbeat before the ticket at its position, end
-    /// markers last.
-    fn order(&self) -> (u64, u8) {
-        match self {
-            Item::Heartbeat(seq) => (*seq, 0),
-            Item::Ticket(t, _) => (t.seq, 1),
-            Item::End(_) => (u64::MAX, 2),
-        }
-    }
 }
 
 /// Processor settings.
@@ -346,67 +331,181 @@ pub struct ProcessorConfig<'a> {
     pub lateness_ms: i64,
     /// Stop abruptly after this many tickets (a crash, for the restart test).
     pub crash_after: Option<u64>,
-    /// Give up when no record arrives for this long.
+    /// Give up when nothing arrives for this long.
     pub idle_timeout: Duration,
     /// Where the processor publishes its position (for the producer's throttle).
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Where it publishes how many partitions it holds, after each rebalance (for a
+    /// watcher: the group tests produce once every member holds some).
+    pub holding: Option<&'a AtomicUsize>,
 }
 
-/// Reads the topic from the last checkpoint (or the start) to the end markers. The files
-/// of each checkpoint are encoded and written, and its offsets committed, on a writer
-/// thread, in checkpoint order, while the reader goes on (Parquet encoding was half of the
-/// reader's time); a run that stops early waits for what it handed over, as before.
+/// Reads the whole topic, every partition, from their checkpoints (or the start) to the end
+/// markers. The partitions' blocks pass in memory; each partition's checkpoint is written,
+/// and its offset committed, on a writer thread while the reader goes on (Parquet encoding
+/// was half of the reader's time); a run that stops early waits for what it handed over.
 pub fn process(
     broker: &Endpoint,
     sink: &mut Storage,
     cfg: &ProcessorConfig,
 ) -> Result<Processed, StreamError> {
-    let state: Checkpoint = match sink.get("checkpoints/latest.json")? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(StreamError::Checkpoint)?,
-        None => Checkpoint {
-            windows: Windows::new(broker.partitions, cfg.lateness_ms),
-            ..Checkpoint::default()
-        },
-    };
-    let consumer: BaseConsumer = ClientConfig::new()
+    run(broker, sink, cfg, None)
+}
+
+/// One member of the consumer group `cfg.group`: it windows the partitions the group gives
+/// it, from their checkpoints in the shared `sink`, and takes over others' when a member
+/// leaves. The members tell each other their blocks through `blocks_topic` (one partition,
+/// read whole by every member), so each sees the watermark over all partitions. It returns
+/// when the stream's last files are written, by whichever member, or after `crash_after`
+/// of its own tickets, leaving the group.
+pub fn process_as_member(
+    broker: &Endpoint,
+    sink: &mut Storage,
+    cfg: &ProcessorConfig,
+    blocks_topic: &str,
+) -> Result<Processed, StreamError> {
+    run(broker, sink, cfg, Some(blocks_topic))
+}
+
+/// What a rebalance did, for the reader to apply once `poll` returns.
+enum Change {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// The consumer's context: records rebalances, and holds a revocation until the writer has
+/// written everything it was handed, so that a partition's next owner finds its latest
+/// checkpoint and never a committed offset ahead of it.
+#[derive(Default)]
+struct Membership {
+    changes: std::sync::Mutex<Vec<Change>>,
+    /// Checkpoints handed to the writer and not written yet.
+    in_flight: AtomicUsize,
+    /// The writer stopped (on an error): nothing in flight will be written.
+    writer_stopped: AtomicBool,
+}
+
+fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
+
+impl rdkafka::client::ClientContext for Membership {}
+
+impl ConsumerContext for Membership {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            while self.in_flight.load(Ordering::Acquire) > 0
+                && !self.writer_stopped.load(Ordering::Acquire)
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let revoked = partitions_of(tpl);
+            self.changes
+                .lock()
+                .expect("not poisoned")
+                .push(Change::Revoked(revoked));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let assigned = partitions_of(tpl);
+            self.changes
+                .lock()
+                .expect("not poisoned")
+                .push(Change::Assigned(assigned));
+        }
+    }
+}
+
+type Sink<'s> = std::sync::Mutex<&'s mut Storage>;
+
+fn run(
+    broker: &Endpoint,
+    sink: &mut Storage,
+    cfg: &ProcessorConfig,
+    blocks_topic: Option<&str>,
+) -> Result<Processed, StreamError> {
+    let group = blocks_topic.is_some();
+    let consumer: BaseConsumer<Membership> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("group.id", cfg.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        // A committed offset the broker no longer holds is an error, never a silent jump.
-        .set("auto.offset.reset", "error")
+        // Alone, every partition starts from its checkpoint's offset, and an offset the
+        // broker no longer holds is an error, never a silent jump. In a group, a partition
+        // never committed starts at its beginning; one whose log lost its start is caught
+        // by the task, which expects its block's opening heartbeat.
+        .set(
+            "auto.offset.reset",
+            if group { "earliest" } else { "error" },
+        )
         .set("fetch.wait.max.ms", "10")
-        .create()
+        // A member that stops is noticed, and a join settled, within seconds: brokers
+        // (Kafka's, Tansu, librdkafka's mock) hold a join for about half of the session
+        // timeout, 22 s at librdkafka's default of 45 s (measured here).
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
+        .create_with_context(Membership::default())
         .map_err(kafka("creating the consumer", &broker.bootstrap))?;
-    // Partitions assigned explicitly, each from the checkpoint's offset: one processor owns
-    // the whole topic, so the merge sees every partition.
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..broker.partitions {
-        let offset = state
-            .next_offset
-            .get(&p)
-            .map_or(Offset::Beginning, |o| Offset::Offset(*o));
-        assignment
-            .add_partition_offset(&broker.topic, p, offset)
-            .map_err(kafka(
-                format!("the offset of partition {p}"),
+    let sink: Sink = std::sync::Mutex::new(sink);
+    let mut reader = Reader {
+        broker,
+        cfg,
+        tasks: BTreeMap::new(),
+        queued: BTreeMap::new(),
+        blocks: HashMap::new(),
+        group,
+    };
+    let peers = match blocks_topic {
+        Some(topic) => {
+            consumer.subscribe(&[&broker.topic]).map_err(kafka(
+                format!("joining group {}", cfg.group),
                 &broker.bootstrap,
             ))?;
-    }
-    consumer.assign(&assignment).map_err(kafka(
-        format!("assigning {}", broker.topic),
-        &broker.bootstrap,
-    ))?;
+            Some(Peers::open(broker, topic)?)
+        }
+        None => {
+            // One processor owns the whole topic: every partition from its checkpoint.
+            let mut assignment = TopicPartitionList::new();
+            for p in 0..broker.partitions {
+                reader.load(p, &sink)?;
+                let offset = reader.tasks[&p]
+                    .state
+                    .next_offset
+                    .map_or(Offset::Beginning, Offset::Offset);
+                assignment
+                    .add_partition_offset(&broker.topic, p, offset)
+                    .map_err(kafka(
+                        format!("the offset of partition {p}"),
+                        &broker.bootstrap,
+                    ))?;
+            }
+            consumer.assign(&assignment).map_err(kafka(
+                format!("assigning {}", broker.topic),
+                &broker.bootstrap,
+            ))?;
+            None
+        }
+    };
 
     std::thread::scope(|scope| {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(CHECKPOINTS_AHEAD);
-        let consumer = &consumer;
+        let (jobs, queue) =
+            std::sync::mpsc::sync_channel::<Cut>(CHECKPOINTS_AHEAD * broker.partitions as usize);
+        let (consumer, sink) = (&consumer, &sink);
         let writer = scope.spawn(move || {
-            queue
-                .into_iter()
-                .try_for_each(|job| write_checkpoint(consumer, broker, sink, job))
+            let membership = consumer.context();
+            for cut in queue {
+                let written = write_cut(consumer, broker, sink, cut, group);
+                membership.in_flight.fetch_sub(1, Ordering::AcqRel);
+                if written.is_err() {
+                    membership.writer_stopped.store(true, Ordering::Release);
+                    return written;
+                }
+            }
+            Ok(())
         });
-        let read = read_stream(consumer, broker, cfg, state, &jobs);
+        let read = reader.read(consumer, peers.as_ref(), sink, &jobs);
         drop(jobs);
         let written = match writer.join() {
             Ok(written) => written,
@@ -414,281 +513,569 @@ pub fn process(
         };
         // When both failed, the writer's error is the cause: the reader only saw it stop.
         written?;
+        if let Some(peers) = &peers {
+            peers.flush()?;
+        }
         read
     })
 }
 
-/// Checkpoints handed to the writer and not yet written, at most: the reader waits beyond.
+/// Checkpoints handed to the writer and not yet written, at most, per partition: the
+/// reader waits beyond.
 const CHECKPOINTS_AHEAD: usize = 4;
 
-/// The reader's loop: merge the partitions, window the tickets, hand checkpoints over.
-fn read_stream(
-    consumer: &BaseConsumer,
-    broker: &Endpoint,
-    cfg: &ProcessorConfig,
-    mut state: Checkpoint,
-    jobs: &std::sync::mpsc::SyncSender<Job>,
-) -> Result<Processed, StreamError> {
-    let hand_over = |job: Job| jobs.send(job).map_err(|_| StreamError::WriterStopped);
-    let mut queues: Vec<VecDeque<(Item, i64)>> =
-        (0..broker.partitions).map(|_| VecDeque::new()).collect();
-    let mut raw: Vec<(Ticket, i32, i64)> = Vec::new();
-    let (mut closed_this_run, mut tickets_this_run) = (0usize, 0u64);
-    // Idle time is measured only while nothing arrives: reading the clock for every record
-    // costs more than the record itself.
-    let mut idle_since: Option<Instant> = None;
-    loop {
-        // Fill: until every partition has a head to compare.
-        while queues.iter().any(|q| q.is_empty()) {
-            match consumer.poll(Duration::from_millis(100)) {
-                None => {
-                    let since = *idle_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > cfg.idle_timeout {
-                        let waiting: Vec<usize> = queues
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, q)| q.is_empty())
-                            .map(|(p, _)| p)
-                            .collect();
-                        return Err(StreamError::Unreachable(Unreachable::new(
-                            "Kafka broker",
-                            &broker.bootstrap,
-                            format!(
-                                "no record for {:?}; partitions {waiting:?} never reached their end marker",
-                                cfg.idle_timeout
-                            ),
-                        )));
+/// The reader: the tasks of the partitions it owns, their records not taken yet, and every
+/// partition's blocks it knows.
+struct Reader<'a> {
+    broker: &'a Endpoint,
+    cfg: &'a ProcessorConfig<'a>,
+    tasks: BTreeMap<i32, Task>,
+    /// Records of a partition whose task waits for the other partitions' blocks.
+    queued: BTreeMap<i32, VecDeque<(Record, i64)>>,
+    blocks: HashMap<(i32, u64), Block>,
+    /// In a group: blocks are kept (a partition taken over may start from an old one).
+    group: bool,
+}
+
+impl Reader<'_> {
+    /// Takes over partition `p` from its checkpoint in the sink (or its start).
+    fn load(&mut self, p: i32, sink: &Sink) -> Result<(), StreamError> {
+        let file = PartitionState::file(p);
+        let stored = sink.lock().expect("not poisoned").get(&file)?;
+        let state = match stored {
+            Some(bytes) => {
+                let state: PartitionState =
+                    serde_json::from_slice(&bytes).map_err(|source| StreamError::Checkpoint {
+                        file: file.clone(),
+                        source,
+                    })?;
+                if state.partition != p || state.windows.partitions != self.broker.partitions {
+                    return Err(StreamError::Block {
+                        block: state.next_block,
+                        problem: format!(
+                            "{file} is partition {} of a topic of {}, not partition {p} of {}",
+                            state.partition, state.windows.partitions, self.broker.partitions
+                        ),
+                    });
+                }
+                state
+            }
+            None => PartitionState::new(p, self.broker.partitions, self.cfg.lateness_ms),
+        };
+        self.tasks.insert(p, Task::new(state));
+        self.queued.insert(p, VecDeque::new());
+        Ok(())
+    }
+
+    /// A record read: to its task now if it takes records, else queued.
+    fn route(&mut self, p: i32, record: Record, offset: i64) -> Result<(), StreamError> {
+        // A partition revoked a moment ago: its next owner reads it again.
+        let (Some(task), Some(queue)) = (self.tasks.get_mut(&p), self.queued.get_mut(&p)) else {
+            return Ok(());
+        };
+        if task.wants_records() && queue.is_empty() {
+            task.feed(record, offset).map_err(self.bad(p, offset))
+        } else {
+            queue.push_back((record, offset));
+            Ok(())
+        }
+    }
+
+    fn bad(&self, p: i32, offset: i64) -> impl FnOnce(String) -> StreamError {
+        let topic = self.broker.topic.clone();
+        move |problem| StreamError::Record {
+            topic,
+            partition: p,
+            offset,
+            problem,
+        }
+    }
+
+    /// A block a partition published: kept; the same block twice must be the same.
+    fn know(&mut self, block: Block) -> Result<(), StreamError> {
+        let key = (block.partition, block.block);
+        match self.blocks.get(&key) {
+            Some(known) if *known != block => Err(StreamError::Block {
+                block: block.block,
+                problem: format!(
+                    "partition {} published two different shares of it: two streams share the topic",
+                    block.partition
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.blocks.insert(key, block);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves every task as far as it can: takes queued records, publishes blocks read
+    /// whole, windows the blocks every partition has published. Returns whether any block
+    /// was windowed, and stops early on `crash_after`.
+    fn step(
+        &mut self,
+        peers: Option<&Peers>,
+        jobs: &std::sync::mpsc::SyncSender<Cut>,
+        membership: &Membership,
+    ) -> Result<bool, StreamError> {
+        let partitions = self.broker.partitions;
+        let mut windowed = false;
+        loop {
+            let mut moved = false;
+            let owned: Vec<i32> = self.tasks.keys().copied().collect();
+            for p in owned {
+                let task = self.tasks.get_mut(&p).expect("owned");
+                let queue = self.queued.get_mut(&p).expect("owned");
+                while task.wants_records() {
+                    let Some((record, offset)) = queue.pop_front() else {
+                        break;
+                    };
+                    let topic = &self.broker.topic;
+                    task.feed(record, offset)
+                        .map_err(|problem| StreamError::Record {
+                            topic: topic.clone(),
+                            partition: p,
+                            offset,
+                            problem,
+                        })?;
+                }
+                if task.wants_records() || task.state.finished {
+                    continue;
+                }
+                let k = task.state.next_block;
+                if let std::collections::hash_map::Entry::Vacant(unknown) =
+                    self.blocks.entry((p, k))
+                {
+                    let summary = task.summary().expect("the block was read whole");
+                    if let Some(peers) = peers {
+                        peers.publish(&summary)?;
+                    }
+                    unknown.insert(summary);
+                }
+                if !(0..partitions).all(|q| self.blocks.contains_key(&(q, k))) {
+                    continue;
+                }
+                let shares: Vec<&Block> = (0..partitions).map(|q| &self.blocks[&(q, k)]).collect();
+                let task = self.tasks.get_mut(&p).expect("owned");
+                if let Some(cut) = task.window_block(&shares)? {
+                    membership.in_flight.fetch_add(1, Ordering::AcqRel);
+                    jobs.send(cut).map_err(|_| StreamError::WriterStopped)?;
+                }
+                moved = true;
+                windowed = true;
+                if !self.group && self.tasks.values().all(|t| t.state.next_block > k) {
+                    for q in 0..partitions {
+                        self.blocks.remove(&(q, k));
                     }
                 }
+                if let Some(progress) = self.cfg.progress {
+                    let upto = self
+                        .tasks
+                        .values()
+                        .map(|t| t.state.next_block)
+                        .min()
+                        .unwrap_or(0);
+                    progress.store(upto * BLOCK, Ordering::Relaxed);
+                }
+                if self.crashed() {
+                    return Ok(windowed);
+                }
+            }
+            if !moved {
+                return Ok(windowed);
+            }
+        }
+    }
+
+    fn crashed(&self) -> bool {
+        let read: u64 = self.tasks.values().map(|t| t.tickets_this_run).sum();
+        self.cfg.crash_after.is_some_and(|n| read >= n)
+    }
+
+    fn processed(&self, finished: bool) -> Processed {
+        let states: Vec<&PartitionState> = self.tasks.values().map(|t| &t.state).collect();
+        Processed {
+            checkpoint: Checkpoint {
+                windows: merge_states(&states),
+                next_offset: states
+                    .iter()
+                    .filter_map(|s| s.next_offset.map(|o| (s.partition, o)))
+                    .collect(),
+                next_seq: states.iter().map(|s| s.tickets).sum(),
+                checkpoints: states.iter().map(|s| s.checkpoints).max().unwrap_or(0),
+            },
+            closed_this_run: self.tasks.values().map(|t| t.closed_this_run).sum(),
+            tickets_this_run: self.tasks.values().map(|t| t.tickets_this_run).sum(),
+            finished,
+        }
+    }
+
+    /// Applies what rebalances did: a revoked partition's task is dropped (its next owner
+    /// goes on from its checkpoint), an assigned one is taken from its checkpoint.
+    fn apply_changes(
+        &mut self,
+        consumer: &BaseConsumer<Membership>,
+        sink: &Sink,
+    ) -> Result<bool, StreamError> {
+        let changes =
+            std::mem::take(&mut *consumer.context().changes.lock().expect("not poisoned"));
+        let changed = !changes.is_empty();
+        for change in changes {
+            match change {
+                Change::Revoked(partitions) => {
+                    for p in partitions {
+                        self.tasks.remove(&p);
+                        self.queued.remove(&p);
+                    }
+                }
+                Change::Assigned(partitions) => {
+                    for p in partitions {
+                        self.load(p, sink)?;
+                    }
+                }
+            }
+        }
+        if let (true, Some(holding)) = (changed, self.cfg.holding) {
+            holding.store(self.tasks.len(), Ordering::Release);
+        }
+        Ok(changed)
+    }
+
+    /// The reader's loop: read, route, publish and window, to the end of the stream.
+    fn read(
+        &mut self,
+        consumer: &BaseConsumer<Membership>,
+        peers: Option<&Peers>,
+        sink: &Sink,
+        jobs: &std::sync::mpsc::SyncSender<Cut>,
+    ) -> Result<Processed, StreamError> {
+        let membership = consumer.context();
+        // Idle time is measured only while nothing arrives: reading the clock for every
+        // record costs more than the record itself.
+        let mut idle_since: Option<Instant> = None;
+        let mut last_look = Instant::now();
+        let mut busy = true;
+        loop {
+            if busy {
+                busy = self.step(peers, jobs, membership)?;
+                if self.crashed() {
+                    return Ok(self.processed(false));
+                }
+            }
+            let all_done = self.tasks.values().all(|t| t.state.finished);
+            if !self.group && all_done {
+                return Ok(self.processed(true));
+            }
+            // In a group, the stream is done when its late counts are written: the last
+            // file, written by whichever member windowed the last share.
+            if self.group && all_done && last_look.elapsed() > Duration::from_millis(50) {
+                last_look = Instant::now();
+                let late = sink.lock().expect("not poisoned").get(LATE_FILE)?;
+                if late.is_some() {
+                    return Ok(self.processed(true));
+                }
+            }
+            let timeout = if busy {
+                Duration::ZERO
+            } else if self.group {
+                Duration::from_millis(20)
+            } else {
+                Duration::from_millis(100)
+            };
+            let polled = consumer.poll(timeout);
+            let mut arrived = self.apply_changes(consumer, sink)?;
+            match polled {
+                None => {}
                 Some(Err(e)) => {
                     return Err(unreachable(
-                        &format!("consuming {}", broker.topic),
-                        &broker.bootstrap,
+                        &format!("consuming {}", self.broker.topic),
+                        &self.broker.bootstrap,
                     )(e))
                 }
                 Some(Ok(m)) => {
-                    idle_since = None;
+                    arrived = true;
                     let p = m.partition();
-                    let arrival = m.timestamp().to_millis().unwrap_or(0);
-                    let item = if m.key() == Some(END_KEY.as_bytes()) {
-                        Item::End(arrival)
-                    } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
-                        let text =
-                            String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string();
-                        let bad = |problem: String| StreamError::Record {
-                            topic: broker.topic.clone(),
-                            partition: p,
-                            offset: m.offset(),
-                            problem,
-                        };
-                        Item::Heartbeat(
-                            text.parse()
-                                .map_err(|_| bad(format!("heartbeat `{text}`")))?,
-                        )
-                    } else {
-                        let t = super::payload::decode(m.payload().unwrap_or_default()).map_err(
-                            |problem| StreamError::Record {
-                                topic: broker.topic.clone(),
-                                partition: p,
-                                offset: m.offset(),
-                                problem,
-                            },
-                        )?;
-                        Item::Ticket(Box::new(t), arrival)
-                    };
-                    queues[p as usize].push_back((item, m.offset()));
+                    let record = record_of(&m).map_err(self.bad(p, m.offset()))?;
+                    let offset = m.offset();
+                    let read_whole = self.tasks.get(&p).is_some_and(|t| t.wants_records());
+                    self.route(p, record, offset)?;
+                    busy |= read_whole && self.tasks.get(&p).is_some_and(|t| !t.wants_records());
                 }
             }
-        }
-        // Merge: the smallest position in the stream goes first.
-        let (p, _) = queues
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, q)| q.front().map(|(i, _)| i.order()))
-            .expect("partitions");
-        if matches!(queues[p].front(), Some((Item::End(_), _))) {
-            break; // every head is an end marker
-        }
-        let (item, offset) = queues[p].pop_front().expect("non-empty");
-        let (ticket, arrival) = match item {
-            Item::Ticket(ticket, arrival) => (ticket, arrival),
-            Item::Heartbeat(_) => {
-                state.next_offset.insert(p as i32, offset + 1);
+            if let Some(peers) = peers {
+                while let Some(block) = peers.poll()? {
+                    self.know(block)?;
+                    arrived = true;
+                    busy = true;
+                }
+            }
+            if arrived {
+                idle_since = None;
+                busy |= self
+                    .tasks
+                    .values()
+                    .any(|t| !t.wants_records() && !t.state.finished);
                 continue;
             }
-            Item::End(_) => unreachable!("end markers sort last"),
-        };
-        if ticket.seq != state.next_seq {
-            return Err(StreamError::OutOfSequence {
-                ticket: ticket.ticket_id.to_string(),
-                got: ticket.seq,
-                expected: state.next_seq,
-            });
-        }
-        let priority = priority_index(&ticket.priority).ok_or_else(|| StreamError::Record {
-            topic: broker.topic.clone(),
-            partition: p as i32,
-            offset,
-            problem: format!(
-                "ticket {}: unknown priority {}",
-                ticket.ticket_id, ticket.priority
-            ),
-        })?;
-        let closed = state
-            .windows
-            .event(p as i32, ticket.created_at_ms, priority, arrival);
-        closed_this_run += closed.len();
-        state.pending.extend(closed);
-        state.next_offset.insert(p as i32, offset + 1);
-        state.next_seq += 1;
-        tickets_this_run += 1;
-        if let Some(progress) = cfg.progress {
-            progress.store(state.next_seq, std::sync::atomic::Ordering::Relaxed);
-        }
-        raw.push((*ticket, p as i32, offset));
-        if cfg.crash_after.is_some_and(|n| tickets_this_run >= n) {
-            return Ok(Processed {
-                checkpoint: state,
-                closed_this_run,
-                tickets_this_run,
-                finished: false,
-            });
-        }
-        if let Some(upto) = complete_hours(&state) {
-            hand_over(checkpoint(&mut state, &mut raw, upto, false))?;
+            if busy {
+                continue;
+            }
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > self.cfg.idle_timeout {
+                let waiting: Vec<i32> = self
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| !t.state.finished)
+                    .map(|(p, _)| *p)
+                    .collect();
+                return Err(StreamError::Unreachable(Unreachable::new(
+                    "Kafka broker",
+                    &self.broker.bootstrap,
+                    format!(
+                        "nothing for {:?}; partitions {waiting:?} never reached their end marker",
+                        self.cfg.idle_timeout
+                    ),
+                )));
+            }
         }
     }
-    // End of stream: every window closes; the end markers' offsets are consumed too.
-    let end_arrival = queues
-        .iter()
-        .filter_map(|q| q.front())
-        .map(|(i, _)| if let Item::End(a) = i { *a } else { 0 })
-        .max()
-        .unwrap_or(0);
-    for (p, q) in queues.iter().enumerate() {
-        if let Some((_, offset)) = q.front() {
-            state.next_offset.insert(p as i32, offset + 1);
-        }
-        let closed = state.windows.end(p as i32, end_arrival);
-        closed_this_run += closed.len();
-        state.pending.extend(closed);
-    }
-    hand_over(checkpoint(&mut state, &mut raw, i64::MAX, true))?;
-    Ok(Processed {
-        checkpoint: state,
-        closed_this_run,
-        tickets_this_run,
-        finished: true,
+}
+
+/// A record as the task takes it.
+fn record_of(m: &rdkafka::message::BorrowedMessage<'_>) -> Result<Record, String> {
+    let arrival = m.timestamp().to_millis().unwrap_or(0);
+    let payload = m.payload().unwrap_or_default();
+    let position = |what: &str| {
+        let text = String::from_utf8_lossy(payload);
+        text.parse::<u64>().map_err(|_| format!("{what} `{text}`"))
+    };
+    Ok(if m.key() == Some(END_KEY.as_bytes()) {
+        Record::End(position("end marker")?, arrival)
+    } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
+        Record::Heartbeat(position("heartbeat")?)
+    } else {
+        Record::Ticket(Box::new(super::payload::decode(payload)?), arrival)
     })
 }
 
-/// The start of the last hour whose windows are all closed, if later than what is written.
-fn complete_hours(state: &Checkpoint) -> Option<i64> {
-    let watermark = state.windows.watermark()?;
-    // Every window starting before hour H + 1 has closed once the watermark passes the end of
-    // the last of them: (H + 1) − slide + size.
-    let complete_before = (watermark - SIZE_MS + SLIDE_MS).div_euclid(HOUR_MS) * HOUR_MS;
-    let upto = complete_before - HOUR_MS;
-    (state.written_upto_hour_ms.is_none_or(|w| upto > w)
-        && state
-            .pending
-            .first()
-            .is_some_and(|c| c.start_ms <= upto + HOUR_MS - SLIDE_MS))
-    .then_some(upto)
+/// The late counts' file: the stream's last.
+const LATE_FILE: &str = "late/late_counts.parquet";
+
+/// How the members of a group tell each other their blocks: a producer to, and a consumer
+/// of the whole of, a one-partition topic.
+struct Peers {
+    producer: BaseProducer<DeliveryWatch>,
+    consumer: BaseConsumer,
+    topic: String,
+    bootstrap: String,
 }
 
-/// One checkpoint as the reader hands it to the writer: the complete hours' windows, the
-/// raw tickets read since the last one, the state to save and the offsets to commit.
-struct Job {
-    windows_by_hour: BTreeMap<i64, Vec<Closed>>,
-    raw: Vec<(Ticket, i32, i64)>,
-    state_json: Vec<u8>,
-    next_offset: BTreeMap<i32, i64>,
-    /// At the end of the stream: the late counts.
-    late: Option<BTreeMap<i64, [i64; 4]>>,
-}
+impl Peers {
+    fn open(broker: &Endpoint, topic: &str) -> Result<Peers, StreamError> {
+        let bootstrap = &broker.bootstrap;
+        let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "1")
+            .create_with_context(DeliveryWatch::default())
+            .map_err(kafka("creating the blocks' producer", bootstrap))?;
+        // Read whole by every member, never committed: the group id only names it.
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("{topic}-reader"))
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .map_err(kafka("creating the blocks' consumer", bootstrap))?;
+        let mut all = TopicPartitionList::new();
+        all.add_partition_offset(topic, 0, Offset::Beginning)
+            .map_err(kafka(format!("the start of {topic}"), bootstrap))?;
+        consumer
+            .assign(&all)
+            .map_err(kafka(format!("assigning {topic}"), bootstrap))?;
+        Ok(Peers {
+            producer,
+            consumer,
+            topic: topic.to_string(),
+            bootstrap: bootstrap.clone(),
+        })
+    }
 
-/// Takes the complete hours' windows and the raw tickets out of the state, and the state as
-/// it is once they are written (`upto_hour_ms` = `i64::MAX`: everything, at the end).
-fn checkpoint(
-    state: &mut Checkpoint,
-    raw: &mut Vec<(Ticket, i32, i64)>,
-    upto_hour_ms: i64,
-    last: bool,
-) -> Job {
-    let mut by_hour: BTreeMap<i64, Vec<Closed>> = BTreeMap::new();
-    let mut keep = Vec::new();
-    for c in state.pending.drain(..) {
-        let hour = c.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
-        if upto_hour_ms == i64::MAX || hour <= upto_hour_ms {
-            by_hour.entry(hour).or_default().push(c);
-        } else {
-            keep.push(c);
+    fn publish(&self, block: &Block) -> Result<(), StreamError> {
+        let key = format!("{}/{}", block.partition, block.block);
+        let value = serde_json::to_vec(block).expect("a block serialises");
+        let mut record = BaseRecord::to(&self.topic)
+            .key(&key)
+            .payload(&value)
+            .partition(0);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    r,
+                )) => {
+                    record = r;
+                    self.producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    return Err(kafka(format!("publishing block {key}"), &self.bootstrap)(e))
+                }
+            }
+        }
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    /// A block another member (or this one) published, if one came.
+    fn poll(&self) -> Result<Option<Block>, StreamError> {
+        self.producer.poll(Duration::ZERO);
+        match self.consumer.poll(Duration::ZERO) {
+            None => Ok(None),
+            Some(Err(e)) => Err(unreachable(
+                &format!("consuming {}", self.topic),
+                &self.bootstrap,
+            )(e)),
+            Some(Ok(m)) => serde_json::from_slice(m.payload().unwrap_or_default())
+                .map(Some)
+                .map_err(|e| StreamError::Record {
+                    topic: self.topic.clone(),
+                    partition: 0,
+                    offset: m.offset(),
+                    problem: format!("not a block: {e}"),
+                }),
         }
     }
-    state.pending = keep;
-    if let Some(last_hour) = by_hour.keys().next_back() {
-        state.written_upto_hour_ms = Some(
-            state
-                .written_upto_hour_ms
-                .map_or(*last_hour, |w| w.max(*last_hour)),
-        );
-    }
-    if upto_hour_ms != i64::MAX {
-        state.written_upto_hour_ms = Some(
-            state
-                .written_upto_hour_ms
-                .map_or(upto_hour_ms, |w| w.max(upto_hour_ms)),
-        );
-    }
-    state.checkpoints += 1;
-    Job {
-        windows_by_hour: by_hour,
-        raw: std::mem::take(raw),
-        state_json: serde_json::to_vec(state).expect("state serialises"),
-        next_offset: state.next_offset.clone(),
-        late: last.then(|| state.windows.late.clone()),
+
+    /// Every block published reached the broker.
+    fn flush(&self) -> Result<(), StreamError> {
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(unreachable(
+                "flushing the blocks' producer",
+                &self.bootstrap,
+            ))?;
+        let failed = self.producer.context().failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            return Err(StreamError::Undelivered {
+                failed,
+                bootstrap: self.bootstrap.clone(),
+                first: self
+                    .producer
+                    .context()
+                    .first
+                    .lock()
+                    .expect("not poisoned")
+                    .clone()
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(())
     }
 }
 
-/// Writes one checkpoint: the windows by hour, the raw tickets, then the state, then commits
-/// the offsets to the group (and, at the end, the late counts). A restart reads the state
-/// and the offsets, so both follow the files they account for.
-fn write_checkpoint(
-    consumer: &BaseConsumer,
+/// Writes one partition's checkpoint: its raw tickets, its share of the windows (and, at the
+/// end, of the late counts), the merged files when every partition's share is there, then
+/// its state, then commits its offset. A partition restarts from its state, so the state
+/// follows every file it accounts for, and the merge comes before it: whoever writes the
+/// last share merges, and a crash before its state is written redoes both.
+fn write_cut(
+    consumer: &BaseConsumer<Membership>,
     broker: &Endpoint,
-    sink: &mut Storage,
-    job: Job,
+    sink: &Sink,
+    cut: Cut,
+    group: bool,
 ) -> Result<(), StreamError> {
-    for (hour, closed) in &job.windows_by_hour {
-        let name = chrono::DateTime::from_timestamp_millis(*hour)
-            .map(|d| d.format("%Y-%m-%dT%H").to_string())
-            .unwrap_or_default();
-        let file = format!("windows/hour={name}.parquet");
-        let bytes = sink::windows_parquet(closed).map_err(parquet(&file))?;
+    let p = cut.partition;
+    let raw = match (cut.raw.first(), cut.raw.last()) {
+        (Some(first), Some(last)) => {
+            let file = format!(
+                "raw/partition={p}/seq={:09}-{:09}.parquet",
+                first.0.seq, last.0.seq
+            );
+            let bytes = sink::tickets_parquet(cut.raw).map_err(parquet(&file))?;
+            Some((file, bytes))
+        }
+        _ => None,
+    };
+    let mut sink = sink.lock().expect("not poisoned");
+    if let Some((file, bytes)) = raw {
         sink.put(&file, bytes)?;
     }
-    if let (Some(first), Some(last)) = (job.raw.first(), job.raw.last()) {
-        let file = format!("raw/seq={:09}-{:09}.parquet", first.0.seq, last.0.seq);
-        let bytes = sink::tickets_parquet(job.raw).map_err(parquet(&file))?;
-        sink.put(&file, bytes)?;
+    let shares = format!("parts/windows/block={:09}", cut.block);
+    let share = serde_json::to_vec(&cut.windows_by_hour).expect("windows serialise");
+    sink.put(&format!("{shares}/partition={p}.json"), share)?;
+    let whole = |sink: &Storage, dir: &str| -> Result<Option<Vec<Vec<u8>>>, StreamError> {
+        let names = sink.list(dir)?;
+        if names.len() != broker.partitions as usize {
+            return Ok(None);
+        }
+        names
+            .iter()
+            .map(|n| Ok(sink.get(n)?.unwrap_or_default()))
+            .collect::<Result<Vec<_>, StreamError>>()
+            .map(Some)
+    };
+    let corrupt = |file: &str| {
+        let file = file.to_string();
+        move |e: serde_json::Error| StreamError::Block {
+            block: cut.block,
+            problem: format!("{file}: {e}"),
+        }
+    };
+    if let Some(all) = whole(&sink, &shares)? {
+        let shares: Vec<BTreeMap<i64, Vec<Closed>>> = all
+            .iter()
+            .map(|b| serde_json::from_slice(b))
+            .collect::<Result<_, _>>()
+            .map_err(corrupt(&shares))?;
+        let merged = merge_windows(&shares).map_err(|problem| StreamError::Block {
+            block: cut.block,
+            problem,
+        })?;
+        for (hour, closed) in &merged {
+            let name = chrono::DateTime::from_timestamp_millis(*hour)
+                .map(|d| d.format("%Y-%m-%dT%H").to_string())
+                .unwrap_or_default();
+            let file = format!("windows/hour={name}.parquet");
+            let bytes = sink::windows_parquet(closed).map_err(parquet(&file))?;
+            sink.put(&file, bytes)?;
+        }
     }
-    sink.put("checkpoints/latest.json", job.state_json)?;
+    if let Some(late) = &cut.late {
+        let share = serde_json::to_vec(late).expect("late counts serialise");
+        sink.put(&format!("parts/late/partition={p}.json"), share)?;
+        if let Some(all) = whole(&sink, "parts/late")? {
+            let shares: Vec<BTreeMap<i64, [i64; 4]>> = all
+                .iter()
+                .map(|b| serde_json::from_slice(b))
+                .collect::<Result<_, _>>()
+                .map_err(corrupt("parts/late"))?;
+            let bytes = sink::late_parquet(&merge_late(&shares)).map_err(parquet(LATE_FILE))?;
+            sink.put(LATE_FILE, bytes)?;
+        }
+    }
+    sink.put(
+        &PartitionState::file(p),
+        serde_json::to_vec(&cut.state).expect("state serialises"),
+    )?;
+    drop(sink);
     let mut offsets = TopicPartitionList::new();
-    for (p, o) in &job.next_offset {
-        offsets
-            .add_partition_offset(&broker.topic, *p, Offset::Offset(*o))
-            .map_err(kafka(
-                format!("the offset of partition {p}"),
-                &broker.bootstrap,
-            ))?;
-    }
-    consumer
-        .commit(&offsets, CommitMode::Sync)
-        .map_err(unreachable("committing offsets", &broker.bootstrap))?;
-    if let Some(late) = &job.late {
-        let file = "late/late_counts.parquet";
-        sink.put(file, sink::late_parquet(late).map_err(parquet(file))?)?;
+    let next = cut.state.next_offset.unwrap_or(0);
+    offsets
+        .add_partition_offset(&broker.topic, p, Offset::Offset(next))
+        .map_err(kafka(
+            format!("the offset of partition {p}"),
+            &broker.bootstrap,
+        ))?;
+    let committed = consumer.commit(&offsets, CommitMode::Sync);
+    // In a group, a commit can meet a rebalance under way and be refused: the partition's
+    // next owner then starts from an older offset and skips what the state accounts for.
+    // Alone, a refused commit is the broker out of reach.
+    if !group {
+        committed.map_err(unreachable("committing offsets", &broker.bootstrap))?;
     }
     Ok(())
 }

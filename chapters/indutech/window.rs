@@ -134,6 +134,15 @@ impl Windows {
         self.close(arrival_ms)
     }
 
+    /// Another partition's latest event time rose to `max_event_ms`, by a ticket that arrived
+    /// at `arrival_ms` and is counted where that partition's windows are. Returns the windows
+    /// the rise closed, in start order.
+    pub fn advance(&mut self, partition: i32, max_event_ms: i64, arrival_ms: i64) -> Vec<Closed> {
+        let seen = self.max_event_ms.entry(partition).or_insert(max_event_ms);
+        *seen = (*seen).max(max_event_ms);
+        self.close(arrival_ms)
+    }
+
     /// The end-of-stream marker of `partition`.
     pub fn end(&mut self, partition: i32, arrival_ms: i64) -> Vec<Closed> {
         self.ended.insert(partition, true);

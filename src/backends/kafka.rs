@@ -96,6 +96,23 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// Another topic on the same broker (the mock cluster's, or the real one): for what
+    /// the processors of a group tell each other.
+    pub fn add_topic(&self, topic: &str, partitions: i32) -> Result<Endpoint, BrokerError> {
+        let bootstrap = &self.endpoint.bootstrap;
+        match &self._mock {
+            Some(mock) => mock
+                .create_topic(topic, partitions, 3)
+                .map_err(failed(format!("creating topic {topic}"), bootstrap))?,
+            None => create_topic(bootstrap, topic, partitions)?,
+        }
+        Ok(Endpoint {
+            bootstrap: bootstrap.clone(),
+            topic: topic.to_string(),
+            partitions,
+        })
+    }
+
     /// Starts the mock cluster (3 brokers, the topic replicated 3 times), or creates the topic
     /// on `brokers` through the admin API.
     pub fn start(
@@ -122,44 +139,7 @@ impl Broker {
                 })
             }
             Some(bootstrap) => {
-                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-                    .set("bootstrap.servers", bootstrap)
-                    .set("socket.timeout.ms", "10000")
-                    .create()
-                    .map_err(failed("creating the admin client", bootstrap))?;
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| {
-                        BrokerError::Unreachable(Unreachable::new(
-                            "Kafka broker",
-                            bootstrap,
-                            format!("the admin client's runtime: {e}"),
-                        ))
-                    })?;
-                let options = AdminOptions::new()
-                    .operation_timeout(Some(Duration::from_secs(10)))
-                    .request_timeout(Some(Duration::from_secs(15)));
-                // Tickets carry their own (past) timestamps: keep them whatever their age.
-                let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
-                    .set("retention.ms", "-1");
-                let results = runtime
-                    .block_on(admin.create_topics(&[new_topic], &options))
-                    .map_err(out_of_reach(&format!("creating topic {topic}"), bootstrap))?;
-                for r in results {
-                    r.map_err(|(t, code)| {
-                        let source = KafkaError::AdminOp(code);
-                        if out_of_reach_code(code) {
-                            out_of_reach(&format!("creating topic {t}"), bootstrap)(source)
-                        } else {
-                            BrokerError::Kafka {
-                                operation: format!("creating topic {t}"),
-                                bootstrap: bootstrap.to_string(),
-                                source: Box::new(source),
-                            }
-                        }
-                    })?;
-                }
+                create_topic(bootstrap, topic, partitions)?;
                 let endpoint = Endpoint {
                     bootstrap: bootstrap.to_string(),
                     topic: topic.to_string(),
@@ -172,4 +152,47 @@ impl Broker {
             }
         }
     }
+}
+
+/// Creates `topic` on the brokers at `bootstrap` through the admin API.
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), BrokerError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("socket.timeout.ms", "10000")
+        .create()
+        .map_err(failed("creating the admin client", bootstrap))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            BrokerError::Unreachable(Unreachable::new(
+                "Kafka broker",
+                bootstrap,
+                format!("the admin client's runtime: {e}"),
+            ))
+        })?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(15)));
+    // Tickets carry their own (past) timestamps: keep them whatever their age.
+    let new_topic =
+        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1");
+    let results = runtime
+        .block_on(admin.create_topics(&[new_topic], &options))
+        .map_err(out_of_reach(&format!("creating topic {topic}"), bootstrap))?;
+    for r in results {
+        r.map_err(|(t, code)| {
+            let source = KafkaError::AdminOp(code);
+            if out_of_reach_code(code) {
+                out_of_reach(&format!("creating topic {t}"), bootstrap)(source)
+            } else {
+                BrokerError::Kafka {
+                    operation: format!("creating topic {t}"),
+                    bootstrap: bootstrap.to_string(),
+                    source: Box::new(source),
+                }
+            }
+        })?;
+    }
+    Ok(())
 }

@@ -38,6 +38,7 @@ fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
         crash_after,
         idle_timeout: Duration::from_secs(20),
         progress: None,
+        holding: None,
     }
 }
 
@@ -282,6 +283,7 @@ fn a_restart_from_committed_offsets_on_a_real_broker() {
         crash_after: Some(2000),
         idle_timeout: Duration::from_secs(30),
         progress: None,
+        holding: None,
     };
     assert!(
         !stream::process(&broker.endpoint, &mut sink, &crash)
@@ -395,4 +397,112 @@ fn the_lake_on_s3_holds_the_same_objects() {
         on_s3 == local,
         "the same objects on S3 as in the local folder"
     );
+}
+
+/// Two processors in one consumer group on `brokers` (the in-process cluster when `None`),
+/// sharing the 4 partitions of a topic of their own; the second leaves the group after
+/// `leave_after` of its tickets, when given. The tickets are produced once both hold
+/// partitions. Returns what the sink holds, and each member's run.
+fn two_members(
+    brokers: Option<&str>,
+    p: &Plan,
+    name: &str,
+    leave_after: Option<u64>,
+) -> (
+    tempfile::TempDir,
+    BTreeMap<String, Vec<u8>>,
+    [stream::Processed; 2],
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tickets = generate::generate(p);
+    let topic = format!("tickets-{name}-{}", std::process::id());
+    let broker = Broker::start(brokers, &topic, 4).unwrap();
+    let blocks = broker.add_topic(&format!("{topic}-blocks"), 1).unwrap();
+    let group = format!("group-{topic}");
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = &broker.endpoint;
+    let holding = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    let members = std::thread::scope(|s| {
+        let member = |crash_after: Option<u64>, i: usize| {
+            let (group, dir, blocks, holding) = (&group, dir.path(), &blocks.topic, &holding[i]);
+            s.spawn(move || {
+                let mut sink = Storage::open(&Target::Local(dir.to_path_buf())).unwrap();
+                let cfg = ProcessorConfig {
+                    group,
+                    crash_after,
+                    idle_timeout: Duration::from_secs(60),
+                    holding: Some(holding),
+                    ..config(None)
+                };
+                stream::process_as_member(endpoint, &mut sink, &cfg, blocks)
+            })
+        };
+        let (a, b) = (member(None, 0), member(leave_after, 1));
+        // Produce once the group has given both members partitions, so that both window.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while holding.iter().any(|h| h.load(Ordering::Acquire) == 0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the group never gave both members partitions"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stream::produce(endpoint, &tickets, None).unwrap();
+        [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
+    });
+    let objects = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
+    (dir, objects, members)
+}
+
+/// Two members of one group, each windowing the partitions the group gives it against the
+/// watermark over all partitions, write what one processor of the whole topic writes.
+fn two_members_write_what_one_processor_writes(brokers: Option<&str>) {
+    let p = plan(21, 6000);
+    let (_keep, group, [a, b]) = two_members(brokers, &p, "share", None);
+    assert!(a.finished && b.finished);
+    assert!(
+        a.tickets_this_run > 0 && b.tickets_this_run > 0,
+        "both windowed a share: {} and {}",
+        a.tickets_this_run,
+        b.tickets_this_run
+    );
+    let (_keep, one) = local_run(&p, 4);
+    assert_eq!(
+        group.keys().collect::<Vec<_>>(),
+        one.keys().collect::<Vec<_>>()
+    );
+    assert!(group == one, "the same objects, byte for byte");
+}
+
+/// One member leaves mid-stream: the other takes its partitions from their checkpoints
+/// and committed offsets, and the files are one processor's, nothing counted twice or lost.
+fn a_member_that_leaves_hands_its_partitions_over(brokers: Option<&str>) {
+    let p = plan(22, 6000);
+    let (_keep, group, [a, b]) = two_members(brokers, &p, "leave", Some(1000));
+    assert!(
+        a.finished && !b.finished,
+        "the second left, the first finished"
+    );
+    assert!(b.tickets_this_run >= 1000);
+    let (_keep, one) = local_run(&p, 4);
+    assert_eq!(
+        group.keys().collect::<Vec<_>>(),
+        one.keys().collect::<Vec<_>>()
+    );
+    assert!(group == one, "the same objects, byte for byte");
+}
+
+#[test]
+fn two_members_of_a_group_on_the_in_process_broker() {
+    two_members_write_what_one_processor_writes(None);
+    a_member_that_leaves_hands_its_partitions_over(None);
+}
+
+#[test]
+fn two_members_of_a_group_on_a_real_broker() {
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
+        return;
+    };
+    two_members_write_what_one_processor_writes(Some(&brokers));
+    a_member_that_leaves_hands_its_partitions_over(Some(&brokers));
 }
