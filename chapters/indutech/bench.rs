@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::generate;
 use super::payload::Payload;
-use super::pipeline::{run_pipeline_on, Drive};
+use super::pipeline::{run_group_on, run_pipeline_on, Drive};
 use crate::backends::objstore::Target;
 use crate::chapter::RunContext;
 use crate::commands::bench::{median, save};
@@ -39,6 +39,10 @@ struct StreamBenchArgs {
     /// The record forms to measure, each `--runs` times (both by default).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Payload::Json, Payload::Compact])]
     payload: Vec<Payload>,
+    /// Processors in one consumer group sharing the partitions (1: one processor owns them
+    /// all). The time counts from the group formed to the last member's end.
+    #[arg(long, default_value_t = 1)]
+    members: usize,
 }
 
 pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
@@ -48,6 +52,12 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     let mut plan = super::InduTech::plan(ctx)?;
     plan.tickets = args.tickets;
     let partitions: i32 = ctx.params.get("partitions")?;
+    let members = args.members.max(1);
+    if members > partitions as usize {
+        return Err(Error::Usage(format!(
+            "stream-bench: {members} members for {partitions} partitions: a member would hold none"
+        )));
+    }
     ctx.progress.start();
     ctx.progress.step("generating the tickets");
     let tickets = generate::generate(&plan);
@@ -55,6 +65,7 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     // Per form, its median pipeline time; the forms alternate run by run, so a slower
     // stretch of the machine weighs on both alike.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); args.payload.len()];
+    let mut formed: Vec<Duration> = Vec::new();
     let produced = tickets.len();
     for run in 0..runs {
         for (form, payload) in args.payload.iter().enumerate() {
@@ -63,7 +74,9 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
                 run + 1,
                 payload.name()
             ));
-            times[form].push(timed_run(ctx, &plan, &tickets, partitions, *payload)?);
+            let (time, formed_in) = timed_run(ctx, &plan, &tickets, partitions, *payload, members)?;
+            times[form].push(time);
+            formed.extend(formed_in);
         }
     }
     let peer = match &args.peer {
@@ -78,8 +91,16 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
         Some(b) => format!("the cluster at {b}"),
         None => "librdkafka's in-process mock cluster".to_string(),
     };
+    let processors = if members > 1 {
+        format!(
+            "{members} processors in one consumer group (the group formed in {:.1} s at the median, not counted)",
+            median(formed).as_secs_f64()
+        )
+    } else {
+        "one processor".to_string()
+    };
     let mut report = format!(
-        "# InduTech stream, measured\n\n{produced} tickets, {partitions} partitions, {broker}, one \
+        "# InduTech stream, measured\n\n{produced} tickets, {partitions} partitions, {processors}, {broker}, one \
          ticket per record; each run checked whole (every ticket processed and archived; the \
          batch recomputation equals the stream plus its late counts).\n\n\
          | work | record value | runs | median | tickets/s | ratio to the peer |\n\
@@ -108,24 +129,27 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
         ));
     }
     // The in-process figures and a cluster's are kept apart: one run does not erase the other.
-    let file = match ctx.backends.kafka_brokers {
-        Some(_) => "indutech-cluster.md",
-        None => "indutech.md",
+    let file = match (&ctx.backends.kafka_brokers, members) {
+        (Some(_), 1) => "indutech-cluster.md".to_string(),
+        (None, 1) => "indutech.md".to_string(),
+        (Some(_), n) => format!("indutech-cluster-{n}-members.md"),
+        (None, n) => format!("indutech-{n}-members.md"),
     };
-    let path = save(&ctx.root, file, &report)?;
+    let path = save(&ctx.root, &file, &report)?;
     println!("{report}\n(saved to {})", path.display());
     Ok(())
 }
 
 /// Times one run of the pipeline into a folder of its own, checks it is whole, and returns
-/// the pipeline's time.
+/// the pipeline's time (and, for a group, how long it took to form).
 fn timed_run(
     ctx: &RunContext,
     plan: &generate::Plan,
     tickets: &[generate::Ticket],
     partitions: i32,
     payload: Payload,
-) -> Result<Duration> {
+    members: usize,
+) -> Result<(Duration, Option<Duration>)> {
     let out = ctx.scratch_dir("stream-bench-")?;
     let lake = out.path().join("lake");
     let unique = out
@@ -138,22 +162,42 @@ fn timed_run(
     } else {
         "tickets".to_string()
     };
-    let started = Instant::now();
-    let run = run_pipeline_on(
-        plan,
-        tickets,
-        partitions,
-        ctx.backends.kafka_brokers.as_deref(),
-        &Target::Local(lake.clone()),
-        &topic,
-        Drive {
+    let target = Target::Local(lake.clone());
+    let brokers = ctx.backends.kafka_brokers.as_deref();
+    let (pipeline, formed, processed, finished) = if members > 1 {
+        let run = run_group_on(
+            plan,
+            tickets,
+            partitions,
+            brokers,
+            &target,
+            &topic,
+            &vec![None; members],
+            payload,
+        )
+        .map_err(Error::within(super::CHAPTER))?;
+        let processed: u64 = run.members.iter().map(|m| m.tickets_this_run).sum();
+        let finished = run.members.iter().all(|m| m.finished);
+        (run.streamed_in, Some(run.formed_in), processed, finished)
+    } else {
+        let started = Instant::now();
+        let drive = Drive {
             crash_after: None,
             payload,
-        },
-    )
-    .map_err(Error::within(super::CHAPTER))?;
-    let pipeline = started.elapsed();
-    let whole = run.processed.finished && run.processed.tickets_this_run == run.produced as u64;
+        };
+        let run = run_pipeline_on(plan, tickets, partitions, brokers, &target, &topic, drive)
+            .map_err(Error::within(super::CHAPTER))?;
+        let finished = run.processed.finished;
+        (
+            started.elapsed(),
+            None,
+            run.processed.tickets_this_run,
+            finished,
+        )
+    };
+    let produced = tickets.len();
+    // Each ticket windowed once: a group's members re-read nothing when none leaves.
+    let whole = finished && processed == produced as u64;
     let mut db = SqlSession::open(super::CHAPTER, &lake)?;
     let disagreements = db.query("batch_check")?.height();
     let archived = crate::frame::get_i64(
@@ -165,17 +209,17 @@ fn timed_run(
         0,
         "tickets",
     )?;
-    if !whole || disagreements > 0 || archived != run.produced as i64 {
+    if !whole || disagreements > 0 || archived != produced as i64 {
         return Err(Error::chapter(
             super::CHAPTER,
             format!(
                 "stream-bench: a run was not whole: {} of {} tickets processed, {archived} archived, \
                  {disagreements} windows disagreeing with the batch recomputation",
-                run.processed.tickets_this_run, run.produced
+                processed, produced
             ),
         ));
     }
-    Ok(pipeline)
+    Ok((pipeline, formed))
 }
 
 /// The peer's figure: its stream-time tickets/s, the median over its runs.

@@ -15,7 +15,9 @@ pub mod stream;
 pub mod task;
 pub mod window;
 
-pub use pipeline::{run_pipeline, run_pipeline_on, run_pipeline_with, Drive, Run};
+pub use pipeline::{
+    run_group_on, run_pipeline, run_pipeline_on, run_pipeline_with, Drive, GroupRun, Run,
+};
 
 use chrono::{DateTime, Utc};
 

@@ -110,3 +110,100 @@ pub fn run_pipeline_on(
         objects: sink.objects_written,
     })
 }
+
+/// A consumer group's run of the pipeline.
+pub struct GroupRun {
+    /// Each member's run, in the order given.
+    pub members: Vec<stream::Processed>,
+    /// From the members' start to every member holding partitions.
+    pub formed_in: std::time::Duration,
+    /// From then, when the producer starts, to the last member's end.
+    pub streamed_in: std::time::Duration,
+}
+
+/// [`run_pipeline_on`] with one processor per entry of `leave_after`, all in one consumer
+/// group, member `i` leaving the group after `leave_after[i]` of its tickets when given.
+/// The members tell each other their blocks through a topic of their own beside `topic`.
+/// The tickets are produced once every member holds partitions, so that every member has a
+/// share (at most one member per partition).
+#[allow(clippy::too_many_arguments)]
+pub fn run_group_on(
+    plan: &generate::Plan,
+    tickets: &[generate::Ticket],
+    partitions: i32,
+    brokers: Option<&str>,
+    target: &Target,
+    topic: &str,
+    leave_after: &[Option<u64>],
+    payload: Payload,
+) -> std::result::Result<GroupRun, stream::StreamError> {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let broker = Broker::start(brokers, topic, partitions)?;
+    let blocks = broker.add_topic(&format!("{topic}-blocks"), 1)?;
+    let group = format!("indutech-windows-{topic}");
+    let endpoint = &broker.endpoint;
+    let holding: Vec<AtomicUsize> = leave_after.iter().map(|_| AtomicUsize::new(0)).collect();
+    // Every member publishes its position here: they stay within a block of each other.
+    let progress = AtomicU64::new(0);
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        let members: Vec<_> = leave_after
+            .iter()
+            .zip(&holding)
+            .map(|(crash_after, holding)| {
+                let (group, blocks, progress) = (&group, &blocks.topic, &progress);
+                s.spawn(move || {
+                    let mut sink = Storage::open(target)?;
+                    let cfg = ProcessorConfig {
+                        group,
+                        lateness_ms: plan.lateness_ms,
+                        crash_after: *crash_after,
+                        idle_timeout: std::time::Duration::from_secs(60),
+                        progress: Some(progress),
+                        holding: Some(holding),
+                    };
+                    stream::process_as_member(endpoint, &mut sink, &cfg, blocks)
+                })
+            })
+            .collect();
+        let deadline = started + std::time::Duration::from_secs(60);
+        while holding.iter().any(|h| h.load(Ordering::Acquire) == 0) {
+            if std::time::Instant::now() > deadline || members.iter().any(|m| m.is_finished()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let formed_in = started.elapsed();
+        let progress = &progress;
+        let producer = s.spawn(move || {
+            stream::produce_as(
+                endpoint,
+                tickets,
+                Some((progress, stream::MAX_AHEAD)),
+                payload,
+            )
+        });
+        let members: Vec<_> = members
+            .into_iter()
+            .map(|m| match m.join() {
+                Ok(run) => run,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect();
+        // The members read no more (one that failed, or left, included): release the
+        // producer's throttle so that it sends the rest and ends.
+        progress.store(u64::MAX / 2, Ordering::Relaxed);
+        let produced = match producer.join() {
+            Ok(produced) => produced,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let members: Vec<stream::Processed> =
+            members.into_iter().collect::<std::result::Result<_, _>>()?;
+        produced?;
+        Ok(GroupRun {
+            members,
+            formed_in,
+            streamed_in: started.elapsed() - formed_in,
+        })
+    })
+}

@@ -640,19 +640,20 @@ impl Reader<'_> {
                             problem,
                         })?;
                 }
-                if task.wants_records() || task.state.finished {
+                for block in task.take_blocks() {
+                    if let std::collections::hash_map::Entry::Vacant(unknown) =
+                        self.blocks.entry((p, block.block))
+                    {
+                        if let Some(peers) = peers {
+                            peers.publish(&block)?;
+                        }
+                        unknown.insert(block);
+                    }
+                }
+                if !task.has_read_next() {
                     continue;
                 }
                 let k = task.state.next_block;
-                if let std::collections::hash_map::Entry::Vacant(unknown) =
-                    self.blocks.entry((p, k))
-                {
-                    let summary = task.summary().expect("the block was read whole");
-                    if let Some(peers) = peers {
-                        peers.publish(&summary)?;
-                    }
-                    unknown.insert(summary);
-                }
                 if !(0..partitions).all(|q| self.blocks.contains_key(&(q, k))) {
                     continue;
                 }
@@ -798,9 +799,8 @@ impl Reader<'_> {
                     let p = m.partition();
                     let record = record_of(&m).map_err(self.bad(p, m.offset()))?;
                     let offset = m.offset();
-                    let read_whole = self.tasks.get(&p).is_some_and(|t| t.wants_records());
                     self.route(p, record, offset)?;
-                    busy |= read_whole && self.tasks.get(&p).is_some_and(|t| !t.wants_records());
+                    busy |= self.tasks.get(&p).is_some_and(|t| t.has_blocks());
                 }
             }
             if let Some(peers) = peers {
@@ -823,18 +823,27 @@ impl Reader<'_> {
             }
             let since = *idle_since.get_or_insert_with(Instant::now);
             if since.elapsed() > self.cfg.idle_timeout {
-                let waiting: Vec<i32> = self
+                // Where each partition stands: its next block, and which partitions'
+                // shares of it are missing (another member's, in a group).
+                let waiting: Vec<String> = self
                     .tasks
                     .iter()
                     .filter(|(_, t)| !t.state.finished)
-                    .map(|(p, _)| *p)
+                    .map(|(p, t)| {
+                        let k = t.state.next_block;
+                        let missing: Vec<i32> = (0..self.broker.partitions)
+                            .filter(|q| !self.blocks.contains_key(&(*q, k)))
+                            .collect();
+                        format!("{p} at block {k} (shares missing: {missing:?})")
+                    })
                     .collect();
                 return Err(StreamError::Unreachable(Unreachable::new(
                     "Kafka broker",
                     &self.broker.bootstrap,
                     format!(
-                        "nothing for {:?}; partitions {waiting:?} never reached their end marker",
-                        self.cfg.idle_timeout
+                        "nothing for {:?}; partitions never reached their end marker: {}",
+                        self.cfg.idle_timeout,
+                        waiting.join(", ")
                     ),
                 )));
             }

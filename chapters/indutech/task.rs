@@ -133,15 +133,35 @@ pub struct Cut {
     pub late: Option<BTreeMap<i64, [i64; 4]>>,
 }
 
-/// One partition's task: its state, and the block it is reading.
+/// Blocks a task reads ahead of the one it windows, at most: their [`Block`]s are published
+/// as soon as read, so that between members of a group the round trip of a block through
+/// the broker overlaps the windowing instead of stopping it.
+pub const READ_AHEAD: usize = 8;
+
+/// A block read whole, waiting to be windowed.
+struct Read {
+    /// Its tickets: ticket, priority index, arrival, offset.
+    tickets: Vec<(Ticket, usize, i64, i64)>,
+    closing: Closing,
+}
+
+/// One partition's task: its state, and the blocks it read ahead of it.
 pub struct Task {
     /// What its checkpoint holds, as of the last block windowed.
     pub state: PartitionState,
-    /// The block's opening heartbeat was read.
+    /// The block being read, and whether its opening heartbeat was read.
+    reading: u64,
     opened: bool,
-    /// The block's tickets so far: ticket, priority index, arrival, offset.
+    /// Its tickets so far.
     tickets: Vec<(Ticket, usize, i64, i64)>,
-    closing: Option<Closing>,
+    /// The partition's latest event time as of what was read.
+    read_max: Option<i64>,
+    /// Blocks read whole and not windowed yet, from `state.next_block` on.
+    read: std::collections::VecDeque<Read>,
+    /// Their [`Block`]s, not handed out yet.
+    unpublished: Vec<Block>,
+    /// The end marker was read.
+    read_to_end: bool,
     /// Raw tickets since the last cut.
     raw: Vec<(Ticket, i32, i64)>,
     /// Tickets this task windowed in this run.
@@ -154,23 +174,32 @@ impl Task {
     /// A task going on from `state` (a checkpoint, or a fresh state).
     pub fn new(state: PartitionState) -> Task {
         Task {
-            state,
+            reading: state.next_block,
             opened: false,
             tickets: Vec::new(),
-            closing: None,
+            read_max: state.windows.max_event_ms.get(&state.partition).copied(),
+            read: std::collections::VecDeque::new(),
+            unpublished: Vec::new(),
+            read_to_end: state.finished,
+            state,
             raw: Vec::new(),
             tickets_this_run: 0,
             closed_this_run: 0,
         }
     }
 
-    /// Whether it takes records now: not when its block is read and waits for the others'.
+    /// Whether it takes records now: not past its end, nor [`READ_AHEAD`] blocks ahead.
     pub fn wants_records(&self) -> bool {
-        self.closing.is_none() && !self.state.finished
+        !self.read_to_end && self.read.len() < READ_AHEAD
+    }
+
+    /// Whether the next block to window is read whole (it waits for the others' then).
+    pub fn has_read_next(&self) -> bool {
+        !self.read.is_empty()
     }
 
     fn block_range(&self) -> std::ops::Range<u64> {
-        let first = self.state.next_block * BLOCK;
+        let first = self.reading * BLOCK;
         first..first + BLOCK
     }
 
@@ -186,7 +215,7 @@ impl Task {
                 if seq != range.start {
                     return Err(format!(
                         "heartbeat of position {seq} where block {} opens at {}",
-                        self.state.next_block, range.start
+                        self.reading, range.start
                     ));
                 }
                 self.opened = true;
@@ -195,20 +224,22 @@ impl Task {
                 if seq != range.end {
                     return Err(format!(
                         "heartbeat of position {seq} where block {} closes at {}",
-                        self.state.next_block, range.end
+                        self.reading, range.end
                     ));
                 }
-                self.closing = Some(Closing::Heartbeat(offset));
+                // That heartbeat also opens the next block.
+                self.close_block(Closing::Heartbeat(offset));
             }
             Record::End(total, arrival) => {
-                self.closing = Some(Closing::End(offset, total, arrival));
+                self.close_block(Closing::End(offset, total, arrival));
+                self.read_to_end = true;
             }
             Record::Ticket(ticket, arrival) => {
                 let after = self.tickets.last().map(|t| t.0.seq);
                 if !self.opened || !range.contains(&ticket.seq) || after >= Some(ticket.seq) {
                     return Err(format!(
                         "ticket {} at position {} does not belong in block {} ({}..{}) after position {after:?}",
-                        ticket.ticket_id, ticket.seq, self.state.next_block, range.start, range.end
+                        ticket.ticket_id, ticket.seq, self.reading, range.start, range.end
                     ));
                 }
                 let priority = priority_index(&ticket.priority).ok_or_else(|| {
@@ -223,15 +254,14 @@ impl Task {
         Ok(())
     }
 
-    /// Its [`Block`] for the block being read, once the block is read whole.
-    pub fn summary(&self) -> Option<Block> {
-        let closing = self.closing?;
-        let p = self.state.partition;
-        let mut max = self.state.windows.max_event_ms.get(&p).copied();
+    /// The block being read is whole: its [`Block`] is computed, and reading goes on with
+    /// the next.
+    fn close_block(&mut self, closing: Closing) {
+        let tickets = std::mem::take(&mut self.tickets);
         let mut rises = Vec::new();
-        for (t, _, arrival, _) in &self.tickets {
-            if max.is_none_or(|m| t.created_at_ms > m) {
-                max = Some(t.created_at_ms);
+        for (t, _, arrival, _) in &tickets {
+            if self.read_max.is_none_or(|m| t.created_at_ms > m) {
+                self.read_max = Some(t.created_at_ms);
                 rises.push(Rise {
                     seq: t.seq,
                     max_event_ms: t.created_at_ms,
@@ -239,23 +269,35 @@ impl Task {
                 });
             }
         }
-        Some(Block {
-            partition: p,
-            block: self.state.next_block,
+        self.unpublished.push(Block {
+            partition: self.state.partition,
+            block: self.reading,
             rises,
-            tickets: self.tickets.len() as u64,
-            seq_sum: self.tickets.iter().map(|t| t.0.seq).sum(),
+            tickets: tickets.len() as u64,
+            seq_sum: tickets.iter().map(|t| t.0.seq).sum(),
             end: match closing {
                 Closing::End(_, total, arrival) => Some((total, arrival)),
                 Closing::Heartbeat(_) => None,
             },
-        })
+        });
+        self.read.push_back(Read { tickets, closing });
+        self.reading += 1;
+    }
+
+    /// Whether blocks were read whole since the last [`Task::take_blocks`].
+    pub fn has_blocks(&self) -> bool {
+        !self.unpublished.is_empty()
+    }
+
+    /// The [`Block`]s of the blocks read whole since the last call, in block order.
+    pub fn take_blocks(&mut self) -> Vec<Block> {
+        std::mem::take(&mut self.unpublished)
     }
 
     /// Windows the block read, given every partition's [`Block`] for it (its own included,
     /// in partition order), and says whether a checkpoint is cut at its end.
     pub fn window_block(&mut self, blocks: &[&Block]) -> Result<Option<Cut>, StreamError> {
-        let closing = self.closing.expect("the block was read whole");
+        let Read { tickets, closing } = self.read.pop_front().expect("the block was read whole");
         let k = self.state.next_block;
         let last = check_block(k, blocks)?;
         let p = self.state.partition;
@@ -265,11 +307,7 @@ impl Task {
             Own(&'t (Ticket, usize, i64, i64)),
             Rise(i32, &'t Rise),
         }
-        let mut steps: Vec<(u64, Step)> = self
-            .tickets
-            .iter()
-            .map(|t| (t.0.seq, Step::Own(t)))
-            .collect();
+        let mut steps: Vec<(u64, Step)> = tickets.iter().map(|t| (t.0.seq, Step::Own(t))).collect();
         for b in blocks.iter().filter(|b| b.partition != p) {
             steps.extend(b.rises.iter().map(|r| (r.seq, Step::Rise(b.partition, r))));
         }
@@ -298,21 +336,16 @@ impl Task {
                 self.state.pending.extend(closed);
             }
         }
-        let count = self.tickets.len() as u64;
+        let count = tickets.len() as u64;
         self.state.tickets += count;
         self.tickets_this_run += count;
-        self.raw.extend(
-            self.tickets
-                .drain(..)
-                .map(|(t, _, _, offset)| (t, p, offset)),
-        );
+        self.raw
+            .extend(tickets.into_iter().map(|(t, _, _, offset)| (t, p, offset)));
         self.state.next_block += 1;
-        self.closing = None;
         match closing {
             Closing::Heartbeat(offset) => {
                 // That heartbeat opens the next block: a restart reads it again as such.
                 self.state.next_offset = Some(offset);
-                self.opened = true;
             }
             Closing::End(offset, _, _) => {
                 self.state.next_offset = Some(offset + 1);
@@ -575,7 +608,7 @@ mod tests {
                 };
                 feed(&mut tasks, p, r);
             }
-            let summaries: Vec<Block> = tasks.iter().map(|t| t.summary().unwrap()).collect();
+            let summaries: Vec<Block> = tasks.iter_mut().flat_map(|t| t.take_blocks()).collect();
             let refs: Vec<&Block> = summaries.iter().collect();
             let block_cuts: Vec<Cut> = tasks
                 .iter_mut()

@@ -13,7 +13,7 @@ use auditbook::chapters::indutech::generate::{self, Plan};
 use auditbook::chapters::indutech::payload::Payload;
 use auditbook::chapters::indutech::stream::{self, ProcessorConfig};
 use auditbook::chapters::indutech::window::{batch_counts, priority_index};
-use auditbook::chapters::indutech::{run_pipeline, run_pipeline_on, Drive};
+use auditbook::chapters::indutech::{run_group_on, run_pipeline, run_pipeline_on, Drive};
 use auditbook::notebook::Status;
 use proptest::prelude::*;
 
@@ -401,8 +401,8 @@ fn the_lake_on_s3_holds_the_same_objects() {
 
 /// Two processors in one consumer group on `brokers` (the in-process cluster when `None`),
 /// sharing the 4 partitions of a topic of their own; the second leaves the group after
-/// `leave_after` of its tickets, when given. The tickets are produced once both hold
-/// partitions. Returns what the sink holds, and each member's run.
+/// `leave_after` of its tickets, when given. Returns what the sink holds, and each member's
+/// run.
 fn two_members(
     brokers: Option<&str>,
     p: &Plan,
@@ -413,45 +413,24 @@ fn two_members(
     BTreeMap<String, Vec<u8>>,
     [stream::Processed; 2],
 ) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let tickets = generate::generate(p);
     let topic = format!("tickets-{name}-{}", std::process::id());
-    let broker = Broker::start(brokers, &topic, 4).unwrap();
-    let blocks = broker.add_topic(&format!("{topic}-blocks"), 1).unwrap();
-    let group = format!("group-{topic}");
     let dir = tempfile::tempdir().unwrap();
-    let endpoint = &broker.endpoint;
-    let holding = [AtomicUsize::new(0), AtomicUsize::new(0)];
-    let members = std::thread::scope(|s| {
-        let member = |crash_after: Option<u64>, i: usize| {
-            let (group, dir, blocks, holding) = (&group, dir.path(), &blocks.topic, &holding[i]);
-            s.spawn(move || {
-                let mut sink = Storage::open(&Target::Local(dir.to_path_buf())).unwrap();
-                let cfg = ProcessorConfig {
-                    group,
-                    crash_after,
-                    idle_timeout: Duration::from_secs(60),
-                    holding: Some(holding),
-                    ..config(None)
-                };
-                stream::process_as_member(endpoint, &mut sink, &cfg, blocks)
-            })
-        };
-        let (a, b) = (member(None, 0), member(leave_after, 1));
-        // Produce once the group has given both members partitions, so that both window.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while holding.iter().any(|h| h.load(Ordering::Acquire) == 0) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the group never gave both members partitions"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        stream::produce(endpoint, &tickets, None).unwrap();
-        [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
-    });
-    let objects = objects(&Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap());
-    (dir, objects, members)
+    let target = Target::Local(dir.path().to_path_buf());
+    let run = run_group_on(
+        p,
+        &tickets,
+        4,
+        brokers,
+        &target,
+        &topic,
+        &[None, leave_after],
+        Payload::Json,
+    )
+    .unwrap();
+    let objects = objects(&Storage::open(&target).unwrap());
+    let [a, b]: [stream::Processed; 2] = run.members.try_into().unwrap();
+    (dir, objects, [a, b])
 }
 
 /// Two members of one group, each windowing the partitions the group gives it against the
