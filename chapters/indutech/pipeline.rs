@@ -139,7 +139,7 @@ pub fn run_group_on(
 ) -> std::result::Result<GroupRun, stream::StreamError> {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     let broker = Broker::start(brokers, topic, partitions)?;
-    let blocks = broker.add_topic(&format!("{topic}-blocks"), 1)?;
+    let blocks = broker.add_topic(&format!("{topic}-blocks"), partitions)?;
     let group = format!("indutech-windows-{topic}");
     let endpoint = &broker.endpoint;
     let holding: Vec<AtomicUsize> = leave_after.iter().map(|_| AtomicUsize::new(0)).collect();

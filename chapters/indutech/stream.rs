@@ -354,8 +354,9 @@ pub fn process(
 
 /// One member of the consumer group `cfg.group`: it windows the partitions the group gives
 /// it, from their checkpoints in the shared `sink`, and takes over others' when a member
-/// leaves. The members tell each other their blocks through `blocks_topic` (one partition,
-/// read whole by every member), so each sees the watermark over all partitions. It returns
+/// leaves. The members tell each other their blocks through `blocks_topic` (as many
+/// partitions as the stream's, partition P's blocks in partition P, read whole by every
+/// member), so each sees the watermark over all partitions. It returns
 /// when the stream's last files are written, by whichever member, or after `crash_after`
 /// of its own tickets, leaving the group.
 pub fn process_as_member(
@@ -872,7 +873,7 @@ fn record_of(m: &rdkafka::message::BorrowedMessage<'_>) -> Result<Record, String
 const LATE_FILE: &str = "late/late_counts.parquet";
 
 /// How the members of a group tell each other their blocks: a producer to, and a consumer
-/// of the whole of, a one-partition topic.
+/// of the whole of, a topic with a partition per partition of the stream.
 struct Peers {
     producer: BaseProducer<DeliveryWatch>,
     consumer: BaseConsumer,
@@ -899,8 +900,10 @@ impl Peers {
             .create()
             .map_err(kafka("creating the blocks' consumer", bootstrap))?;
         let mut all = TopicPartitionList::new();
-        all.add_partition_offset(topic, 0, Offset::Beginning)
-            .map_err(kafka(format!("the start of {topic}"), bootstrap))?;
+        for p in 0..broker.partitions {
+            all.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(kafka(format!("the start of {topic}"), bootstrap))?;
+        }
         consumer
             .assign(&all)
             .map_err(kafka(format!("assigning {topic}"), bootstrap))?;
@@ -918,7 +921,9 @@ impl Peers {
         let mut record = BaseRecord::to(&self.topic)
             .key(&key)
             .payload(&value)
-            .partition(0);
+            // A partition's blocks go to the partition of the same number: one writer each,
+            // its owner's.
+            .partition(block.partition);
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,
@@ -951,7 +956,7 @@ impl Peers {
                 .map(Some)
                 .map_err(|e| StreamError::Record {
                     topic: self.topic.clone(),
-                    partition: 0,
+                    partition: m.partition(),
                     offset: m.offset(),
                     problem: format!("not a block: {e}"),
                 }),
