@@ -31,7 +31,7 @@ use super::generate::Ticket;
 use super::payload::Payload;
 use super::sink;
 use super::task::{
-    merge_late, merge_states, merge_windows, Block, Cut, PartitionState, Record, Task, BLOCK,
+    merge_states, merge_windows, sum_counts, Block, Cut, PartitionState, Record, Task, BLOCK,
 };
 use super::window::{Closed, Windows};
 use crate::backends::kafka::{BrokerError, Endpoint};
@@ -583,13 +583,7 @@ impl Reader<'_> {
     }
 
     fn bad(&self, p: i32, offset: i64) -> impl FnOnce(String) -> StreamError {
-        let topic = self.broker.topic.clone();
-        move |problem| StreamError::Record {
-            topic,
-            partition: p,
-            offset,
-            problem,
-        }
+        bad_record(&self.broker.topic, p, offset)
     }
 
     /// A block a partition published: kept; the same block twice must be the same.
@@ -632,14 +626,8 @@ impl Reader<'_> {
                     let Some((record, offset)) = queue.pop_front() else {
                         break;
                     };
-                    let topic = &self.broker.topic;
                     task.feed(record, offset)
-                        .map_err(|problem| StreamError::Record {
-                            topic: topic.clone(),
-                            partition: p,
-                            offset,
-                            problem,
-                        })?;
+                        .map_err(bad_record(&self.broker.topic, p, offset))?;
                 }
                 for block in task.take_blocks() {
                     if let std::collections::hash_map::Entry::Vacant(unknown) =
@@ -849,6 +837,17 @@ impl Reader<'_> {
                 )));
             }
         }
+    }
+}
+
+/// Names a record the task refused by its topic, partition and offset.
+fn bad_record(topic: &str, p: i32, offset: i64) -> impl FnOnce(String) -> StreamError {
+    let topic = topic.to_string();
+    move |problem| StreamError::Record {
+        topic,
+        partition: p,
+        offset,
+        problem,
     }
 }
 
@@ -1067,7 +1066,7 @@ fn write_cut(
                 .map(|b| serde_json::from_slice(b))
                 .collect::<Result<_, _>>()
                 .map_err(corrupt("parts/late"))?;
-            let bytes = sink::late_parquet(&merge_late(&shares)).map_err(parquet(LATE_FILE))?;
+            let bytes = sink::late_parquet(&sum_counts(&shares)).map_err(parquet(LATE_FILE))?;
             sink.put(LATE_FILE, bytes)?;
         }
     }

@@ -476,8 +476,11 @@ pub fn merge_windows(
     Ok(by_hour)
 }
 
-/// The partitions' shares of the late counts, summed.
-pub fn merge_late(shares: &[BTreeMap<i64, [i64; 4]>]) -> BTreeMap<i64, [i64; 4]> {
+/// Counts per window start and priority (the partitions' shares of open windows, or of
+/// late counts), summed.
+pub fn sum_counts<'m>(
+    shares: impl IntoIterator<Item = &'m BTreeMap<i64, [i64; 4]>>,
+) -> BTreeMap<i64, [i64; 4]> {
     let mut out: BTreeMap<i64, [i64; 4]> = BTreeMap::new();
     for share in shares {
         for (start, counts) in share {
@@ -493,38 +496,18 @@ pub fn merge_late(shares: &[BTreeMap<i64, [i64; 4]>]) -> BTreeMap<i64, [i64; 4]>
 /// The partitions' windows as one: their counts and counters summed, the watermark's
 /// inputs (the same in every partition) kept.
 pub fn merge_states(states: &[&PartitionState]) -> Windows {
-    let mut out = states
-        .first()
-        .map(|s| s.windows.clone())
-        .unwrap_or_default();
-    out.open.clear();
-    out.late.clear();
-    (
-        out.on_time_events,
-        out.late_events,
-        out.added,
-        out.added_late,
-    ) = (0, 0, 0, 0);
-    for s in states {
-        let w = &s.windows;
-        for (start, counts) in &w.open {
-            let sum = out.open.entry(*start).or_insert([0; 4]);
-            for (x, n) in sum.iter_mut().zip(counts) {
-                *x += n;
-            }
-        }
-        out.on_time_events += w.on_time_events;
-        out.late_events += w.late_events;
-        out.added += w.added;
-        out.added_late += w.added_late;
+    let windows = || states.iter().map(|s| &s.windows);
+    let total = |counter: fn(&Windows) -> i64| windows().map(counter).sum();
+    let first = windows().next().cloned().unwrap_or_default();
+    Windows {
+        open: sum_counts(windows().map(|w| &w.open)),
+        late: sum_counts(windows().map(|w| &w.late)),
+        on_time_events: total(|w| w.on_time_events),
+        late_events: total(|w| w.late_events),
+        added: total(|w| w.added),
+        added_late: total(|w| w.added_late),
+        ..first
     }
-    out.late = merge_late(
-        &states
-            .iter()
-            .map(|s| s.windows.late.clone())
-            .collect::<Vec<_>>(),
-    );
-    out
 }
 
 #[cfg(test)]
