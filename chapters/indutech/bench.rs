@@ -5,8 +5,9 @@
 //! the archive equal to the stream's windows plus its late counts. With `--brokers` the
 //! broker is that cluster (Tansu in `scripts/test`); with `--peer SCRIPT` (the PySpark
 //! Structured Streaming baseline's `bench.sh`) the peer runs on the same count of tickets
-//! in the same run and the report gives the ratio. Records carry JSON or the compact form
-//! (`--payload`, both by default, alternating run by run). Medians of `--runs`; written to
+//! in the same run and the report gives the ratio. Records carry JSON, the compact form, or
+//! compact tickets batched per record (`--payload`, all three by default, alternating run by
+//! run). Medians of `--runs`; written to
 //! `measurements/indutech.md` (`indutech-cluster.md` with `--brokers`).
 
 use std::path::PathBuf;
@@ -36,8 +37,8 @@ struct StreamBenchArgs {
     /// The PySpark Structured Streaming baseline's `bench.sh`, run on the same count.
     #[arg(long)]
     peer: Option<PathBuf>,
-    /// The record forms to measure, each `--runs` times (both by default).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Payload::Json, Payload::Compact])]
+    /// The record forms to measure, each `--runs` times (all three by default).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Payload::Json, Payload::Compact, Payload::Batched])]
     payload: Vec<Payload>,
     /// Processors in one consumer group sharing the partitions (1: one processor owns them
     /// all). The time counts from the group formed to the last member's end.
@@ -99,9 +100,11 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     } else {
         "one processor".to_string()
     };
+    let max_batch = super::payload::MAX_BATCH;
     let mut report = format!(
-        "# InduTech stream, measured\n\n{produced} tickets, {partitions} partitions, {processors}, {broker}, one \
-         ticket per record; each run checked whole (every ticket processed and archived; the \
+        "# InduTech stream, measured\n\n{produced} tickets, {partitions} partitions, {processors}, {broker}; one \
+         ticket per record in JSON or compact form, or a partition's tickets between two \
+         heartbeats (up to {max_batch}) per batched record; each run checked whole (every ticket processed and archived; the \
          batch recomputation equals the stream plus its late counts).\n\n\
          | work | record value | runs | median | tickets/s | ratio to the peer |\n\
          |:---|:---|---:|---:|---:|---:|\n"

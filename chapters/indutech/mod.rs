@@ -7,6 +7,7 @@
 
 mod bench;
 pub mod generate;
+mod member;
 pub mod payload;
 mod pipeline;
 mod report;
@@ -128,7 +129,11 @@ static META: Meta = Meta {
 impl InduTech {
     /// The generator's plan from the chapter's parameters.
     pub fn plan(ctx: &RunContext) -> Result<generate::Plan> {
-        let p = &ctx.params;
+        Self::plan_of(&ctx.params)
+    }
+
+    /// The generator's plan from the chapter's parameters `p`.
+    pub fn plan_of(p: &crate::chapter::Params) -> Result<generate::Plan> {
         let start: String = p.get("start")?;
         let start: DateTime<Utc> = start
             .parse()
@@ -154,14 +159,28 @@ impl Chapter for InduTech {
     }
 
     fn commands(&self) -> &'static [ChapterCommand] {
-        &[ChapterCommand {
-            name: "stream-bench",
-            about: "measure the stream end to end at 10⁶ tickets (`--tickets N`, `--runs R`, `--brokers` for a real cluster) beside PySpark Structured Streaming (`--peer bench.sh`) → measurements/indutech.md",
-        }]
+        &[
+            ChapterCommand {
+                name: "stream-bench",
+                about: "measure the stream end to end at 10⁶ tickets (`--tickets N`, `--runs R`, `--brokers` for a real cluster) beside PySpark Structured Streaming (`--peer bench.sh`) → measurements/indutech.md",
+            },
+            ChapterCommand {
+                name: "stream-process",
+                about: "window the tickets of `--topic T` as one member of a consumer group on a real cluster (`--brokers`), into `--lake DIR` (run one per machine: they share the partitions)",
+            },
+            ChapterCommand {
+                name: "stream-produce",
+                about: "send the generated tickets to `--topic T` on a real cluster (`--brokers`; `--param tickets=N`)",
+            },
+        ]
     }
 
-    fn run_command(&self, ctx: &RunContext, _name: &str, args: &[String]) -> Result<()> {
-        bench::run(ctx, args)
+    fn run_command(&self, ctx: &RunContext, name: &str, args: &[String]) -> Result<()> {
+        match name {
+            "stream-process" => member::process(ctx, args),
+            "stream-produce" => member::produce(ctx, args),
+            _ => bench::run(ctx, args),
+        }
     }
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {

@@ -28,7 +28,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::generate::Ticket;
-use super::payload::Payload;
+use super::payload::{Decoded, Payload};
 use super::sink;
 use super::task::{
     merge_states, merge_windows, sum_counts, Block, Cut, PartitionState, Record, Task, BLOCK,
@@ -200,8 +200,14 @@ pub fn produce_as(
         .create_with_context(DeliveryWatch::default())
         .map_err(kafka("creating the producer", &broker.bootstrap))?;
     let mut value = Vec::with_capacity(256);
+    // Batched: each partition's tickets since the last heartbeat, sent as one record when
+    // full and before every heartbeat (a batch never spans two blocks).
+    let mut batches: Vec<Vec<&Ticket>> = vec![Vec::new(); broker.partitions.max(0) as usize];
     for t in tickets {
         if t.seq % HEARTBEAT_EVERY == 0 {
+            for p in 0..broker.partitions {
+                send_batch(&producer, broker, p, &mut batches[p as usize], &mut value)?;
+            }
             let position = t.seq.to_string();
             for p in 0..broker.partitions {
                 producer
@@ -226,36 +232,31 @@ pub fn produce_as(
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
-        super::payload::encode(t, payload, &mut value);
-        let mut record = BaseRecord::to(&broker.topic)
-            .key(t.client_id.as_str())
-            .payload(value.as_slice())
-            .timestamp(t.arrival_ms);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    r,
-                )) => {
-                    record = r;
-                    producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    return Err(kafka(
-                        format!("producing ticket {}", t.ticket_id),
-                        &broker.bootstrap,
-                    )(e))
-                }
+        if payload == Payload::Batched {
+            let p = super::payload::partition_of(&t.client_id, broker.partitions);
+            let batch = &mut batches[p as usize];
+            batch.push(t);
+            if batch.len() == super::payload::MAX_BATCH {
+                send_batch(&producer, broker, p, batch, &mut value)?;
             }
+        } else {
+            super::payload::encode(t, payload, &mut value);
+            let record = BaseRecord::to(&broker.topic)
+                .key(t.client_id.as_str())
+                .payload(value.as_slice())
+                .timestamp(t.arrival_ms);
+            send_waiting(&producer, record, broker, || {
+                format!("producing ticket {}", t.ticket_id)
+            })?;
         }
         // Serve delivery reports now and then, not per record: each poll takes the queue's
         // lock and reads the clock.
         if t.seq % 1024 == 0 {
             producer.poll(Duration::ZERO);
         }
+    }
+    for p in 0..broker.partitions {
+        send_batch(&producer, broker, p, &mut batches[p as usize], &mut value)?;
     }
     let end_at = tickets.last().map_or(0, |t| t.arrival_ms);
     // The end marker carries the stream's length: the last block's size.
@@ -294,6 +295,53 @@ pub fn produce_as(
             first,
         });
     }
+    Ok(())
+}
+
+/// Sends `record`, waiting while the producer's queue is full; `what` names it in an error.
+fn send_waiting<K: rdkafka::message::ToBytes + ?Sized>(
+    producer: &BaseProducer<DeliveryWatch>,
+    mut record: BaseRecord<'_, K, [u8]>,
+    broker: &Endpoint,
+    what: impl FnOnce() -> String,
+) -> Result<(), StreamError> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                r,
+            )) => {
+                record = r;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(kafka(what(), &broker.bootstrap)(e)),
+        }
+    }
+}
+
+/// Sends partition `p`'s pending `batch` as one record (none when it is empty) and empties
+/// it. Its key is the first ticket's client: the record goes where the partition says, the
+/// key only names it.
+fn send_batch(
+    producer: &BaseProducer<DeliveryWatch>,
+    broker: &Endpoint,
+    p: i32,
+    batch: &mut Vec<&Ticket>,
+    value: &mut Vec<u8>,
+) -> Result<(), StreamError> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    super::payload::encode_batch(batch, value);
+    let record = BaseRecord::to(&broker.topic)
+        .key(first.client_id.as_str())
+        .payload(value.as_slice())
+        .partition(p)
+        .timestamp(first.arrival_ms);
+    let what = || format!("producing a batch from ticket {}", first.ticket_id);
+    send_waiting(producer, record, broker, what)?;
+    batch.clear();
     Ok(())
 }
 
@@ -864,7 +912,11 @@ fn record_of(m: &rdkafka::message::BorrowedMessage<'_>) -> Result<Record, String
     } else if m.key() == Some(HEARTBEAT_KEY.as_bytes()) {
         Record::Heartbeat(position("heartbeat")?)
     } else {
-        Record::Ticket(Box::new(super::payload::decode(payload)?), arrival)
+        match super::payload::decode_record(payload)? {
+            Decoded::One(ticket) => Record::Ticket(Box::new(ticket), arrival),
+            // A batch's tickets each carry their own arrival.
+            Decoded::Batch(tickets) => Record::Tickets(tickets),
+        }
     })
 }
 

@@ -101,6 +101,8 @@ impl PartitionState {
 pub enum Record {
     /// A ticket and its arrival (the record's timestamp).
     Ticket(Box<Ticket>, i64),
+    /// A batch of tickets, each arriving at its own `arrival_ms`.
+    Tickets(Vec<Ticket>),
     /// The producer had sent every ticket before this position.
     Heartbeat(u64),
     /// The producer's end marker: the stream's length, and the marker's arrival.
@@ -235,22 +237,40 @@ impl Task {
                 self.read_to_end = true;
             }
             Record::Ticket(ticket, arrival) => {
-                let after = self.tickets.last().map(|t| t.0.seq);
-                if !self.opened || !range.contains(&ticket.seq) || after >= Some(ticket.seq) {
-                    return Err(format!(
-                        "ticket {} at position {} does not belong in block {} ({}..{}) after position {after:?}",
-                        ticket.ticket_id, ticket.seq, self.reading, range.start, range.end
-                    ));
+                self.take_ticket(*ticket, arrival, offset, &range)?
+            }
+            Record::Tickets(tickets) => {
+                for ticket in tickets {
+                    let arrival = ticket.arrival_ms;
+                    self.take_ticket(ticket, arrival, offset, &range)?;
                 }
-                let priority = priority_index(&ticket.priority).ok_or_else(|| {
-                    format!(
-                        "ticket {}: unknown priority {}",
-                        ticket.ticket_id, ticket.priority
-                    )
-                })?;
-                self.tickets.push((*ticket, priority, arrival, offset));
             }
         }
+        Ok(())
+    }
+
+    /// A ticket of the block being read, in order, with its priority known.
+    fn take_ticket(
+        &mut self,
+        ticket: Ticket,
+        arrival: i64,
+        offset: i64,
+        range: &std::ops::Range<u64>,
+    ) -> Result<(), String> {
+        let after = self.tickets.last().map(|t| t.0.seq);
+        if !self.opened || !range.contains(&ticket.seq) || after >= Some(ticket.seq) {
+            return Err(format!(
+                "ticket {} at position {} does not belong in block {} ({}..{}) after position {after:?}",
+                ticket.ticket_id, ticket.seq, self.reading, range.start, range.end
+            ));
+        }
+        let priority = priority_index(&ticket.priority).ok_or_else(|| {
+            format!(
+                "ticket {}: unknown priority {}",
+                ticket.ticket_id, ticket.priority
+            )
+        })?;
+        self.tickets.push((ticket, priority, arrival, offset));
         Ok(())
     }
 

@@ -32,6 +32,18 @@ pub enum BrokerError {
         #[source]
         source: Box<KafkaError>,
     },
+    /// A topic exists with another partition count than the one asked for.
+    #[error("topic {topic} on the broker at {bootstrap} has {has} partitions, not {wanted}")]
+    Partitions {
+        /// The topic.
+        topic: String,
+        /// The bootstrap servers.
+        bootstrap: String,
+        /// Its partitions.
+        has: i32,
+        /// The partitions asked for.
+        wanted: i32,
+    },
 }
 
 /// A Kafka error on `operation`, at `bootstrap` (also the producer's and the processor's).
@@ -152,6 +164,61 @@ impl Broker {
             }
         }
     }
+}
+
+/// The topic `topic` on the brokers at `bootstrap`, created with `partitions` when absent:
+/// for separate processes (a producer, the members of a group), whichever starts first. One
+/// that exists with another partition count is refused: a stream's partitions are its
+/// members' shares.
+pub fn ensure_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<Endpoint, BrokerError> {
+    match create_topic(bootstrap, topic, partitions) {
+        Ok(()) => {}
+        Err(BrokerError::Kafka { source, .. })
+            if matches!(
+                *source,
+                KafkaError::AdminOp(RDKafkaErrorCode::TopicAlreadyExists)
+            ) =>
+        {
+            let has = partitions_of(bootstrap, topic)?;
+            if has != partitions {
+                return Err(BrokerError::Partitions {
+                    topic: topic.to_string(),
+                    bootstrap: bootstrap.to_string(),
+                    has,
+                    wanted: partitions,
+                });
+            }
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(Endpoint {
+        bootstrap: bootstrap.to_string(),
+        topic: topic.to_string(),
+        partitions,
+    })
+}
+
+/// How many partitions `topic` has on the brokers at `bootstrap`, from their metadata.
+fn partitions_of(bootstrap: &str, topic: &str) -> Result<i32, BrokerError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let operation = format!("reading the metadata of topic {topic}");
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(failed("creating the metadata client", bootstrap))?;
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(15))
+        .map_err(out_of_reach(&operation, bootstrap))?;
+    let count = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map_or(0, |t| t.partitions().len());
+    Ok(i32::try_from(count).expect("a topic has under 2^31 partitions"))
 }
 
 /// Creates `topic` on the brokers at `bootstrap` through the admin API.

@@ -239,6 +239,94 @@ fn compact_records_give_the_same_files_as_json_records() {
     assert_eq!(json, compact);
 }
 
+/// Every raw ticket archived under `dir`, as text, in stream order, without the offset it
+/// was read at.
+fn raw_tickets_without_offsets(dir: &std::path::Path) -> Vec<String> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = format!(
+        "SELECT concat_ws('|', seq, ticket_id, client_id, created_at, arrival, request, request_type, priority, partition) \
+         FROM read_parquet('{}/raw/*/*.parquet') ORDER BY seq",
+        dir.display()
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Batched records are a transport choice too: each ticket lands in the partition it would
+/// one per record, so the windows and late counts are the JSON run's, byte for byte; the raw
+/// archive holds the same tickets, each read at its batch's offset.
+#[test]
+fn batched_records_give_the_windows_of_one_ticket_per_record() {
+    let p = plan(11, 4000);
+    let (json_dir, json) = local_run(&p, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let tickets = generate::generate(&p);
+    let drive = Drive {
+        crash_after: None,
+        payload: Payload::Batched,
+    };
+    let target = Target::Local(dir.path().to_path_buf());
+    let run = run_pipeline_on(&p, &tickets, 3, None, &target, "tickets", drive).unwrap();
+    assert!(run.processed.finished);
+    // 4 blocks: per partition a batch and a heartbeat each, and the end marker.
+    let records: i64 = run.processed.checkpoint.next_offset.values().sum();
+    assert!(
+        records < 100,
+        "{records} records for {} tickets: not batched",
+        tickets.len()
+    );
+    let batched = objects(&Storage::open(&target).unwrap());
+    assert_eq!(
+        json.keys().collect::<Vec<_>>(),
+        batched.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &json {
+        if !name.starts_with("raw/") {
+            assert!(batched[name] == *bytes, "{name} differs");
+        }
+    }
+    let archived = raw_tickets_without_offsets(dir.path());
+    assert_eq!(archived.len(), tickets.len());
+    assert_eq!(archived, raw_tickets_without_offsets(json_dir.path()));
+}
+
+/// The producer's batches go to the partition librdkafka's default partitioner gives each
+/// ticket's client key: what a record keyed by client gets.
+#[test]
+fn batches_are_partitioned_as_librdkafka_partitions_keys() {
+    use auditbook::chapters::indutech::payload::partition_of;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let tickets = generate::generate(&plan(3, 600));
+    let broker = Broker::start(None, "tickets", 5).unwrap();
+    stream::produce(&broker.endpoint, &tickets, None).unwrap();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.endpoint.bootstrap)
+        .set("group.id", "partitions")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["tickets"]).unwrap();
+    let mut seen = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen < tickets.len() && std::time::Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let Some(key) = m.key().filter(|k| !k.starts_with(b"__")) else {
+            continue;
+        };
+        let key = std::str::from_utf8(key).unwrap();
+        assert_eq!(m.partition(), partition_of(key, 5), "client {key}");
+        seen += 1;
+    }
+    assert_eq!(seen, tickets.len());
+}
+
 #[test]
 fn a_real_broker_gives_the_same_files_as_the_in_process_one() {
     let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
@@ -484,4 +572,127 @@ fn two_members_of_a_group_on_a_real_broker() {
     };
     two_members_write_what_one_processor_writes(Some(&brokers));
     a_member_that_leaves_hands_its_partitions_over(Some(&brokers));
+}
+
+/// The stream scaled as Kafka users scale it, one process per member: two `stream-process`
+/// commands join one group on the real broker, then `stream-produce` sends the tickets; the
+/// lake the two write together is one processor's, byte for byte.
+#[test]
+fn members_in_separate_processes_write_one_processors_lake() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let Some(brokers) = crate::server("AUDITBOOK_TEST_KAFKA_BROKERS") else {
+        return;
+    };
+    let topic = format!("tickets-processes-{}", std::process::id());
+    let lake = tempfile::tempdir().unwrap();
+    let lake_arg = lake.path().to_str().unwrap();
+    let params = ["--param", "tickets=6000", "--param", "partitions=4"];
+    // Each member's latest share, from the "holding N of 4 partitions" lines it prints.
+    let (said, heard) = std::sync::mpsc::channel::<(usize, usize)>();
+    let mut members = Vec::new();
+    for m in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+            .arg("--root")
+            .arg(crate::root())
+            .args(["--brokers", &brokers, "stream-process", "--topic", &topic])
+            .args(["--lake", lake_arg, "--idle-timeout-s", "60"])
+            .args(params)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let said = said.clone();
+        let lines = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(n) = line
+                    .strip_prefix("holding ")
+                    .and_then(|r| r.split(' ').next()?.parse().ok())
+                {
+                    let _ = said.send((m, n));
+                }
+                all.push(line);
+            }
+            all
+        });
+        members.push((child, lines));
+    }
+    let mut holding = [0usize; 2];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while holding.contains(&0) && std::time::Instant::now() < deadline {
+        if let Ok((m, n)) = heard.recv_timeout(Duration::from_millis(200)) {
+            holding[m] = n;
+        }
+    }
+    assert!(!holding.contains(&0), "the group formed: {holding:?}");
+    let produced = crate::auditbook(
+        &[
+            &["--brokers", &brokers, "stream-produce", "--topic", &topic][..],
+            &params[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let mut windowed = Vec::new();
+    for (child, lines) in members {
+        let out = child.wait_with_output().unwrap();
+        let lines = lines.join().unwrap();
+        assert!(
+            out.status.success(),
+            "a member failed: {lines:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = lines.last().cloned().unwrap_or_default();
+        assert!(last.ends_with("is written whole"), "{last}");
+        windowed.push(last);
+    }
+    assert!(
+        windowed.iter().all(|l| !l.starts_with("windowed 0 ")),
+        "both windowed a share: {windowed:?}"
+    );
+    // One processor of the whole topic, in process, on the chapter's plan with the same
+    // parameters.
+    let given: BTreeMap<String, String> = [("tickets", "6000"), ("partitions", "4")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let meta = *auditbook::chapter::Chapter::meta(&auditbook::chapters::indutech::InduTech);
+    let params = auditbook::chapter::Params::resolve(&meta, &given).unwrap();
+    let p = auditbook::chapters::indutech::InduTech::plan_of(&params).unwrap();
+    let (_keep, one) = local_run(&p, 4);
+    let group = objects(&Storage::open(&Target::Local(lake.path().to_path_buf())).unwrap());
+    assert_eq!(
+        group.keys().collect::<Vec<_>>(),
+        one.keys().collect::<Vec<_>>()
+    );
+    assert!(group == one, "the same objects, byte for byte");
+}
+
+/// Without a real cluster the member commands refuse to start (exit 2), naming the option.
+#[test]
+fn the_member_commands_need_a_real_cluster() {
+    let commands: [&[&str]; 2] = [
+        &["stream-process", "--topic", "t", "--lake", "x"],
+        &["stream-produce", "--topic", "t"],
+    ];
+    for args in commands {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auditbook"))
+            .arg("--root")
+            .arg(crate::root())
+            .args(args)
+            .env_remove("AUDITBOOK_KAFKA_BROKERS")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--brokers"), "{args:?}: {stderr}");
+    }
 }
