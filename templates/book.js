@@ -1,5 +1,183 @@
-// auditbook's only script: the theme toggle and the full-text search. No network: the
-// search index is a script of its own (assets/search-index.js), built with the book.
+// auditbook's only script: the theme toggle, the full-text search and the tables' tools.
+// No network: the search index is a script of its own (assets/search-index.js), built with
+// the book. The page's HTML is the same with or without this script (the Markdown book and
+// print read it as it is); the script only adds to it in the browser.
+
+// Tables: every data table sorts by a click on a column's header (again: the other way,
+// a third time: the book's order); one with more than FILTER_FROM rows gets a filter box,
+// one with more than PAGE rows is shown PAGE rows at a time; each can be downloaded as CSV,
+// numbers without their thousands separators.
+(function () {
+  "use strict";
+  var PAGE = 50, FILTER_FROM = 10;
+  var GROUPED = /^-?\d{1,3}(,\d{3})+(\.\d+)?$/;
+
+  function cellText(cell) { return (cell.textContent || "").trim(); }
+  // A cell's number, or NaN: thousands separators and a trailing % or unit-free sign allowed.
+  function numberOf(text) {
+    var t = text.replace(/,/g, "").replace(/%$/, "");
+    return t !== "" && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) ? parseFloat(t) : NaN;
+  }
+  function csvField(text) {
+    var t = GROUPED.test(text) ? text.replace(/,/g, "") : text;
+    return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  }
+  // The table's name: its caption's <code> (`Table 2.1. <code>load_report</code>: …`),
+  // else the heading above it (the verification page's `checks`), else `table`.
+  function nameOf(wrap) {
+    // (A capped table has a line between it and its caption.)
+    var name = "";
+    for (var next = wrap.nextElementSibling, i = 0; next && i < 2 && !name; next = next.nextElementSibling, i++) {
+      var code = next.querySelector("em > code");
+      if (code) name = code.textContent;
+    }
+    for (var at = wrap.previousElementSibling; !name && at; at = at.previousElementSibling) {
+      if (/^H[1-4]$/.test(at.tagName) && at.id) name = at.id;
+    }
+    return (name.trim() || "table").replace(/[^A-Za-z0-9_.-]+/g, "_");
+  }
+
+  function enhance(wrap, serial) {
+    var table = wrap.querySelector("table");
+    var head = table && table.tHead && table.tHead.rows[0];
+    var body = table && table.tBodies[0];
+    if (!head || !body) return;
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.forEach(function (row, i) { row.dataset.order = i; });
+    var columns = head.cells.length;
+    var numeric = [];
+    for (var c = 0; c < columns; c++) {
+      numeric[c] = rows.length > 0 && rows.every(function (row) {
+        var t = row.cells[c] ? cellText(row.cells[c]) : "";
+        return t === "" || t === "(null)" || !isNaN(numberOf(t));
+      }) && rows.some(function (row) { return row.cells[c] && !isNaN(numberOf(cellText(row.cells[c]))); });
+    }
+    var state = { column: -1, descending: false, filter: "", page: 0 };
+    var name = nameOf(wrap);
+
+    var tools = document.createElement("div");
+    tools.className = "table-tools";
+    var filter = null;
+    if (rows.length > FILTER_FROM) {
+      filter = document.createElement("input");
+      filter.type = "search";
+      filter.className = "table-filter";
+      filter.placeholder = "Filter rows";
+      filter.setAttribute("aria-label", "Filter the rows of " + name);
+      tools.appendChild(filter);
+    }
+    var count = document.createElement("span");
+    count.className = "table-count";
+    count.setAttribute("aria-live", "polite");
+    tools.appendChild(count);
+    var pager = document.createElement("span");
+    pager.className = "table-pager";
+    var prev = document.createElement("button");
+    prev.type = "button"; prev.textContent = "‹ Previous"; prev.className = "table-prev";
+    var next = document.createElement("button");
+    next.type = "button"; next.textContent = "Next ›"; next.className = "table-next";
+    var where = document.createElement("span");
+    where.className = "table-page";
+    pager.appendChild(prev); pager.appendChild(where); pager.appendChild(next);
+    tools.appendChild(pager);
+    var download = document.createElement("button");
+    download.type = "button";
+    download.className = "table-csv";
+    download.textContent = "Download CSV";
+    download.setAttribute("aria-label", "Download " + name + " as CSV");
+    tools.appendChild(download);
+    wrap.parentNode.insertBefore(tools, wrap);
+    wrap.dataset.table = name;
+    tools.id = "table-tools-" + serial;
+
+    function matching() {
+      var words = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
+      return rows.filter(function (row) {
+        var text = row.textContent.toLowerCase();
+        return words.every(function (w) { return text.indexOf(w) >= 0; });
+      });
+    }
+    function sorted(list) {
+      if (state.column < 0) return list.slice().sort(function (a, b) { return a.dataset.order - b.dataset.order; });
+      var c = state.column, sign = state.descending ? -1 : 1;
+      return list.slice().sort(function (a, b) {
+        var x = a.cells[c] ? cellText(a.cells[c]) : "", y = b.cells[c] ? cellText(b.cells[c]) : "";
+        var order;
+        if (numeric[c]) {
+          var nx = numberOf(x), ny = numberOf(y);
+          // Empty cells last, whichever the direction.
+          if (isNaN(nx) || isNaN(ny)) return isNaN(nx) - isNaN(ny) || a.dataset.order - b.dataset.order;
+          order = nx - ny;
+        } else {
+          order = x.localeCompare(y, undefined, { numeric: true });
+        }
+        return sign * order || a.dataset.order - b.dataset.order;
+      });
+    }
+    function show() {
+      var shown = sorted(matching());
+      var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+      state.page = Math.min(state.page, pages - 1);
+      var from = state.page * PAGE, to = Math.min(shown.length, from + PAGE);
+      rows.forEach(function (row) { row.hidden = true; });
+      shown.forEach(function (row, i) {
+        body.appendChild(row);
+        row.hidden = i < from || i >= to;
+      });
+      // Rows that do not match go after, hidden, so that print shows the book's table.
+      rows.forEach(function (row) { if (shown.indexOf(row) < 0) body.appendChild(row); });
+      var total = rows.length;
+      count.textContent = shown.length === total
+        ? (pages > 1 ? "Rows " + (from + 1) + "–" + to + " of " + total : total + (total === 1 ? " row" : " rows"))
+        : (shown.length ? "Rows " + (from + 1) + "–" + to + " of " + shown.length + " matching (" + total + " in all)"
+                        : "No row matches (" + total + " in all)");
+      pager.hidden = pages <= 1;
+      where.textContent = "Page " + (state.page + 1) + " of " + pages;
+      prev.disabled = state.page === 0;
+      next.disabled = state.page >= pages - 1;
+      Array.prototype.forEach.call(head.cells, function (th, c) {
+        th.setAttribute("aria-sort", c !== state.column ? "none" : state.descending ? "descending" : "ascending");
+      });
+    }
+    Array.prototype.forEach.call(head.cells, function (th, c) {
+      th.classList.add("sortable");
+      th.tabIndex = 0;
+      th.title = "Sort by " + cellText(th);
+      function sortHere() {
+        if (state.column !== c) { state.column = c; state.descending = false; }
+        else if (!state.descending) state.descending = true;
+        else state.column = -1;
+        state.page = 0;
+        show();
+      }
+      th.addEventListener("click", sortHere);
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { sortHere(); e.preventDefault(); }
+      });
+    });
+    if (filter) filter.addEventListener("input", function () { state.filter = filter.value; state.page = 0; show(); });
+    prev.addEventListener("click", function () { state.page -= 1; show(); });
+    next.addEventListener("click", function () { state.page += 1; show(); });
+    download.addEventListener("click", function () {
+      // The whole table in the book's order, whatever is sorted, filtered or paged.
+      var lines = [Array.prototype.map.call(head.cells, function (th) { return csvField(cellText(th)); }).join(",")];
+      rows.slice().sort(function (a, b) { return a.dataset.order - b.dataset.order; }).forEach(function (row) {
+        lines.push(Array.prototype.map.call(row.cells, function (td) { return csvField(cellText(td)); }).join(","));
+      });
+      var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = name + ".csv";
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    });
+    show();
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("main .table-wrap"), enhance);
+})();
+
 (function () {
   "use strict";
   var root = document.documentElement;

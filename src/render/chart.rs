@@ -80,9 +80,9 @@ fn draw_line_chart(chart: &LineChart) -> Result<String, DrawError> {
             .build_cartesian_2d(-1i32..n, 0f64..y_max)?;
         let labels = &chart.x_labels;
         plot.configure_mesh()
-            .x_labels((n + 2) as usize)
+            .x_labels(label_count(labels, WIDTH - 84 - 24))
             .x_label_formatter(&|i| labels.get(*i as usize).cloned().unwrap_or_default())
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| tick(*v, y_max))
             .y_desc(chart.y_label)
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
@@ -111,6 +111,33 @@ fn draw_line_chart(chart: &LineChart) -> Result<String, DrawError> {
         root.present()?;
     }
     Ok(svg)
+}
+
+/// How many category labels fit along an axis `length` pixels long without overlapping:
+/// each takes its text's estimated width (11 px sans-serif, about 6.5 px a character, the
+/// browser draws the text) and a gap. plotters then places at most that many, at evenly
+/// spaced categories.
+fn label_count(labels: &[String], length: u32) -> usize {
+    let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let per_label = widest * 6.5 + 16.0;
+    let fits = (f64::from(length) / per_label).floor() as usize;
+    if fits >= labels.len() {
+        // Every category labelled: the hint counts the empty slots on either side too.
+        labels.len() + 2
+    } else {
+        fits.max(2)
+    }
+}
+
+/// A value axis' tick label: as many decimals as the axis' range needs to tell its ticks
+/// apart (a recall axis up to 1 shows `0.2`, not `0`), thousands grouped as in the prose.
+fn tick(value: f64, range_max: f64) -> String {
+    let decimals = match range_max.abs() {
+        m if m >= 10.0 => 0,
+        m if m >= 1.0 => 1,
+        _ => 2,
+    };
+    crate::frame::group_digits(&format!("{value:.decimals$}"))
 }
 
 /// A horizontal bar chart: one bar per category, longest first as given.
@@ -159,7 +186,7 @@ fn draw_bar_chart(chart: &BarChart) -> Result<String, DrawError> {
                     .unwrap_or_default(),
                 _ => String::new(),
             })
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&|v| tick(*v, x_max))
             .x_desc(chart.x_label)
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
@@ -268,4 +295,31 @@ fn draw_scatter_chart(chart: &ScatterChart) -> Result<String, DrawError> {
         root.present()?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_category_axis_labels_what_fits_and_a_short_one_labels_all() {
+        let windows: Vec<String> = (0..288)
+            .map(|i| format!("02 {:02}:{:02}", i / 12, i % 12 * 5))
+            .collect();
+        let fits = label_count(&windows, 712);
+        // 8 characters at 6.5 px and a 16 px gap: 68 px a label.
+        assert_eq!(fits, 10);
+        let beams: Vec<String> = ["10", "16", "24", "40", "64", "128", "256"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(label_count(&beams, 712), beams.len() + 2);
+    }
+
+    #[test]
+    fn ticks_have_the_decimals_their_range_needs_and_group_thousands() {
+        assert_eq!(tick(0.2, 1.12), "0.2");
+        assert_eq!(tick(0.25, 0.5), "0.25");
+        assert_eq!(tick(35000.0, 38000.0), "35,000");
+        assert_eq!(tick(12.0, 56.0), "12");
+    }
 }

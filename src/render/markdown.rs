@@ -384,7 +384,9 @@ pub fn render_chapter(
             Ok(format!(
                 "<span id=\"{}\"></span>\n\n{}\n*{label}. `{name}`: {} rows, from {}.*\n",
                 anchor("table", name),
-                frame::markdown_table(&t.frame, max_rows.unwrap_or(40)),
+                // Every row unless the prose caps it (`table("name", 80)`): the HTML
+                // book pages a long table (book.js), the Markdown book shows it whole.
+                frame::markdown_table(&t.frame, max_rows.unwrap_or(usize::MAX)),
                 t.frame.height(),
                 provenance_line(&t.provenance)
             ))

@@ -3,6 +3,7 @@
 
 mod bottleneck;
 mod browser;
+mod cdp;
 mod cli;
 mod docstore;
 mod embedding;
