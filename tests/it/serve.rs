@@ -28,7 +28,11 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
     for dir in ["chapters", "templates", "datasets"] {
         auditbook::commands::book::copy_dir(&super::root().join(dir), &root.join(dir)).unwrap();
     }
+    // A folder of the test's own for the server's temporary files: stopped as a user stops
+    // it (Ctrl-C, SIGTERM), serve must leave nothing there.
+    let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .env("TMPDIR", tmp.path())
         .args([
             "--root",
             root.to_str().unwrap(),
@@ -98,9 +102,23 @@ fn serve_rebuilds_an_edited_chapter_and_serves_it() {
         }
         assert!(get(port, "/supersmartmarket.html").contains("Live edit marker 7731"));
     });
+    // SIGTERM, as a user's Ctrl-C or a supervisor stops it (SIGKILL left the document
+    // server's data folder behind, 11 MB per run).
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = child.kill();
     let _ = child.wait();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "serve stopped by SIGTERM left {left:?}");
 }
