@@ -33,18 +33,8 @@ fn chromium() -> Option<PathBuf> {
 /// Runs headless Chromium on `url` with `args`; returns (stdout, stderr).
 fn run_chromium(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> (String, String) {
     let output = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+        .args(cdp::HEADLESS)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)

@@ -25,6 +25,20 @@ pub struct Browser {
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// How the browser tests run Chromium: headless, as root (no sandbox), with nothing that
+/// reaches for the network this machine does not have (each background service's refused
+/// connection would be logged, many at a time).
+pub const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 impl Browser {
     /// Starts `chromium` with `profile` as its user-data folder and attaches to a new page.
     pub fn start(chromium: &Path, profile: &Path, width: u32, height: u32) -> Browser {
@@ -34,17 +48,8 @@ impl Browser {
             // output on stdout is dropped, its log stays on stderr.
             .arg(r#"exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null"#)
             .arg(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-pipe",
-            ])
+            .args(HEADLESS)
+            .arg("--remote-debugging-pipe")
             .arg(format!("--window-size={width},{height}"))
             .arg(format!("--user-data-dir={}", profile.display()))
             .stdin(Stdio::piped())
