@@ -76,19 +76,14 @@ pub(super) fn process(ctx: &RunContext, args: &[String]) -> Result<()> {
     let params = resolve(ctx, "stream-process", &args.params)?;
     let plan = super::InduTech::plan_of(&params)?;
     let (tickets, blocks) = topics(ctx, "stream-process", &args.topic, &params)?;
-    let target = match (&ctx.backends.s3_endpoint, &ctx.backends.s3_bucket) {
-        (Some(endpoint), Some(bucket)) => Target::S3 {
-            endpoint: endpoint.clone(),
-            bucket: bucket.clone(),
-            prefix: args.lake.clone(),
-        },
-        (None, None) => Target::Local(args.lake.clone().into()),
-        _ => {
-            return Err(Error::Usage(
-                "stream-process: give --s3-endpoint and --s3-bucket together".into(),
-            ))
-        }
-    };
+    let target = Target::at(
+        ctx.backends.s3_endpoint.as_deref(),
+        ctx.backends.s3_bucket.as_deref(),
+        super::CHAPTER,
+        &args.lake,
+        args.lake.clone().into(),
+    )
+    .map_err(|e| Error::Usage(format!("stream-process: {e}")))?;
     let mut sink = Storage::open(&target).map_err(Error::within(super::CHAPTER))?;
     let holding = AtomicUsize::new(usize::MAX);
     let cfg = ProcessorConfig {

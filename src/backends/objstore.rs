@@ -63,11 +63,29 @@ impl Target {
         unique: &str,
         local: std::path::PathBuf,
     ) -> Result<Target, StorageError> {
+        Target::at(
+            endpoint,
+            bucket,
+            chapter,
+            &format!("{chapter}/{unique}"),
+            local,
+        )
+    }
+
+    /// S3 under `prefix` when an endpoint and a bucket are given, else `local`; one without
+    /// the other is a usage error naming `chapter`.
+    pub fn at(
+        endpoint: Option<&str>,
+        bucket: Option<&str>,
+        chapter: &str,
+        prefix: &str,
+        local: std::path::PathBuf,
+    ) -> Result<Target, StorageError> {
         match (endpoint, bucket) {
             (Some(endpoint), Some(bucket)) => Ok(Target::S3 {
                 endpoint: endpoint.to_string(),
                 bucket: bucket.to_string(),
-                prefix: format!("{chapter}/{unique}"),
+                prefix: prefix.to_string(),
             }),
             (Some(_), None) | (None, Some(_)) => Err(StorageError::HalfTarget {
                 chapter: chapter.to_string(),
