@@ -169,6 +169,13 @@ pub enum Error {
         against: String,
     },
 
+    /// The PDF could not be printed: no Chromium, or Chromium failed.
+    #[error("printing the PDF: {message}")]
+    Print {
+        /// What went wrong, with Chromium's own words.
+        message: String,
+    },
+
     /// Bad command-line usage: unknown chapter, unknown or unparsable parameter.
     #[error("{0}")]
     Usage(String),
@@ -213,7 +220,11 @@ impl Error {
                     1
                 }
             }
-            Error::Usage(_) | Error::Io { .. } | Error::Unavailable { .. } | Error::Model(_) => 2,
+            Error::Usage(_)
+            | Error::Io { .. }
+            | Error::Unavailable { .. }
+            | Error::Model(_)
+            | Error::Print { .. } => 2,
             // The worst of the collected failures decides.
             Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),
         }

@@ -166,7 +166,32 @@ pub fn rows_json(frame: &DataFrame) -> Vec<serde_json::Map<String, serde_json::V
         .collect()
 }
 
-/// A GitHub-flavoured Markdown table; numeric columns right-aligned. `max_rows` keeps long
+/// Whether a numeric column holds identifiers or codes rather than quantities, by its name
+/// (`sale_id`, `sku`, `year`, `postal_code`…): their digits are shown as stored, never
+/// grouped by thousands (sale 33,735 is not a sale).
+fn names_an_identifier(column: &str) -> bool {
+    let name = column.to_ascii_lowercase();
+    let words: Vec<&str> = name.split(['_', ' ', '-']).collect();
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "id" | "sku" | "year" | "code" | "zip" | "postcode" | "siren" | "siret" | "insee"
+        )
+    })
+}
+
+/// A numeric cell as the book's tables show it: thousands grouped as in the prose, unless
+/// its column holds identifiers. The findings JSON and snapshots keep [`cell_text`].
+fn table_cell_text(value: &AnyValue, identifier: bool) -> String {
+    let text = cell_text(value);
+    if is_numeric(value) && !identifier {
+        group_digits(&text)
+    } else {
+        text
+    }
+}
+
+/// A GitHub-flavoured Markdown table; numeric columns right-aligned, thousands grouped. `max_rows` keeps long
 /// tables readable: the rest is summarised in a last line, never silently cut.
 pub fn markdown_table(frame: &DataFrame, max_rows: usize) -> String {
     let names: Vec<String> = frame
@@ -195,9 +220,10 @@ pub fn markdown_table(frame: &DataFrame, max_rows: usize) -> String {
             .collect::<Vec<_>>()
             .join("|")
     ));
+    let identifiers: Vec<bool> = names.iter().map(|n| names_an_identifier(n)).collect();
     for row in 0..frame.height().min(max_rows) {
         let cells: Vec<String> = (0..names.len())
-            .map(|col| escape(cell_text(&cell(frame, row, col))))
+            .map(|col| escape(table_cell_text(&cell(frame, row, col), identifiers[col])))
             .collect();
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
@@ -295,6 +321,23 @@ pub fn get_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_cells_group_quantities_but_not_identifiers() {
+        let frame = polars::df!(
+            "sale_id" => [33735i64],
+            "revenue_eur" => [10564.44f64],
+            "sales" => [1379i64],
+            "year" => [2020i64],
+            "station" => ["00052"],
+        )
+        .unwrap();
+        let table = markdown_table(&frame, 10);
+        let row = table.lines().nth(2).unwrap();
+        assert_eq!(row, "| 33735 | 10,564.4400 | 1,379 | 2020 | 00052 |");
+        assert!(names_an_identifier("product_id") && names_an_identifier("SKU"));
+        assert!(!names_an_identifier("rows_read") && !names_an_identifier("idle_ms"));
+    }
 
     #[test]
     fn digits_are_grouped_by_three() {

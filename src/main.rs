@@ -61,6 +61,10 @@ enum Command {
         /// parameters are unchanged (target/auditbook/cache/).
         #[arg(long)]
         no_cache: bool,
+        /// Also print the book to one PDF with headless Chromium: book.pdf in the --out
+        /// folder, or target/auditbook/book.pdf for the committed book (never committed).
+        #[arg(long)]
+        pdf: bool,
     },
     /// Run the chapters and their checks without rendering.
     Check {
@@ -399,7 +403,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             fault,
             out,
             no_cache,
-        } => build(s, chapter, params, fault, out, !no_cache),
+            pdf,
+        } => build(s, chapter, params, fault, out, !no_cache, pdf),
         Command::Check {
             chapter,
             data,
@@ -490,9 +495,19 @@ fn build(
     fault: Option<String>,
     out: PathBuf,
     cached: bool,
+    pdf: bool,
 ) -> Result<(), Error> {
     let _lock = RunLock::acquire(&s.root)?;
     let out = s.under_root(out);
+    if pdf && chapter.is_some() {
+        return Err(Error::Usage(
+            "--pdf prints the whole book: leave out --chapter".into(),
+        ));
+    }
+    // Found before the chapters run, so that a missing browser costs no build.
+    let chromium = pdf
+        .then(auditbook::render::pdf::find_chromium)
+        .transpose()?;
     let mut options = s.options(None, parse_params(&params, None)?, fault);
     let cache = cached.then(|| std::sync::Arc::new(auditbook::run_cache::RunCache::under(&s.root)));
     options.cache = cache.clone();
@@ -513,6 +528,16 @@ fn build(
         );
     }
     eprintln!("book written to {}", out.display());
+    if let Some(chromium) = chromium {
+        let target = auditbook::render::pdf::destination(&s.root, &out);
+        let printed =
+            auditbook::render::pdf::print_book(&out, &book::all_meta(), &chromium, &target)?;
+        eprintln!(
+            "PDF written to {} ({} pages)",
+            printed.path.display(),
+            printed.pages
+        );
+    }
     Ok(())
 }
 

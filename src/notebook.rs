@@ -268,6 +268,26 @@ pub struct Table {
     pub provenance: Provenance,
 }
 
+/// The values a chart shows, as a table: the chart's text alternative (shown beside it for
+/// readers who cannot see it) and what its tooltips read. Cells are already formatted as the
+/// book prints numbers; row `k` is the chart's `k`-th point (or bar, or category).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartData {
+    /// The column headers, units in them.
+    pub columns: Vec<String>,
+    /// One row per point, bar or category, in drawing order.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A chart as drawn: its SVG and the data it shows.
+#[derive(Debug, Clone)]
+pub struct Drawing {
+    /// The SVG.
+    pub svg: String,
+    /// Its data.
+    pub data: ChartData,
+}
+
 /// A chart, already drawn as inline SVG.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Chart {
@@ -277,6 +297,8 @@ pub struct Chart {
     pub caption: String,
     /// The SVG.
     pub svg: String,
+    /// What it shows, as a table.
+    pub data: ChartData,
     /// Where its data came from.
     pub provenance: Provenance,
 }
@@ -492,7 +514,7 @@ impl Notebook {
         &mut self,
         name: &str,
         caption: &str,
-        svg: String,
+        drawing: Drawing,
         source: Source,
     ) -> Result<()> {
         if self.charts.contains_key(name) {
@@ -502,7 +524,8 @@ impl Notebook {
         let chart = Chart {
             name: name.to_string(),
             caption: caption.to_string(),
-            svg,
+            svg: drawing.svg,
+            data: drawing.data,
             provenance,
         };
         self.charts.insert(name.to_string(), chart);

@@ -1,4 +1,5 @@
-// auditbook's only script: the theme toggle, the full-text search and the tables' tools.
+// auditbook's only script: the theme toggle, the full-text search, the tables' tools and
+// the charts' tooltips and legends.
 // No network: the search index is a script of its own (assets/search-index.js), built with
 // the book. The page's HTML is the same with or without this script (the Markdown book and
 // print read it as it is); the script only adds to it in the browser.
@@ -25,8 +26,9 @@
   // The table's name: its caption's <code> (`Table 2.1. <code>load_report</code>: …`),
   // else the heading above it (the verification page's `checks`), else `table`.
   function nameOf(wrap) {
-    // (A capped table has a line between it and its caption.)
-    var name = "";
+    // (A capped table has a line between it and its caption.) A figure's data: its id.
+    var figure = wrap.closest("details.chart-data");
+    var name = figure ? figure.id : "";
     for (var next = wrap.nextElementSibling, i = 0; next && i < 2 && !name; next = next.nextElementSibling, i++) {
       var code = next.querySelector("em > code");
       if (code) name = code.textContent;
@@ -176,6 +178,131 @@
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("main .table-wrap"), enhance);
+})();
+
+// Charts: the point, bar or line nearest the pointer shows its row of the figure's data (the
+// table behind the disclosure under the figure), with links to that row and to the query
+// the chart came from; a click on a legend entry (or Enter on it) hides or shows its series.
+// The SVG's marks are grouped per series by the book (g.series), in the order of the rows.
+(function () {
+  "use strict";
+  var REACH = 24; // px in the chart's own units: how near the pointer must be to a mark
+
+  function centres(group) {
+    var marks = [];
+    Array.prototype.forEach.call(group.children, function (el) {
+      if (el.tagName === "circle") {
+        marks.push({ x: +el.getAttribute("cx"), y: +el.getAttribute("cy"), band: null });
+      } else if (el.tagName === "rect") {
+        var y = +el.getAttribute("y"), h = +el.getAttribute("height");
+        marks.push({ x: +el.getAttribute("x") + +el.getAttribute("width"), y: y + h / 2, band: [y, y + h] });
+      }
+    });
+    return marks;
+  }
+  function escapeHtml(text) {
+    return text.replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
+  }
+  // The figure's data table and its caption: the siblings after the chart's paragraph.
+  function around(chart) {
+    var found = { data: null, source: null };
+    for (var at = chart.closest("p") || chart, i = 0; at && i < 4; i++) {
+      at = at.nextElementSibling;
+      if (!at) break;
+      if (!found.source && at.tagName === "P") found.source = at.querySelector('a[href^="#query-"]');
+      if (at.matches("details.chart-data")) { found.data = at; break; }
+    }
+    return found;
+  }
+
+  function enhance(chart) {
+    var svg = chart.querySelector("svg");
+    var groups = svg ? Array.prototype.slice.call(svg.querySelectorAll("g.series")) : [];
+    var near = around(chart);
+    if (!groups.length || !near.data) return;
+    var table = near.data.querySelector("table");
+    var headers = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent.trim(); });
+    // The rows in the book's order, read once: sorting the data table must not move marks.
+    var rows = Array.prototype.map.call(table.tBodies[0].rows, function (tr) {
+      return Array.prototype.map.call(tr.cells, function (td) { return td.textContent.trim(); });
+    });
+    var series = groups.map(function (g) { return { group: g, marks: centres(g), off: false }; });
+    var tip = document.createElement("div");
+    tip.className = "chart-tip";
+    tip.hidden = true;
+    tip.setAttribute("role", "status");
+    chart.appendChild(tip);
+    chart.classList.add("interactive");
+
+    function pointer(event) {
+      var p = svg.createSVGPoint();
+      p.x = event.clientX; p.y = event.clientY;
+      return p.matrixTransform(svg.getScreenCTM().inverse());
+    }
+    function nearest(at) {
+      var best = null;
+      series.forEach(function (s, si) {
+        if (s.off) return;
+        s.marks.forEach(function (m, k) {
+          var d = m.band
+            ? (at.y < m.band[0] ? m.band[0] - at.y : at.y > m.band[1] ? at.y - m.band[1] : 0)
+            : Math.hypot(m.x - at.x, m.y - at.y);
+          if (d <= REACH && (!best || d < best.d)) best = { d: d, series: si, row: k, mark: m };
+        });
+      });
+      return best;
+    }
+    function show(hit) {
+      var row = rows[hit.row] || [];
+      // A line chart's columns are the category, then one per series: the hovered one stands out.
+      var many = series.length > 1;
+      var lines = headers.map(function (h, c) {
+        var strong = many && c === hit.series + 1;
+        return "<span" + (strong ? ' class="this"' : "") + ">" + escapeHtml(h) + ": <b>" + escapeHtml(row[c] || "") + "</b></span>";
+      });
+      lines.push('<div class="chart-tip-links"><a class="chart-tip-row" href="#' + near.data.id + '" data-row="' + hit.row + '">Row ' + (hit.row + 1) + " of the data</a>" +
+        (near.source ? ' · from <a href="' + near.source.getAttribute("href") + '">' + escapeHtml(near.source.textContent) + "</a>" : "") + "</div>");
+      tip.innerHTML = lines.join("");
+      tip.hidden = false;
+      var box = svg.getBoundingClientRect(), frame = chart.getBoundingClientRect();
+      var scale = box.width / svg.viewBox.baseVal.width;
+      var left = box.left - frame.left + hit.mark.x * scale + 12, top = box.top - frame.top + hit.mark.y * scale + 12;
+      tip.style.left = Math.min(left, Math.max(0, frame.width - tip.offsetWidth)) + "px";
+      tip.style.top = top + "px";
+    }
+    svg.addEventListener("mousemove", function (event) {
+      var hit = nearest(pointer(event));
+      if (hit) show(hit); else tip.hidden = true;
+    });
+    chart.addEventListener("mouseleave", function () { tip.hidden = true; });
+    tip.addEventListener("click", function (event) {
+      var link = event.target.closest("a.chart-tip-row");
+      if (!link) return;
+      // Open the data, and mark the row (it may sit on another page of the table: show all).
+      near.data.open = true;
+      var tr = table.tBodies[0].querySelector('tr[data-order="' + link.dataset.row + '"]') || table.tBodies[0].rows[+link.dataset.row];
+      Array.prototype.forEach.call(table.querySelectorAll("tr.picked"), function (r) { r.classList.remove("picked"); });
+      if (tr) { tr.hidden = false; tr.classList.add("picked"); tr.scrollIntoView({ block: "center" }); event.preventDefault(); }
+    });
+
+    Array.prototype.forEach.call(svg.querySelectorAll("g.legend-entry"), function (entry) {
+      var s = series[+entry.getAttribute("data-series")];
+      if (!s) return;
+      function flip() {
+        s.off = !s.off;
+        s.group.classList.toggle("off", s.off);
+        entry.classList.toggle("off", s.off);
+        entry.setAttribute("aria-pressed", s.off ? "false" : "true");
+        tip.hidden = true;
+      }
+      entry.addEventListener("click", flip);
+      entry.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { flip(); e.preventDefault(); }
+      });
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("main .chart"), enhance);
 })();
 
 (function () {

@@ -252,6 +252,7 @@ pub(super) fn results(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let svg = chart::bar_chart(&BarChart {
         title: "Reconciled products per price band",
         labels,
+        label_name: "price band",
         values,
         x_label: "products",
     })

@@ -851,6 +851,7 @@ impl Report<'_> {
         let svg = chart::line_chart(&LineChart {
             title: "HNSW recall@10 against the exact index, by search beam",
             x_labels: self.sweep.iter().map(|r| r.ef.to_string()).collect(),
+            x_label: "search beam (ef)",
             y_label: "recall@10 (share of the exact top 10)",
             series: vec![
                 Series {
@@ -878,6 +879,7 @@ impl Report<'_> {
         let svg = chart::bar_chart(&BarChart {
             title: "nDCG@10 of each arm, every request",
             labels: Arm::ALL.iter().map(|a| a.name().to_string()).collect(),
+            label_name: "arm",
             values: all.iter().map(|s| round_to(s.ndcg, 3)).collect(),
             x_label: "nDCG@10",
         })

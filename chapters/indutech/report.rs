@@ -225,6 +225,7 @@ pub(super) fn timeline_chart(nb: &mut Notebook, db: &mut SqlSession) -> Result<(
     let svg = chart::line_chart(&LineChart {
         title: "Tickets per priority in the 1-minute window, every 10 minutes (UTC)",
         x_labels: labels,
+        x_label: "window start (UTC)",
         y_label: "tickets",
         series,
     })

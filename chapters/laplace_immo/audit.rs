@@ -286,6 +286,7 @@ fn regions(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let svg = chart::bar_chart(&BarChart {
         title: "Weighted price per m² by region, first half of 2020",
         labels,
+        label_name: "region",
         values,
         x_label: "EUR per m² (Σ value ÷ Σ built surface)",
     })

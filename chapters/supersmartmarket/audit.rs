@@ -274,6 +274,7 @@ fn history(nb: &mut Notebook, db: &mut SqlSession) -> Result<()> {
     let svg = chart::line_chart(&LineChart {
         title: "Revenue per day: dashboard (today's prices) vs sale-time prices",
         x_labels: labels.iter().map(|l| l[5..].to_string()).collect(),
+        x_label: "sale day (month-day)",
         y_label: "revenue (EUR)",
         series: vec![
             Series {

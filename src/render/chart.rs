@@ -4,6 +4,8 @@
 
 use plotters::prelude::*;
 
+use crate::notebook::{ChartData, Drawing};
+
 /// What plotters' SVG backend reports when it cannot draw.
 pub type DrawError = DrawingAreaErrorKind<std::io::Error>;
 
@@ -32,6 +34,8 @@ pub struct LineChart<'a> {
     pub title: &'a str,
     /// The categories along the x axis.
     pub x_labels: Vec<String>,
+    /// The x axis' title: what the categories are.
+    pub x_label: &'a str,
     /// The y axis' title, with its unit.
     pub y_label: &'a str,
     /// The lines.
@@ -51,11 +55,37 @@ pub const PALETTE: [RGBColor; 6] = [
 const WIDTH: u32 = 820;
 const HEIGHT: u32 = 380;
 
-/// Draws `chart` and returns the SVG text.
-pub fn line_chart(chart: &LineChart) -> Result<String, ChartError> {
-    draw_line_chart(chart).map_err(|source| ChartError {
+/// Draws `chart`: its SVG and its data.
+pub fn line_chart(chart: &LineChart) -> Result<Drawing, ChartError> {
+    let svg = draw_line_chart(chart).map_err(|source| ChartError {
         title: chart.title.to_string(),
         source,
+    })?;
+    let mut columns = vec![chart.x_label.to_string()];
+    columns.extend(
+        chart
+            .series
+            .iter()
+            .map(|s| format!("{} ({})", s.name, chart.y_label)),
+    );
+    let rows = chart
+        .x_labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let mut row = vec![label.clone()];
+            row.extend(
+                chart
+                    .series
+                    .iter()
+                    .map(|s| s.values.get(i).map(|v| value_text(*v)).unwrap_or_default()),
+            );
+            row
+        })
+        .collect();
+    Ok(Drawing {
+        svg,
+        data: ChartData { columns, rows },
     })
 }
 
@@ -69,7 +99,7 @@ fn draw_line_chart(chart: &LineChart) -> Result<String, DrawError> {
     // Headroom above the highest point, and a non-empty range when everything is zero.
     let y_max = if max > 0.0 { max * 1.12 } else { 1.0 };
     let mut svg = String::new();
-    {
+    let (lines, area) = {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
@@ -83,34 +113,35 @@ fn draw_line_chart(chart: &LineChart) -> Result<String, DrawError> {
             .x_labels(label_count(labels, WIDTH - 84 - 24))
             .x_label_formatter(&|i| labels.get(*i as usize).cloned().unwrap_or_default())
             .y_label_formatter(&|v| tick(*v, y_max))
+            .x_desc(chart.x_label)
             .y_desc(chart.y_label)
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
             .draw()?;
-        for (i, series) in chart.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let points: Vec<(i32, f64)> = series
-                .values
-                .iter()
-                .enumerate()
-                .map(|(x, y)| (x as i32, *y))
-                .collect();
-            plot.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                .label(series.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            plot.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-        }
-        plot.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .draw()?;
+        // The lines are written by `Overlay`, not plotters, so that each is one group the
+        // reader can hide and the script can find its points in.
+        let lines: Vec<Vec<(i32, i32)>> = chart
+            .series
+            .iter()
+            .map(|s| {
+                s.values
+                    .iter()
+                    .enumerate()
+                    .map(|(x, y)| plot.backend_coord(&(x as i32, *y)))
+                    .collect()
+            })
+            .collect();
+        let area = plot.plotting_area().get_pixel_range();
         root.present()?;
+        (lines, area)
+    };
+    let mut overlay = Overlay::default();
+    for (i, points) in lines.iter().enumerate() {
+        overlay.line(i, chart.series[i].name, points);
     }
-    Ok(svg)
+    let names: Vec<&str> = chart.series.iter().map(|s| s.name).collect();
+    overlay.legend(&names, &area);
+    Ok(overlay.into(svg))
 }
 
 /// How many category labels fit along an axis `length` pixels long without overlapping:
@@ -140,23 +171,58 @@ fn tick(value: f64, range_max: f64) -> String {
     crate::frame::group_digits(&format!("{value:.decimals$}"))
 }
 
+/// A value in a chart's data table: whole numbers as such, others to three decimals with
+/// the trailing zeros dropped, thousands grouped as in the prose.
+fn value_text(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        let fixed = format!("{value:.3}");
+        fixed
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    };
+    // `-0.0001` rounds to `-0`, which a reader would take for a sign that means something.
+    let text = if text == "-0" { "0".to_string() } else { text };
+    crate::frame::group_digits(&text)
+}
+
 /// A horizontal bar chart: one bar per category, longest first as given.
 pub struct BarChart<'a> {
     /// The chart's title.
     pub title: &'a str,
     /// One label per bar.
     pub labels: Vec<String>,
+    /// What the labels are, the data table's first header.
+    pub label_name: &'a str,
     /// One value per bar.
     pub values: Vec<f64>,
     /// The value axis' title, with its unit.
     pub x_label: &'a str,
 }
 
-/// Draws `chart` and returns the SVG text.
-pub fn bar_chart(chart: &BarChart) -> Result<String, ChartError> {
-    draw_bar_chart(chart).map_err(|source| ChartError {
+/// Draws `chart`: its SVG and its data.
+pub fn bar_chart(chart: &BarChart) -> Result<Drawing, ChartError> {
+    let svg = draw_bar_chart(chart).map_err(|source| ChartError {
         title: chart.title.to_string(),
         source,
+    })?;
+    let rows = chart
+        .labels
+        .iter()
+        .zip(&chart.values)
+        .map(|(label, value)| vec![label.clone(), value_text(*value)])
+        .collect();
+    Ok(Drawing {
+        svg,
+        data: ChartData {
+            columns: vec![chart.label_name.to_string(), chart.x_label.to_string()],
+            rows,
+        },
     })
 }
 
@@ -166,7 +232,7 @@ fn draw_bar_chart(chart: &BarChart) -> Result<String, DrawError> {
     let x_max = if max > 0.0 { max * 1.1 } else { 1.0 };
     let height = (60 + 26 * n).max(200) as u32;
     let mut svg = String::new();
-    {
+    let bars = {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
@@ -191,22 +257,24 @@ fn draw_bar_chart(chart: &BarChart) -> Result<String, DrawError> {
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
             .draw()?;
-        let color = PALETTE[0];
-        plot.draw_series(chart.values.iter().enumerate().map(|(i, v)| {
-            let i = n - 1 - i as i32;
-            let mut bar = Rectangle::new(
+        let bars: Vec<[(i32, i32); 2]> = chart
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let i = n - 1 - i as i32;
                 [
-                    (0.0, SegmentValue::Exact(i)),
-                    (*v, SegmentValue::Exact(i + 1)),
-                ],
-                color.filled(),
-            );
-            bar.set_margin(3, 3, 0, 0);
-            bar
-        }))?;
+                    plot.backend_coord(&(0.0, SegmentValue::Exact(i))),
+                    plot.backend_coord(&(*v, SegmentValue::Exact(i + 1))),
+                ]
+            })
+            .collect();
         root.present()?;
-    }
-    Ok(svg)
+        bars
+    };
+    let mut overlay = Overlay::default();
+    overlay.bars(chart.x_label, &bars);
+    Ok(overlay.into(svg))
 }
 
 /// A scatter plot of (x, y) points, with an optional y = x diagonal (predicted vs actual)
@@ -224,11 +292,23 @@ pub struct ScatterChart<'a> {
     pub reference_line: Option<bool>,
 }
 
-/// Draws `chart` and returns the SVG text.
-pub fn scatter_chart(chart: &ScatterChart) -> Result<String, ChartError> {
-    draw_scatter_chart(chart).map_err(|source| ChartError {
+/// Draws `chart`: its SVG and its data.
+pub fn scatter_chart(chart: &ScatterChart) -> Result<Drawing, ChartError> {
+    let svg = draw_scatter_chart(chart).map_err(|source| ChartError {
         title: chart.title.to_string(),
         source,
+    })?;
+    let rows = chart
+        .points
+        .iter()
+        .map(|(x, y)| vec![value_text(*x), value_text(*y)])
+        .collect();
+    Ok(Drawing {
+        svg,
+        data: ChartData {
+            columns: vec![chart.x_label.to_string(), chart.y_label.to_string()],
+            rows,
+        },
     })
 }
 
@@ -253,7 +333,7 @@ fn draw_scatter_chart(chart: &ScatterChart) -> Result<String, DrawError> {
         (lo - span)..(hi + span)
     };
     let mut svg = String::new();
-    {
+    let points = {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut plot = ChartBuilder::on(&root)
@@ -270,13 +350,6 @@ fn draw_scatter_chart(chart: &ScatterChart) -> Result<String, DrawError> {
             .light_line_style(WHITE)
             .label_style(("sans-serif", 11))
             .draw()?;
-        let color = PALETTE[0];
-        plot.draw_series(
-            chart
-                .points
-                .iter()
-                .map(|p| Circle::new(*p, 2, color.mix(0.55).filled())),
-        )?;
         match chart.reference_line {
             Some(true) => {
                 plot.draw_series(LineSeries::new(
@@ -292,9 +365,124 @@ fn draw_scatter_chart(chart: &ScatterChart) -> Result<String, DrawError> {
             }
             None => {}
         }
+        let points: Vec<(i32, i32)> = chart.points.iter().map(|p| plot.backend_coord(p)).collect();
         root.present()?;
+        points
+    };
+    let mut overlay = Overlay::default();
+    overlay.points(chart.y_label, &points);
+    Ok(overlay.into(svg))
+}
+
+/// The data marks of a chart, written as SVG text after plotters has drawn the frame (title,
+/// axes, ticks): one `<g class="series">` per series, its marks in the order of the rows of
+/// the chart's data, and a legend whose entries are buttons. The book's script reads these
+/// to show a mark's row on hover and to hide a series; without the script (the Markdown
+/// book, print) they are an ordinary static picture.
+#[derive(Default)]
+struct Overlay {
+    text: String,
+}
+
+impl Overlay {
+    fn open_series(&mut self, index: usize, name: &str) {
+        self.text.push_str(&format!(
+            "<g class=\"series\" data-series=\"{index}\" data-name=\"{}\">\n",
+            escape(name)
+        ));
     }
-    Ok(svg)
+
+    fn line(&mut self, index: usize, name: &str, points: &[(i32, i32)]) {
+        let color = hex(PALETTE[index % PALETTE.len()]);
+        self.open_series(index, name);
+        let path: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
+        self.text.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            path.join(" ")
+        ));
+        for (x, y) in points {
+            self.text.push_str(&format!(
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>\n"
+            ));
+        }
+        self.text.push_str("</g>\n");
+    }
+
+    fn bars(&mut self, name: &str, bars: &[[(i32, i32); 2]]) {
+        let color = hex(PALETTE[0]);
+        self.open_series(0, name);
+        for [(x0, y0), (x1, y1)] in bars {
+            // A 3-pixel gap above and below each bar, as plotters' own bars had.
+            let top = y0.min(y1) + 3;
+            let height = (y0.max(y1) - 3 - top).max(1);
+            let left = x0.min(x1);
+            let width = (x0.max(x1) - left).max(1);
+            self.text.push_str(&format!(
+                "<rect x=\"{left}\" y=\"{top}\" width=\"{width}\" height=\"{height}\" fill=\"{color}\"/>\n"
+            ));
+        }
+        self.text.push_str("</g>\n");
+    }
+
+    fn points(&mut self, name: &str, points: &[(i32, i32)]) {
+        let color = hex(PALETTE[0]);
+        self.open_series(0, name);
+        for (x, y) in points {
+            self.text.push_str(&format!(
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"2\" fill=\"{color}\" fill-opacity=\"0.55\"/>\n"
+            ));
+        }
+        self.text.push_str("</g>\n");
+    }
+
+    /// The legend, in the plot's lower right corner; each entry a button that the script
+    /// turns into a toggle of its series.
+    fn legend(&mut self, names: &[&str], area: &(std::ops::Range<i32>, std::ops::Range<i32>)) {
+        const ROW: i32 = 18;
+        let widest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as i32;
+        let width = 18 + 8 + widest * 7 + 16;
+        let height = ROW * names.len() as i32 + 8;
+        let left = area.0.end - width - 8;
+        let top = area.1.end - height - 8;
+        self.text.push_str(&format!(
+            "<g class=\"legend\">\n<rect x=\"{left}\" y=\"{top}\" width=\"{width}\" height=\"{height}\" fill=\"#FFFFFF\" fill-opacity=\"0.9\" stroke=\"#000000\" stroke-opacity=\"0.3\"/>\n"
+        ));
+        for (i, name) in names.iter().enumerate() {
+            let color = hex(PALETTE[i % PALETTE.len()]);
+            let y = top + 4 + ROW * i as i32 + ROW / 2;
+            let x = left + 8;
+            self.text.push_str(&format!(
+                "<g class=\"legend-entry\" data-series=\"{i}\" role=\"button\" tabindex=\"0\" aria-pressed=\"true\">\
+<rect x=\"{left}\" y=\"{}\" width=\"{width}\" height=\"{ROW}\" fill=\"#FFFFFF\" fill-opacity=\"0\"/>\
+<line x1=\"{x}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"2\"/>\
+<text x=\"{}\" y=\"{y}\" dy=\"0.35em\" font-family=\"sans-serif\" font-size=\"12\" fill=\"#000000\">{}</text></g>\n",
+                y - ROW / 2,
+                x + 18,
+                x + 26,
+                escape(name)
+            ));
+        }
+        self.text.push_str("</g>\n");
+    }
+
+    /// `svg` with the overlay written just before its end.
+    fn into(self, mut svg: String) -> String {
+        let end = svg.rfind("</svg>").unwrap_or(svg.len());
+        svg.insert_str(end, &self.text);
+        svg
+    }
+}
+
+fn hex(color: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", color.0, color.1, color.2)
+}
+
+/// `text` safe inside SVG text and attribute values.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -313,6 +501,82 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(label_count(&beams, 712), beams.len() + 2);
+    }
+
+    #[test]
+    fn each_series_is_one_group_of_marks_in_the_order_of_its_data_rows() {
+        let drawn = line_chart(&LineChart {
+            title: "t",
+            x_labels: vec!["a".into(), "b".into(), "c".into()],
+            x_label: "day",
+            y_label: "EUR",
+            series: vec![
+                Series {
+                    name: "one & two",
+                    values: vec![100.0, 600.5, 1234.0],
+                },
+                Series {
+                    name: "other",
+                    values: vec![0.0, 0.0, 3.0],
+                },
+            ],
+        })
+        .unwrap();
+        assert_eq!(
+            drawn.data.columns,
+            ["day", "one & two (EUR)", "other (EUR)"]
+        );
+        assert_eq!(drawn.data.rows[2], ["c", "1,234", "3"]);
+        let groups: Vec<&str> = drawn.svg.split("<g class=\"series\"").skip(1).collect();
+        assert_eq!(groups.len(), 2);
+        for group in &groups {
+            let group = &group[..group.find("</g>").unwrap()];
+            assert_eq!(group.matches("<circle").count(), 3);
+        }
+        // The marks climb with the values: a higher value is drawn higher (smaller y).
+        let ys: Vec<i32> = groups[0]
+            .split("cy=\"")
+            .skip(1)
+            .take(3)
+            .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert!(ys[0] > ys[1] && ys[1] > ys[2], "{ys:?}");
+        assert_eq!(drawn.svg.matches("class=\"legend-entry\"").count(), 2);
+        assert!(drawn.svg.contains("one &amp; two"));
+        assert!(drawn.svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn bars_are_drawn_longest_as_given_and_their_rows_follow() {
+        let drawn = bar_chart(&BarChart {
+            title: "t",
+            labels: vec!["north".into(), "south".into()],
+            label_name: "region",
+            values: vec![4000.0, 1000.5],
+            x_label: "EUR per m²",
+        })
+        .unwrap();
+        assert_eq!(drawn.data.rows, [["north", "4,000"], ["south", "1,000.5"]]);
+        let widths: Vec<i32> = drawn
+            .svg
+            .split("<g class=\"series\"")
+            .nth(1)
+            .unwrap()
+            .split("width=\"")
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert_eq!(widths.len(), 2);
+        assert!(widths[0] > 3 * widths[1], "{widths:?}");
+    }
+
+    #[test]
+    fn data_values_read_as_the_prose_prints_them() {
+        assert_eq!(value_text(12.0), "12");
+        assert_eq!(value_text(0.8126), "0.813");
+        assert_eq!(value_text(0.5), "0.5");
+        assert_eq!(value_text(-0.0001), "0");
+        assert_eq!(value_text(20254.52), "20,254.52");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::chapter::Meta;
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::notebook::{Notebook, Provenance, Source, Status};
+use crate::notebook::{ChartData, Notebook, Provenance, Source, Status};
 
 /// A chapter's front matter. The title is not in it: it is written once, in the chapter's
 /// `Meta`, and every page and link takes it from there.
@@ -100,6 +100,48 @@ fn source_link(source: &Source) -> String {
         Source::Query { name } => format!("query [`{name}`](#{})", anchor("query", name)),
         Source::Function { .. } | Source::Parameter { .. } => source.label(),
     }
+}
+
+/// A chart's text alternative: its data as a table behind a disclosure, right after the
+/// figure. The browser's script also reads it for the chart's tooltips.
+fn chart_data_block(id: &str, label: &str, data: &ChartData) -> String {
+    if data.columns.is_empty() {
+        return String::new();
+    }
+    let escape = |s: &str| s.replace('|', "\\|");
+    // A column is right-aligned when every non-empty cell is a number, as in the book's tables.
+    let numeric: Vec<bool> = (0..data.columns.len())
+        .map(|c| {
+            let mut cells = data
+                .rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .filter(|t| !t.is_empty());
+            let mut any = false;
+            let all = cells.all(|t| {
+                any = true;
+                t.replace(',', "").parse::<f64>().is_ok()
+            });
+            any && all
+        })
+        .collect();
+    let mut out = format!(
+        "<details class=\"chart-data\" id=\"{id}\"><summary>{label} as a table ({} rows)</summary>\n\n",
+        data.rows.len()
+    );
+    let header: Vec<String> = data.columns.iter().map(|c| escape(c)).collect();
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    let align: Vec<&str> = numeric
+        .iter()
+        .map(|n| if *n { "---:" } else { ":---" })
+        .collect();
+    out.push_str(&format!("|{}|\n", align.join("|")));
+    for row in &data.rows {
+        let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push_str("\n</details>\n");
+    out
 }
 
 fn provenance_line(p: &Provenance) -> String {
@@ -424,11 +466,12 @@ pub fn render_chapter(
                 .push((path.clone(), c.svg.clone()));
             let label = number("Figure", name);
             Ok(format!(
-                "<span id=\"{}\"></span>\n\n![{}]({path})\n\n*{label}. {} From {}.*\n",
+                "<span id=\"{}\"></span>\n\n![{}]({path})\n\n*{label}. {} From {}.*\n\n{}",
                 anchor("figure", name),
                 c.caption,
                 c.caption,
-                provenance_line(&c.provenance)
+                provenance_line(&c.provenance),
+                chart_data_block(&anchor("figure-data", name), &label, &c.data)
             ))
         },
     );

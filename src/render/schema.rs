@@ -7,6 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart::{ChartError, DrawError};
 use crate::dictionary::TableInfo;
+use crate::notebook::{ChartData, Drawing};
 
 const BOX_WIDTH: i32 = 250;
 const ROW: i32 = 18;
@@ -36,11 +37,39 @@ fn layout(tables: &[TableInfo]) -> (Vec<(i32, i32)>, (u32, u32)) {
     (positions, (width.max(1) as u32, y.max(1) as u32))
 }
 
-/// Draws the diagram and returns the SVG text.
-pub fn diagram(tables: &[TableInfo]) -> Result<String, ChartError> {
-    draw(tables).map_err(|source| ChartError {
+/// Draws the diagram: its SVG, and as its data one row per column (table, column, type,
+/// key and what it references), which says in text what the boxes and arrows show.
+pub fn diagram(tables: &[TableInfo]) -> Result<Drawing, ChartError> {
+    let svg = draw(tables).map_err(|source| ChartError {
         title: "schema diagram".to_string(),
         source,
+    })?;
+    let rows = tables
+        .iter()
+        .flat_map(|table| {
+            table.columns.iter().map(|column| {
+                let key = if column.primary_key { "PK" } else { "" };
+                let references = column
+                    .references
+                    .as_ref()
+                    .map(|(t, c)| format!("{t}.{c}"))
+                    .unwrap_or_default();
+                vec![
+                    table.name.clone(),
+                    column.name.clone(),
+                    column.data_type.to_lowercase(),
+                    key.to_string(),
+                    references,
+                ]
+            })
+        })
+        .collect();
+    let columns = ["table", "column", "type", "primary key", "references"]
+        .map(String::from)
+        .to_vec();
+    Ok(Drawing {
+        svg,
+        data: ChartData { columns, rows },
     })
 }
 
