@@ -6,6 +6,7 @@ mod browser;
 mod cdp;
 mod cli;
 mod docstore;
+mod drill;
 mod embedding;
 mod events;
 mod faults;

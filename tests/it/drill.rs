@@ -1,0 +1,354 @@
+//! Failure drill rows that break the machinery around a chapter rather than its input: here,
+//! the MongoDB-wire server killed while a chapter writes to it. Each row starts its own
+//! server on free ports (never one that other tests share), kills it at a known point —
+//! a proxy on loopback between the tool and the server sends SIGKILL to the server once it
+//! has passed on the chapter's first write into the collection — and checks afterwards: the
+//! run failed with exit 2 naming the document store, no process of it is left, and a rerun
+//! on the restarted server (same storage) leaves the collection a clean run leaves: same
+//! count, same content hash, no key twice.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auditbook::backends::docstore::{content_hash, local, DocStore, SharedLocal};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The drill servers' administrator, for the rows whose chapter needs authentication on.
+const ADMIN: &str = "drill-admin:drill-admin-pw";
+
+/// The URI of the drill's server on `port`, with the administrator's credentials if `auth`.
+fn uri(port: u16, auth: bool) -> String {
+    if auth {
+        format!("mongodb://{ADMIN}@127.0.0.1:{port}/?directConnection=true&authSource=admin")
+    } else {
+        format!("mongodb://127.0.0.1:{port}/?directConnection=true")
+    }
+}
+
+/// A SecantusDB of the drill's own, on `port`, its data in `storage`.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    /// `None` when the server was never installed here (the tool installs it on first use).
+    /// With `auth`, an administrator is created first with authentication off (the only way
+    /// to create the first user), then the server is started again on that data with it on.
+    fn start(storage: &Path, port: u16, auth: bool) -> Option<Server> {
+        if auth && !storage.join("provisioned").exists() {
+            let server = Server::start(storage, port, false)?;
+            let (user, password) = ADMIN.split_once(':').unwrap();
+            let python = local::venv_dir().join("bin/python");
+            let created = Command::new(python)
+                .arg("-c")
+                .arg(format!(
+                    "import pymongo; pymongo.MongoClient('{}').admin.command('createUser', '{user}', pwd='{password}', roles=[{{'role': 'root', 'db': 'admin'}}])",
+                    uri(port, false)
+                ))
+                .status()
+                .unwrap();
+            assert!(created.success(), "creating the drill's administrator");
+            let _ = Command::new("kill")
+                .args(["-TERM", &server.child.id().to_string()])
+                .status();
+            let mut server = server;
+            let _ = server.child.wait();
+            std::fs::write(storage.join("provisioned"), "").unwrap();
+        }
+        let python = local::venv_dir().join("bin/python");
+        if !python.is_file() {
+            assert!(
+                std::env::var_os("AUDITBOOK_REQUIRE_SERVERS").is_none(),
+                "AUDITBOOK_REQUIRE_SERVERS is set but SecantusDB is not installed at {}",
+                python.display()
+            );
+            return None;
+        }
+        let child = Command::new(python)
+            .args([
+                "-c",
+                "import sys; from secantus.cli import main; sys.argv[0] = 'secantusd-py'; sys.exit(main())",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--standalone",
+                "--log-level",
+                "WARNING",
+                "--storage-path",
+            ])
+            .arg(storage.join("data"))
+            .args(auth.then_some("--auth"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "SecantusDB did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Server { child })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback proxy to the server that, once it has passed on a client's `insert` into
+/// `db.collection`, watches the collection on the server directly and kills the server
+/// (`pid`, SIGKILL) as soon as some of the write is stored: a crash in the middle of the
+/// write, whatever the machine's speed.
+struct KillingProxy {
+    port: u16,
+    fired: Arc<AtomicBool>,
+}
+
+impl KillingProxy {
+    fn start(
+        server_port: u16,
+        auth: bool,
+        pid: Arc<AtomicU32>,
+        db: &str,
+        collection: &str,
+    ) -> KillingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let fired = Arc::new(AtomicBool::new(false));
+        // The command's first element: a string named `insert` whose value is the collection.
+        let mut pattern = b"\x02insert\x00".to_vec();
+        pattern.extend_from_slice(&(collection.len() as u32 + 1).to_le_bytes());
+        pattern.extend_from_slice(collection.as_bytes());
+        pattern.push(0);
+        let trigger = fired.clone();
+        let (db, collection) = (db.to_string(), collection.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (pattern, trigger, pid) = (pattern.clone(), trigger.clone(), pid.clone());
+                let (db, collection) = (db.clone(), collection.clone());
+                std::thread::spawn(move || {
+                    pump(client, server, |seen| {
+                        if !trigger.load(Ordering::SeqCst) && contains(seen, &pattern) {
+                            trigger.store(true, Ordering::SeqCst);
+                            let (pid, db, collection) =
+                                (pid.clone(), db.clone(), collection.clone());
+                            std::thread::spawn(move || {
+                                kill_once_stored(&uri(server_port, auth), &pid, &db, &collection)
+                            });
+                        }
+                    })
+                });
+                std::thread::spawn(move || pump(s2, c2, |_| {}));
+            }
+        });
+        KillingProxy { port, fired }
+    }
+
+    fn uri(&self, auth: bool) -> String {
+        uri(self.port, auth)
+    }
+}
+
+/// Kills the server once `db.collection` holds a document, or 2 s into the write if none is
+/// visible by then (a server may make a whole insert message visible at once).
+fn kill_once_stored(uri: &str, pid: &AtomicU32, db: &str, collection: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    if let Ok(store) = DocStore::open(Some(uri), &SharedLocal::default()) {
+        let coll = store.collection(db, collection);
+        while Instant::now() < deadline
+            && store.count(&coll, mongodb::bson::doc! {}).unwrap_or(0) == 0
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.load(Ordering::SeqCst).to_string()])
+        .status();
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Copies `from` to `to` until either side closes; `look` sees what passed (with the tail
+/// of the previous read, so a pattern cut between two reads is still seen).
+fn pump(mut from: TcpStream, mut to: TcpStream, mut look: impl FnMut(&[u8])) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut seen: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        look(&seen);
+        let keep = seen.len().saturating_sub(64);
+        seen.drain(..keep);
+    }
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
+}
+
+/// `chapter` run through the binary against the server at `uri`.
+fn run(chapter: &str, uri: &str) -> (std::process::Output, Duration) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_auditbook"))
+        .arg("--root")
+        .arg(super::root())
+        .args(["--mongo-uri", uri, "findings", chapter])
+        .output()
+        .unwrap();
+    (out, started.elapsed())
+}
+
+/// The collection as a reader finds it: documents, content hash, and whether a key is there
+/// twice (`key` names the fields of the chapter's natural key).
+fn collection_state(uri: &str, db: &str, name: &str, key: &[&str]) -> (usize, String, bool) {
+    let store = DocStore::open(Some(uri), &SharedLocal::default()).unwrap();
+    let docs = store.all_by_id(&store.collection(db, name)).unwrap();
+    let keys: std::collections::BTreeSet<String> = docs
+        .iter()
+        .map(|d| {
+            key.iter()
+                .map(|k| format!("{:?}", d.get(k)))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    (docs.len(), content_hash(&docs), keys.len() < docs.len())
+}
+
+/// One row: `chapter`'s write into `collection` is cut by a killed server, then rerun. With
+/// `auth`, the servers require authentication (NosCités' roles are enforced by the server).
+fn server_killed_during_the_write(
+    chapter: &str,
+    db: &str,
+    collection: &str,
+    key: &[&str],
+    auth: bool,
+) {
+    // One row at a time: runs on one checkout take turns anyway (its run lock), and a row's
+    // time to fail must not include another's run.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir().unwrap();
+    // The reference: an uninterrupted run on a server of its own.
+    let clean_port = free_port();
+    let Some(clean_server) = Server::start(&scratch.path().join("clean"), clean_port, auth) else {
+        eprintln!("SecantusDB is not installed here: the drill row did not run");
+        return;
+    };
+    let clean_uri = uri(clean_port, auth);
+    let (out, _) = run(chapter, &clean_uri);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clean = collection_state(&clean_uri, db, collection, key);
+    assert!(
+        clean.0 > 0,
+        "the clean run left no document in {db}.{collection}"
+    );
+    drop(clean_server);
+
+    // The drill: the server dies once the first write into the collection has reached it.
+    let storage = scratch.path().join("drilled");
+    let port = free_port();
+    let server = Server::start(&storage, port, auth).unwrap();
+    let pid = Arc::new(AtomicU32::new(server.child.id()));
+    let proxy = KillingProxy::start(port, auth, pid.clone(), db, collection);
+    let (out, failed_after) = run(chapter, &proxy.uri(auth));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        proxy.fired.load(Ordering::SeqCst),
+        "the write was never seen: {stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a dead server is exit 2: {stderr}"
+    );
+    assert!(
+        stderr.contains("document store") || stderr.contains("MongoDB"),
+        "the error names the document store: {stderr}"
+    );
+    drop(server);
+
+    // Restarted on the same storage, the rerun completes the collection, once.
+    let restarted = Server::start(&storage, port, auth).unwrap();
+    pid.store(restarted.child.id(), Ordering::SeqCst);
+    let uri = uri(port, auth);
+    let left = collection_state(&uri, db, collection, key);
+    assert!(
+        left.0 < clean.0,
+        "the crash came after the write was whole ({} documents): the row tests nothing",
+        left.0
+    );
+    let (out, _) = run(chapter, &uri);
+    assert!(
+        out.status.success(),
+        "the rerun after the crash: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = collection_state(&uri, db, collection, key);
+    assert!(!after.2, "a key is in the collection twice after the rerun");
+    assert_eq!(
+        (after.0, &after.1),
+        (clean.0, &clean.1),
+        "the rerun leaves the collection a clean run leaves"
+    );
+    eprintln!(
+        "drill: {chapter}: server killed during the write into {collection}: failed after {:.1} s with exit 2; \
+         {} of {} documents were stored before the crash, none visible twice; the rerun completed the collection ({} documents, same content hash)",
+        failed_after.as_secs_f64(),
+        left.0,
+        clean.0,
+        after.0
+    );
+}
+
+#[test]
+fn greencoop_survives_its_server_killed_during_the_load() {
+    server_killed_during_the_write(
+        "greencoop",
+        "greencoop",
+        "readings",
+        &["station", "ts"],
+        false,
+    );
+}
+
+#[test]
+fn noscites_survives_its_server_killed_during_the_restore() {
+    server_killed_during_the_write("noscites", "noscites_restored", "listings", &["_id"], true);
+}
