@@ -183,6 +183,21 @@ pub enum RestoreError {
     /// The document store refused a write or stopped answering.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The target collection already holds another document under an `_id` of the backup:
+    /// not a rerun of this restore, whose documents would be the same.
+    #[error("{namespace} already holds a different document under _id {id}: restore into an empty database, or drop it first")]
+    Conflict {
+        /// The collection, `db.collection`.
+        namespace: String,
+        /// The `_id`.
+        id: String,
+    },
+}
+
+/// An `_id` as a key of a set: its BSON bytes (`Bson` has no `Hash`).
+fn id_key(document: &Document) -> Vec<u8> {
+    let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+    mongodb::bson::to_vec(&doc! {"_id": id}).expect("an _id encodes")
 }
 
 /// Restores `<dump>/noscites/listings.bson` into `db.listings`, quarantine into
@@ -249,7 +264,35 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, R
     report.increasing_pct = increasing_share(&valid);
     let listings = store.collection(db, "listings");
     let outcome = store.insert_unordered(&listings, valid.clone())?;
-    for i in &outcome.duplicates {
+    // The server refuses an `_id` it holds. The backup's own duplicates are the later copies
+    // of an `_id` in the file; a first copy refused was restored by an earlier run of this
+    // restore that did not finish (a crash, a server that went away): it is restored, once,
+    // provided it is the same document.
+    let mut seen = std::collections::HashSet::new();
+    let later_copy: Vec<bool> = valid.iter().map(|d| !seen.insert(id_key(d))).collect();
+    let already: Vec<usize> = outcome
+        .duplicates
+        .iter()
+        .copied()
+        .filter(|i| !later_copy[*i])
+        .collect();
+    if !already.is_empty() {
+        let stored: std::collections::HashMap<Vec<u8>, Document> = store
+            .all_by_id(&listings)?
+            .into_iter()
+            .map(|d| (id_key(&d), d))
+            .collect();
+        for i in &already {
+            let d = &valid[*i];
+            if stored.get(&id_key(d)) != Some(d) {
+                return Err(RestoreError::Conflict {
+                    namespace: listings.namespace().to_string(),
+                    id: d.get("_id").map(|b| b.to_string()).unwrap_or_default(),
+                });
+            }
+        }
+    }
+    for i in outcome.duplicates.iter().filter(|i| later_copy[**i]) {
         let d = &valid[*i];
         let reason = DUPLICATE_ID.to_string();
         reason_of(
@@ -261,12 +304,11 @@ pub fn restore(store: &DocStore, dump_root: &Path, db: &str) -> Result<Report, R
     // Counted on the server, not from the insert's own answer: what the collection holds.
     report.restored = store.count(&listings, doc! {})? as usize;
     let _ = outcome.inserted;
-    let refused: std::collections::HashSet<usize> = outcome.duplicates.iter().copied().collect();
     let restored: Vec<&Document> = valid
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !refused.contains(i))
-        .map(|(_, d)| d)
+        .zip(&later_copy)
+        .filter(|(_, later)| !**later)
+        .map(|(d, _)| d)
         .collect();
     report.first_id = restored.first().and_then(|d| d.get("_id").cloned());
     report.cardinality = cardinality(&restored);
