@@ -7,7 +7,9 @@
 //! (the data will not change by waiting). After every task the run's state is saved beside the
 //! database, so `--resume` can restart from the task that failed without redoing the
 //! finished ones. Tasks are idempotent (`create or replace`, files overwritten), which is
-//! what makes redoing a failed one safe.
+//! what makes redoing a failed one safe. A database removed between two tasks is unavailable
+//! to the next (retried, then failed with the state saved), and a resume that finds it gone
+//! reuses nothing and runs every task again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -342,6 +344,19 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
     } else {
         None
     };
+    let db = database_path(&r.work_dir);
+    // The tasks a resumed run reuses did their work in the database: if it is gone since,
+    // nothing can be reused, and every task runs again (they are idempotent).
+    let database_lost = resumed.is_some() && !database_is_the_runs(&db);
+    if database_lost {
+        eprintln!(
+            "{}: flow `{}`: the database {} is gone since run {}: every task runs again",
+            r.chapter,
+            r.spec.id,
+            db.display(),
+            resumed.map_or(0, |p| p.run_id)
+        );
+    }
     let run_id = previous.as_ref().map_or(1, |p| p.run_id + 1);
     let mut variables = r.spec.variables.clone();
     variables.extend(r.variables.clone());
@@ -360,7 +375,11 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
     };
     let mut reports: Vec<TaskReport> = Vec::new();
     for task in r.spec.order()? {
-        let report = if resumed.is_some_and(|p| p.tasks.get(&task.id).is_some_and(|s| s.finished()))
+        // Once a task of this run (or of the run resumed) has written to the database, the
+        // next ones need that database, not a new empty one DuckDB would create in its place.
+        let database_written = state.tasks.values().any(|s| s.finished());
+        let report = if !database_lost
+            && resumed.is_some_and(|p| p.tasks.get(&task.id).is_some_and(|s| s.finished()))
         {
             TaskReport {
                 id: task.id.clone(),
@@ -390,7 +409,7 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
                 database_unavailable: false,
             }
         } else {
-            run_task(r, task, &variables)
+            run_task(r, task, &variables, database_written)
         };
         state.tasks.insert(task.id.clone(), report.status);
         state.save(&r.work_dir)?;
@@ -406,23 +425,30 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
     state
         .pending_history
         .extend(report.tasks.iter().map(|t| (run_id, t.clone())));
-    // The history goes to the database when it can be opened; otherwise it waits in the state.
-    if write_history(&database_path(&r.work_dir), &state.pending_history).is_ok() {
+    // The history goes to the database when it can be opened (and still exists: opening a
+    // missing one would create it, and a resume would then take it for the run's);
+    // otherwise it waits in the state.
+    if db.exists() && write_history(&db, &state.pending_history).is_ok() {
         state.pending_history.clear();
     }
     state.save(&r.work_dir)?;
     Ok(report)
 }
 
-/// Runs one task with its retries.
-fn run_task(r: &FlowRun, task: &Task, variables: &BTreeMap<String, String>) -> TaskReport {
+/// Runs one task with its retries; `database_written`: tasks before it wrote to the database.
+fn run_task(
+    r: &FlowRun,
+    task: &Task,
+    variables: &BTreeMap<String, String>,
+    database_written: bool,
+) -> TaskReport {
     let retry = r.spec.retry(task);
     let timeout = r.spec.timeout(task);
     let mut attempts = 0;
     loop {
         attempts += 1;
         let started = Instant::now();
-        let outcome = attempt(r, task, variables, timeout);
+        let outcome = attempt(r, task, variables, timeout, database_written);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         let base = TaskReport {
             id: task.id.clone(),
@@ -495,17 +521,66 @@ struct Done {
     gates: Vec<GateReport>,
 }
 
+/// The macro the first task of a run creates, so that later tasks (and a resume) can tell
+/// the database the run wrote to from an empty one created in its place. A macro, not a
+/// table: it is kept in the database file but is no data (the data dictionary lists tables).
+const MARKER: &str = "flow_run_marker";
+
+fn has_marker(conn: &Connection) -> bool {
+    conn.query_row(
+        &format!(
+            "select count(*) from duckdb_functions() where function_name = '{MARKER}' and not internal"
+        ),
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n > 0)
+}
+
+/// Whether the database file is there and holds the marker of a run; one that cannot be
+/// opened now (locked by another process) is taken to be the run's: the attempts will say.
+fn database_is_the_runs(db: &Path) -> bool {
+    if !db.exists() {
+        return false;
+    }
+    match Connection::open(db) {
+        Ok(conn) => has_marker(&conn),
+        Err(_) => true,
+    }
+}
+
 /// One attempt: open the database, do the action, count rows, run the gates. A watchdog
-/// interrupts DuckDB when the task's timeout passes.
+/// interrupts DuckDB when the task's timeout passes. A database that earlier tasks wrote to
+/// and that is gone (removed, a volume unmounted) is unavailable, and retried: opening it
+/// would create an empty one and the task would fail on tables that are not there.
 fn attempt(
     r: &FlowRun,
     task: &Task,
     variables: &BTreeMap<String, String>,
     timeout: Duration,
+    database_written: bool,
 ) -> Result<Done, AttemptError> {
     let db = database_path(&r.work_dir);
+    let gone = || {
+        AttemptError::Unavailable(format!(
+            "the database file {} is gone: the tasks before this one wrote to it",
+            db.display()
+        ))
+    };
+    if database_written && !db.exists() {
+        return Err(gone());
+    }
     let conn =
         Connection::open(&db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
+    // The file can go between that look and the open, which then creates an empty one: the
+    // marker the first task left tells the run's database from a new one.
+    if database_written && !has_marker(&conn) {
+        return Err(gone());
+    }
+    if !database_written {
+        conn.execute_batch(&format!("create or replace macro {MARKER}() as 1"))
+            .map_err(|e| classify(e.to_string()))?;
+    }
     conn.execute_batch("set threads = 2")
         .map_err(|e| classify(e.to_string()))?;
     let (stop, stopped) = mpsc::channel::<()>();

@@ -1,6 +1,7 @@
 //! Chapter 4: the flow finds what the generator planted, conserves revenue, and survives a
-//! database that is locked by another process, corrupt, or on a full disk — then resumes
-//! from the failed task without redoing the finished ones.
+//! database that is locked by another process, corrupt, removed between two tasks, or on a
+//! full disk — then resumes from the failed task without redoing the finished ones (all of
+//! them when the database itself was lost).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -204,6 +205,82 @@ fn a_corrupt_database_fails_then_resumes_once_replaced() {
     std::fs::remove_file(database_path(&work)).unwrap();
     let resumed = run(&quick_spec(2, 10), &data, &work, &[], true);
     assert!(resumed.succeeded(), "{:?}", resumed.failure());
+}
+
+/// The files of a folder, by name, with their bytes.
+fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The database removed between two tasks (a watcher deletes it as soon as the first
+/// task's success is saved in the state): a later task finds it gone (or an empty one
+/// opened in its place, without the run's marker) instead of running on it, is retried, and
+/// fails with the state saved; the resume, finding the
+/// database gone, reuses no task and runs them all again, and its extractions are a clean
+/// run's, byte for byte.
+#[test]
+fn a_database_removed_between_two_tasks_is_retried_then_resumed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, work) = setup(dir.path(), 5);
+    let clean_work = dir.path().join("clean");
+    let clean = run(&quick_spec(3, 10), &data, &clean_work, &[], false);
+    assert!(clean.succeeded(), "{:?}", clean.failure());
+
+    let spec = quick_spec(3, 10);
+    let first = spec.order().unwrap()[0].id.clone();
+    let (state, db) = (State::path(&work), database_path(&work));
+    let watcher = std::thread::spawn(move || {
+        let saved = format!("\"{first}\": \"succeeded\"");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            if std::fs::read_to_string(&state).is_ok_and(|s| s.contains(&saved)) {
+                std::fs::remove_file(&db).unwrap();
+                let _ = std::fs::remove_file(db.with_extension("duckdb.wal"));
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    });
+    let failed = run(&spec, &data, &work, &[], false);
+    assert!(watcher.join().unwrap(), "the first task never finished");
+    assert!(!failed.succeeded());
+    let broken = failed
+        .tasks
+        .iter()
+        .find(|t| t.status == TaskStatus::Failed)
+        .expect("a task failed");
+    let message = broken.error.clone().unwrap_or_default();
+    assert!(
+        message.contains("DuckDB unavailable after 3 attempt(s)") && message.contains("is gone"),
+        "{message}"
+    );
+    assert!(broken.database_unavailable);
+
+    let resumed = run(&spec, &data, &work, &[], true);
+    assert!(resumed.succeeded(), "{:?}", resumed.failure());
+    assert!(
+        resumed
+            .tasks
+            .iter()
+            .all(|t| t.status == TaskStatus::Succeeded),
+        "the database was gone: nothing can be reused: {:?}",
+        statuses(&resumed)
+    );
+    assert_eq!(
+        files_in(&out_dir(&work)),
+        files_in(&out_dir(&clean_work)),
+        "the resumed run's extractions are a clean run's"
+    );
 }
 
 #[test]
