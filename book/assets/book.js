@@ -4,6 +4,11 @@
 // the book. The page's HTML is the same with or without this script (the Markdown book and
 // print read it as it is); the script only adds to it in the browser.
 
+// Text made safe to put into HTML: the charts' tooltips and the search's results.
+function escapeHtml(text) {
+  return text.replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
+}
+
 // Tables: every data table sorts by a click on a column's header (again: the other way,
 // a third time: the book's order); one with more than FILTER_FROM rows gets a filter box,
 // one with more than PAGE rows is shown PAGE rows at a time; each can be downloaded as CSV,
@@ -200,9 +205,6 @@
     });
     return marks;
   }
-  function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
-  }
   // The figure's data table and its caption: the siblings after the chart's paragraph.
   function around(chart) {
     var found = { data: null, source: null };
@@ -332,9 +334,6 @@
 
   function words(text) {
     return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").split(/[^a-z0-9_.]+/).filter(Boolean);
-  }
-  function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
   }
   function snippet(text, term) {
     var at = text.toLowerCase().indexOf(term);

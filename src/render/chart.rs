@@ -4,6 +4,7 @@
 
 use plotters::prelude::*;
 
+use super::html::html_escape;
 use crate::notebook::{ChartData, Drawing};
 
 /// What plotters' SVG backend reports when it cannot draw.
@@ -388,7 +389,7 @@ impl Overlay {
     fn open_series(&mut self, index: usize, name: &str) {
         self.text.push_str(&format!(
             "<g class=\"series\" data-series=\"{index}\" data-name=\"{}\">\n",
-            escape(name)
+            html_escape(name)
         ));
     }
 
@@ -459,7 +460,7 @@ impl Overlay {
                 y - ROW / 2,
                 x + 18,
                 x + 26,
-                escape(name)
+                html_escape(name)
             ));
         }
         self.text.push_str("</g>\n");
@@ -475,14 +476,6 @@ impl Overlay {
 
 fn hex(color: RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", color.0, color.1, color.2)
-}
-
-/// `text` safe inside SVG text and attribute values.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::html::html_escape;
 use crate::chapter::Meta;
 use crate::error::{Error, Result};
 
@@ -243,7 +244,7 @@ fn front(summary: &str, note: &str, parts: &[Part], starts: &[usize]) -> String 
         html.push_str(&format!(
             "<li><a href=\"#{}\">{}</a><span class=\"fill\"></span><span class=\"page\">{start}</span></li>\n",
             part.id,
-            escape(&part.title)
+            html_escape(&part.title)
         ));
     }
     html.push_str("</ol>\n</section>\n");
@@ -399,12 +400,6 @@ fn soft_breaks(html: &str) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The pages of a PDF Chromium wrote: its page objects (`/Type /Page`, not `/Pages`). Skia
 /// writes every object uncompressed at the top level, so they can be counted as text.
 fn page_count(pdf: &[u8]) -> usize {
@@ -413,6 +408,22 @@ fn page_count(pdf: &[u8]) -> usize {
         .filter(|w| w.starts_with(needle) && !w[needle.len()].is_ascii_alphanumeric())
         .count()
 }
+
+/// How the book runs Chromium: headless, with nothing that reaches for the network this
+/// machine may not have (each background service's refused connection would be logged), and
+/// without its sandbox, which refuses to start as root (CI containers) and guards nothing
+/// here: the pages are the book's own HTML read from local files. The browser tests use the
+/// same flags.
+pub const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
 
 /// Headless Chromium printing HTML files of a work folder.
 struct Printer<'a> {
@@ -427,20 +438,9 @@ impl Printer<'_> {
         std::fs::write(&source, html).map_err(Error::io(&source))?;
         let target = self.work.join(format!("{name}.pdf"));
         let profile = self.work.join("profile");
-        // The page is the book's own HTML and FIT_SCRIPT, read from a local file: Chromium's
-        // sandbox (which refuses to start as root, as in CI containers) guards nothing here.
         let output = Command::new(self.chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-pdf-header-footer",
-                "--generate-pdf-document-outline",
-            ])
+            .args(HEADLESS)
+            .args(["--no-pdf-header-footer", "--generate-pdf-document-outline"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--window-size={PRINT_WIDTH_PX},1000"))
             .arg(format!("--print-to-pdf={}", target.display()))

@@ -5,6 +5,7 @@
 //! `target/auditbook/screenshots/`. Missing files and broken links are refused earlier, at
 //! build time, by `site::check_links` (tested in `render`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,21 +14,26 @@ use serde_json::json;
 
 use super::cdp;
 
-/// The Chromium binary, or `None` (then the test says so and stops, unless
-/// `AUDITBOOK_REQUIRE_BROWSER` is set, as CI sets it: then a missing browser fails).
+/// The Chromium binary the book prints with, or `None` (then the test says so and stops,
+/// unless `AUDITBOOK_REQUIRE_BROWSER` is set, as CI sets it: then a missing browser fails).
 fn chromium() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("AUDITBOOK_CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ];
-    let found = candidates.iter().map(PathBuf::from).find(|p| p.is_file());
+    let found = auditbook::render::pdf::find_chromium().ok();
     if found.is_none() && std::env::var_os("AUDITBOOK_REQUIRE_BROWSER").is_some() {
         panic!(
             "AUDITBOOK_REQUIRE_BROWSER is set but no Chromium was found (apt-get install chromium)"
         );
     }
     found
+}
+
+/// The book written into a scratch folder: the folder (removed when dropped), the site's
+/// directory in it, and the site's files.
+fn written_book() -> (tempfile::TempDir, PathBuf, BTreeMap<String, Vec<u8>>) {
+    let scratch = tempfile::tempdir().unwrap();
+    let site = scratch.path().join("book");
+    let files = super::book_site();
+    book::write_book(&site, &files, false).unwrap();
+    (scratch, site, files)
 }
 
 /// Runs headless Chromium on `url` with `args`; returns (stdout, stderr).
@@ -58,10 +64,7 @@ fn every_page_loads_cleanly_searches_and_has_both_themes() {
         );
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let site = scratch.path().join("book");
-    let files = super::book_site();
-    book::write_book(&site, &files, false).unwrap();
+    let (scratch, site, files) = written_book();
     let profile = scratch.path().join("profile");
     let url = |page: &str| format!("file://{}/{page}", site.display());
 
@@ -266,10 +269,7 @@ fn long_tables_sort_filter_page_and_download_in_the_browser() {
         eprintln!("no Chromium on this machine: the table test did not run");
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let site = scratch.path().join("book");
-    let files = super::book_site();
-    book::write_book(&site, &files, false).unwrap();
+    let (scratch, site, files) = written_book();
     let page = |name: &str| String::from_utf8(files[name].clone()).unwrap();
     let downloads = scratch.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -482,10 +482,7 @@ fn charts_show_their_values_on_hover_toggle_series_and_follow_the_theme() {
         eprintln!("no Chromium on this machine: the chart test did not run");
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let site = scratch.path().join("book");
-    let files = super::book_site();
-    book::write_book(&site, &files, false).unwrap();
+    let (scratch, site, files) = written_book();
     let page = |name: &str| String::from_utf8(files[name].clone()).unwrap();
     let url = |name: &str, theme: &str| format!("file://{}/{name}?theme={theme}", site.display());
     let mut b = cdp::Browser::start(&chromium, &scratch.path().join("profile"), 1300, 900);
@@ -667,9 +664,7 @@ fn the_book_prints_to_a_pdf_with_right_page_numbers_and_working_links() {
         eprintln!("no pdfinfo on this machine: the PDF test did not run");
         return;
     }
-    let scratch = tempfile::tempdir().unwrap();
-    let site = scratch.path().join("book");
-    book::write_book(&site, &super::book_site(), false).unwrap();
+    let (_scratch, site, _) = written_book();
     let pdf = site.join("book.pdf");
     let printed = auditbook::render::pdf::print_book(&site, &book::all_meta(), &chromium, &pdf)
         .unwrap_or_else(|e| panic!("{}", e.report()));

@@ -25,19 +25,8 @@ pub struct Browser {
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// How the browser tests run Chromium: headless, as root (no sandbox), with nothing that
-/// reaches for the network this machine does not have (each background service's refused
-/// connection would be logged, many at a time).
-pub const HEADLESS: [&str; 8] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-];
+/// How the browser tests run Chromium: as the book prints its PDF.
+pub use auditbook::render::pdf::HEADLESS;
 
 impl Browser {
     /// Starts `chromium` with `profile` as its user-data folder and attaches to a new page.

@@ -44,6 +44,15 @@ fn uri(port: u16, auth: bool) -> String {
     }
 }
 
+/// Waits (up to a minute) until `what` accepts connections on `port`.
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A SecantusDB of the drill's own, on `port`, its data in `storage`.
 struct Server {
     child: Child,
@@ -103,14 +112,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "SecantusDB did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_listening(port, "SecantusDB");
         Some(Server { child })
     }
 }
@@ -380,11 +382,7 @@ fn start_moto(port: u16) -> Option<Server> {
         .spawn()
         .unwrap();
     let server = Server { child };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(port, "moto");
     let made = Command::new(&python)
         .arg("-c")
         .arg(format!(
