@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -34,6 +34,7 @@ use super::task::{
     merge_states, merge_windows, sum_counts, Block, Cut, PartitionState, Record, Task, BLOCK,
 };
 use super::window::{Closed, Windows};
+use crate::backends::kafka::commit_within;
 use crate::backends::kafka::{BrokerError, Endpoint};
 use crate::backends::objstore::{Storage, StorageError};
 use crate::error::Unreachable;
@@ -189,6 +190,23 @@ pub fn produce_as(
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
     payload: Payload,
 ) -> Result<(), StreamError> {
+    send(broker, tickets, throttle, payload, true)
+}
+
+/// Sends `tickets` without the end markers: the stream stays open, as a live source's does,
+/// until a later [`produce`] of the tickets that follow (`tickets` must end at a block
+/// boundary, a multiple of [`HEARTBEAT_EVERY`], so that the next block opens there).
+pub fn produce_open(broker: &Endpoint, tickets: &[Ticket]) -> Result<(), StreamError> {
+    send(broker, tickets, None, Payload::Json, false)
+}
+
+fn send(
+    broker: &Endpoint,
+    tickets: &[Ticket],
+    throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
+    payload: Payload,
+    end_markers: bool,
+) -> Result<(), StreamError> {
     let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("enable.idempotence", "true")
@@ -259,9 +277,10 @@ pub fn produce_as(
         send_batch(&producer, broker, p, &mut batches[p as usize], &mut value)?;
     }
     let end_at = tickets.last().map_or(0, |t| t.arrival_ms);
-    // The end marker carries the stream's length: the last block's size.
-    let length = tickets.len().to_string();
-    for p in 0..broker.partitions {
+    // The end marker carries the stream's length: its last ticket's position, plus one (the
+    // whole stream's, when an open stream was sent before).
+    let length = tickets.last().map_or(0, |t| t.seq + 1).to_string();
+    for p in (0..broker.partitions).filter(|_| end_markers) {
         producer
             .send(
                 BaseRecord::to(&broker.topic)
@@ -519,6 +538,9 @@ fn run(
             let mut assignment = TopicPartitionList::new();
             for p in 0..broker.partitions {
                 reader.load(p, &sink)?;
+            }
+            reader.align(&sink)?;
+            for p in 0..broker.partitions {
                 let offset = reader.tasks[&p]
                     .state
                     .next_offset
@@ -538,14 +560,15 @@ fn run(
         }
     };
 
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         let (jobs, queue) =
             std::sync::mpsc::sync_channel::<Cut>(CHECKPOINTS_AHEAD * broker.partitions as usize);
         let (consumer, sink) = (&consumer, &sink);
+        let patience = cfg.idle_timeout;
         let writer = scope.spawn(move || {
             let membership = consumer.context();
             for cut in queue {
-                let written = write_cut(consumer, broker, sink, cut, group);
+                let written = write_cut(consumer, broker, sink, cut, group, patience);
                 membership.in_flight.fetch_sub(1, Ordering::AcqRel);
                 if written.is_err() {
                     membership.writer_stopped.store(true, Ordering::Release);
@@ -566,7 +589,16 @@ fn run(
             peers.flush()?;
         }
         read
-    })
+    });
+    if result.is_err() {
+        // Closing a consumer waits for its commits still in flight, and librdkafka retries
+        // them without bound while the broker is gone (the failure drill found the processor
+        // hung there after its error): the close goes on in the background, so the error is
+        // reported now. It ends when the broker answers again, or with the process.
+        drop(peers);
+        std::thread::spawn(move || drop(consumer));
+    }
+    result
 }
 
 /// Checkpoints handed to the writer and not yet written, at most, per partition: the
@@ -589,7 +621,60 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Takes over partition `p` from its checkpoint in the sink (or its start).
     fn load(&mut self, p: i32, sink: &Sink) -> Result<(), StreamError> {
-        let file = PartitionState::file(p);
+        let state = self.stored_state(p, &PartitionState::file(p), sink)?;
+        let state = state.unwrap_or_else(|| {
+            PartitionState::new(p, self.broker.partitions, self.cfg.lateness_ms)
+        });
+        self.tasks.insert(p, Task::new(state));
+        self.queued.insert(p, VecDeque::new());
+        Ok(())
+    }
+
+    /// Alone, every partition must start at the same block: each needs the others' shares
+    /// of its blocks, and nobody keeps shares of blocks all have passed. A run that failed
+    /// while writing one cut (the broker gone between two partitions' commits) leaves some
+    /// partitions a cut ahead: those go back to the state their last one replaced, and the
+    /// files of that cut are written again, the same. Found by the failure drill, where the
+    /// rerun otherwise waited for shares no partition would send.
+    fn align(&mut self, sink: &Sink) -> Result<(), StreamError> {
+        let Some(oldest) = self.tasks.values().map(|t| t.state.next_block).min() else {
+            return Ok(());
+        };
+        let ahead: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state.next_block > oldest)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ahead {
+            let file = PartitionState::previous_file(p);
+            let previous = self.stored_state(p, &file, sink)?;
+            let previous = previous.unwrap_or_else(|| {
+                PartitionState::new(p, self.broker.partitions, self.cfg.lateness_ms)
+            });
+            if previous.next_block != oldest {
+                return Err(StreamError::Block {
+                    block: oldest,
+                    problem: format!(
+                        "partition {p}'s checkpoint is at block {}, and {file} at block {}, \
+                         where the other partitions start: the checkpoints are not one run's",
+                        self.tasks[&p].state.next_block, previous.next_block
+                    ),
+                });
+            }
+            self.tasks.insert(p, Task::new(previous));
+        }
+        Ok(())
+    }
+
+    /// Partition `p`'s state stored in `file`, if any.
+    fn stored_state(
+        &self,
+        p: i32,
+        file: &str,
+        sink: &Sink,
+    ) -> Result<Option<PartitionState>, StreamError> {
+        let file = file.to_string();
         let stored = sink.lock().expect("not poisoned").get(&file)?;
         let state = match stored {
             Some(bytes) => {
@@ -607,13 +692,11 @@ impl Reader<'_> {
                         ),
                     });
                 }
-                state
+                Some(state)
             }
-            None => PartitionState::new(p, self.broker.partitions, self.cfg.lateness_ms),
+            None => None,
         };
-        self.tasks.insert(p, Task::new(state));
-        self.queued.insert(p, VecDeque::new());
-        Ok(())
+        Ok(state)
     }
 
     /// A record read: to its task now if it takes records, else queued.
@@ -1052,6 +1135,7 @@ fn write_cut(
     sink: &Sink,
     cut: Cut,
     group: bool,
+    patience: Duration,
 ) -> Result<(), StreamError> {
     let p = cut.partition;
     let raw = match (cut.raw.first(), cut.raw.last()) {
@@ -1122,6 +1206,11 @@ fn write_cut(
             sink.put(LATE_FILE, bytes)?;
         }
     }
+    // The state replaced is kept, for a restart that finds this partition a cut ahead of
+    // another (see `Reader::align`).
+    if let Some(replaced) = sink.get(&PartitionState::file(p))? {
+        sink.put(&PartitionState::previous_file(p), replaced)?;
+    }
     sink.put(
         &PartitionState::file(p),
         serde_json::to_vec(&cut.state).expect("state serialises"),
@@ -1135,10 +1224,12 @@ fn write_cut(
             format!("the offset of partition {p}"),
             &broker.bootstrap,
         ))?;
-    let committed = consumer.commit(&offsets, CommitMode::Sync);
     // In a group, a commit can meet a rebalance under way and be refused: the partition's
     // next owner then starts from an older offset and skips what the state accounts for.
-    // Alone, a refused commit is the broker out of reach.
+    // Alone, a refused commit is the broker out of reach. Waited for at most the idle
+    // timeout: librdkafka's synchronous commit waits without bound for a broker that is gone
+    // (the failure drill found the processor hung there).
+    let committed = commit_within(consumer, &offsets, patience);
     if !group {
         committed.map_err(unreachable("committing offsets", &broker.bootstrap))?;
     }

@@ -94,6 +94,11 @@ impl PartitionState {
     pub fn file(partition: i32) -> String {
         format!("checkpoints/partition={partition}.json")
     }
+
+    /// The object keeping the checkpoint its latest one replaced.
+    pub fn previous_file(partition: i32) -> String {
+        format!("checkpoints/partition={partition}.previous.json")
+    }
 }
 
 /// A record of a partition, as the task takes it.

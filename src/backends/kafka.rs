@@ -8,9 +8,11 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::mocking::MockCluster;
+use rdkafka::mocking::{MockCluster, MockCoordinator};
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::Unreachable;
@@ -105,6 +107,8 @@ pub struct Broker {
     /// Where the producer and the processor connect.
     pub endpoint: Endpoint,
     _mock: Option<MockCluster<'static, DefaultProducerContext>>,
+    /// Every topic made on the mock cluster, with its partitions (for [`Broker::fail_over`]).
+    topics: std::sync::Mutex<Vec<(String, i32)>>,
 }
 
 impl Broker {
@@ -113,9 +117,14 @@ impl Broker {
     pub fn add_topic(&self, topic: &str, partitions: i32) -> Result<Endpoint, BrokerError> {
         let bootstrap = &self.endpoint.bootstrap;
         match &self._mock {
-            Some(mock) => mock
-                .create_topic(topic, partitions, 3)
-                .map_err(failed(format!("creating topic {topic}"), bootstrap))?,
+            Some(mock) => {
+                mock.create_topic(topic, partitions, 3)
+                    .map_err(failed(format!("creating topic {topic}"), bootstrap))?;
+                self.topics
+                    .lock()
+                    .expect("not poisoned")
+                    .push((topic.to_string(), partitions));
+            }
             None => create_topic(bootstrap, topic, partitions)?,
         }
         Ok(Endpoint {
@@ -148,6 +157,7 @@ impl Broker {
                 Ok(Broker {
                     endpoint,
                     _mock: Some(mock),
+                    topics: std::sync::Mutex::new(vec![(topic.to_string(), partitions)]),
                 })
             }
             Some(bootstrap) => {
@@ -160,9 +170,53 @@ impl Broker {
                 Ok(Broker {
                     endpoint,
                     _mock: None,
+                    topics: std::sync::Mutex::default(),
                 })
             }
         }
+    }
+
+    /// The in-process cluster, for the failure drill; an error for a real cluster, which is
+    /// not broken from here.
+    fn mock(
+        &self,
+        operation: &str,
+    ) -> Result<&MockCluster<'static, DefaultProducerContext>, BrokerError> {
+        self._mock.as_ref().ok_or_else(|| {
+            failed(operation, &self.endpoint.bootstrap)(KafkaError::AdminOpCreation(
+                "only the in-process cluster can be broken on purpose".into(),
+            ))
+        })
+    }
+
+    /// For the failure drill: makes broker `broker` (1 to 3) of the in-process cluster the
+    /// coordinator of `group`.
+    pub fn pin_coordinator(&self, group: &str, broker: i32) -> Result<(), BrokerError> {
+        let what = format!("making broker {broker} the coordinator of {group}");
+        self.mock(&what)?
+            .coordinator(MockCoordinator::Group(group.to_string()), broker)
+            .map_err(failed(&what, &self.endpoint.bootstrap))
+    }
+
+    /// For the failure drill: takes broker `down` (1 to 3) of the in-process cluster down,
+    /// after doing what a real cluster's controller does, which the mock leaves to its user:
+    /// the partitions of every topic made here are given leaders among the other two, which
+    /// hold their replicas. A group coordinator is not moved: librdkafka's clients do not look
+    /// for a new one on the mock's word (measured: commits left unanswered for 20 s), so the
+    /// drill pins the coordinator on a broker that stays ([`Broker::pin_coordinator`]).
+    pub fn take_down(&self, down: i32) -> Result<(), BrokerError> {
+        let what = format!("taking broker {down} down");
+        let mock = self.mock(&what)?;
+        let bootstrap = &self.endpoint.bootstrap;
+        let alive: Vec<i32> = (1..=3).filter(|b| *b != down).collect();
+        for (topic, partitions) in self.topics.lock().expect("not poisoned").iter() {
+            for p in 0..*partitions {
+                let leader = alive[p as usize % alive.len()];
+                mock.partition_leader(topic, p, Some(leader))
+                    .map_err(failed(&what, bootstrap))?;
+            }
+        }
+        mock.broker_down(down).map_err(failed(&what, bootstrap))
     }
 }
 
@@ -262,4 +316,48 @@ fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), Bro
         })?;
     }
     Ok(())
+}
+
+/// Commits `offsets` for `consumer`'s group and waits at most `patience` for the answer.
+/// librdkafka's synchronous commit (`rd_kafka_commit`) waits without bound while the group's
+/// coordinator is gone; its queue form hands the answer to a queue of our own, read here
+/// with a timeout. A commit unanswered in time is `OperationTimedOut` (it may still land
+/// later: a commit only ever trails the checkpoint it follows, so a late one is harmless).
+pub fn commit_within<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    offsets: &TopicPartitionList,
+    patience: Duration,
+) -> Result<(), KafkaError> {
+    use rdkafka::bindings as rd;
+    let commit_error =
+        |code: rd::rd_kafka_resp_err_t| KafkaError::ConsumerCommit(RDKafkaErrorCode::from(code));
+    let rk = consumer.client().native_ptr();
+    let millis = patience.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `rk` and `offsets` outlive these calls (librdkafka copies the list); the queue
+    // is ours, destroyed once (librdkafka keeps its own reference while the request is out);
+    // the event is destroyed once, after its error code is read.
+    unsafe {
+        let queue = rd::rd_kafka_queue_new(rk);
+        let sent = rd::rd_kafka_commit_queue(rk, offsets.ptr(), queue, None, std::ptr::null_mut());
+        if sent != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            rd::rd_kafka_queue_destroy(queue);
+            return Err(commit_error(sent));
+        }
+        let event = rd::rd_kafka_queue_poll(queue, millis);
+        let answer = if event.is_null() {
+            Err(KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::OperationTimedOut,
+            ))
+        } else {
+            let code = rd::rd_kafka_event_error(event);
+            rd::rd_kafka_event_destroy(event);
+            if code == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                Ok(())
+            } else {
+                Err(commit_error(code))
+            }
+        };
+        rd::rd_kafka_queue_destroy(queue);
+        answer
+    }
 }

@@ -17,7 +17,7 @@ use auditbook::chapters::indutech::{run_group_on, run_pipeline, run_pipeline_on,
 use auditbook::notebook::Status;
 use proptest::prelude::*;
 
-fn plan(seed: u64, tickets: usize) -> Plan {
+pub(crate) fn plan(seed: u64, tickets: usize) -> Plan {
     Plan {
         seed,
         tickets,
@@ -31,7 +31,7 @@ fn plan(seed: u64, tickets: usize) -> Plan {
     }
 }
 
-fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
+pub(crate) fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
     ProcessorConfig {
         group: "indutech-test",
         lateness_ms: 120_000,
@@ -43,7 +43,7 @@ fn config(crash_after: Option<u64>) -> ProcessorConfig<'static> {
 }
 
 /// Every object the sink wrote but the checkpoint (which counts checkpoints), by name.
-fn objects(sink: &Storage) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn objects(sink: &Storage) -> BTreeMap<String, Vec<u8>> {
     sink.list("")
         .unwrap()
         .into_iter()
@@ -56,7 +56,10 @@ fn objects(sink: &Storage) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The pipeline on the in-process broker into a fresh folder, and what it wrote.
-fn local_run(p: &Plan, partitions: i32) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
+pub(crate) fn local_run(
+    p: &Plan,
+    partitions: i32,
+) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     run_pipeline(
         p,
@@ -129,6 +132,48 @@ fn a_crash_and_restart_writes_what_an_uninterrupted_run_writes() {
         "same objects, same bytes"
     );
     assert_eq!(second.checkpoint.windows, done.checkpoint.windows);
+}
+
+/// A run that failed while writing one cut leaves some partitions' checkpoints a cut ahead
+/// of the others' (the failure drill's killed broker did): the restart rolls those back to
+/// the state their last cut replaced and writes what an uninterrupted run writes. The same
+/// restart with that earlier state lost is refused, naming the file.
+#[test]
+fn a_restart_with_partitions_a_cut_apart_rolls_back_and_writes_the_same_files() {
+    use auditbook::chapters::indutech::task::PartitionState;
+    let p = plan(13, 6000);
+    let tickets = generate::generate(&p);
+    let (_keep, uninterrupted) = local_run(&p, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(None, "tickets", 3).unwrap();
+    stream::produce(&broker.endpoint, &tickets, None).unwrap();
+    let mut sink = Storage::open(&Target::Local(dir.path().to_path_buf())).unwrap();
+    let first = stream::process(&broker.endpoint, &mut sink, &config(Some(4000))).unwrap();
+    assert!(!first.finished);
+    // Partitions 1 and 2 as if their last cut had never been written.
+    for partition in [1, 2] {
+        let previous = sink.get(&PartitionState::previous_file(partition)).unwrap();
+        let previous = previous.expect("a cut replaced an earlier one");
+        sink.put(&PartitionState::file(partition), previous)
+            .unwrap();
+    }
+    // First with partition 0's earlier state lost (overwritten by its latest).
+    let kept = sink
+        .get(&PartitionState::previous_file(0))
+        .unwrap()
+        .unwrap();
+    let latest = sink.get(&PartitionState::file(0)).unwrap().unwrap();
+    sink.put(&PartitionState::previous_file(0), latest).unwrap();
+    let refused = stream::process(&broker.endpoint, &mut sink, &config(None))
+        .expect_err("partition 0 cannot go back without its earlier state");
+    assert!(
+        matches!(&refused, stream::StreamError::Block { problem, .. } if problem.contains("partition=0.previous.json")),
+        "{refused}"
+    );
+    sink.put(&PartitionState::previous_file(0), kept).unwrap();
+    let resumed = stream::process(&broker.endpoint, &mut sink, &config(None)).unwrap();
+    assert!(resumed.finished);
+    assert_eq!(objects(&sink), uninterrupted, "same objects, same bytes");
 }
 
 /// The broker goes away after the tickets were produced: the processor ends with an error

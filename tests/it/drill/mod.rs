@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use auditbook::backends::docstore::{content_hash, local, DocStore, SharedLocal};
 
+mod broker;
+
 /// One row at a time: runs on one checkout take turns anyway (its run lock), and a row's
 /// time to fail must not include another's run.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
