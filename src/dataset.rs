@@ -248,3 +248,20 @@ pub fn require_files(chapter: &str, dir: &Path, names: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The text of a user's file: a byte that is not UTF-8 is refused naming the file, its line
+/// and byte offset, where the standard library would only say the stream was not UTF-8.
+pub fn read_text(chapter: &str, path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        Error::Data {
+            chapter: chapter.to_string(),
+            file: path.display().to_string(),
+            row: Some(line),
+            message: format!("byte 0x{:02x} at offset {at} is not UTF-8", bytes[at]),
+        }
+    })
+}

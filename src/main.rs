@@ -104,6 +104,14 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         fault: Option<String>,
     },
+    /// The failure drill's table: the records its rows (tests; `scripts/test` runs them)
+    /// left in target/auditbook/drill/, against the rows the drill must have; written to
+    /// measurements/drill.md. Exit 1 when a row built has no record.
+    Drill {
+        /// The folder of the records.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
     /// Run the chapters and list every finding and check result that differs from the
     /// committed book (book/findings.json, book/checks.json) or from the book at a git
     /// revision: exit 0 when none differ, 1 when some do.
@@ -425,6 +433,18 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &s.defaults(),
             )?;
             print!("{}", report.table());
+            report.verdict()
+        }
+        Command::Drill { from } => {
+            let dir = match from {
+                Some(dir) => s.under_root(dir),
+                None => s.root.join("target").join("auditbook").join("drill"),
+            };
+            let report = auditbook::commands::drill::report(&dir)?;
+            let table = report.table();
+            print!("{table}");
+            let saved = auditbook::commands::bench::save(&s.root, "drill.md", &table)?;
+            eprintln!("written to {}", saved.display());
             report.verdict()
         }
         Command::Diff {

@@ -96,8 +96,37 @@ pub fn column_names(header: &[String]) -> Vec<String> {
     names
 }
 
+/// Runs `read`, a reading of a workbook by calamine, turning a panic into `Err` with its
+/// message. calamine panics on some malformed workbooks (a cell reference whose row
+/// overflows `u32`, found by fuzzing the reader), and a user's bad file must be an error
+/// naming it, not a crash.
+pub fn guarded<T>(read: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into())
+    })
+}
+
 /// Reads `sheet` of the workbook at `path` (the first sheet when `None`).
 pub fn read_sheet(chapter: &str, path: &Path, sheet: Option<&str>) -> Result<Sheet> {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    guarded(|| read_sheet_unguarded(chapter, path, sheet)).unwrap_or_else(|panic| {
+        Err(Error::Data {
+            chapter: chapter.to_string(),
+            file,
+            row: None,
+            message: format!("the workbook is malformed: its reader failed ({panic})"),
+        })
+    })
+}
+
+fn read_sheet_unguarded(chapter: &str, path: &Path, sheet: Option<&str>) -> Result<Sheet> {
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())

@@ -16,7 +16,7 @@ const HEADER: [&str; 3] = ["code_commune", "nom_commune", "population"];
 /// Every commune of `dir/communes.csv`, in file order.
 pub fn read(dir: &Path) -> Result<Vec<Commune>> {
     let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    let text = crate::dataset::read_text(CHAPTER, &path)?;
     parse(&text, &path.display().to_string())
 }
 

@@ -83,7 +83,7 @@ pub fn read(dir: &Path) -> Result<Vec<Event>> {
 /// Every event of `dir/name` (`events.jsonl` or `events.csv`), in file order.
 pub fn read_named(dir: &Path, name: &str) -> Result<Vec<Event>> {
     let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    let text = crate::dataset::read_text(CHAPTER, &path)?;
     let file = path.display().to_string();
     if name == CSV_FILE {
         parse_csv(&text, &file)

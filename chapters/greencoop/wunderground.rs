@@ -49,6 +49,16 @@ pub struct Station {
 /// Parses a workbook. A sheet whose name is not a date or whose header differs is an error
 /// for the file (the shape is wrong); a row with a value that does not parse is quarantined.
 pub fn parse(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, ShapeError> {
+    crate::xlsx::guarded(|| parse_unguarded(file, bytes, station)).unwrap_or_else(|panic| {
+        Err(ShapeError::new(
+            file,
+            None,
+            format!("the workbook is malformed: its reader failed ({panic})"),
+        ))
+    })
+}
+
+fn parse_unguarded(file: &str, bytes: &[u8], station: &Station) -> Result<Parsed, ShapeError> {
     let mut book = Xlsx::new(Cursor::new(bytes.to_vec()))
         .map_err(|e| ShapeError::new(file, None, "not an xlsx workbook").because(e))?;
     let mut parsed = Parsed::default();

@@ -152,6 +152,7 @@ fn a_lock_released_during_the_retries_costs_only_a_retry() {
 
 #[test]
 fn a_lock_held_throughout_fails_with_a_clear_message_then_resumes() {
+    let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let (data, work) = setup(dir.path(), 2);
     let mut holder = hold_lock(&database_path(&work), 3000);
@@ -187,6 +188,15 @@ fn a_lock_held_throughout_fails_with_a_clear_message_then_resumes() {
     let resumed = run(&quick_spec(3, 50), &data, &work, &[], true);
     assert!(resumed.succeeded(), "{:?}", resumed.failure());
     assert_eq!(resumed.resumed_from, Some(1));
+    crate::drill::record(
+        "duckdb.held",
+        &[
+            ("attempts", first.attempts.to_string()),
+            ("exit", "2".into()),
+            ("resumed from task", "1".into()),
+        ],
+        started,
+    );
 }
 
 #[test]
@@ -229,6 +239,7 @@ fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// run's, byte for byte.
 #[test]
 fn a_database_removed_between_two_tasks_is_retried_then_resumed_whole() {
+    let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let (data, work) = setup(dir.path(), 5);
     let clean_work = dir.path().join("clean");
@@ -280,6 +291,20 @@ fn a_database_removed_between_two_tasks_is_retried_then_resumed_whole() {
         files_in(&out_dir(&work)),
         files_in(&out_dir(&clean_work)),
         "the resumed run's extractions are a clean run's"
+    );
+    crate::drill::record(
+        "duckdb.removed",
+        &[
+            ("attempts", broken.attempts.to_string()),
+            (
+                "resumed",
+                format!(
+                    "{} tasks rerun, extractions as a clean run's",
+                    resumed.tasks.len()
+                ),
+            ),
+        ],
+        started,
     );
 }
 

@@ -313,6 +313,7 @@ fn a_document_server_that_cannot_be_installed_exits_2_naming_the_command() {
 /// other waits, says so, and runs once the first is done.
 #[test]
 fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
+    let started = std::time::Instant::now();
     let held = auditbook::lock::RunLock::acquire(&super::root()).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_auditbook"))
         .arg("--root")
@@ -332,6 +333,17 @@ fn a_second_run_on_the_checkout_waits_for_the_first_and_says_so() {
         "{err}"
     );
     assert_eq!(stdout_json(&out)["late_batch.rows"], 1379);
+    crate::drill::record(
+        "build.two_at_once",
+        &[
+            ("held by the first", "1.5 s".into()),
+            (
+                "second",
+                "waited, said so, exit 0, complete findings".into(),
+            ),
+        ],
+        started,
+    );
 }
 
 /// `diff` against the committed book: nothing differs at the defaults; another plant changes

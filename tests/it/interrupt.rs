@@ -54,6 +54,8 @@ fn build(root: &Path, tmp: &Path, out: &Path) -> Command {
 
 #[test]
 fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
+    let started = std::time::Instant::now();
+    let mut exits = Vec::new();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("checkout");
     auditbook::commands::book::copy_dir(&super::root().join("datasets"), &root.join("datasets"))
@@ -102,7 +104,9 @@ fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
             .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
+        let signalled = std::time::Instant::now();
         let status = child.wait().unwrap();
+        let exited_after = signalled.elapsed();
         let said = reader.join().unwrap();
         assert_eq!(
             status.code(),
@@ -140,13 +144,32 @@ fn an_interrupted_build_leaves_the_previous_book_and_nothing_else() {
             "{signal} after {after_ms} ms: a server is still running: {}",
             String::from_utf8_lossy(&servers.stdout)
         );
+        exits.push(format!(
+            "SIG{} at {:.1} s: exit {} in {:.1} s",
+            &signal[1..],
+            after_ms as f64 / 1000.0,
+            128 + number,
+            exited_after.as_secs_f64()
+        ));
     }
+    crate::drill::record(
+        "build.signals",
+        &[
+            ("interrupts", exits.join(", ")),
+            (
+                "left behind",
+                "nothing: book, TMPDIR, scratch, servers".into(),
+            ),
+        ],
+        started,
+    );
 }
 
 /// The disk fills while the book is written (a small tmpfs, mounted as root): exit 2 naming
 /// the file, the previous book intact, no partial folder left beside it.
 #[test]
 fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
+    let started = std::time::Instant::now();
     let work = tempfile::tempdir().unwrap();
     let normal = work.path().join("normal").join("book");
     let built = build_one_chapter(&normal);
@@ -196,6 +219,21 @@ fn a_full_disk_while_writing_the_book_is_exit_2_and_keeps_the_previous_book() {
         "a partial folder was left"
     );
     drop(unmount);
+    crate::drill::record(
+        "build.disk_full",
+        &[
+            (
+                "disk",
+                format!(
+                    "{} kB for a {} kB book",
+                    (size + size / 2) / 1024 + 64,
+                    size / 1024
+                ),
+            ),
+            ("exit", "2, naming the file".into()),
+        ],
+        started,
+    );
 }
 
 /// Unmounts the folder when dropped (also when an assertion fails).

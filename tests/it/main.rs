@@ -10,6 +10,7 @@ mod drill;
 mod embedding;
 mod events;
 mod faults;
+mod fuzz;
 mod greencoop;
 mod indutech;
 mod install;

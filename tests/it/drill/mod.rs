@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use auditbook::backends::docstore::{content_hash, local, DocStore, SharedLocal};
 
+mod api;
 mod broker;
 
 /// One row at a time: runs on one checkout take turns anyway (its run lock), and a row's
@@ -261,6 +262,7 @@ fn collection_state(uri: &str, db: &str, name: &str, key: &[&str]) -> (usize, St
 /// One row: `chapter`'s write into `collection` is cut by a killed server, then rerun. With
 /// `auth`, the servers require authentication (NosCités' roles are enforced by the server).
 fn server_killed_during_the_write(
+    row: &str,
     chapter: &str,
     db: &str,
     collection: &str,
@@ -268,6 +270,7 @@ fn server_killed_during_the_write(
     auth: bool,
 ) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
     let scratch = tempfile::tempdir().unwrap();
     // The reference: an uninterrupted run on a server of its own.
     let clean_port = free_port();
@@ -344,11 +347,33 @@ fn server_killed_during_the_write(
         clean.0,
         after.0
     );
+    record(
+        row,
+        &[
+            ("exit", "2".into()),
+            (
+                "failed after",
+                format!("{:.1} s", failed_after.as_secs_f64()),
+            ),
+            ("stored at the kill", format!("{} of {}", left.0, clean.0)),
+            (
+                "after the rerun",
+                format!("{} documents, same hash, none twice", after.0),
+            ),
+        ],
+        started,
+    );
+}
+
+/// Records a passing row for the drill's table (see `auditbook::commands::drill`).
+pub(crate) fn record(row: &str, figures: &[(&str, String)], started: Instant) {
+    auditbook::commands::drill::record(row, figures, started.elapsed().as_secs_f64()).unwrap();
 }
 
 #[test]
 fn greencoop_survives_its_server_killed_during_the_load() {
     server_killed_during_the_write(
+        "docstore.load_killed",
         "greencoop",
         "greencoop",
         "readings",
@@ -359,7 +384,14 @@ fn greencoop_survives_its_server_killed_during_the_load() {
 
 #[test]
 fn noscites_survives_its_server_killed_during_the_restore() {
-    server_killed_during_the_write("noscites", "noscites_restored", "listings", &["_id"], true);
+    server_killed_during_the_write(
+        "docstore.restore_killed",
+        "noscites",
+        "noscites_restored",
+        "listings",
+        &["_id"],
+        true,
+    );
 }
 
 /// moto's S3 server of the drill's own on `port`, with the bucket `drill`; `None` when moto
@@ -580,6 +612,7 @@ fn greencoop_through(fault: S3Fault) -> Option<(std::process::Output, Duration, 
 #[test]
 fn the_object_store_refusing_then_gone_is_retried_then_a_clear_error() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
     let Some((out, _, refused, moto_port, _moto)) = greencoop_through(S3Fault::RefuseFirstPuts(0))
     else {
         eprintln!("moto is not installed here: the drill row did not run");
@@ -598,7 +631,7 @@ fn the_object_store_refusing_then_gone_is_retried_then_a_clear_error() {
         clean.keys()
     );
 
-    let (out, took, refused, moto_port, _moto) =
+    let (out, retried_took, refused, moto_port, _moto) =
         greencoop_through(S3Fault::RefuseFirstPuts(2)).unwrap();
     assert!(
         out.status.success(),
@@ -613,7 +646,7 @@ fn the_object_store_refusing_then_gone_is_retried_then_a_clear_error() {
     );
     eprintln!(
         "drill: S3 answering 503 to 2 PUTs: retried, run complete in {:.1} s, {} objects as a clean run's",
-        took.as_secs_f64(),
+        retried_took.as_secs_f64(),
         clean.len()
     );
 
@@ -646,5 +679,31 @@ fn the_object_store_refusing_then_gone_is_retried_then_a_clear_error() {
         "drill: S3 gone after the first PUT: exit 2 after {:.1} s and {refused} refused requests; {} whole object(s) left, none partial",
         took.as_secs_f64(),
         left.len()
+    );
+    record(
+        "objstore.refusing_then_gone",
+        &[
+            ("503s retried", "2".into()),
+            (
+                "retried run",
+                format!(
+                    "{:.1} s, {} objects as a clean run's",
+                    retried_took.as_secs_f64(),
+                    clean.len()
+                ),
+            ),
+            (
+                "gone",
+                format!(
+                    "exit 2 after {:.1} s, {refused} refusals",
+                    took.as_secs_f64()
+                ),
+            ),
+            (
+                "left",
+                format!("{} whole object(s), none partial", left.len()),
+            ),
+        ],
+        started,
     );
 }
