@@ -119,6 +119,13 @@ pub const MATRIX: &[Row] = &[
         outcome: "no 5xx; valid requests sent meanwhile all answered 200 (p99 recorded); peak memory under 1 GiB",
         test: Some("drill::api::the_api_under_abuse_answers_no_5xx_and_keeps_serving"),
     },
+    Row {
+        id: "api.abuse_events",
+        fault: "the events assistant's API under abuse",
+        injection: "as the Seattle API's row: 1,000 connections at once, slow clients, bodies at and over its 16 KiB limit, JSON nested 10,000 deep, bytes not UTF-8",
+        outcome: "no 5xx; valid requests sent meanwhile all answered 200 (p99 recorded); peak memory under 1 GiB",
+        test: Some("drill::api::the_events_assistant_under_abuse_answers_no_5xx_and_keeps_serving"),
+    },
 ];
 
 /// What a passing row measured.
