@@ -282,14 +282,9 @@ impl Error {
 
     /// A chapter thread's panic, with the panic's message when it has one.
     pub fn panicked(chapter: &str, payload: &(dyn std::any::Any + Send)) -> Error {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
         Error::Panicked {
             chapter: chapter.to_string(),
-            message,
+            message: panic_message(payload),
         }
     }
 
@@ -358,6 +353,15 @@ fn could_not_run(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// The message a panic carried (`panic!` with a literal or a formatted one), or "no message".
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 #[cfg(test)]

@@ -101,13 +101,8 @@ pub fn column_names(header: &[String]) -> Vec<String> {
 /// overflows `u32`, found by fuzzing the reader), and a user's bad file must be an error
 /// naming it, not a crash.
 pub fn guarded<T>(read: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "no message".into())
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .map_err(|panic| crate::error::panic_message(panic.as_ref()))
 }
 
 /// Reads `sheet` of the workbook at `path` (the first sheet when `None`).

@@ -101,11 +101,7 @@ fn try_input(reader: &Reader, input: &[u8]) -> Result<(), String> {
         Ok(Ok(held)) => held,
         Ok(Err(panic)) => Err(format!(
             "panicked: {}",
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+            auditbook::error::panic_message(panic.as_ref())
         )),
         Err(_) => Err("no answer within 10 s (a hang)".into()),
     }
@@ -163,6 +159,23 @@ fn bson_dump(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Every row GreenCoop's readers quarantined carries its reason and the file it came from.
+fn quarantine_names_its_rows(
+    parsed: &auditbook::chapters::greencoop::reading::Parsed,
+    file: &str,
+) -> Result<(), String> {
+    match parsed
+        .quarantined
+        .iter()
+        .find(|q| q.reason.is_empty() || q.origin.file != file)
+    {
+        Some(q) => Err(format!(
+            "a quarantined row without its reason or file: {q:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// InfoClimat's JSON: read (every row of every station a reading or quarantined with its
 /// reason, naming the file) or refused naming the file (and line and column if not JSON).
 fn infoclimat_json(bytes: &[u8]) -> Result<(), String> {
@@ -181,16 +194,7 @@ fn infoclimat_json(bytes: &[u8]) -> Result<(), String> {
             if accounted != rows {
                 return Err(format!("{rows} rows, {accounted} accounted for"));
             }
-            match parsed
-                .quarantined
-                .iter()
-                .find(|q| q.reason.is_empty() || q.origin.file != "fuzz.json")
-            {
-                Some(q) => Err(format!(
-                    "a quarantined row without its reason or file: {q:?}"
-                )),
-                None => Ok(()),
-            }
+            quarantine_names_its_rows(&parsed, "fuzz.json")
         }
         Err(e) => {
             let text = format!(
@@ -279,16 +283,7 @@ fn wunderground_xlsx(bytes: &[u8]) -> Result<(), String> {
         pressure_bug: false,
     };
     match wunderground::parse("fuzz.xlsx", bytes, &station) {
-        Ok(parsed) => match parsed
-            .quarantined
-            .iter()
-            .find(|q| q.reason.is_empty() || q.origin.file != "fuzz.xlsx")
-        {
-            Some(q) => Err(format!(
-                "a quarantined row without its reason or file: {q:?}"
-            )),
-            None => Ok(()),
-        },
+        Ok(parsed) => quarantine_names_its_rows(&parsed, "fuzz.xlsx"),
         Err(e) if e.file == "fuzz.xlsx" => Ok(()),
         Err(e) => Err(format!("the refusal names {}: {e}", e.file)),
     }

@@ -17,10 +17,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use auditbook::backends::kafka::Broker;
+use auditbook::backends::kafka::{Broker, Endpoint};
 use auditbook::backends::objstore::{Storage, Target};
 use auditbook::chapters::indutech::generate;
-use auditbook::chapters::indutech::stream::{self, ProcessorConfig, StreamError, HEARTBEAT_EVERY};
+use auditbook::chapters::indutech::stream::{
+    self, Processed, ProcessorConfig, StreamError, HEARTBEAT_EVERY,
+};
 use auditbook::chapters::indutech::task::PartitionState;
 
 use super::{free_port, record, start_moto, wait_listening, Server, ONE_AT_A_TIME};
@@ -107,6 +109,30 @@ fn raw_tickets(dir: &std::path::Path, p: i32) -> u64 {
     .unwrap() as u64
 }
 
+/// Runs the processor on a thread over an open stream of `produced` tickets and, once it
+/// has windowed all it can of them (a block is windowed once the next one opens, so the
+/// last block waits for the rest) or has ended, calls `fault`: the processor's result, the
+/// position it had reached, and what `fault` returned.
+fn process_then<T>(
+    endpoint: &Endpoint,
+    sink: &mut Storage,
+    cfg: &ProcessorConfig,
+    progress: &AtomicU64,
+    produced: usize,
+    fault: impl FnOnce() -> T,
+) -> (Result<Processed, StreamError>, u64, T) {
+    let windowable = (produced as u64 / HEARTBEAT_EVERY - 1) * HEARTBEAT_EVERY;
+    std::thread::scope(|scope| {
+        let processor = scope.spawn(|| stream::process(endpoint, sink, cfg));
+        while progress.load(Ordering::Relaxed) < windowable && !processor.is_finished() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let position = progress.load(Ordering::Relaxed);
+        let faulted = fault();
+        (processor.join().unwrap(), position, faulted)
+    })
+}
+
 #[test]
 fn the_broker_killed_mid_stream_then_restarted_on_its_store_gives_the_same_files() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,19 +172,13 @@ fn the_broker_killed_mid_stream_then_restarted_on_its_store_gives_the_same_files
         progress: Some(&progress),
         holding: None,
     };
-    // A block is windowed once the next one opens: the half's last block waits for the rest.
-    let windowable = (half as u64 / HEARTBEAT_EVERY - 1) * HEARTBEAT_EVERY;
-    let (result, killed_at, killed_position) = std::thread::scope(|scope| {
-        let processor = scope.spawn(|| stream::process(&endpoint, &mut sink, &cfg));
-        while progress.load(Ordering::Relaxed) < windowable && !processor.is_finished() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let position = progress.load(Ordering::Relaxed);
-        broker.child.kill().unwrap();
-        let killed_at = Instant::now();
-        broker.child.wait().unwrap();
-        (processor.join().unwrap(), killed_at, position)
-    });
+    let (result, killed_position, killed_at) =
+        process_then(&endpoint, &mut sink, &cfg, &progress, half, || {
+            broker.child.kill().unwrap();
+            let killed_at = Instant::now();
+            broker.child.wait().unwrap();
+            killed_at
+        });
     let failed_after = killed_at.elapsed();
     assert!(
         killed_position < tickets.len() as u64,
@@ -289,17 +309,10 @@ fn one_broker_of_three_down_mid_stream_fails_over_and_completes() {
         holding: None,
     };
     let endpoint = broker.endpoint.clone();
-    let windowable = (half as u64 / HEARTBEAT_EVERY - 1) * HEARTBEAT_EVERY;
-    let (result, down_at) = std::thread::scope(|scope| {
-        let processor = scope.spawn(|| stream::process(&endpoint, &mut sink, &cfg));
-        while progress.load(Ordering::Relaxed) < windowable && !processor.is_finished() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let position = progress.load(Ordering::Relaxed);
+    let (result, down_at, ()) = process_then(&endpoint, &mut sink, &cfg, &progress, half, || {
         broker.take_down(down).unwrap();
         // The rest of the stream goes to the new leaders.
         stream::produce(&endpoint, &tickets[half..], None).unwrap();
-        (processor.join().unwrap(), position)
     });
     let led_after = leaders(&broker.endpoint.bootstrap, "tickets");
     assert!(
