@@ -34,7 +34,7 @@ use super::task::{
     merge_states, merge_windows, sum_counts, Block, Cut, PartitionState, Record, Task, BLOCK,
 };
 use super::window::{Closed, Windows};
-use crate::backends::kafka::commit_within;
+use crate::backends::kafka::{commit_within, recovers_by_itself};
 use crate::backends::kafka::{BrokerError, Endpoint};
 use crate::backends::objstore::{Storage, StorageError};
 use crate::error::Unreachable;
@@ -877,6 +877,8 @@ impl Reader<'_> {
         let mut idle_since: Option<Instant> = None;
         let mut last_look = Instant::now();
         let mut busy = true;
+        // The last error librdkafka said it recovers from, for the idle timeout's message.
+        let mut last_error: Option<KafkaError> = None;
         loop {
             if busy {
                 busy = self.step(peers, jobs, membership)?;
@@ -908,6 +910,9 @@ impl Reader<'_> {
             let mut arrived = self.apply_changes(consumer, sink)?;
             match polled {
                 None => {}
+                // A broker lost mid-stream: librdkafka reconnects and follows the new
+                // leaders; if none comes, the idle timeout below names the last error.
+                Some(Err(e)) if recovers_by_itself(&e) => last_error = Some(e),
                 Some(Err(e)) => {
                     return Err(unreachable(
                         &format!("consuming {}", self.broker.topic),
@@ -961,8 +966,12 @@ impl Reader<'_> {
                     "Kafka broker",
                     &self.broker.bootstrap,
                     format!(
-                        "nothing for {:?}; partitions never reached their end marker: {}",
+                        "nothing for {:?}{}; partitions never reached their end marker: {}",
                         self.cfg.idle_timeout,
+                        last_error
+                            .as_ref()
+                            .map(|e| format!(" (last error: {e})"))
+                            .unwrap_or_default(),
                         waiting.join(", ")
                     ),
                 )));
@@ -1082,6 +1091,8 @@ impl Peers {
         self.producer.poll(Duration::ZERO);
         match self.consumer.poll(Duration::ZERO) {
             None => Ok(None),
+            // As in the reader's own loop (see `read`): its idle timeout decides.
+            Some(Err(e)) if recovers_by_itself(&e) => Ok(None),
             Some(Err(e)) => Err(unreachable(
                 &format!("consuming {}", self.topic),
                 &self.bootstrap,

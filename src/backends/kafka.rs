@@ -90,6 +90,16 @@ fn out_of_reach_code(code: RDKafkaErrorCode) -> bool {
     )
 }
 
+/// Whether a consumer's error is one librdkafka recovers from by itself: a connection lost
+/// to one broker, a leader that moved. The consumer reconnects and refetches the leaders, so
+/// a reader goes on and lets its idle timeout decide whether the brokers are really gone.
+pub fn recovers_by_itself(error: &KafkaError) -> bool {
+    match error {
+        KafkaError::MessageConsumption(code) | KafkaError::Global(code) => out_of_reach_code(*code),
+        _ => false,
+    }
+}
+
 /// Where records go: bootstrap servers, topic, partitions. Plain data, shared by the
 /// producer and processor threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
