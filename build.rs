@@ -1,4 +1,4 @@
-//! Embeds every chapter's prose, SQL and declarations (`chapters/<id>/*.{md,sql,toml,yaml}`) and the site
+//! Embeds every chapter's prose, SQL and declarations (`chapters/<id>/*.{md,sql,toml,yaml,py}`) and the site
 //! templates (`templates/*`) into the binary, so the book shows each query exactly as the
 //! binary ran it and the tool needs no source tree beside it. The engine looks files up by
 //! path; it never names a chapter.
@@ -37,7 +37,7 @@ fn main() {
     let mut files = Vec::new();
     collect(
         &root.join("chapters"),
-        &["md", "sql", "toml", "yaml"],
+        &["md", "sql", "toml", "yaml", "py"],
         &mut files,
     );
     collect(&root.join("templates"), &["html", "css", "js"], &mut files);

@@ -190,8 +190,14 @@ enum FlowCommand {
         #[arg(long)]
         work: Option<PathBuf>,
         /// Restart the last failed run from the task that failed.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["task", "gate"])]
         resume: bool,
+        /// Run only this task's action, once (for an orchestrator: the Airflow export).
+        #[arg(long, conflicts_with = "gate")]
+        task: Option<String>,
+        /// Run only this gate, once: exit 1 and its rows when a stop gate finds rows.
+        #[arg(long)]
+        gate: Option<String>,
         /// A flow variable: z_threshold=2.5.
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
@@ -225,11 +231,15 @@ enum FlowCommand {
         work: Option<PathBuf>,
     },
     /// Write the flow for another orchestrator.
+    #[command(group = clap::ArgGroup::new("target").required(true))]
     Export {
         chapter: String,
-        /// Kestra flow YAML (the only target so far).
-        #[arg(long, required = true)]
+        /// Kestra flow YAML.
+        #[arg(long, group = "target")]
         kestra: bool,
+        /// Apache Airflow DAG (Python), each task and gate run by this tool.
+        #[arg(long, group = "target")]
+        airflow: bool,
         /// Output file; stdout when absent.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -811,12 +821,15 @@ fn embed_e5(texts: &[String], role: &str) -> Result<(), Error> {
 /// `flow …`: runs, schedules, inspects or exports a chapter's flow.
 fn flow(s: &Session, command: FlowCommand) -> Result<(), Error> {
     use auditbook::commands::flow;
+    use auditbook::flow::runner::Piece;
     match command {
         FlowCommand::Run {
             chapter,
             data,
             work,
             resume,
+            task,
+            gate,
             vars,
             params,
         } => {
@@ -825,7 +838,12 @@ fn flow(s: &Session, command: FlowCommand) -> Result<(), Error> {
             let params = parse_params(&params, Some(c.meta().id))?;
             let ctx = book::context(c, &s.options(data, params, None))?;
             let work = work.unwrap_or_else(|| flow::default_work_dir(&ctx));
-            flow::run_once(c, &ctx, &work, parse_vars(&vars)?, resume).map(|_| ())
+            let vars = parse_vars(&vars)?;
+            match (task, gate) {
+                (Some(task), _) => flow::run_piece(c, &ctx, &work, vars, Piece::Task(&task)),
+                (None, Some(gate)) => flow::run_piece(c, &ctx, &work, vars, Piece::Gate(&gate)),
+                (None, None) => flow::run_once(c, &ctx, &work, vars, resume).map(|_| ()),
+            }
         }
         FlowCommand::Next { chapter, n, from } => {
             let from = match from {
@@ -854,9 +872,17 @@ fn flow(s: &Session, command: FlowCommand) -> Result<(), Error> {
         }
         FlowCommand::Export {
             chapter,
-            kestra: _,
+            kestra,
+            airflow: _,
             out,
-        } => flow::export_kestra(book::chapter_by_id(&chapter)?, out.as_deref()),
+        } => {
+            let target = if kestra {
+                flow::Target::Kestra
+            } else {
+                flow::Target::Airflow
+            };
+            flow::export(book::chapter_by_id(&chapter)?, target, out.as_deref())
+        }
         FlowCommand::HoldLock { database, ms } => flow::hold_lock(&database, ms),
     }
 }

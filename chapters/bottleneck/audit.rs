@@ -17,7 +17,7 @@ use polars::prelude::{Column, DataFrame};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{CHAPTER, KESTRA_FILE};
+use super::{AIRFLOW_FILE, CHAPTER, KESTRA_FILE};
 
 /// The file the flow's loader reads for `name`, as a dataset reference (rows counted for
 /// CSV; a workbook's rows are the load task's).
@@ -309,24 +309,188 @@ pub(super) fn schedule(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> 
     Ok(())
 }
 
+/// Where the export committed as `chapters/bottleneck/<file>` first differs from `exported`
+/// (none when it is the export, line for line), with the command that writes it again.
+fn committed_differs(file: &str, exported: &str, target: &str) -> Option<String> {
+    let again = format!(
+        "export it again with `auditbook flow export {CHAPTER} {target} --out chapters/{CHAPTER}/{file}`"
+    );
+    let Some(committed) = crate::embedded::chapter_file(CHAPTER, file) else {
+        return Some(format!("no committed chapters/{CHAPTER}/{file}; {again}"));
+    };
+    let mut fresh = exported.lines();
+    for (n, line) in committed.lines().enumerate() {
+        let exported_line = fresh.next();
+        if exported_line != Some(line) {
+            return Some(format!(
+                "the committed {file} differs from the export at line {}: `{line}` where the flow exports `{}`; {again}",
+                n + 1,
+                exported_line.unwrap_or("(end of file)")
+            ));
+        }
+    }
+    fresh
+        .next()
+        .map(|_| format!("the committed {file} ends before the export does; {again}"))
+}
+
+/// Saves `text` as the run's artifact `file`, named `name`.
+fn save_artifact(
+    nb: &mut Notebook,
+    ctx: &RunContext,
+    name: &str,
+    file: &str,
+    text: &str,
+) -> Result<()> {
+    std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    let path = ctx.artifact_dir.join(file);
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
+    std::io::Write::write_all(&mut temporary, text.as_bytes()).map_err(Error::io(&path))?;
+    temporary
+        .persist(&path)
+        .map_err(|e| Error::io(&path)(e.error))?;
+    nb.artifacts.insert(
+        name.into(),
+        Artifact {
+            name: name.into(),
+            file: file.into(),
+            sha256: sha256_bytes(text.as_bytes()),
+        },
+    );
+    Ok(())
+}
+
+/// The Airflow export, saved as an artifact, checked against the flow: a task per step and
+/// per gate, gates never retried, each step with its declared retries and timeout, the same
+/// cron and time zone, and the committed DAG the export line for line. Whether Airflow runs
+/// it as the native runner does is a test (`tests/it/airflow.rs`), not this check: the book
+/// builds without Airflow.
+pub(super) fn airflow(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Result<()> {
+    let dag = engine::airflow::export(spec, CHAPTER);
+    save_artifact(nb, ctx, "airflow", AIRFLOW_FILE, &dag)?;
+    let mut problems = Vec::new();
+    let operators: Vec<&str> = dag
+        .lines()
+        .filter(|l| l.contains("= PythonOperator("))
+        .collect();
+    let gates: Vec<&crate::flow::spec::Gate> = spec.tasks.iter().flat_map(|t| &t.gates).collect();
+    if operators.len() != spec.tasks.len() + gates.len() {
+        problems.push(format!(
+            "{} Airflow tasks for {} tasks and {} gates",
+            operators.len(),
+            spec.tasks.len(),
+            gates.len()
+        ));
+    }
+    for task in &spec.tasks {
+        let retry = spec.retry(task);
+        let expected = format!(
+            "op_args=[\"--task\", \"{}\"], retries={},",
+            task.id,
+            retry.max_attempts.saturating_sub(1)
+        );
+        let timeout = format!(
+            "execution_timeout=timedelta(seconds={}))",
+            spec.timeout(task).as_secs()
+        );
+        if !operators
+            .iter()
+            .any(|l| l.contains(&expected) && l.contains(&timeout))
+        {
+            problems.push(format!(
+                "task `{}` lost its retries or its timeout",
+                task.id
+            ));
+        }
+    }
+    for gate in gates {
+        let expected = format!("op_args=[\"--gate\", \"{}\"], retries=0,", gate.id);
+        if !operators.iter().any(|l| l.contains(&expected)) {
+            problems.push(format!("gate `{}` is missing or retried", gate.id));
+        }
+    }
+    let trigger = format!(
+        "schedule=CronTriggerTimetable(\"{}\", timezone=\"{}\"),",
+        spec.trigger.cron, spec.trigger.timezone
+    );
+    if !dag.contains(&trigger) {
+        problems.push("the trigger differs".into());
+    }
+    problems.extend(committed_differs(AIRFLOW_FILE, &dag, "--airflow"));
+    let source = crate::function_source!(crate::flow::airflow::export);
+    nb.add_finding(
+        "airflow.tasks",
+        Value::Int(operators.len() as i64),
+        Some("Airflow tasks"),
+        source.clone(),
+    )?;
+    // The DAG as a table, read back from the export itself (not from the flow): what
+    // Airflow is told to run, retry and wait for.
+    let quoted = |line: &str, after: &str| -> String {
+        line.split_once(after)
+            .and_then(|(_, rest)| rest.split('"').nth(1))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let number = |line: &str, after: &str| -> String {
+        line.split_once(after)
+            .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect())
+            .unwrap_or_default()
+    };
+    let edges: Vec<(String, String)> = dag
+        .lines()
+        .filter_map(|l| l.trim().split_once(" >> "))
+        .map(|(a, b)| (quoted(a, "pieces["), quoted(b, "pieces[")))
+        .collect();
+    let (mut ids, mut runs, mut retries, mut timeouts, mut after) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for line in &operators {
+        let id = quoted(line, "task_id=");
+        // op_args=["--task", "load_erp"]: the tool's arguments.
+        let args = line
+            .split_once("op_args=[")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(args, _)| args.replace(['"', ','], ""))
+            .unwrap_or_default();
+        runs.push(format!("flow run {CHAPTER} {args}"));
+        retries.push(number(line, "retries="));
+        timeouts.push(number(line, "execution_timeout=timedelta(seconds="));
+        after.push(
+            edges
+                .iter()
+                .filter(|(_, b)| *b == id)
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        ids.push(id);
+    }
+    nb.add_table(
+        "airflow",
+        frame(vec![
+            Column::new("airflow_task".into(), ids),
+            Column::new("runs".into(), runs),
+            Column::new("retries".into(), retries),
+            Column::new("timeout_s".into(), timeouts),
+            Column::new("after".into(), after),
+        ])?,
+        source,
+    )?;
+    nb.add_check(
+        "airflow.equivalent",
+        "the Airflow DAG committed beside the chapter is the export of the flow that ran, line for line: an Airflow task per step with its retries and timeout, one per gate never retried, the same cron and time zone",
+        Status::of(problems.is_empty(), || problems.join("; ")),
+        &["airflow.tasks", "flow.tasks", "flow.gates"],
+    )?;
+    Ok(())
+}
+
 /// The Kestra export, saved as an artifact, checked against the flow.
 pub(super) fn kestra(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Result<()> {
     let sql_file = engine::chapter_sql(CHAPTER);
     let yaml = engine::kestra::export(spec, &sql_file).map_err(Error::within(CHAPTER))?;
-    std::fs::create_dir_all(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
-    let path = ctx.artifact_dir.join("kestra_flow.yaml");
-    let mut file =
-        tempfile::NamedTempFile::new_in(&ctx.artifact_dir).map_err(Error::io(&ctx.artifact_dir))?;
-    std::io::Write::write_all(&mut file, yaml.as_bytes()).map_err(Error::io(&path))?;
-    file.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
-    nb.artifacts.insert(
-        "kestra".into(),
-        Artifact {
-            name: "kestra".into(),
-            file: "kestra_flow.yaml".into(),
-            sha256: sha256_bytes(yaml.as_bytes()),
-        },
-    );
+    save_artifact(nb, ctx, "kestra", KESTRA_FILE, &yaml)?;
 
     let parsed: serde_yaml::Value = serde_yaml::from_str(&yaml)
         .map_err(Error::failed(CHAPTER, "kestra export does not parse"))?;
@@ -382,27 +546,7 @@ pub(super) fn kestra(nb: &mut Notebook, ctx: &RunContext, spec: &FlowSpec) -> Re
     }
     // The flow a team deploys to Kestra is committed beside the chapter: it must be the
     // export of the flow this run ran, line for line, or the two have drifted apart.
-    match crate::embedded::chapter_file(CHAPTER, KESTRA_FILE) {
-        None => problems.push(format!("no committed chapters/{CHAPTER}/{KESTRA_FILE}")),
-        Some(committed) => {
-            let mut exported = yaml.lines();
-            for (n, line) in committed.lines().enumerate() {
-                let fresh = exported.next();
-                if fresh != Some(line) {
-                    problems.push(format!("the committed {KESTRA_FILE} differs from the export at line {}: `{line}` where the flow exports `{}`", n + 1, fresh.unwrap_or("(end of file)")));
-                    break;
-                }
-            }
-            if problems.is_empty() && exported.next().is_some() {
-                problems.push(format!(
-                    "the committed {KESTRA_FILE} ends before the export does"
-                ));
-            }
-        }
-    }
-    if !problems.is_empty() && problems.iter().any(|p| p.contains(KESTRA_FILE)) {
-        problems.push(format!("export it again with `auditbook flow export {CHAPTER} --kestra --out chapters/{CHAPTER}/{KESTRA_FILE}`"));
-    }
+    problems.extend(committed_differs(KESTRA_FILE, &yaml, "--kestra"));
     let source = crate::function_source!(crate::flow::kestra::export);
     nb.add_finding(
         "kestra.tasks",

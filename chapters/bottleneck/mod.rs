@@ -145,6 +145,8 @@ static META: Meta = Meta {
 
 /// The Kestra flow committed beside the chapter (what a team deploys to Kestra).
 const KESTRA_FILE: &str = "kestra_flow.yaml";
+/// The Airflow DAG committed beside the chapter (`flow export bottleneck --airflow`).
+const AIRFLOW_FILE: &str = "airflow_dag.py";
 
 /// The three exports' base names; the loader takes `.xlsx`, else `.csv`.
 const FILES: [&str; 3] = ["Fichier_erp", "Fichier_web", "fichier_liaison"];
@@ -252,6 +254,7 @@ impl Chapter for BottleNeck {
         audit::results(&mut nb, &mut db)?;
         audit::schedule(&mut nb, ctx, &spec)?;
         audit::kestra(&mut nb, ctx, &spec)?;
+        audit::airflow(&mut nb, ctx, &spec)?;
         checks::traps(&mut nb, planted.as_ref())?;
         db.hand_over(&mut nb);
         Ok(nb)

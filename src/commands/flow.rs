@@ -11,9 +11,10 @@ use duckdb::Connection;
 
 use crate::chapter::{Chapter, RunContext};
 use crate::error::{Error, Result};
-use crate::flow::runner::{self, FlowRun, RunReport};
+use crate::flow::runner::{self, FlowRun, Piece, PieceDone, RunReport};
 use crate::flow::schedule::Schedule;
-use crate::flow::{chapter_flow, chapter_sql, kestra, FlowError, FlowSpec};
+use crate::flow::spec::OnFail;
+use crate::flow::{airflow, chapter_flow, chapter_sql, kestra, FlowError, FlowSpec};
 
 /// The chapter's flow, or a usage error saying it has none.
 pub fn spec_of(chapter: &dyn Chapter) -> Result<FlowSpec> {
@@ -188,19 +189,115 @@ pub fn serve(
     }
 }
 
-/// Writes the Kestra export to `out` (stdout when absent).
-pub fn export_kestra(chapter: &dyn Chapter, out: Option<&Path>) -> Result<()> {
+/// The orchestrators a flow exports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A Kestra flow (YAML): DuckDB tasks with the same SQL.
+    Kestra,
+    /// An Airflow DAG (Python): each task and gate run by this tool.
+    Airflow,
+}
+
+/// Writes the flow's export for `target` to `out` (stdout when absent).
+pub fn export(chapter: &dyn Chapter, target: Target, out: Option<&Path>) -> Result<()> {
     let spec = spec_of(chapter)?;
-    let yaml = kestra::export(&spec, &chapter_sql(chapter.meta().id))
-        .map_err(Error::within(chapter.meta().id))?;
+    let id = chapter.meta().id;
+    let (text, what) = match target {
+        Target::Kestra => (
+            kestra::export(&spec, &chapter_sql(id)).map_err(Error::within(id))?,
+            "Kestra flow",
+        ),
+        Target::Airflow => (airflow::export(&spec, id), "Airflow DAG"),
+    };
     match out {
         Some(path) => {
-            std::fs::write(path, yaml).map_err(Error::io(path))?;
-            eprintln!("Kestra flow written to {}", path.display());
+            std::fs::write(path, text).map_err(Error::io(path))?;
+            eprintln!("{what} written to {}", path.display());
         }
-        None => print!("{yaml}"),
+        None => print!("{text}"),
     }
     Ok(())
+}
+
+/// Runs one task's action or one gate, once (`flow run --task` / `--gate`): what an
+/// orchestrator that runs the pieces itself calls. A stop gate that finds rows prints them
+/// and fails (exit 1); a report gate prints them and passes.
+pub fn run_piece(
+    chapter: &dyn Chapter,
+    ctx: &RunContext,
+    work_dir: &Path,
+    variables: BTreeMap<String, String>,
+    piece: Piece,
+) -> Result<()> {
+    let spec = spec_of(chapter)?;
+    let data_dir = data_dir(chapter, ctx)?;
+    let sql_file = chapter_sql(ctx.meta.id);
+    let started = std::time::Instant::now();
+    let done = runner::run_piece(
+        &FlowRun {
+            spec: &spec,
+            chapter: ctx.meta.id,
+            sql_file: &sql_file,
+            data_dir,
+            work_dir: work_dir.to_path_buf(),
+            variables,
+            resume: false,
+        },
+        piece,
+    )
+    .map_err(|e| match e {
+        FlowError::Refused(why) => Error::Usage(format!("chapter `{}`: {why}", ctx.meta.id)),
+        other => Error::within(ctx.meta.id)(other),
+    })?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match done {
+        PieceDone::Task { rows_in, rows_out } => {
+            let rows = |r: Option<i64>| r.map_or("-".into(), |r| r.to_string());
+            let Piece::Task(id) = piece else {
+                unreachable!("a task piece gives a task's outcome")
+            };
+            println!(
+                "flow {} task {id}: rows {} → {} in {ms:.1} ms",
+                spec.id,
+                rows(rows_in),
+                rows(rows_out)
+            );
+            Ok(())
+        }
+        PieceDone::Gate(gate) => {
+            println!(
+                "flow {} gate {} ({}): {} rows — {}",
+                spec.id,
+                gate.id,
+                gate.on_fail.label(),
+                gate.failing,
+                gate.description
+            );
+            if !gate.passed() {
+                println!("  {}", gate.columns.join(" | "));
+                for row in &gate.sample {
+                    let cells: Vec<&str> =
+                        row.iter().map(|c| c.as_deref().unwrap_or("∅")).collect();
+                    println!("  {}", cells.join(" | "));
+                }
+                if gate.failing > gate.sample.len() as i64 {
+                    println!("  … {} rows in all", gate.failing);
+                }
+            }
+            if gate.passed() || gate.on_fail == OnFail::Report {
+                return Ok(());
+            }
+            Err(Error::failed(ctx.meta.id, format!("flow `{}`", spec.id))(
+                FlowError::TaskFailed {
+                    flow: spec.id.clone(),
+                    detail: format!(
+                        "gate `{}` found {} rows ({})",
+                        gate.id, gate.failing, gate.description
+                    ),
+                },
+            ))
+        }
+    }
 }
 
 /// Prints the run history kept in the flow's database, durations included.

@@ -2,8 +2,9 @@
 //! SQL file, extract tables), their dependencies, retries, timeouts and quality gates, and a
 //! cron trigger. The engine parses it (`spec`), runs it on a DuckDB file with retries, gates
 //! and resumable state (`runner`, `load`), computes its fire times (`schedule`) and exports it
-//! to Kestra (`kestra`). Nothing here knows which chapter a flow belongs to.
+//! to Kestra (`kestra`) and Airflow (`airflow`). Nothing here knows which chapter a flow belongs to.
 
+pub mod airflow;
 pub mod error;
 pub mod kestra;
 pub mod load;

@@ -23,7 +23,7 @@ use crate::error::Error;
 
 use super::error::FlowError;
 use super::load;
-use super::spec::{substitute, Action, FlowSpec, Format, OnFail, Task};
+use super::spec::{substitute, Action, FlowSpec, Format, Gate, OnFail, Task};
 
 /// Where a flow runs and with what.
 pub struct FlowRun<'a> {
@@ -290,11 +290,10 @@ fn classify(message: String) -> AttemptError {
     }
 }
 
-/// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
-/// start (bad state, nothing to resume); task failures are in the report.
-pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
-    // A variable the flow does not declare would be ignored: a misspelt `--var` would run the
-    // flow on its defaults while the user believes otherwise. Refuse it, naming the known ones.
+/// The flow's variables with the run's overrides, `out_dir` and `data_dir`. A variable the
+/// flow does not declare would be ignored: a misspelt `--var` would run the flow on its
+/// defaults while the user believes otherwise. It is refused, naming the known ones.
+fn variables(r: &FlowRun) -> Result<BTreeMap<String, String>, FlowError> {
     if let Some(unknown) = r
         .variables
         .keys()
@@ -311,6 +310,17 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
             }
         )));
     }
+    let mut variables = r.spec.variables.clone();
+    variables.extend(r.variables.clone());
+    variables.insert("out_dir".into(), sql_path(&out_dir(&r.work_dir)));
+    variables.insert("data_dir".into(), sql_path(&r.data_dir));
+    Ok(variables)
+}
+
+/// Runs the flow (or resumes it) and returns what happened. An `Err` is a run that could not
+/// start (bad state, nothing to resume); task failures are in the report.
+pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
+    let variables = variables(r)?;
     let out = out_dir(&r.work_dir);
     std::fs::create_dir_all(&out).map_err(Error::io(&out))?;
     let previous = State::load(&r.work_dir)?;
@@ -358,10 +368,6 @@ pub fn run(r: &FlowRun) -> Result<RunReport, FlowError> {
         );
     }
     let run_id = previous.as_ref().map_or(1, |p| p.run_id + 1);
-    let mut variables = r.spec.variables.clone();
-    variables.extend(r.variables.clone());
-    variables.insert("out_dir".into(), sql_path(&out_dir(&r.work_dir)));
-    variables.insert("data_dir".into(), sql_path(&r.data_dir));
 
     let mut state = State {
         flow: r.spec.id.clone(),
@@ -515,6 +521,82 @@ fn run_task(
     }
 }
 
+/// One piece of a flow, for an orchestrator that runs the pieces itself (the Airflow
+/// export): a task's action, or one gate of a task.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    /// The action of the task with this id.
+    Task(&'a str),
+    /// The gate with this id.
+    Gate(&'a str),
+}
+
+/// What a piece did.
+#[derive(Debug, Clone)]
+pub enum PieceDone {
+    /// The task's action ran.
+    Task {
+        /// Rows of the tables it read (or of the file it loaded).
+        rows_in: Option<i64>,
+        /// Rows of the tables (or files) it wrote.
+        rows_out: Option<i64>,
+    },
+    /// The gate ran; whether it found rows is in its report.
+    Gate(GateReport),
+}
+
+/// Runs one piece, once, on the work folder's database, as a whole run would: the same
+/// variables, the task's timeout, the same out folder. No retry: the orchestrator retries
+/// the task as the flow declares, and never a gate (the data will not change by waiting).
+/// The database out of reach is [`FlowError::Unavailable`] (exit 2); an SQL error or a
+/// missing input is [`FlowError::TaskFailed`] (exit 1).
+pub fn run_piece(r: &FlowRun, piece: Piece) -> Result<PieceDone, FlowError> {
+    let variables = variables(r)?;
+    let out = out_dir(&r.work_dir);
+    std::fs::create_dir_all(&out).map_err(Error::io(&out))?;
+    let db = database_path(&r.work_dir);
+    let unknown = |kind: &str, id: &str| {
+        FlowError::Refused(format!("flow `{}` has no {kind} `{id}`", r.spec.id))
+    };
+    let failed = |e: AttemptError| match e {
+        AttemptError::Unavailable(e) => FlowError::Unavailable(crate::error::Unreachable::new(
+            "DuckDB database",
+            db.display().to_string(),
+            e,
+        )),
+        AttemptError::Fatal(e) => FlowError::TaskFailed {
+            flow: r.spec.id.clone(),
+            detail: e,
+        },
+    };
+    match piece {
+        Piece::Task(id) => {
+            let task = r.spec.task(id).ok_or_else(|| unknown("task", id))?;
+            // A task with upstream tasks needs the database they wrote; a first task (a
+            // load) may create it.
+            let database_written = !task.depends_on.is_empty();
+            within_database(&db, r.spec.timeout(task), database_written, |conn| {
+                act(r, task, &variables, conn)
+            })
+            .map(|(rows_in, rows_out)| PieceDone::Task { rows_in, rows_out })
+            .map_err(failed)
+        }
+        Piece::Gate(id) => {
+            let (task, gate) = r
+                .spec
+                .tasks
+                .iter()
+                .find_map(|t| t.gates.iter().find(|g| g.id == id).map(|g| (t, g)))
+                .ok_or_else(|| unknown("gate", id))?;
+            within_database(&db, r.spec.timeout(task), true, |conn| {
+                evaluate(gate, &variables, conn)
+            })
+            .map(PieceDone::Gate)
+            .map_err(failed)
+        }
+    }
+}
+
 struct Done {
     rows_in: Option<i64>,
     rows_out: Option<i64>,
@@ -549,10 +631,7 @@ fn database_is_the_runs(db: &Path) -> bool {
     }
 }
 
-/// One attempt: open the database, do the action, count rows, run the gates. A watchdog
-/// interrupts DuckDB when the task's timeout passes. A database that earlier tasks wrote to
-/// and that is gone (removed, a volume unmounted) is unavailable, and retried: opening it
-/// would create an empty one and the task would fail on tables that are not there.
+/// One attempt: open the database, do the action, count rows, run the gates.
 fn attempt(
     r: &FlowRun,
     task: &Task,
@@ -561,6 +640,31 @@ fn attempt(
     database_written: bool,
 ) -> Result<Done, AttemptError> {
     let db = database_path(&r.work_dir);
+    within_database(&db, timeout, database_written, |conn| {
+        let (rows_in, rows_out) = act(r, task, variables, conn)?;
+        let gates = task
+            .gates
+            .iter()
+            .map(|gate| evaluate(gate, variables, conn))
+            .collect::<Result<_, _>>()?;
+        Ok(Done {
+            rows_in,
+            rows_out,
+            gates,
+        })
+    })
+}
+
+/// Opens the database and does `work` on it under a watchdog that interrupts DuckDB when
+/// `timeout` passes. A database that earlier tasks wrote to (`database_written`) and that is
+/// gone (removed, a volume unmounted) is unavailable, and retried: opening it would create an
+/// empty one and the task would fail on tables that are not there.
+fn within_database<T>(
+    db: &Path,
+    timeout: Duration,
+    database_written: bool,
+    work: impl FnOnce(&Connection) -> Result<T, AttemptError>,
+) -> Result<T, AttemptError> {
     let gone = || {
         AttemptError::Unavailable(format!(
             "the database file {} is gone: the tasks before this one wrote to it",
@@ -571,7 +675,7 @@ fn attempt(
         return Err(gone());
     }
     let conn =
-        Connection::open(&db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
+        Connection::open(db).map_err(|e| classify(format!("opening {}: {e}", db.display())))?;
     // The file can go between that look and the open, which then creates an empty one: the
     // marker the first task left tells the run's database from a new one.
     if database_written && !has_marker(&conn) {
@@ -592,7 +696,7 @@ fn attempt(
         }
         false
     });
-    let result = act(r, task, variables, &conn);
+    let result = work(&conn);
     let _ = stop.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     match result {
@@ -603,12 +707,13 @@ fn attempt(
     }
 }
 
+/// The task's action; its rows in and out.
 fn act(
     r: &FlowRun,
     task: &Task,
     variables: &BTreeMap<String, String>,
     conn: &Connection,
-) -> Result<Done, AttemptError> {
+) -> Result<(Option<i64>, Option<i64>), AttemptError> {
     let count_tables = |tables: &[String]| -> Result<Option<i64>, AttemptError> {
         if tables.is_empty() {
             return Ok(None);
@@ -676,36 +781,36 @@ fn act(
             (rows_in, Some(written))
         }
     };
-    let mut gates = Vec::new();
-    for gate in &task.gates {
-        let sql = substitute(&gate.failing_rows, variables)
-            .map_err(|e| AttemptError::Fatal(format!("gate `{}`: {e}", gate.id)))?;
-        let sql = sql.trim().trim_end_matches(';');
-        let failing =
-            count(conn, &format!("select count(*) from ({sql})")).map_err(|e| match e {
-                AttemptError::Fatal(m) => AttemptError::Fatal(format!("gate `{}`: {m}", gate.id)),
-                other => other,
-            })?;
-        let (columns, sample) = if failing > 0 {
-            let sample_sql = format!("select columns(*)::varchar from ({sql}) limit 20");
-            load::text_rows(conn, &sample_sql)
-                .map_err(|e| classify(format!("gate `{}`: {e}", gate.id)))?
-        } else {
-            (vec![], vec![])
-        };
-        gates.push(GateReport {
-            id: gate.id.clone(),
-            description: gate.description.clone(),
-            on_fail: gate.on_fail,
-            failing,
-            columns,
-            sample,
-        });
-    }
-    Ok(Done {
-        rows_in,
-        rows_out,
-        gates,
+    Ok((rows_in, rows_out))
+}
+
+/// Runs a gate's query: its failing rows counted, and the first 20 of them as text.
+fn evaluate(
+    gate: &Gate,
+    variables: &BTreeMap<String, String>,
+    conn: &Connection,
+) -> Result<GateReport, AttemptError> {
+    let sql = substitute(&gate.failing_rows, variables)
+        .map_err(|e| AttemptError::Fatal(format!("gate `{}`: {e}", gate.id)))?;
+    let sql = sql.trim().trim_end_matches(';');
+    let failing = count(conn, &format!("select count(*) from ({sql})")).map_err(|e| match e {
+        AttemptError::Fatal(m) => AttemptError::Fatal(format!("gate `{}`: {m}", gate.id)),
+        other => other,
+    })?;
+    let (columns, sample) = if failing > 0 {
+        let sample_sql = format!("select columns(*)::varchar from ({sql}) limit 20");
+        load::text_rows(conn, &sample_sql)
+            .map_err(|e| classify(format!("gate `{}`: {e}", gate.id)))?
+    } else {
+        (vec![], vec![])
+    };
+    Ok(GateReport {
+        id: gate.id.clone(),
+        description: gate.description.clone(),
+        on_fail: gate.on_fail,
+        failing,
+        columns,
+        sample,
     })
 }
 

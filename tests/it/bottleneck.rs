@@ -16,7 +16,7 @@ use auditbook::flow::{chapter_flow, chapter_sql, FlowSpec};
 use auditbook::notebook::{Status, Value};
 use proptest::prelude::*;
 
-fn default_plan(seed: u64) -> Plan {
+pub(crate) fn default_plan(seed: u64) -> Plan {
     Plan {
         seed,
         products: 825,
@@ -451,4 +451,66 @@ proptest! {
             prop_assert_eq!(&check.status, &Status::Passed, "{}", id);
         }
     }
+}
+
+/// The pieces an orchestrator runs one by one (`flow run --task` / `--gate`), in the flow's
+/// order on one work folder, write what a whole run writes; a stop gate with rows is the
+/// piece's failure (exit 1) naming the gate and printing its rows; an unknown piece is usage.
+#[test]
+fn the_pieces_run_one_by_one_write_what_a_whole_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, work) = setup(dir.path(), 8);
+    let whole = run(&quick_spec(2, 10), &data, &work, &[], false);
+    assert!(whole.succeeded());
+    let spec = chapter_flow("bottleneck").unwrap().unwrap();
+    let pieces = dir.path().join("pieces");
+    let piece = |args: &[&str], vars: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_auditbook"));
+        c.args(["flow", "run", "bottleneck", "--data"])
+            .arg(&data)
+            .arg("--work")
+            .arg(&pieces)
+            .args(args);
+        for v in vars {
+            c.args(["--var", v]);
+        }
+        c.output().unwrap()
+    };
+    for task in spec.order().unwrap() {
+        let out = piece(&["--task", &task.id], &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for gate in &task.gates {
+            let out = piece(&["--gate", &gate.id], &[]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    assert_eq!(files_in(&out_dir(&work)), files_in(&out_dir(&pieces)));
+    // The premium share above a tiny bound: the gate's rows, exit 1.
+    let out = piece(
+        &["--gate", "premium_share_bounded"],
+        &["premium_share_max=0.001"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("gate premium_share_bounded (stop): 1 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("premium | products"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("premium_share_bounded"));
+    // A report gate with rows prints them and passes.
+    let out = piece(&["--gate", "erp_raw_negative_price"], &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(report): 2 rows"));
+    let out = piece(&["--task", "no_such_task"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no task `no_such_task`"));
 }

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: modules per concern. Helpers here run chapters in-process
 //! on the project's own data; `cli` drives the real binary.
 
+mod airflow;
 mod bottleneck;
 mod browser;
 mod cdp;
