@@ -244,6 +244,17 @@ enum FlowCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Time the native runner beside Apache Airflow running the exported DAG, on the same
+    /// exports → measurements/CHAPTER-airflow.md (installs Airflow on first use).
+    Bench {
+        chapter: String,
+        /// The input files; the chapter's generated data when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Runs of each.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Hold a DuckDB database's lock for some milliseconds (rehearses the failure handling).
     #[command(hide = true)]
     HoldLock {
@@ -882,6 +893,21 @@ fn flow(s: &Session, command: FlowCommand) -> Result<(), Error> {
                 flow::Target::Airflow
             };
             flow::export(book::chapter_by_id(&chapter)?, target, out.as_deref())
+        }
+        FlowCommand::Bench {
+            chapter,
+            data,
+            runs,
+        } => {
+            let c = book::chapter_by_id(&chapter)?;
+            let ctx = book::context(c, &s.options(data, BTreeMap::new(), None))?;
+            // The checkout's lock only while the exports are generated: every task Airflow
+            // runs is a `flow run` of this tool, which takes the lock in its turn.
+            let data = {
+                let _lock = RunLock::acquire(&s.root)?;
+                flow::data_dir(c, &ctx)?
+            };
+            auditbook::commands::flow_bench::bench_and_save(c, &ctx, &data, &s.root, runs)
         }
         FlowCommand::HoldLock { database, ms } => flow::hold_lock(&database, ms),
     }

@@ -3,7 +3,7 @@
 //! previews it with live reload, [`bench`] measures it, [`diff`] compares a run with the
 //! committed findings, [`fault_matrix`] shows every check failing on its fault, [`drill`]
 //! tabulates the failure drill, and [`flow`] runs, schedules and exports a chapter's
-//! declared workflow.
+//! declared workflow ([`flow_bench`] times it beside Airflow).
 
 pub mod bench;
 pub mod book;
@@ -11,4 +11,5 @@ pub mod diff;
 pub mod drill;
 pub mod fault_matrix;
 pub mod flow;
+pub mod flow_bench;
 pub mod serve;
