@@ -50,6 +50,15 @@ pub fn data_dir(chapter: &dyn Chapter, ctx: &RunContext) -> Result<PathBuf> {
     }
 }
 
+/// A run's error as the tool's: one refused before it starts (an undeclared `--var`,
+/// nothing to resume, an unknown piece) is usage; anything else is the chapter's.
+fn run_error(chapter: &str) -> impl FnOnce(FlowError) -> Error + '_ {
+    move |e| match e {
+        FlowError::Refused(why) => Error::Usage(format!("chapter `{chapter}`: {why}")),
+        other => Error::within(chapter)(other),
+    }
+}
+
 /// Runs (or resumes) the flow once and prints each task's outcome. A failed run is an error
 /// naming the task, after the state is saved.
 pub fn run_once(
@@ -71,11 +80,7 @@ pub fn run_once(
         variables,
         resume,
     })
-    .map_err(|e| match e {
-        // A run refused before it starts (an undeclared `--var`, nothing to resume) is usage.
-        FlowError::Refused(why) => Error::Usage(format!("chapter `{}`: {why}", ctx.meta.id)),
-        other => Error::within(ctx.meta.id)(other),
-    })?;
+    .map_err(run_error(ctx.meta.id))?;
     println!(
         "flow {} run {}{}",
         report.flow,
@@ -245,10 +250,7 @@ pub fn run_piece(
         },
         piece,
     )
-    .map_err(|e| match e {
-        FlowError::Refused(why) => Error::Usage(format!("chapter `{}`: {why}", ctx.meta.id)),
-        other => Error::within(ctx.meta.id)(other),
-    })?;
+    .map_err(run_error(ctx.meta.id))?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match done {
         PieceDone::Task { rows_in, rows_out } => {

@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use auditbook::chapters::bottleneck::generate;
-use auditbook::flow::runner::{self, FlowRun, RunReport, TaskStatus};
-use auditbook::flow::{airflow, chapter_flow, chapter_sql, FlowSpec};
+use auditbook::flow::runner::{self, RunReport, TaskStatus};
+use auditbook::flow::{airflow, chapter_flow, FlowSpec};
 
-use super::bottleneck::default_plan;
+use super::bottleneck::{default_plan, files_in, run};
 use super::server;
 
 /// The seed the book runs on: the declared faults edit lines of its exports.
@@ -134,20 +134,7 @@ fn exports(dir: &Path) -> PathBuf {
 }
 
 fn native(data: &Path, work: &Path, variables: &[(&str, &str)]) -> RunReport {
-    let sql = chapter_sql("bottleneck");
-    runner::run(&FlowRun {
-        spec: &spec(),
-        chapter: "bottleneck",
-        sql_file: &sql,
-        data_dir: data.to_path_buf(),
-        work_dir: work.to_path_buf(),
-        variables: variables
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        resume: false,
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+    run(&spec(), data, work, variables, false)
 }
 
 /// The one run folder Airflow's run made under `work`.
@@ -158,19 +145,6 @@ fn airflow_run_dir(work: &Path) -> PathBuf {
         .collect();
     assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
     runs[0].clone()
-}
-
-fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// The stop gates that found rows in the native run, and the tasks it did not run.

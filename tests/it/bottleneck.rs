@@ -55,7 +55,7 @@ fn setup(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     (data, dir.join("work"))
 }
 
-fn run(
+pub(crate) fn run(
     spec: &FlowSpec,
     data: &Path,
     work: &Path,
@@ -218,7 +218,7 @@ fn a_corrupt_database_fails_then_resumes_once_replaced() {
 }
 
 /// The files of a folder, by name, with their bytes.
-fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
