@@ -238,6 +238,9 @@ pub struct Backends {
     pub s3_endpoint: Option<String>,
     /// `--s3-bucket`: the bucket on that endpoint.
     pub s3_bucket: Option<String>,
+    /// `--spark`: a Spark Connect server (`sc://host:port`); the chapters that have a Spark
+    /// version of their pipeline run it beside their own and compare.
+    pub spark_remote: Option<String>,
     /// The local MongoDB-wire server the chapters of this run share when `mongo_uri` is
     /// `None` (one server, not one per chapter).
     pub local_docstore: crate::backends::docstore::SharedLocal,

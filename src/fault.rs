@@ -52,6 +52,28 @@ pub struct Fault {
     /// The edits that make the fault.
     #[serde(default, rename = "edit")]
     pub edits: Vec<Edit>,
+    /// A server the checks it trips exist only with (`"spark"`: they compare the chapter
+    /// with Spark, so a run without `--spark` has none): the matrix runs it only when that
+    /// server is named, and says so when it is not.
+    #[serde(default)]
+    pub needs: Option<String>,
+}
+
+impl Fault {
+    /// Why this fault cannot run against `backends`, if it cannot.
+    pub fn missing_server(&self, backends: &crate::chapter::Backends) -> Option<String> {
+        match self.needs.as_deref() {
+            Some("spark") if backends.spark_remote.is_none() => Some(format!(
+                "fault `{}` needs a Spark cluster: give --spark sc://HOST:PORT",
+                self.name
+            )),
+            Some("spark") | None => None,
+            Some(other) => Some(format!(
+                "fault `{}` needs `{other}`, which no option names",
+                self.name
+            )),
+        }
+    }
 }
 
 /// One edit of one file. (Unknown fields are refused by `Op`, which sees the rest.)

@@ -9,6 +9,7 @@ pub mod api;
 pub mod backends;
 pub mod chapter;
 pub mod commands;
+pub mod compare;
 pub mod dataset;
 pub mod declared;
 pub mod dictionary;

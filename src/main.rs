@@ -39,6 +39,15 @@ struct BackendArgs {
     /// S3 bucket, with --s3-endpoint.
     #[arg(long, global = true)]
     s3_bucket: Option<String>,
+    /// Spark Connect server (sc://HOST:PORT): InduTech and Laplace Immo also run on Spark and
+    /// compare; no Spark when absent.
+    #[arg(
+        long = "spark",
+        global = true,
+        env = "AUDITBOOK_SPARK_REMOTE",
+        value_name = "sc://HOST:PORT"
+    )]
+    spark_remote: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -415,6 +424,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             mongo_uri: cli.backends.mongo_uri,
             s3_endpoint: cli.backends.s3_endpoint,
             s3_bucket: cli.backends.s3_bucket,
+            spark_remote: cli.backends.spark_remote,
             local_docstore: Default::default(),
         },
     };

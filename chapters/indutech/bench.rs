@@ -5,7 +5,9 @@
 //! the archive equal to the stream's windows plus its late counts. With `--brokers` the
 //! broker is that cluster (Tansu in `scripts/test`); with `--peer SCRIPT` (the PySpark
 //! Structured Streaming baseline's `bench.sh`) the peer runs on the same count of tickets
-//! in the same run and the report gives the ratio. Records carry JSON, the compact form, or
+//! in the same run and the report gives the ratio; with `--spark`, Spark Structured Streaming
+//! on that cluster windows the raw archive of one more run of ours, checked equal to our
+//! windows, and its stream time is reported beside ours. Records carry JSON, the compact form, or
 //! compact tickets batched per record (`--payload`, all three by default, alternating run by
 //! run). Medians of `--runs`; written to
 //! `measurements/indutech.md` (`indutech-cluster.md` with `--brokers`).
@@ -75,11 +77,16 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
                 run + 1,
                 payload.name()
             ));
-            let (time, formed_in) = timed_run(ctx, &plan, &tickets, partitions, *payload, members)?;
+            let (time, formed_in, _) =
+                timed_run(ctx, &plan, &tickets, partitions, *payload, members)?;
             times[form].push(time);
             formed.extend(formed_in);
         }
     }
+    let spark = match ctx.backends.spark_remote.as_deref() {
+        Some(remote) => Some(run_spark(ctx, &plan, &tickets, partitions, runs, remote)?),
+        None => None,
+    };
     let peer = match &args.peer {
         Some(script) => {
             ctx.progress.step("the peer baseline");
@@ -121,6 +128,17 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
             median.as_secs_f64(),
         ));
     }
+    if let Some((remote, version, time)) = &spark {
+        let theirs = produced as f64 / time.as_secs_f64();
+        let ratio = peer.as_ref().map_or("—".to_string(), |p| {
+            format!("{:.1}×", theirs / p.tickets_per_s)
+        });
+        report.push_str(&format!(
+            "| Spark {version} Structured Streaming on the cluster at `{remote}` (file source over this run's raw archive, {} files per micro-batch, windows to Parquet, checked equal to ours), stream time | Parquet | {runs} | {:.3} s | {theirs:.0} | {ratio} |\n",
+            ctx.params.get::<usize>("spark_files_per_batch")?,
+            time.as_secs_f64(),
+        ));
+    }
     if let Some(peer) = &peer {
         report.push_str(&format!(
             "| PySpark Structured Streaming (file source, `local[2]`), stream time | JSON lines | {} | {:.3} s | {:.0} | 1 |\n\n\
@@ -143,8 +161,57 @@ pub(super) fn run(ctx: &RunContext, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Spark Structured Streaming on the cluster at `remote`, over the raw archive of one more
+/// run of ours: `runs` times, each checked equal to our windows (the chapter's comparison,
+/// `spark.windows_agree`). Returns the address, Spark's version and the median stream time.
+fn run_spark(
+    ctx: &RunContext,
+    plan: &generate::Plan,
+    tickets: &[generate::Ticket],
+    partitions: i32,
+    runs: usize,
+    remote: &str,
+) -> Result<(String, String, Duration)> {
+    ctx.progress.step("a run whose archive Spark reads");
+    let (_, _, out) = timed_run(ctx, plan, tickets, partitions, Payload::Batched, 1)?;
+    let lake = out.path().join("lake");
+    let mut times = Vec::new();
+    let mut version = String::new();
+    for run in 0..runs {
+        ctx.progress.step(&format!(
+            "Spark Structured Streaming, run {} of {runs}",
+            run + 1
+        ));
+        let mut nb = ctx.notebook();
+        let mut db = SqlSession::open(super::CHAPTER, &lake)?;
+        let time =
+            super::spark::compare(ctx, &mut nb, &mut db, &Target::Local(lake.clone()), &lake)?
+                .expect("a cluster was named");
+        if nb.has_failures() {
+            let failed: Vec<String> = nb
+                .checks
+                .iter()
+                .filter_map(|c| match &c.status {
+                    crate::notebook::Status::Failed(why) => Some(format!("{}: {why}", c.id)),
+                    _ => None,
+                })
+                .collect();
+            return Err(Error::chapter(
+                super::CHAPTER,
+                format!(
+                    "stream-bench: Spark's windows differ from ours: {}",
+                    failed.join("; ")
+                ),
+            ));
+        }
+        version = nb.text("spark.version").unwrap_or_default();
+        times.push(time);
+    }
+    Ok((remote.to_string(), version, median(times)))
+}
+
 /// Times one run of the pipeline into a folder of its own, checks it is whole, and returns
-/// the pipeline's time (and, for a group, how long it took to form).
+/// the pipeline's time (and, for a group, how long it took to form), with the run's folder.
 fn timed_run(
     ctx: &RunContext,
     plan: &generate::Plan,
@@ -152,8 +219,10 @@ fn timed_run(
     partitions: i32,
     payload: Payload,
     members: usize,
-) -> Result<(Duration, Option<Duration>)> {
+) -> Result<(Duration, Option<Duration>, crate::chapter::ScratchDir)> {
     let out = ctx.scratch_dir("stream-bench-")?;
+    let kept = out;
+    let out = &kept;
     let lake = out.path().join("lake");
     let unique = out
         .path()
@@ -222,7 +291,7 @@ fn timed_run(
             ),
         ));
     }
-    Ok((pipeline, formed))
+    Ok((pipeline, formed, kept))
 }
 
 /// The peer's figure: its stream-time tickets/s, the median over its runs.

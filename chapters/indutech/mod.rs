@@ -12,6 +12,7 @@ pub mod payload;
 mod pipeline;
 mod report;
 pub mod sink;
+pub(crate) mod spark;
 pub mod stream;
 pub mod task;
 pub mod window;
@@ -107,6 +108,24 @@ const PARAMS: &[ParamSpec] = &[
         allowed: Allowed::Number { min: 0.0, max: 1.0 },
     },
     ParamSpec {
+        name: "spark_delay_s",
+        default: "0",
+        help: "with --spark: the watermark delay of Spark's windows, seconds (0: the stream's whole disorder, the largest arrival delay in the archive)",
+        allowed: Allowed::Int {
+            min: 0,
+            max: 86_400,
+        },
+    },
+    ParamSpec {
+        name: "spark_files_per_batch",
+        default: "4",
+        help: "with --spark: raw archive files Spark reads per micro-batch (maxFilesPerTrigger)",
+        allowed: Allowed::Int {
+            min: 1,
+            max: 10_000,
+        },
+    },
+    ParamSpec {
         name: "crash_after",
         default: "0",
         help:
@@ -162,7 +181,7 @@ impl Chapter for InduTech {
         &[
             ChapterCommand {
                 name: "stream-bench",
-                about: "measure the stream end to end at 10⁶ tickets (`--tickets N`, `--runs R`, `--brokers` for a real cluster) beside PySpark Structured Streaming (`--peer bench.sh`) → measurements/indutech.md",
+                about: "measure the stream end to end at 10⁶ tickets (`--tickets N`, `--runs R`, `--brokers` for a real cluster) beside PySpark Structured Streaming (`--peer bench.sh`, `local[2]`) and Spark Structured Streaming on a cluster (`--spark sc://HOST:PORT`) → measurements/indutech.md",
             },
             ChapterCommand {
                 name: "stream-process",
@@ -251,6 +270,7 @@ impl Chapter for InduTech {
         let lake = ctx.input_dir(&lake)?;
         let mut db = SqlSession::open(CHAPTER, &lake)?;
         report::readback(&mut nb, &mut db, &run)?;
+        spark::compare(ctx, &mut nb, &mut db, &target, &lake)?;
         db.hand_over(&mut nb);
         Ok(nb)
     }

@@ -19,7 +19,7 @@ use crate::xlsx;
 const CSV_FILES: [&str; 3] = ["region.csv", "departement.csv", "commune.csv"];
 
 /// The twelve questions: finding prefix and query name.
-const QUESTIONS: [(&str, &str); 12] = [
+pub(super) const QUESTIONS: [(&str, &str); 12] = [
     ("q1", "q01_apartments_sold"),
     ("q2", "q02_apartment_sales_by_region"),
     ("q3", "q03_rooms_share"),
@@ -71,9 +71,35 @@ fn unnamed_columns(nb: &mut Notebook, sheets: &[(&str, &xlsx::Sheet)]) -> Result
 
 /// Runs the chapter on the files in `dir`.
 pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
+    let (mut nb, mut db) = load(ctx, dir, ctx.params.get("scale")?, ctx.params.get("seed")?)?;
+    if nb.has_failures() {
+        // The model itself is wrong (a meaning missing, money as a float): the questions
+        // would read it wrong, so the chapter stops with the checks that say why.
+        load_checks(&mut nb)?;
+        db.hand_over(&mut nb);
+        return Ok(nb);
+    }
+
+    ctx.progress.step("answering the questions");
+    db.execute("sale_facts")?;
+    questions(&mut nb, &mut db)?;
+    regions(&mut nb, &mut db)?;
+    load_checks(&mut nb)?;
+    question_checks(&mut nb)?;
+    super::spark::compare(ctx, &mut nb, &mut db)?;
+    db.hand_over(&mut nb);
+    Ok(nb)
+}
+
+/// Reads the workbooks and loads the keyed model at the run's scale, with the load's
+/// findings and the data dictionary: the database the questions read.
+pub(super) fn load(
+    ctx: &RunContext,
+    dir: &Path,
+    scale: u32,
+    seed: u64,
+) -> Result<(Notebook, SqlSession)> {
     let mut nb = ctx.notebook();
-    let scale: u32 = ctx.params.get("scale")?;
-    let seed: u64 = ctx.params.get("seed")?;
     if scale == 0 {
         return Err(Error::Usage(format!(
             "chapter `{CHAPTER}`: `scale` must be at least 1"
@@ -126,22 +152,7 @@ pub fn run(ctx: &RunContext, dir: &Path) -> Result<Notebook> {
     // The staging tables have done their work: the model is what remains.
     db.execute_unrecorded("drop staging", "drop table raw_dvf; drop table raw_population; drop table dvf_checked; drop table population_checked;")?;
     dictionary::document(&mut nb, &mut db)?;
-    if nb.has_failures() {
-        // The model itself is wrong (a meaning missing, money as a float): the questions
-        // would read it wrong, so the chapter stops with the checks that say why.
-        load_checks(&mut nb)?;
-        db.hand_over(&mut nb);
-        return Ok(nb);
-    }
-
-    ctx.progress.step("answering the questions");
-    db.execute("sale_facts")?;
-    questions(&mut nb, &mut db)?;
-    regions(&mut nb, &mut db)?;
-    load_checks(&mut nb)?;
-    question_checks(&mut nb)?;
-    db.hand_over(&mut nb);
-    Ok(nb)
+    Ok((nb, db))
 }
 
 fn load_report(

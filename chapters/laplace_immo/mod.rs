@@ -3,8 +3,9 @@
 //! answered in SQL. Real data at `scale=1`; `scale>1` adds seeded DVF-like copies.
 
 pub mod audit;
+pub mod spark;
 
-use crate::chapter::{Allowed, Chapter, InputFile, Meta, ParamSpec, RunContext};
+use crate::chapter::{Allowed, Chapter, ChapterCommand, InputFile, Meta, ParamSpec, RunContext};
 use crate::error::Result;
 use crate::notebook::Notebook;
 
@@ -43,6 +44,17 @@ static META: Meta = Meta {
 impl Chapter for LaplaceImmo {
     fn meta(&self) -> &Meta {
         &META
+    }
+
+    fn commands(&self) -> &'static [ChapterCommand] {
+        &[ChapterCommand {
+            name: "spark-bench",
+            about: "time the twelve questions on DuckDB and on Spark SQL (`--spark sc://HOST:PORT`) at `--scales 10,100` → measurements/laplace-spark.md",
+        }]
+    }
+
+    fn run_command(&self, ctx: &RunContext, _name: &str, args: &[String]) -> Result<()> {
+        spark::bench(ctx, args)
     }
 
     fn run(&self, ctx: &RunContext) -> Result<Notebook> {

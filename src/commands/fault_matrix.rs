@@ -72,6 +72,8 @@ pub struct Report {
     /// Checks (chapter, id) seen in the runs that no fault tripped; empty when one fault
     /// was asked for (coverage needs them all).
     pub unguarded: Vec<(String, String)>,
+    /// Faults not run because a server they need was not named: (chapter, fault, why).
+    pub skipped: Vec<(String, String, String)>,
 }
 
 /// Runs the faults of `only` (or of every chapter), or the one fault named.
@@ -86,12 +88,23 @@ pub fn run(only: Option<&str>, one_fault: Option<&str>, options: &RunOptions) ->
         None => book::all_meta().iter().map(|m| m.id).collect(),
     };
     let mut plans: Vec<(&str, Vec<Fault>)> = Vec::new();
+    let mut skipped = Vec::new();
     for id in &chapters {
         let faults = match one_fault {
             Some(name) => vec![fault::find(id, name)?],
             None => fault::declared(id)?,
         };
-        plans.push((id, faults));
+        let (runnable, not): (Vec<Fault>, Vec<Fault>) = faults
+            .into_iter()
+            .partition(|f| f.missing_server(&options.backends).is_none());
+        for f in not {
+            let why = f.missing_server(&options.backends).unwrap_or_default();
+            if one_fault.is_some() {
+                return Err(Error::Usage(why));
+            }
+            skipped.push((id.to_string(), f.name.clone(), why));
+        }
+        plans.push((id, runnable));
     }
     let results: Vec<Result<(Vec<Outcome>, BTreeSet<String>)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plans
@@ -107,7 +120,10 @@ pub fn run(only: Option<&str>, one_fault: Option<&str>, options: &RunOptions) ->
             })
             .collect()
     });
-    let mut report = Report::default();
+    let mut report = Report {
+        skipped,
+        ..Report::default()
+    };
     for ((id, _), result) in plans.iter().zip(results) {
         let (outcomes, seen) = result?;
         if one_fault.is_none() {
@@ -275,6 +291,9 @@ impl Report {
                 "{chapter:<17} {:<34} {check:<40} {:<7}",
                 "(none)", "NO-FAULT"
             );
+        }
+        for (chapter, name, why) in &self.skipped {
+            let _ = writeln!(out, "{chapter:<17} {name:<34} {:<40} SKIPPED {why}", "");
         }
         let pairs: usize = self.outcomes.iter().map(|o| o.checks.len()).sum();
         let seconds: f64 = self.outcomes.iter().map(|o| o.seconds).sum();

@@ -302,6 +302,7 @@ pub fn key(ctx: &RunContext) -> Result<std::result::Result<Key, String>> {
         ("--brokers", &b.kafka_brokers),
         ("--mongo-uri", &b.mongo_uri),
         ("--s3-endpoint", &b.s3_endpoint),
+        ("--spark", &b.spark_remote),
     ] {
         if given.is_some() {
             return Ok(Err(format!("run against the server named by {flag}")));

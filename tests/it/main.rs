@@ -25,6 +25,7 @@ mod seattle;
 mod seattle_api;
 mod serve;
 mod snapshots;
+mod spark;
 mod supersmartmarket;
 
 use std::collections::BTreeMap;

@@ -180,6 +180,17 @@ fn a_fault_or_a_named_server_is_never_cached() {
     let ctx = book::context(chapter, &named).unwrap();
     let why = auditbook::run_cache::key(&ctx).unwrap().unwrap_err();
     assert!(why.contains("--mongo-uri"), "{why}");
+    let spark = RunOptions {
+        root: super::root(),
+        backends: auditbook::chapter::Backends {
+            spark_remote: Some("sc://127.0.0.1:1".into()),
+            ..Default::default()
+        },
+        ..RunOptions::default()
+    };
+    let ctx = book::context(chapter, &spark).unwrap();
+    let why = auditbook::run_cache::key(&ctx).unwrap().unwrap_err();
+    assert!(why.contains("--spark"), "{why}");
 
     let faulted = RunOptions {
         root: super::root(),
