@@ -9,5 +9,5 @@ from sale_facts f
 join commune_population p using (commune_id)
 where p.total_population > 10000
 group by f.commune_id, f.commune, f.department, p.total_population
-order by sales_per_1000 desc, f.commune
+order by sales_per_1000 desc, f.commune, f.department
 limit 20;

@@ -1,9 +1,11 @@
 # Sourced after prerequisites.sh: a Spark 4.3 cluster on loopback, from the pyspark wheel on
 # PyPI (pinned, in a cached venv; the wheel carries Spark's jars, the Spark Connect server's
 # among them) on Debian's Java 17. The wheel has no start-master.sh, so each daemon is
-# started through spark-class: a standalone Master, two Workers (1 core, 1 GiB each) and a
-# Spark Connect server whose driver runs against that Master, so every query is planned by
-# the Connect server and run by the Workers' executors.
+# started through spark-class: a standalone Master, two Workers (1 core each, an executor of
+# 2 GiB on each) and a Spark Connect server (its driver 2 GiB) whose driver runs against that
+# Master, so every query is planned by the Connect server and run by the Workers' executors.
+# The memory is what Laplace Immo's questions at scale 100 need: with 1 GiB executors and
+# driver, Spark ran out of memory there.
 
 spark_install() { # spark_install: Java 17 and the pinned wheel, once per machine
     if ! java -version 2>&1 | grep -q 'version "17'; then
@@ -27,7 +29,7 @@ spark_start() {
     pids+=($!)
     for n in 1 2; do
         "$class" org.apache.spark.deploy.worker.Worker "spark://127.0.0.1:$master_port" \
-            --host 127.0.0.1 --cores 1 --memory 1g --webui-port 0 >"$dir/worker-$n.log" 2>&1 &
+            --host 127.0.0.1 --cores 1 --memory 2560m --webui-port 0 >"$dir/worker-$n.log" 2>&1 &
         pids+=($!)
     done
     "$SPARK_HOME/bin/spark-submit" --class org.apache.spark.sql.connect.service.SparkConnectServer \
@@ -35,7 +37,7 @@ spark_start() {
         --conf spark.connect.grpc.binding.address=127.0.0.1 \
         --conf spark.connect.grpc.binding.port="$connect_port" \
         --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 \
-        --conf spark.driver.memory=1g --conf spark.executor.memory=512m \
+        --conf spark.driver.memory=2g --conf spark.executor.memory=2g \
         >"$dir/connect.log" 2>&1 &
     pids+=($!)
 }
