@@ -19,6 +19,9 @@ pub struct Run {
     pub processed: stream::Processed,
     /// Objects the sink wrote (Parquet files and checkpoints).
     pub objects: usize,
+    /// From the first record the broker acknowledged to the processor's end (its last
+    /// checkpoint written): the stream without the clients' start (see [`stream::Sent`]).
+    pub streamed_in: Option<std::time::Duration>,
 }
 
 /// Generates, produces and processes the tickets into `target`; the producer runs while the
@@ -89,16 +92,21 @@ pub fn run_pipeline_on(
             stream::produce_as(endpoint, tickets, throttle, drive.payload)
         });
         let processed = stream::process(endpoint, &mut sink, &cfg);
+        let ended = std::time::Instant::now();
         // A processor that stopped early reads no more: release the producer's throttle so
         // it sends the rest and ends.
         progress.store(u64::MAX / 2, std::sync::atomic::Ordering::Relaxed);
-        match producer.join() {
+        let sent = match producer.join() {
             Ok(produced) => produced?,
             // A bug, not a broker failure: the panic goes on with its own message.
             Err(panic) => std::panic::resume_unwind(panic),
-        }
-        processed
+        };
+        let streamed_in = sent
+            .first_delivered
+            .map(|first| ended.duration_since(first));
+        processed.map(|processed| (processed, streamed_in))
     })?;
+    let (processed, streamed_in) = processed;
     let delayed_beyond_lateness = tickets
         .iter()
         .filter(|t| t.arrival_ms - t.created_at_ms > plan.lateness_ms)
@@ -108,6 +116,7 @@ pub fn run_pipeline_on(
         delayed_beyond_lateness,
         processed,
         objects: sink.objects_written,
+        streamed_in,
     })
 }
 
@@ -117,7 +126,8 @@ pub struct GroupRun {
     pub members: Vec<stream::Processed>,
     /// From the members' start to every member holding partitions.
     pub formed_in: std::time::Duration,
-    /// From then, when the producer starts, to the last member's end.
+    /// From the first record the broker acknowledged (the producer starts once the group
+    /// formed) to the last member's end.
     pub streamed_in: std::time::Duration,
 }
 
@@ -190,6 +200,7 @@ pub fn run_group_on(
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect();
+        let ended = std::time::Instant::now();
         // The members read no more (one that failed, or left, included): release the
         // producer's throttle so that it sends the rest and ends.
         progress.store(u64::MAX / 2, Ordering::Relaxed);
@@ -199,11 +210,11 @@ pub fn run_group_on(
         };
         let members: Vec<stream::Processed> =
             members.into_iter().collect::<std::result::Result<_, _>>()?;
-        produced?;
+        let first = produced?.first_delivered.unwrap_or(started + formed_in);
         Ok(GroupRun {
             members,
             formed_in,
-            streamed_in: started.elapsed() - formed_in,
+            streamed_in: ended.duration_since(first),
         })
     })
 }

@@ -11,6 +11,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnPath;
 
 use super::generate::Ticket;
 use super::window::{Closed, PRIORITIES, SIZE_MS};
@@ -24,6 +25,17 @@ fn writer_props() -> Arc<WriterProperties> {
     )
 }
 
+/// The raw archive's: a ticket id is never repeated, so a dictionary of them is as long as
+/// the column and only costs a hash of every id (perf: 15 % of the archive's encoding).
+fn raw_props() -> Arc<WriterProperties> {
+    Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_column_dictionary_enabled(ColumnPath::from("ticket_id"), false)
+            .build(),
+    )
+}
+
 /// Columns of one file, in schema order.
 enum Col {
     I64(Vec<i64>),
@@ -33,10 +45,18 @@ enum Col {
 }
 
 fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, ParquetError> {
+    write_with(schema, columns, writer_props())
+}
+
+fn write_with(
+    schema: &str,
+    columns: Vec<Col>,
+    props: Arc<WriterProperties>,
+) -> Result<Vec<u8>, ParquetError> {
     let schema = Arc::new(parse_message_type(schema)?);
     let mut out = Vec::new();
     {
-        let mut writer = SerializedFileWriter::new(&mut out, schema, writer_props())?;
+        let mut writer = SerializedFileWriter::new(&mut out, schema, props)?;
         let mut row_group = writer.next_row_group()?;
         let mut columns = columns.into_iter();
         while let Some(mut column) = row_group.next_column()? {
@@ -119,7 +139,7 @@ pub fn tickets_parquet(tickets: Vec<(Ticket, i32, i64)>) -> Result<Vec<u8>, Parq
         }
     }
     let [ticket_id, client_id, request, request_type, priority] = texts.map(Col::Text);
-    write(
+    write_with(
         "message tickets {
             required int64 seq;
             required binary ticket_id (STRING);
@@ -144,6 +164,7 @@ pub fn tickets_parquet(tickets: Vec<(Ticket, i32, i64)>) -> Result<Vec<u8>, Parq
             Col::I32(partition),
             Col::I64(offset),
         ],
+        raw_props(),
     )
 }
 

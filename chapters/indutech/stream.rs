@@ -143,11 +143,13 @@ pub const HEARTBEAT_EVERY: u64 = 1000;
 pub const MAX_AHEAD: u64 = 10 * HEARTBEAT_EVERY;
 
 /// Records failed deliveries: librdkafka reports them only through this callback, and a
-/// ticket that never reached the broker must fail the run, not vanish.
+/// ticket that never reached the broker must fail the run, not vanish. Records too when the
+/// first record was delivered: the producer's session is up from then (see [`Sent`]).
 #[derive(Default)]
 struct DeliveryWatch {
     failed: std::sync::atomic::AtomicUsize,
     first: std::sync::Mutex<Option<String>>,
+    first_delivered: std::sync::OnceLock<Instant>,
 }
 
 impl rdkafka::client::ClientContext for DeliveryWatch {}
@@ -155,6 +157,9 @@ impl rdkafka::client::ClientContext for DeliveryWatch {}
 impl rdkafka::producer::ProducerContext for DeliveryWatch {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        if result.is_ok() {
+            self.first_delivered.get_or_init(Instant::now);
+        }
         if let Err((e, m)) = result {
             self.failed
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -170,6 +175,17 @@ impl rdkafka::producer::ProducerContext for DeliveryWatch {
     }
 }
 
+/// What a producer's run reports beyond its errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// When the broker acknowledged the first record. An idempotent producer sends nothing
+    /// before it holds a producer id, and librdkafka asks for one half a second after the
+    /// client starts when no broker connection is up yet at that moment (always, for a
+    /// client just created): the stream proper starts here, as a Spark query's does once
+    /// its session is built.
+    pub first_delivered: Option<Instant>,
+}
+
 /// Sends every ticket, keyed by client, with a heartbeat to every partition every
 /// [`HEARTBEAT_EVERY`] tickets, then an end marker to every partition. With `throttle`
 /// (the processor's position, and how far ahead the producer may run), the producer waits
@@ -180,7 +196,7 @@ pub fn produce(
     tickets: &[Ticket],
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
 ) -> Result<(), StreamError> {
-    produce_as(broker, tickets, throttle, Payload::Json)
+    produce_as(broker, tickets, throttle, Payload::Json).map(|_| ())
 }
 
 /// [`produce`], each ticket's record value in the form `payload`.
@@ -189,7 +205,7 @@ pub fn produce_as(
     tickets: &[Ticket],
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
     payload: Payload,
-) -> Result<(), StreamError> {
+) -> Result<Sent, StreamError> {
     send(broker, tickets, throttle, payload, true)
 }
 
@@ -197,7 +213,7 @@ pub fn produce_as(
 /// until a later [`produce`] of the tickets that follow (`tickets` must end at a block
 /// boundary, a multiple of [`HEARTBEAT_EVERY`], so that the next block opens there).
 pub fn produce_open(broker: &Endpoint, tickets: &[Ticket]) -> Result<(), StreamError> {
-    send(broker, tickets, None, Payload::Json, false)
+    send(broker, tickets, None, Payload::Json, false).map(|_| ())
 }
 
 fn send(
@@ -206,7 +222,7 @@ fn send(
     throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
     payload: Payload,
     end_markers: bool,
-) -> Result<(), StreamError> {
+) -> Result<Sent, StreamError> {
     let producer: BaseProducer<DeliveryWatch> = ClientConfig::new()
         .set("bootstrap.servers", &broker.bootstrap)
         .set("enable.idempotence", "true")
@@ -314,7 +330,9 @@ fn send(
             first,
         });
     }
-    Ok(())
+    Ok(Sent {
+        first_delivered: producer.context().first_delivered.get().copied(),
+    })
 }
 
 /// Sends `record`, waiting while the producer's queue is full; `what` names it in an error.
