@@ -99,9 +99,8 @@ impl Windows {
     /// The watermark only grows (each partition's latest event time only grows, and an
     /// ended partition stops counting), so a window is closed exactly when the current
     /// watermark has passed its end, whether or not it ever held an event.
-    fn is_closed(&self, start: i64) -> bool {
-        self.watermark()
-            .is_some_and(|w| start.saturating_add(SIZE_MS) <= w)
+    fn is_closed(watermark: Option<i64>, start: i64) -> bool {
+        watermark.is_some_and(|w| start.saturating_add(SIZE_MS) <= w)
     }
 
     /// One event (partition, event time, priority) arriving at `arrival_ms`. Returns the
@@ -114,8 +113,10 @@ impl Windows {
         arrival_ms: i64,
     ) -> Vec<Closed> {
         let mut was_late = false;
+        // Read once for both windows: nothing below changes it before `close`.
+        let watermark = self.watermark();
         for start in window_starts(event_ms) {
-            if self.is_closed(start) {
+            if Self::is_closed(watermark, start) {
                 self.late.entry(start).or_insert([0; 4])[priority] += 1;
                 self.added_late += 1;
                 was_late = true;
