@@ -197,15 +197,8 @@ fn run_spark(
         let time =
             super::spark::compare(ctx, &mut nb, &mut db, &Target::Local(lake.clone()), &lake)?
                 .expect("a cluster was named");
-        if nb.has_failures() {
-            let failed: Vec<String> = nb
-                .checks
-                .iter()
-                .filter_map(|c| match &c.status {
-                    crate::notebook::Status::Failed(why) => Some(format!("{}: {why}", c.id)),
-                    _ => None,
-                })
-                .collect();
+        let failed = nb.failures();
+        if !failed.is_empty() {
             return Err(Error::chapter(
                 super::CHAPTER,
                 format!(

@@ -46,18 +46,28 @@ fn spark_text(db: &SqlSession, query: &str) -> Result<(&'static str, bool)> {
     }
 }
 
-/// The model's tables written as Parquet where the cluster can read them.
-struct Exported {
-    dir: PathBuf,
-    /// The run's scratch folder (removed when dropped), or `None` for the shared folder,
-    /// removed by `Drop`.
-    _scratch: Option<ScratchDir>,
+/// The model's tables written as Parquet where the cluster can read them; the folder is
+/// removed when dropped.
+enum Exported {
+    /// The run's scratch folder (it removes itself).
+    Scratch(ScratchDir),
+    /// A folder of this run's own under the shared folder a remote cluster sees.
+    Shared(PathBuf),
+}
+
+impl Exported {
+    fn dir(&self) -> &Path {
+        match self {
+            Exported::Scratch(scratch) => scratch.path(),
+            Exported::Shared(dir) => dir,
+        }
+    }
 }
 
 impl Drop for Exported {
     fn drop(&mut self) {
-        if self._scratch.is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        if let Exported::Shared(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -69,23 +79,14 @@ fn export(ctx: &RunContext, db: &mut SqlSession) -> Result<Exported> {
         Some(dir) => {
             let dir = Path::new(&dir).join(format!("{CHAPTER}-{}", std::process::id()));
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-            Exported {
-                dir,
-                _scratch: None,
-            }
+            Exported::Shared(dir)
         }
-        None => {
-            let scratch = ctx.scratch_dir("spark-")?;
-            Exported {
-                dir: scratch.path().to_path_buf(),
-                _scratch: Some(scratch),
-            }
-        }
+        None => Exported::Scratch(ctx.scratch_dir("spark-")?),
     };
     let sql: String = TABLES
         .iter()
         .map(|t| {
-            let file = exported.dir.join(format!("{t}.parquet"));
+            let file = exported.dir().join(format!("{t}.parquet"));
             format!("copy {t} to '{}' (format parquet);\n", file.display())
         })
         .collect();
@@ -102,7 +103,7 @@ fn open(
 ) -> Result<(Spark, Vec<(String, String)>)> {
     let spark = Spark::connect(remote).map_err(Error::within(CHAPTER))?;
     for t in TABLES {
-        let file = exported.dir.join(format!("{t}.parquet"));
+        let file = exported.dir().join(format!("{t}.parquet"));
         spark
             .parquet_view(t, &file.to_string_lossy())
             .map_err(Error::within(CHAPTER))?;

@@ -123,12 +123,7 @@ fn the_book_run_passes_every_gate_and_check() {
         "kestra.equivalent",
         "schedule.nine_in_paris",
     ] {
-        let check = nb
-            .checks
-            .iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("no check {id}"));
-        assert_eq!(check.status, Status::Passed, "{id}");
+        super::check_passed(nb, id);
     }
     assert!(
         matches!(nb.findings["revenue.total"].value, Value::Decimal(d) if d > rust_decimal::Decimal::ZERO)

@@ -14,7 +14,6 @@ use auditbook::chapters::indutech::payload::Payload;
 use auditbook::chapters::indutech::stream::{self, ProcessorConfig};
 use auditbook::chapters::indutech::window::{batch_counts, priority_index};
 use auditbook::chapters::indutech::{run_group_on, run_pipeline, run_pipeline_on, Drive};
-use auditbook::notebook::Status;
 use proptest::prelude::*;
 
 pub(crate) fn plan(seed: u64, tickets: usize) -> Plan {
@@ -86,12 +85,7 @@ fn the_book_run_passes_its_checks() {
         "batch.equals_stream",
         "parquet.round_trip",
     ] {
-        let check = nb
-            .checks
-            .iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("no check {id}"));
-        assert_eq!(check.status, Status::Passed, "{id}");
+        super::check_passed(nb, id);
     }
     assert!(
         nb.int("stream.late").unwrap() > 0,

@@ -32,7 +32,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use auditbook::commands::book::{self, RunOptions};
-use auditbook::notebook::Notebook;
+use auditbook::notebook::{Notebook, Status};
+
+/// Asserts that the notebook holds the check `id` and that it passed.
+pub fn check_passed(nb: &Notebook, id: &str) {
+    let found = nb
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check `{id}`"));
+    assert_eq!(found.status, Status::Passed, "{id}");
+}
 
 /// The project root (holds `datasets/MANIFEST.toml`).
 pub fn root() -> PathBuf {

@@ -169,28 +169,31 @@ fn a_parameter_reruns_and_a_corrupt_entry_is_rerun_not_trusted() {
 #[test]
 fn a_fault_or_a_named_server_is_never_cached() {
     let chapter = book::chapter_by_id("seattle").unwrap();
-    let named = RunOptions {
-        root: super::root(),
-        backends: auditbook::chapter::Backends {
-            mongo_uri: Some("mongodb://127.0.0.1:1".into()),
-            ..Default::default()
-        },
-        ..RunOptions::default()
-    };
-    let ctx = book::context(chapter, &named).unwrap();
-    let why = auditbook::run_cache::key(&ctx).unwrap().unwrap_err();
-    assert!(why.contains("--mongo-uri"), "{why}");
-    let spark = RunOptions {
-        root: super::root(),
-        backends: auditbook::chapter::Backends {
-            spark_remote: Some("sc://127.0.0.1:1".into()),
-            ..Default::default()
-        },
-        ..RunOptions::default()
-    };
-    let ctx = book::context(chapter, &spark).unwrap();
-    let why = auditbook::run_cache::key(&ctx).unwrap().unwrap_err();
-    assert!(why.contains("--spark"), "{why}");
+    type Name = fn(&mut auditbook::chapter::Backends);
+    let servers: [(&str, Name); 4] = [
+        ("--brokers", |b| {
+            b.kafka_brokers = Some("127.0.0.1:1".into())
+        }),
+        ("--mongo-uri", |b| {
+            b.mongo_uri = Some("mongodb://127.0.0.1:1".into())
+        }),
+        ("--s3-endpoint", |b| {
+            b.s3_endpoint = Some("http://127.0.0.1:1".into())
+        }),
+        ("--spark", |b| {
+            b.spark_remote = Some("sc://127.0.0.1:1".into())
+        }),
+    ];
+    for (flag, name) in servers {
+        let mut named = RunOptions {
+            root: super::root(),
+            ..RunOptions::default()
+        };
+        name(&mut named.backends);
+        let ctx = book::context(chapter, &named).unwrap();
+        let why = auditbook::run_cache::key(&ctx).unwrap().unwrap_err();
+        assert!(why.contains(flag), "{flag}: {why}");
+    }
 
     let faulted = RunOptions {
         root: super::root(),

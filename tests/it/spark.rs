@@ -9,9 +9,9 @@ use std::time::Instant;
 use auditbook::chapter::Backends;
 use auditbook::commands::book::{self, RunOptions};
 use auditbook::commands::fault_matrix;
-use auditbook::notebook::{Notebook, Status};
+use auditbook::notebook::Notebook;
 
-use super::{options, server};
+use super::{check_passed, options, server};
 
 fn on_spark(chapter: &str, params: &[(&str, &str)], remote: &str) -> RunOptions {
     RunOptions {
@@ -26,15 +26,6 @@ fn on_spark(chapter: &str, params: &[(&str, &str)], remote: &str) -> RunOptions 
 fn run(chapter: &str, params: &[(&str, &str)], remote: &str) -> Notebook {
     let c = book::chapter_by_id(chapter).unwrap();
     book::run_chapter(c, &on_spark(chapter, params, remote)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn passed(nb: &Notebook, check: &str) {
-    let found = nb
-        .checks
-        .iter()
-        .find(|c| c.id == check)
-        .unwrap_or_else(|| panic!("no check `{check}`"));
-    assert_eq!(found.status, Status::Passed, "{check}");
 }
 
 /// Runs one declared fault against the cluster through the fault matrix: its checks must
@@ -55,7 +46,7 @@ fn laplace_questions_agree_on_spark_sql_at_scale_1_and_10() {
     for scale in ["1", "10"] {
         let started = Instant::now();
         let nb = run("laplace_immo", &[("scale", scale)], &remote);
-        passed(&nb, "spark.agrees");
+        check_passed(&nb, "spark.agrees");
         assert_eq!(nb.int("spark.questions_equal").unwrap(), 12);
         assert_eq!(nb.int("spark.cells_differing").unwrap(), 0);
         assert!(nb.int("spark.cells_compared").unwrap() > 100);
@@ -85,7 +76,7 @@ fn indutech_windows_agree_on_structured_streaming() {
         return;
     };
     let nb = run("indutech", &[], &remote);
-    passed(&nb, "spark.windows_agree");
+    check_passed(&nb, "spark.windows_agree");
     assert_eq!(nb.int("spark.rows_dropped").unwrap(), 0);
     assert_eq!(nb.int("spark.rows_read").unwrap(), 20_000);
     assert!(
