@@ -13,10 +13,6 @@ use auditbook::lock::RunLock;
 use auditbook::Error;
 use clap::{Args, Parser, Subcommand};
 
-/// mimalloc for everything Rust allocates (DuckDB's C++ keeps its own): see Cargo.toml.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "auditbook", version, about = "Build, check and query the audit book", after_help = chapter_commands_help())]
 struct Cli {
