@@ -202,18 +202,10 @@ impl Chapter for NosCites {
                 )
             })
             .collect();
-        let projection: Document = [
-            "city",
-            "room_type",
-            "host_id",
-            "host_is_superhost",
-            "availability_30",
-            "neighbourhood",
-        ]
-        .iter()
-        .map(|f| (f.to_string(), Bson::Int32(1)))
-        .collect();
-        let combined = vec![doc! {"$project": projection}, doc! {"$facet": facet}];
+        // No `$project` before the `$facet`: MongoDB reads only the fields a pipeline uses
+        // anyway, and SecantusDB rebuilt every document for it (6 of its 18 s here,
+        // measured with py-spy on 105k listings).
+        let combined = vec![doc! {"$facet": facet}];
         let out = store
             .aggregate(&listings, combined)
             .map_err(Error::failed(CHAPTER, "analyses"))?;
