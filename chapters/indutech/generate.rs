@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::text::Text;
 use super::window::PRIORITIES;
 
 /// One ticket as produced to the topic.
@@ -16,19 +17,19 @@ pub struct Ticket {
     /// Position in arrival order: the order the producer sends and the processor merges in.
     pub seq: u64,
     /// The ticket's id (`T0000042`).
-    pub ticket_id: String,
+    pub ticket_id: Text,
     /// The client who opened it.
-    pub client_id: String,
+    pub client_id: Text,
     /// Event time, UTC milliseconds.
     pub created_at_ms: i64,
     /// Arrival at the broker, UTC milliseconds (the Kafka record timestamp).
     pub arrival_ms: i64,
     /// The client's request, as typed.
-    pub request: String,
+    pub request: Text,
     /// Its type: Technique, Support or Commerciale.
-    pub request_type: String,
+    pub request_type: Text,
     /// Its priority: Basse, Moyenne, Haute or Critique.
-    pub priority: String,
+    pub priority: Text,
 }
 
 /// What to generate.
@@ -176,7 +177,7 @@ pub fn generate(plan: &Plan) -> Vec<Ticket> {
                     (PRIORITIES[3], 0.05),
                 ]
             };
-            let priority = pick(&mut rng, &priorities).to_string();
+            let priority = Text::from(pick(&mut rng, &priorities).to_string());
             let texts = REQUESTS
                 .iter()
                 .find(|(t, _)| *t == kind)
@@ -194,12 +195,12 @@ pub fn generate(plan: &Plan) -> Vec<Ticket> {
             };
             Ticket {
                 seq: 0,
-                ticket_id: format!("T{:07}", i + 1),
-                client_id: format!("C{:04}", client + 1),
+                ticket_id: format!("T{:07}", i + 1).into(),
+                client_id: format!("C{:04}", client + 1).into(),
                 created_at_ms: created,
                 arrival_ms: created + delay,
-                request: texts[rng.random_range(0..texts.len())].to_string(),
-                request_type: kind.to_string(),
+                request: texts[rng.random_range(0..texts.len())].into(),
+                request_type: kind.into(),
                 priority,
             }
         })

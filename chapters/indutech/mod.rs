@@ -15,6 +15,7 @@ pub mod sink;
 pub(crate) mod spark;
 pub mod stream;
 pub mod task;
+pub mod text;
 pub mod window;
 
 pub use pipeline::{

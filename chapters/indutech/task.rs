@@ -538,16 +538,17 @@ pub fn merge_states(states: &[&PartitionState]) -> Windows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chapters::indutech::text::Text;
     use proptest::prelude::*;
 
     fn ticket(seq: u64, created: i64, priority: &str) -> Ticket {
         Ticket {
             seq,
-            ticket_id: format!("T{seq}"),
-            client_id: format!("C{}", seq % 7),
+            ticket_id: format!("T{seq}").into(),
+            client_id: format!("C{}", seq % 7).into(),
             created_at_ms: created,
             arrival_ms: 0,
-            request: String::new(),
+            request: Text::default(),
             request_type: "Bug".into(),
             priority: priority.into(),
         }
