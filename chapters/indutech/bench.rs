@@ -281,14 +281,20 @@ fn timed_run(
         let run = run_pipeline_on(plan, tickets, partitions, brokers, &target, &topic, drive)
             .map_err(Error::within(super::CHAPTER))?;
         let finished = run.processed.finished;
-        let stream = run.streamed_in.ok_or_else(|| {
-            Error::chapter(
-                super::CHAPTER,
-                "stream-bench: the broker acknowledged no record",
-            )
-        })?;
-        (stream, None, run.processed.tickets_this_run, finished)
+        (
+            run.streamed_in,
+            None,
+            run.processed.tickets_this_run,
+            finished,
+        )
     };
+    // Either way, a run whose first record was never acknowledged has no stream time.
+    let stream = stream.ok_or_else(|| {
+        Error::chapter(
+            super::CHAPTER,
+            "stream-bench: the broker acknowledged no record",
+        )
+    })?;
     let timing = Timing {
         stream,
         with_start: started.elapsed(),

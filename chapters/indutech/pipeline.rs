@@ -127,8 +127,9 @@ pub struct GroupRun {
     /// From the members' start to every member holding partitions.
     pub formed_in: std::time::Duration,
     /// From the first record the broker acknowledged (the producer starts once the group
-    /// formed) to the last member's end.
-    pub streamed_in: std::time::Duration,
+    /// formed) to the last member's end; `None` when the broker acknowledged none, as in
+    /// [`Run::streamed_in`].
+    pub streamed_in: Option<std::time::Duration>,
 }
 
 /// [`run_pipeline_on`] with one processor per entry of `leave_after`, all in one consumer
@@ -210,11 +211,13 @@ pub fn run_group_on(
         };
         let members: Vec<stream::Processed> =
             members.into_iter().collect::<std::result::Result<_, _>>()?;
-        let first = produced?.first_delivered.unwrap_or(started + formed_in);
+        let streamed_in = produced?
+            .first_delivered
+            .map(|first| ended.duration_since(first));
         Ok(GroupRun {
             members,
             formed_in,
-            streamed_in: ended.duration_since(first),
+            streamed_in,
         })
     })
 }

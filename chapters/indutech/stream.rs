@@ -157,20 +157,22 @@ impl rdkafka::client::ClientContext for DeliveryWatch {}
 impl rdkafka::producer::ProducerContext for DeliveryWatch {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
-        if result.is_ok() {
-            self.first_delivered.get_or_init(Instant::now);
-        }
-        if let Err((e, m)) = result {
-            self.failed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut first = self.first.lock().expect("not poisoned");
-            first.get_or_insert_with(|| {
-                format!(
-                    "partition {} key {:?}: {e}",
-                    m.partition(),
-                    m.key().map(String::from_utf8_lossy)
-                )
-            });
+        match result {
+            Ok(_) => {
+                self.first_delivered.get_or_init(Instant::now);
+            }
+            Err((e, m)) => {
+                self.failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut first = self.first.lock().expect("not poisoned");
+                first.get_or_insert_with(|| {
+                    format!(
+                        "partition {} key {:?}: {e}",
+                        m.partition(),
+                        m.key().map(String::from_utf8_lossy)
+                    )
+                });
+            }
         }
     }
 }
@@ -178,11 +180,12 @@ impl rdkafka::producer::ProducerContext for DeliveryWatch {
 /// What a producer's run reports beyond its errors.
 #[derive(Debug, Clone, Copy)]
 pub struct Sent {
-    /// When the broker acknowledged the first record. An idempotent producer sends nothing
-    /// before it holds a producer id, and librdkafka asks for one half a second after the
-    /// client starts when no broker connection is up yet at that moment (always, for a
-    /// client just created): the stream proper starts here, as a Spark query's does once
-    /// its session is built.
+    /// When the broker acknowledged the first record (`None` when none was). An idempotent
+    /// producer sends nothing before it holds a producer id, and librdkafka asks for one
+    /// half a second after the client starts when no broker connection is up yet at that
+    /// moment: measured on the in-process broker, first delivery at 511-517 ms with
+    /// idempotence and 11 ms without. The stream proper starts here, as a Spark query's
+    /// does once its session is built.
     pub first_delivered: Option<Instant>,
 }
 
