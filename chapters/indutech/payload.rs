@@ -14,6 +14,8 @@
 //! a run one ticket per record, byte for byte. What differs is the offset a ticket is read at
 //! (its batch's): the raw archive's `offset` column says so.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use super::generate::Ticket;
@@ -138,8 +140,51 @@ fn decode_batch(bytes: &[u8]) -> Result<Vec<Ticket>, String> {
 pub fn decode(bytes: &[u8]) -> Result<Ticket, String> {
     match bytes.split_first() {
         Some((&COMPACT_TAG, rest)) => decode_compact(rest),
-        _ => serde_json::from_slice(bytes).map_err(|e| format!("not a ticket: {e}")),
+        _ => decode_json(bytes),
     }
+}
+
+/// A JSON ticket as read: its texts borrowed from the record where they hold no escape.
+#[derive(serde::Deserialize)]
+struct JsonTicket<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    ticket_id: Cow<'a, str>,
+    #[serde(borrow)]
+    client_id: Cow<'a, str>,
+    created_at_ms: i64,
+    arrival_ms: i64,
+    #[serde(borrow)]
+    request: Cow<'a, str>,
+    #[serde(borrow)]
+    request_type: Cow<'a, str>,
+    #[serde(borrow)]
+    priority: Cow<'a, str>,
+}
+
+/// Reads a JSON ticket (the fields [`Ticket`] serialises), copying the record once into a
+/// shared buffer that its unescaped texts slice, as a compact record's do.
+fn decode_json(bytes: &[u8]) -> Result<Ticket, String> {
+    let shared = Bytes::copy_from_slice(bytes);
+    let t: JsonTicket<'_> =
+        serde_json::from_slice(&shared).map_err(|e| format!("not a ticket: {e}"))?;
+    let text = |s: Cow<'_, str>| match s {
+        // A text borrowed from `shared` is a part of it: sliced, not copied.
+        Cow::Borrowed(s) => {
+            Text::from_utf8(shared.slice_ref(s.as_bytes())).expect("a part of a str is UTF-8")
+        }
+        Cow::Owned(s) => Text::from(s),
+    };
+    Ok(Ticket {
+        seq: t.seq,
+        ticket_id: text(t.ticket_id),
+        client_id: text(t.client_id),
+        created_at_ms: t.created_at_ms,
+        arrival_ms: t.arrival_ms,
+        request: text(t.request),
+        request_type: text(t.request_type),
+        priority: text(t.priority),
+    })
 }
 
 /// Reads a ticket in either single form; the error says what is wrong with the bytes.
