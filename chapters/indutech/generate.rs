@@ -177,7 +177,7 @@ pub fn generate(plan: &Plan) -> Vec<Ticket> {
                     (PRIORITIES[3], 0.05),
                 ]
             };
-            let priority = Text::from(pick(&mut rng, &priorities).to_string());
+            let priority = Text::from(pick(&mut rng, &priorities));
             let texts = REQUESTS
                 .iter()
                 .find(|(t, _)| *t == kind)
