@@ -50,6 +50,10 @@ impl LocalServer {
             .prefix("auditbook-docstore-")
             .tempdir()
             .map_err(StartError::io("creating its temporary directory"))?;
+        // Registered as soon as it exists: an interrupt while the install is checked or the
+        // server spawns (before `launch` registers it with the process) must not leave the
+        // folder behind (the interrupt drill saw one, SIGINT 200 ms into a build).
+        let _until_launched = crate::interrupt::remove_on_interrupt(dir.path().to_path_buf());
         LocalServer::spawn(dir, false)
     }
 
