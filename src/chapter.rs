@@ -303,11 +303,12 @@ impl RunContext {
     /// at the same time never share one.
     pub fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir> {
         std::fs::create_dir_all(&self.generated_dir).map_err(Error::io(&self.generated_dir))?;
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(&self.generated_dir)
-            .map_err(Error::io(&self.generated_dir))?;
-        let _interrupt = crate::interrupt::remove_on_interrupt(dir.path().to_path_buf());
+        let (dir, _interrupt) = crate::interrupt::create_removed_on_interrupt(|| {
+            tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(&self.generated_dir)
+        })
+        .map_err(Error::io(&self.generated_dir))?;
         Ok(ScratchDir { dir, _interrupt })
     }
 

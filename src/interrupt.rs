@@ -9,7 +9,7 @@
 //! nothing else: the owners clean up on drop as usual.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,22 @@ pub fn remove_on_interrupt(path: PathBuf) -> Registered {
     register(|r, id| {
         r.paths.insert(id, path);
     })
+}
+
+/// Creates a folder with `create` (a `tempfile` builder's call) and registers it for removal
+/// on an interrupt, both under the registry's lock: the handler holds that lock from its list
+/// of folders to the exit, so the folder is either on the list or never made. (Made first and
+/// registered after, a folder made while the handler stops the servers, which takes seconds,
+/// was on no list: the interrupt drill found one left.)
+pub fn create_removed_on_interrupt<T: AsRef<Path>>(
+    create: impl FnOnce() -> std::io::Result<T>,
+) -> std::io::Result<(T, Registered)> {
+    let mut r = registry();
+    let made = create()?;
+    let id = r.next;
+    r.next += 1;
+    r.paths.insert(id, made.as_ref().to_path_buf());
+    Ok((made, Registered { id }))
 }
 
 /// Stops process `pid` (SIGTERM, then waits for it) if the run is interrupted.
@@ -134,18 +150,30 @@ fn clean_up_and_exit(signal: i32) -> ! {
     while r.children.values().any(|pid| is_running(*pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut removed = 0;
-    for path in r.paths.values() {
-        if std::fs::remove_dir_all(path).is_ok() {
-            removed += 1;
-        }
-    }
+    let removed = r.paths.values().filter(|path| remove_folder(path)).count();
     eprintln!(
         "interrupted ({}): stopped {} local server(s), removed {removed} temporary folder(s); no partial book was written",
         if signal == 2 { "SIGINT" } else { "SIGTERM" },
         r.children.len()
     );
     std::process::exit(128 + signal)
+}
+
+/// Removes the folder `path`; true once it is gone. Its owner goes on while the handler runs:
+/// a server's restart opens its log in the folder, a stopped server fails its chapter, whose
+/// folders are then dropped. A removal lists the folder, empties it and fails if a file was
+/// added meanwhile (not empty), leaving the folder behind: so a failure is tried again while
+/// the folder is there, for up to a second.
+fn remove_folder(path: &Path) -> bool {
+    for _ in 0..100 {
+        match std::fs::remove_dir_all(path) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
+            Err(_) if !path.exists() => return true,
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    !path.exists()
 }
 
 /// Whether `pid` is alive and not a zombie (our children are not reaped before we exit).
@@ -156,5 +184,66 @@ fn is_running(pid: u32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree of `folders` × `files` under `root`.
+    fn tree(root: &Path, folders: usize, files: usize) {
+        for d in 0..folders {
+            let dir = root.join(format!("d{d}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in 0..files {
+                std::fs::write(dir.join(format!("f{f}")), b"x").unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_folder_written_to_while_it_is_removed_is_still_removed() {
+        // The owner goes on writing for a while (a server's restart opens its log in the
+        // folder while the handler removes it): a removal that lists the folder, then finds
+        // it not empty, must try again.
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().join("busy");
+        tree(&root, 4, 50);
+        let writer = {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let mut i = 0;
+                while started.elapsed() < Duration::from_millis(100) {
+                    // Fails once the folder is gone, which is the point.
+                    let _ = std::fs::write(root.join(format!("late{i}")), b"x");
+                    i += 1;
+                }
+            })
+        };
+        let gone = remove_folder(&root);
+        writer.join().unwrap();
+        assert!(gone, "remove_folder gave up");
+        assert!(!root.exists(), "the folder is left");
+    }
+
+    #[test]
+    fn a_folder_made_under_the_lock_is_on_the_list_until_its_registration_ends() {
+        let scratch = tempfile::tempdir().unwrap();
+        let (dir, registered) = create_removed_on_interrupt(|| {
+            tempfile::Builder::new()
+                .prefix("made-")
+                .tempdir_in(scratch.path())
+        })
+        .unwrap();
+        assert!(registry().paths.values().any(|p| p == dir.path()));
+        drop(registered);
+        assert!(!registry().paths.values().any(|p| p == dir.path()));
+        // A failed creation registers nothing.
+        let missing = scratch.path().join("missing");
+        let failed = create_removed_on_interrupt(|| tempfile::Builder::new().tempdir_in(&missing));
+        assert!(failed.is_err());
+        assert!(!registry().paths.values().any(|p| p.starts_with(&missing)));
     }
 }

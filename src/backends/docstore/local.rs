@@ -46,14 +46,15 @@ pub struct LocalServer {
 impl LocalServer {
     /// Installs the server if needed, starts it and returns once it accepts connections.
     pub fn start() -> Result<LocalServer, ConnectError> {
-        let dir = tempfile::Builder::new()
-            .prefix("auditbook-docstore-")
-            .tempdir()
-            .map_err(StartError::io("creating its temporary directory"))?;
-        // Registered as soon as it exists: an interrupt while the install is checked or the
-        // server spawns (before `launch` registers it with the process) must not leave the
-        // folder behind (the interrupt drill saw one, SIGINT 200 ms into a build).
-        let _until_launched = crate::interrupt::remove_on_interrupt(dir.path().to_path_buf());
+        // Registered as it is made: an interrupt while the install is checked or the server
+        // spawns (before `launch` registers it with the process) must not leave the folder
+        // behind (the interrupt drill saw one, SIGINT 200 ms into a build).
+        let (dir, _until_launched) = crate::interrupt::create_removed_on_interrupt(|| {
+            tempfile::Builder::new()
+                .prefix("auditbook-docstore-")
+                .tempdir()
+        })
+        .map_err(StartError::io("creating its temporary directory"))?;
         LocalServer::spawn(dir, false)
     }
 
