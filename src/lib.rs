@@ -10,6 +10,7 @@ pub mod backends;
 pub mod chapter;
 pub mod commands;
 pub mod compare;
+pub mod cpu_time;
 pub mod dataset;
 pub mod declared;
 pub mod dictionary;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::backends::docstore::calls::{self, Tally};
 use crate::commands::book::{self, RunOptions};
+use crate::cpu_time::CpuTime;
 use crate::dataset::Manifest;
 use crate::error::{Error, Result};
 
@@ -68,6 +69,9 @@ pub struct ChapterShare {
     pub wall: Duration,
     /// Its waits on the document store, per kind of call.
     pub store: BTreeMap<&'static str, Tally>,
+    /// The CPU time it used: ours, and the local document-store server's (a child process,
+    /// counted once it has stopped, at the end of the run).
+    pub cpu: CpuTime,
 }
 
 /// What `bench` measures of the whole book.
@@ -79,6 +83,8 @@ pub struct BuildBench {
     pub chapters: Vec<ChapterShare>,
     /// The document-store calls of one full build (the timed builds' calls ÷ their number).
     pub store_per_build: BTreeMap<&'static str, Tally>,
+    /// The CPU time of one full build without the cache (the timed builds' ÷ their number).
+    pub cpu_per_build: CpuTime,
 }
 
 /// Measures a warm `build` of the whole book into a scratch directory without the cache and
@@ -99,11 +105,17 @@ pub fn bench_build(options: &RunOptions, runs: usize) -> Result<BuildBench> {
         book::run_and_check(None, options).map(|_| ())
     })?;
     let before = calls::snapshot();
+    let cpu_before = CpuTime::now();
     let build = measure(
         "build --no-cache (run + checks + render + write)",
         runs,
         || book::build(None, options, &out).map(|_| ()),
     )?;
+    let cpu_used = CpuTime::now() - cpu_before;
+    let cpu_per_build = CpuTime {
+        ours: cpu_used.ours / runs as u32,
+        children: cpu_used.children / runs as u32,
+    };
     let store_per_build = calls::since(&before)
         .into_iter()
         .map(|(kind, t)| {
@@ -139,18 +151,21 @@ pub fn bench_build(options: &RunOptions, runs: usize) -> Result<BuildBench> {
     for chapter in crate::chapters::all() {
         let id = chapter.meta().id;
         let before = calls::snapshot();
+        let cpu_before = CpuTime::now();
         let started = Instant::now();
         book::run_and_check(Some(id), options)?;
         chapters.push(ChapterShare {
             id,
             wall: started.elapsed(),
             store: calls::since(&before),
+            cpu: CpuTime::now() - cpu_before,
         });
     }
     Ok(BuildBench {
         measurements: vec![check, build, noop, prose, render],
         chapters,
         store_per_build,
+        cpu_per_build,
     })
 }
 
@@ -220,18 +235,20 @@ pub fn report(bench: &BuildBench) -> String {
     out.push_str(
         "\nEach chapter alone, one run each (no cache); the waits on the document store are \
          the server's work plus the wire and the driver:\n\n\
-         | chapter | wall | waiting on the document store | share | ours |\n|:---|---:|---:|---:|---:|\n",
+         | chapter | wall | waiting on the document store | share | ours | CPU, ours | CPU, the server |\n|:---|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in &bench.chapters {
         let store: Duration = c.store.values().map(|t| t.time).sum();
         let wall = c.wall.as_secs_f64();
         out.push_str(&format!(
-            "| {} | {:.3} s | {:.3} s | {:.0} % | {:.3} s |\n",
+            "| {} | {:.3} s | {:.3} s | {:.0} % | {:.3} s | {:.1} s | {:.1} s |\n",
             c.id,
             wall,
             store.as_secs_f64(),
             100.0 * store.as_secs_f64() / wall.max(f64::EPSILON),
-            wall - store.as_secs_f64().min(wall)
+            wall - store.as_secs_f64().min(wall),
+            c.cpu.ours.as_secs_f64(),
+            c.cpu.children.as_secs_f64(),
         ));
     }
     let kinds: std::collections::BTreeSet<&str> = bench
@@ -266,7 +283,25 @@ pub fn report(bench: &BuildBench) -> String {
         "\nIn one full build (chapters in parallel), {:.3} s of waits on the document store, summed over the chapters' threads.\n",
         per_build.as_secs_f64()
     ));
+    let cpu = bench.cpu_per_build;
+    let cores = crate::parallel::cores();
+    out.push_str(&format!(
+        "\nCPU time of one full build (mean of the timed builds): {:.1} s, of which ours {:.1} s \
+         and the local document-store server's {:.1} s (its child process, counted when it stops). \
+         On {} core(s), a build cannot take less than {:.1} s of wall time, however well its work \
+         is scheduled.\n",
+        cpu.total().as_secs_f64(),
+        cpu.ours.as_secs_f64(),
+        cpu.children.as_secs_f64(),
+        cores,
+        wall_floor(cpu, cores).as_secs_f64(),
+    ));
     out
+}
+
+/// The least wall time `cpu` can take on `cores` cores: all of them busy all the time.
+pub fn wall_floor(cpu: CpuTime, cores: usize) -> Duration {
+    cpu.total() / cores.max(1) as u32
 }
 
 /// Writes the report under `measurements/` (git-ignored: wall-clock figures never enter the book).
