@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Type as PhysicalType};
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 
 use super::generate::Ticket;
 use super::window::{Closed, PRIORITIES, SIZE_MS};
@@ -25,30 +25,24 @@ fn writer_props() -> Arc<WriterProperties> {
     )
 }
 
-/// The raw archive's. A ticket id is never repeated, so a dictionary of them is as long as
-/// the column and only costs a hash of every id (perf: 15 % of the archive's encoding). The
-/// texts carry no min/max statistics: nothing prunes the archive by a text (it is read
-/// whole), and comparing every value with the page's min and max was a fifth of the
-/// writer's time (perf: `memcmp` under `fallback_min_max`). The numbers keep theirs.
-fn raw_props() -> Arc<WriterProperties> {
+/// The raw archive's, for its schema. A ticket id is never repeated, so a dictionary of them
+/// is as long as the column and only costs a hash of every id (perf: 15 % of the archive's
+/// encoding). The text columns, read off the schema, carry no min/max statistics: nothing
+/// prunes the archive by a text (it is read whole), and comparing every value with the
+/// page's min and max was a fifth of the writer's time (perf: `memcmp` under
+/// `fallback_min_max`). The numbers keep theirs.
+fn raw_props(schema: &SchemaDescriptor) -> Arc<WriterProperties> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_column_dictionary_enabled(ColumnPath::from("ticket_id"), false);
-    for text in RAW_TEXTS {
-        props =
-            props.set_column_statistics_enabled(ColumnPath::from(text), EnabledStatistics::None);
+    for column in schema.columns() {
+        if column.physical_type() == PhysicalType::BYTE_ARRAY {
+            props =
+                props.set_column_statistics_enabled(column.path().clone(), EnabledStatistics::None);
+        }
     }
     Arc::new(props.build())
 }
-
-/// The raw archive's text columns.
-const RAW_TEXTS: [&str; 5] = [
-    "ticket_id",
-    "client_id",
-    "request",
-    "request_type",
-    "priority",
-];
 
 /// Columns of one file, in schema order.
 enum Col {
@@ -59,15 +53,17 @@ enum Col {
 }
 
 fn write(schema: &str, columns: Vec<Col>) -> Result<Vec<u8>, ParquetError> {
-    write_with(schema, columns, writer_props())
+    write_with(schema, columns, |_| writer_props())
 }
 
+/// Writes `columns` under `schema`, with the properties `props` gives for it.
 fn write_with(
     schema: &str,
     columns: Vec<Col>,
-    props: Arc<WriterProperties>,
+    props: impl FnOnce(&SchemaDescriptor) -> Arc<WriterProperties>,
 ) -> Result<Vec<u8>, ParquetError> {
     let schema = Arc::new(parse_message_type(schema)?);
+    let props = props(&SchemaDescriptor::new(schema.clone()));
     let mut out = Vec::new();
     {
         let mut writer = SerializedFileWriter::new(&mut out, schema, props)?;
@@ -178,7 +174,7 @@ pub fn tickets_parquet(tickets: Vec<(Ticket, i32, i64)>) -> Result<Vec<u8>, Parq
             Col::I32(partition),
             Col::I64(offset),
         ],
-        raw_props(),
+        raw_props,
     )
 }
 
@@ -204,4 +200,44 @@ pub fn late_parquet(
         }",
         vec![Col::I64(start), Col::Text(priority), Col::I64(n)],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn the_raw_archive_keeps_statistics_for_numbers_only_and_no_dictionary_of_ids() {
+        let ticket = |seq: u64| Ticket {
+            seq,
+            ticket_id: format!("T{seq:07}").into(),
+            client_id: "C1".into(),
+            created_at_ms: 1_000 * seq as i64,
+            arrival_ms: 1_000 * seq as i64 + 5,
+            request: "Écran noir".into(),
+            request_type: "Technique".into(),
+            priority: "Haute".into(),
+        };
+        let bytes = tickets_parquet(vec![(ticket(1), 0, 10), (ticket(2), 1, 11)]).unwrap();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        let mut texts = 0;
+        for column in row_group.columns() {
+            let name = column.column_path().string();
+            if column.column_type() == PhysicalType::BYTE_ARRAY {
+                texts += 1;
+                assert!(column.statistics().is_none(), "{name} has statistics");
+            } else {
+                assert!(column.statistics().is_some(), "{name} has none");
+            }
+            if name == "ticket_id" {
+                assert!(
+                    column.dictionary_page_offset().is_none(),
+                    "ids in a dictionary"
+                );
+            }
+        }
+        assert_eq!(texts, 5, "the five texts are the schema's byte arrays");
+    }
 }
