@@ -48,12 +48,18 @@ impl Drop for Registered {
     }
 }
 
+impl Registry {
+    /// Adds one registration, under the lock the caller holds.
+    fn enter(&mut self, add: impl FnOnce(&mut Registry, u64)) -> Registered {
+        let id = self.next;
+        self.next += 1;
+        add(self, id);
+        Registered { id }
+    }
+}
+
 fn register(add: impl FnOnce(&mut Registry, u64)) -> Registered {
-    let mut r = registry();
-    let id = r.next;
-    r.next += 1;
-    add(&mut r, id);
-    Registered { id }
+    registry().enter(add)
 }
 
 /// Removes `path` (a folder) if the run is interrupted while the registration lives.
@@ -73,10 +79,11 @@ pub fn create_removed_on_interrupt<T: AsRef<Path>>(
 ) -> std::io::Result<(T, Registered)> {
     let mut r = registry();
     let made = create()?;
-    let id = r.next;
-    r.next += 1;
-    r.paths.insert(id, made.as_ref().to_path_buf());
-    Ok((made, Registered { id }))
+    let path = made.as_ref().to_path_buf();
+    let registered = r.enter(|r, id| {
+        r.paths.insert(id, path);
+    });
+    Ok((made, registered))
 }
 
 /// Stops process `pid` (SIGTERM, then waits for it) if the run is interrupted.
@@ -95,10 +102,11 @@ pub fn spawn_stopped_on_interrupt(
 ) -> std::io::Result<(std::process::Child, Registered)> {
     let mut r = registry();
     let child = command.spawn()?;
-    let id = r.next;
-    r.next += 1;
-    r.children.insert(id, child.id());
-    Ok((child, Registered { id }))
+    let pid = child.id();
+    let registered = r.enter(|r, id| {
+        r.children.insert(id, pid);
+    });
+    Ok((child, registered))
 }
 
 /// Holds off an interrupt's cleanup and exit until the guard is dropped.
@@ -168,7 +176,8 @@ fn remove_folder(path: &Path) -> bool {
     for _ in 0..100 {
         match std::fs::remove_dir_all(path) {
             Ok(()) => return true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
+            // Gone, the owner's removal done first. (Not any `NotFound`: an entry inside
+            // may be the one not found, the folder still there.)
             Err(_) if !path.exists() => return true,
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
